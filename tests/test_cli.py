@@ -1,0 +1,26 @@
+import subprocess
+import sys
+
+from escalate.cli import main
+
+
+def test_help_lists_only_commands_that_exist(capsys):
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "Usage: escalate" in out
+
+
+def test_unknown_command_is_a_usage_error(capsys):
+    assert main(["no-such-command"]) == 2
+    assert "No such command" in capsys.readouterr().err
+
+
+def test_help_does_not_import_the_sdk_or_git():
+    code = (
+        "import sys\nfrom escalate.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('anthropic', 'git', 'github') if m in sys.modules]\n"
+        "print('HEAVY=' + ','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "HEAVY="
