@@ -1,0 +1,535 @@
+"""Configuration: one pydantic schema, validated once at load, defaults inside the schema.
+
+Sources, lowest to highest: the defaults below, ``[tool.escalate]`` in ``pyproject.toml``,
+``.escalate.yml`` at the repository root, then overrides passed by a command (CLI flags).
+Mappings merge key by key; lists and scalars from a higher source replace the lower one.
+Errors read as a path into the file, pre-commit style; unknown keys warn and are ignored.
+"""
+
+from __future__ import annotations
+
+import tomllib
+import types
+import typing
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from escalate.errors import ConfigError
+
+YML_NAME = ".escalate.yml"
+PYPROJECT_NAME = "pyproject.toml"
+DEFAULT = "default"
+CLI = "cli"
+
+Effort = Literal["low", "medium", "high", "xhigh", "max"]
+
+
+class ConfigWarning(UserWarning):
+    """A configuration problem that does not stop the run (unknown key, shadowed source)."""
+
+
+class _KeyProblem(ValueError):
+    """A cross-field check failure that knows which key it is about (for the error path)."""
+
+    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
+class Section(BaseModel):
+    # extra="ignore": unknown keys are reported by _unknown_keys() with their source, not rejected.
+    model_config = ConfigDict(extra="ignore", use_attribute_docstrings=True, validate_assignment=True)
+
+
+class TierConfig(Section):
+    name: str
+    """Tier name used in logs, `start_tier` and role settings, e.g. "haiku"."""
+    model: str | None = None
+    """A model id such as "claude-haiku-4-5". Set exactly one of `model` or `line`."""
+    line: str | None = None
+    """A model line ("haiku", "sonnet", "opus"), resolved to its newest active model at run time."""
+    max_attempts: int = Field(2, ge=1)
+    """Validated attempts on this tier before escalating to the next one."""
+    max_tokens: int = Field(8192, ge=1)
+    """`max_tokens` per request; also the output side of the worst-case budget check."""
+    effort: Effort | None = None
+    """`output_config.effort` for models that support it; None lets the router decide."""
+    thinking_budget: int | None = Field(None, ge=1024)
+    """Extended-thinking budget in tokens (>= 1024, the API minimum); None lets the router decide."""
+
+    @model_validator(mode="after")
+    def _one_target(self) -> TierConfig:
+        if (self.model is None) == (self.line is None):
+            got = "both" if self.model else "neither"
+            raise ValueError(f"set exactly one of 'model' or 'line' (got {got})")
+        return self
+
+
+def _default_tiers() -> list[TierConfig]:
+    return [
+        TierConfig(name="haiku", model="claude-haiku-4-5"),
+        TierConfig(name="sonnet", model="claude-sonnet-4-6"),
+        TierConfig(name="opus", model="claude-opus-4-6"),
+    ]
+
+
+class BudgetConfig(Section):
+    max_cost_usd: float = Field(2.0, gt=0)
+    """Hard ceiling for one task in USD; every call is checked against it before it is sent."""
+    max_thinking_tokens_per_call: int = Field(8000, ge=0)
+    """Upper bound for any thinking budget the router picks for one call."""
+
+
+class ValidateConfig(Section):
+    test_command: list[str] = ["python", "-m", "pytest"]
+    """The repository's test command; node ids and JUnit XML options are appended."""
+    ruff: bool = True
+    """Run ruff on changed files; only findings that are new against the baseline fail an attempt."""
+    ruff_command: list[str] = ["ruff", "check"]
+    """The lint command; `--output-format json` and the changed paths are appended."""
+    timeout_s: float = Field(300, gt=0)
+    """Timeout for one validation subprocess, in seconds."""
+    full_suite: bool = True
+    """Run the full test suite after the target tests pass (new failures only fail an attempt)."""
+    memory_limit_mb: int | None = Field(2048, ge=64)
+    """Address-space limit for validation subprocesses in MiB; None disables it."""
+    feedback_chars: int = Field(6000, ge=200)
+    """How much failure output is shown to the model after a failed attempt."""
+
+
+class EditorConfig(Section):
+    protected_paths: list[str] = [".github/workflows/**", YML_NAME]
+    """Glob patterns the model may view but never edit or create."""
+    max_view_chars: int = Field(20000, ge=1000)
+    """A `view` result longer than this is truncated with a note to view a line range."""
+
+
+class SessionConfig(Section):
+    max_turns: int = Field(20, ge=1)
+    """Model turns (requests) per attempt before the attempt counts as failed."""
+
+
+class PriceOverride(Section):
+    """USD per million tokens. Missing cache prices derive from `input`: 1.25x, 2x, 0.1x."""
+
+    input: float | None = Field(None, ge=0)
+    """Input price per MTok (required for a model not in the built-in table)."""
+    output: float | None = Field(None, ge=0)
+    """Output price per MTok, thinking included (required for a model not in the built-in table)."""
+    cache_write_5m: float | None = Field(None, ge=0)
+    """5-minute cache write per MTok; default 1.25 x input."""
+    cache_write_1h: float | None = Field(None, ge=0)
+    """1-hour cache write per MTok; default 2 x input."""
+    cache_read: float | None = Field(None, ge=0)
+    """Cache read per MTok; default 0.1 x input."""
+
+
+class LedgerConfig(Section):
+    path: str = ".escalate/ledger.db"
+    """SQLite ledger of calls, attempts and decisions, relative to the repository root."""
+    enabled: bool = True
+    """Record runs in the ledger (the router learns from it)."""
+
+
+class RouterConfig(Section):
+    learning: bool = True
+    """Let ledger history move the start tier for a task class."""
+    min_history: int = Field(5, ge=1)
+    """Past tasks of a class needed before history may move its start tier."""
+    context_limit_tokens: int = Field(200000, ge=1000)
+    """A task whose context exceeds this starts on the strongest tier."""
+    classifier_call: bool = False
+    """Ask the cheapest model to classify the task when the pre-call signals are ambiguous."""
+    high_error_cost_labels: list[str] = ["security", "production", "critical", "data-loss"]
+    """Issue labels that mark a task as high error cost (start one tier up)."""
+    reasoning_labels: list[str] = ["concurrency", "architecture", "refactor", "performance"]
+    """Issue labels that mark a task as reasoning-intensive."""
+    mechanical_labels: list[str] = ["typo", "formatting", "lint", "docs"]
+    """Issue labels that mark a task as mechanical."""
+    capability_cache_ttl_s: int = Field(86400, ge=0)
+    """How long the Models API answer is cached on disk, in seconds."""
+
+
+class GithubConfig(Section):
+    label: str = "escalate"
+    """Issue label that triggers a run."""
+    fixed_label: str = "escalate:fixed"
+    """Label put on an issue once a fix PR is open."""
+    needs_human_label: str = "needs-human"
+    """Label put on an issue when every tier failed."""
+    draft: bool = True
+    """Open pull requests as drafts."""
+    push_failed_branch: bool = False
+    """Push the best failed attempt's branch for a human to pick up."""
+    trusted_associations: list[str] = ["OWNER", "MEMBER", "COLLABORATOR"]
+    """`author_association` values allowed to trigger runs by comment or label."""
+
+
+class BatchConfig(Section):
+    max_tasks: int = Field(20, ge=1)
+    """Most tasks submitted in one nightly batch."""
+    paths: list[str] = []
+    """Paths the nightly scan covers; empty = the whole repository."""
+    ruff_rules: list[str] = []
+    """Ruff rule codes whose findings become nightly tasks; empty = the project's own selection."""
+    issue_label: str = "escalate:nightly"
+    """Open issues with this label are included in the nightly batch."""
+    combined_pr: bool = False
+    """One pull request for all nightly fixes instead of one per fix."""
+    max_tokens: int = Field(8192, ge=1)
+    """`max_tokens` for one-shot batch requests."""
+
+
+class RoleConfig(Section):
+    enabled: bool = False
+    """Use this role in a run."""
+    tier: str | None = None
+    """Tier whose model plays the role (ignored when `model` is set)."""
+    model: str | None = None
+    """A model id for the role, overriding `tier`."""
+    effort: Effort | None = None
+    """`output_config.effort` for the role's calls, where the model supports it."""
+    thinking_budget: int | None = Field(None, ge=1024)
+    """Extended-thinking budget for the role's calls (>= 1024)."""
+    max_tokens: int = Field(4096, ge=1)
+    """`max_tokens` for the role's calls."""
+
+
+class RolesConfig(Section):
+    """Roles from the routing report's table. Off by default until the roles work lands."""
+
+    preset: Literal["ladder", "plan-execute", "single"] = "ladder"
+    """"ladder": escalate tier by tier; "plan-execute": planner then ladder; "single": one tier only."""
+    explorer: RoleConfig = RoleConfig(tier="haiku", max_tokens=4096)
+    """Read-only exploration (report: Haiku 4.5). Disabled by default for now."""
+    planner: RoleConfig = RoleConfig(tier="opus", effort="medium", max_tokens=8192)
+    """Plans before the ladder (report: Opus 4.6 at medium effort). Disabled by default for now."""
+    reviewer: RoleConfig = RoleConfig(tier="haiku", thinking_budget=4096, max_tokens=8192)
+    """Reviews a passing patch (report: Haiku 4.5 + thinking). Disabled by default for now."""
+    committer: RoleConfig = RoleConfig(tier="haiku", max_tokens=1024)
+    """Writes the commit message and PR text (report: Haiku 4.5). Disabled by default for now."""
+
+
+# "validate" shadows the deprecated BaseModel.validate; the contract name wins.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message='Field name "validate"', category=UserWarning)
+
+    class Config(Section):
+        """The effective escalate configuration for one repository."""
+
+        tiers: list[TierConfig] = Field(default_factory=_default_tiers, min_length=1)
+        """The escalation ladder, cheapest first."""
+        start_tier: str | None = None
+        """Tier name to start on; None = the first tier (the router may move it)."""
+        budget: BudgetConfig = BudgetConfig()
+        """Spending limits."""
+        validate: ValidateConfig = ValidateConfig()
+        """How a patch is proven: ruff and the test suite."""
+        editor: EditorConfig = EditorConfig()
+        """The text editor tool."""
+        session: SessionConfig = SessionConfig()
+        """One tier's conversation."""
+        prices: dict[str, PriceOverride] = {}
+        """Model id -> USD per MTok; overrides or extends the built-in price table."""
+        log_dir: str = ".escalate/runs"
+        """Run directories (cost log, summary, JUnit XML), relative to the repository root."""
+        ledger: LedgerConfig = LedgerConfig()
+        """The SQLite ledger."""
+        router: RouterConfig = RouterConfig()
+        """Start tier, effort and thinking decisions."""
+        github: GithubConfig = GithubConfig()
+        """GitHub issues, labels and pull requests."""
+        batch: BatchConfig = BatchConfig()
+        """Nightly maintenance over the Message Batches API."""
+        roles: RolesConfig = RolesConfig()
+        """Multi-model roles."""
+
+        @model_validator(mode="after")
+        def _references(self) -> Config:
+            names = [t.name for t in self.tiers]
+            for i, name in enumerate(names):
+                if name in names[:i]:
+                    raise _KeyProblem(("tiers", i, "name"), f"duplicate tier name {name!r}")
+            if self.start_tier is not None and self.start_tier not in names:
+                got = f"expected one of the tier names {names}, got {self.start_tier!r}"
+                raise _KeyProblem(("start_tier",), got)
+            for role in ("explorer", "planner", "reviewer", "committer"):
+                rc: RoleConfig = getattr(self.roles, role)
+                if rc.enabled and rc.model is None and rc.tier not in names:
+                    got = f"expected one of the tier names {names} or a model, got {rc.tier!r}"
+                    raise _KeyProblem(("roles", role, "tier"), got)
+            return self
+
+        def tier(self, name: str) -> TierConfig:
+            """The tier called `name`."""
+            for t in self.tiers:
+                if t.name == name:
+                    return t
+            raise ConfigError(f"No tier named {name!r}; tiers are {[t.name for t in self.tiers]}.")
+
+
+# ---------------------------------------------------------------- loading
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"==> File {path.name} =====> invalid YAML{where}: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        got = type(data).__name__
+        raise ConfigError(f"==> File {path.name} =====> expected a mapping at the top level, got {got}")
+    return data
+
+
+def _read_pyproject(path: Path) -> dict | None:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"==> File {path.name} =====> invalid TOML: {exc}") from None
+    table = data.get("tool", {}).get("escalate")
+    if table is not None and not isinstance(table, dict):
+        raise ConfigError(f"==> File {path.name} ==> At key: tool.escalate =====> expected a table")
+    return table
+
+
+def _layers(repo_root: Path, overrides: dict | None) -> list[tuple[str, dict]]:
+    """User-supplied layers, lowest priority first: (source name, raw mapping)."""
+    root = Path(repo_root)
+    layers: list[tuple[str, dict]] = []
+    pyproject = root / PYPROJECT_NAME
+    if pyproject.is_file():
+        table = _read_pyproject(pyproject)
+        if table is not None:
+            layers.append((PYPROJECT_NAME, table))
+    yml = root / YML_NAME
+    if yml.is_file():
+        if layers:
+            warnings.warn(
+                f"Both {YML_NAME} and [tool.escalate] in {PYPROJECT_NAME} configure escalate; "
+                f"{YML_NAME} wins for every key set in both. Keep one to avoid surprises.",
+                ConfigWarning,
+                stacklevel=3,
+            )
+        layers.append((YML_NAME, _read_yaml(yml)))
+    if overrides:
+        layers.append((CLI, overrides))
+    return layers
+
+
+def _merge(low: dict, high: dict) -> dict:
+    out = dict(low)
+    for key, value in high.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_config(repo_root: Path, overrides: dict | None = None) -> Config:
+    """Load and validate the effective config for `repo_root`; raise ConfigError on invalid input."""
+    layers = _layers(repo_root, overrides)
+    for source, raw in layers:
+        for path in _unknown_keys(Config, raw, ()):
+            message = f"Unknown key {_dotted(path)!r} in {_where(source)} (ignored)"
+            warnings.warn(message, ConfigWarning, stacklevel=2)
+    merged: dict = {}
+    for _, raw in layers:
+        merged = _merge(merged, raw)
+    try:
+        return Config.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, layers)) from None
+
+
+def config_sources(repo_root: Path, overrides: dict | None = None) -> list[tuple[str, object, str]]:
+    """Every leaf of the effective config as (key path, value, source); lists of scalars are leaves."""
+    layers = _layers(repo_root, overrides)
+    config = load_config(repo_root, overrides)
+    rows = []
+    for path, value in _leaves(config.model_dump(), ()):
+        rows.append((_dotted(path), value, _source_of(path, layers)))
+    return rows
+
+
+def _leaves(value: Any, path: tuple) -> Iterator[tuple[tuple, Any]]:
+    if isinstance(value, dict) and value:
+        for key, sub in value.items():
+            yield from _leaves(sub, (*path, key))
+    elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        for i, sub in enumerate(value):
+            yield from _leaves(sub, (*path, i))
+    else:
+        yield path, value
+
+
+def _source_of(path: tuple, layers: list[tuple[str, dict]]) -> str:
+    for source, raw in reversed(layers):
+        node: Any = raw
+        for step in path:
+            if isinstance(node, list):  # the whole list came from this layer
+                break
+            if not isinstance(node, dict) or step not in node:
+                node = _MISSING
+                break
+            node = node[step]
+        if node is not _MISSING:
+            return source
+    return DEFAULT
+
+
+_MISSING = object()
+
+
+def _dotted(path: tuple) -> str:
+    out = ""
+    for step in path:
+        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else str(step))
+    return out
+
+
+def _where(source: str) -> str:
+    return "the command-line options" if source == CLI else source
+
+
+# ---------------------------------------------------------------- unknown keys
+
+
+def _model_in(annotation: Any) -> tuple[str, type[BaseModel]] | None:
+    """('one'|'list'|'dict', Model) when the annotation holds a pydantic model."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return "one", annotation
+    if origin is list and args and isinstance(args[0], type) and issubclass(args[0], BaseModel):
+        return "list", args[0]
+    if origin is dict and len(args) == 2 and isinstance(args[1], type) and issubclass(args[1], BaseModel):
+        return "dict", args[1]
+    if origin in (typing.Union, types.UnionType):
+        for arg in args:
+            found = _model_in(arg)
+            if found:
+                return found
+    return None
+
+
+def _unknown_keys(model: type[BaseModel], raw: Any, path: tuple) -> Iterator[tuple]:
+    if not isinstance(raw, dict):
+        return
+    for key, value in raw.items():
+        field = model.model_fields.get(key)
+        if field is None:
+            yield (*path, key)
+            continue
+        found = _model_in(field.annotation)
+        if not found:
+            continue
+        kind, sub = found
+        if kind == "one":
+            yield from _unknown_keys(sub, value, (*path, key))
+        elif kind == "list" and isinstance(value, list):
+            for i, item in enumerate(value):
+                yield from _unknown_keys(sub, item, (*path, key, i))
+        elif kind == "dict" and isinstance(value, dict):
+            for name, item in value.items():
+                yield from _unknown_keys(sub, item, (*path, key, name))
+
+
+# ---------------------------------------------------------------- error messages
+
+
+def _field_at(loc: tuple) -> Any:
+    """The FieldInfo a validation error location points at, if it is a model field."""
+    model: type[BaseModel] | None = Config
+    field, skip_key = None, False
+    for step in loc:
+        if isinstance(step, int):
+            continue
+        if skip_key:  # a key of a dict[str, Model] field, e.g. the model id under `prices`
+            skip_key = False
+            continue
+        if model is None:
+            return None
+        field = model.model_fields.get(str(step))
+        if field is None:
+            return None
+        found = _model_in(field.annotation)
+        model = found[1] if found else None
+        skip_key = bool(found and found[0] == "dict")
+    return field
+
+
+def _bounds(field: Any) -> str:
+    parts = []
+    for meta in getattr(field, "metadata", []):
+        for attr, sym in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+            if getattr(meta, attr, None) is not None:
+                parts.append(f"{sym} {getattr(meta, attr)}")
+    return (" " + " and ".join(parts)) if parts else ""
+
+
+_EXPECTED = {
+    "int_parsing": "an integer",
+    "int_type": "an integer",
+    "int_from_float": "an integer",
+    "float_parsing": "a number",
+    "float_type": "a number",
+    "bool_parsing": "a boolean (true or false)",
+    "bool_type": "a boolean (true or false)",
+    "string_type": "a string",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+}
+
+
+_SYMBOLS = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}
+
+
+def _describe(err: dict) -> tuple[tuple, str]:
+    loc, kind, ctx = tuple(err["loc"]), err["type"], err.get("ctx") or {}
+    got = f", got {err['input']!r}" if "input" in err and kind != "missing" else ""
+    if kind in _EXPECTED:
+        bounds = _bounds(_field_at(loc)) if kind.startswith(("int", "float")) else ""
+        return loc, f"expected {_EXPECTED[kind]}{bounds}{got}"
+    if kind in _SYMBOLS:
+        sym = _SYMBOLS[kind]
+        bound = next(iter(ctx.values()), "?")
+        return loc, f"expected a value {sym} {bound}{got}"
+    if kind == "literal_error":
+        return loc, f"expected one of {ctx.get('expected', '?')}{got}"
+    if kind == "too_short":
+        return loc, f"expected at least {ctx.get('min_length', 1)} item(s){got}"
+    if kind == "missing":
+        return loc, "missing required key"
+    if kind == "value_error":
+        cause = ctx.get("error")
+        if isinstance(cause, _KeyProblem):
+            return loc + cause.loc, str(cause)
+        return loc, str(cause) if cause else err["msg"]
+    return loc, f"{err['msg']}{got}"
+
+
+def _format_errors(exc: ValidationError, layers: list[tuple[str, dict]]) -> str:
+    lines = []
+    for err in exc.errors():
+        loc, message = _describe(err)
+        source = _source_of(loc, layers)
+        head = "==> From the command-line options" if source == CLI else f"==> File {source}"
+        if source == PYPROJECT_NAME:
+            head += " ==> At key: tool.escalate"
+        steps = "".join(f" ==> At index {s}" if isinstance(s, int) else f" ==> At key: {s}" for s in loc)
+        lines.append(f"{head}{steps} =====> {message}")
+    return "\n".join(lines)
