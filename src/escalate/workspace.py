@@ -1,0 +1,342 @@
+"""Worktree and branch lifecycle: the only module that runs git.
+
+Each task works in its own git worktree on a new branch ``escalate/<slug>``. The
+worktree lives in the system temp directory (``$TMPDIR/escalate-<slug>-XXXX``), not
+inside the user's checkout: a directory under the checkout (even under ``.git/``)
+would sit below the user's ``pyproject.toml``/``conftest.py``, so pytest and ruff run
+in the worktree would pick up the user's *working* copies of those files and compute
+node ids relative to the wrong root. The user's checkout (files, index, HEAD, stash)
+is never written; only the branch ref and git's own ``worktrees/`` admin data change.
+
+Worktrees are locked with the reason ``escalate pid=<pid> base=<sha>`` so that
+``Workspace.cleanup_stale`` can tell leftovers of crashed runs from live ones.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import re
+import shutil
+import tempfile
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+
+from escalate.errors import EscalateError
+
+BRANCH_PREFIX = "escalate/"
+DIR_PREFIX = "escalate-"
+LOG_DIR = ".escalate"
+FALLBACK_AUTHOR = ("escalate", "escalate@localhost")
+_LOCK_RE = re.compile(r"^escalate pid=(\d+) base=([0-9a-f]{40})$")
+
+# Workspaces still open at interpreter exit are closed by the atexit hook below.
+_OPEN: weakref.WeakSet[Workspace] = weakref.WeakSet()
+
+
+class WorkspaceError(EscalateError):
+    """A git operation on the task's worktree failed; the message says what to check."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """One path that differs from the base commit: status A (added), M (modified), D (deleted)."""
+
+    path: str
+    status: str
+
+
+def _git_repo(repo_root: Path):
+    import git  # heavy import, only when a workspace is actually used
+
+    try:
+        return git.Repo(repo_root, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
+        raise WorkspaceError(
+            f"{repo_root} is not inside a git repository; run escalate from a git checkout (or `git init`)."
+        ) from exc
+
+
+def _no_hooks(repo):
+    # The user's hooks (post-checkout, pre-commit, ...) must not run in our worktree:
+    # validation is escalate's job and hooks may be slow or interactive.
+    return repo.git(c=f"core.hooksPath={os.devnull}")
+
+
+def safe_slug(slug: str) -> str:
+    """A branch-safe form of slug: lowercase [a-z0-9._-], no leading dot or dash, at most 60 chars."""
+    cleaned = re.sub(r"[^a-z0-9._-]+", "-", slug.lower()).strip(".-")
+    cleaned = re.sub(r"\.{2,}", ".", cleaned)[:60].rstrip(".-")
+    if cleaned.endswith(".lock"):
+        cleaned = cleaned[: -len(".lock")]
+    return cleaned or "task"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def ignore_log_dir(repo_root: Path) -> Path:
+    """Create ``<repo>/.escalate/`` holding a ``.gitignore`` of ``*``, so logs never show in git status.
+
+    The ignore file ignores itself and everything beside it, so no tracked file of the
+    user (``.gitignore`` included) needs changing.
+    """
+    log_dir = Path(repo_root) / LOG_DIR
+    log_dir.mkdir(parents=True, exist_ok=True)
+    guard = log_dir / ".gitignore"
+    if not guard.exists():
+        guard.write_text("# written by escalate: logs and run records stay out of git\n*\n")
+    return log_dir
+
+
+class Workspace:
+    """A git worktree on branch ``escalate/<slug>`` made from ``base``; see the module docstring."""
+
+    def __init__(self, repo, path: Path, branch: str, base_commit: str):
+        self._repo = repo  # the user's repository (GitPython Repo)
+        self.repo_root = Path(repo.working_tree_dir)
+        self.path = path
+        self.branch = branch
+        self.base_commit = base_commit
+        self.committed = False
+        self.closed = False
+        self._wt = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, repo_root: Path, slug: str, base: str = "HEAD") -> Workspace:
+        """A new worktree on a new branch from ``base``'s commit; an existing branch gets a -2, -3 suffix."""
+        import git
+
+        repo = _git_repo(Path(repo_root))
+        try:
+            base_commit = repo.commit(base).hexsha
+        except (git.BadName, ValueError) as exc:
+            raise WorkspaceError(
+                f"cannot resolve base {base!r} in {repo.working_tree_dir}: make a first commit, "
+                "or pass an existing branch, tag or commit."
+            ) from exc
+        name = safe_slug(slug)
+        existing = {head.name for head in repo.heads}
+        branch, n = f"{BRANCH_PREFIX}{name}", 1
+        while branch in existing:
+            n += 1
+            branch = f"{BRANCH_PREFIX}{name}-{n}"
+        path = Path(tempfile.mkdtemp(prefix=f"{DIR_PREFIX}{name}-")).resolve()
+        reason = f"escalate pid={os.getpid()} base={base_commit}"
+        try:
+            _no_hooks(repo).worktree(
+                "add", "--lock", "--reason", reason, "-b", branch, str(path), base_commit
+            )
+        except git.GitCommandError as exc:
+            shutil.rmtree(path, ignore_errors=True)
+            raise WorkspaceError(
+                f"could not create a worktree for branch {branch}: {exc.stderr.strip()}\n"
+                "Check that the repository is writable; `escalate clean` removes leftovers of earlier runs."
+            ) from exc
+        ws = cls(repo, path, branch, base_commit)
+        _OPEN.add(ws)
+        return ws
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        # A branch that carries a commit is work worth keeping; an uncommitted one is not.
+        self.close(keep_branch=self.committed)
+
+    def close(self, keep_branch: bool = False) -> None:
+        """Remove the worktree (and the branch unless keep_branch). Safe to call more than once."""
+        if self.closed:
+            return
+        self.closed = True
+        _OPEN.discard(self)
+        _remove_worktree(self._repo, self.path, None if keep_branch else self.branch)
+
+    @staticmethod
+    def cleanup_stale(repo_root: Path) -> list[Path]:
+        """Remove escalate worktrees left behind by runs that died; returns their paths.
+
+        A worktree counts as stale when its lock names a process that no longer runs,
+        or its directory is gone. Its branch is deleted only when it still points at the
+        base commit (a crashed run's commits are left for the user to inspect).
+        """
+        repo = _git_repo(Path(repo_root))
+        removed = []
+        for entry in _list_worktrees(repo):
+            match = _LOCK_RE.match(entry.get("locked", ""))
+            if not match:
+                continue
+            pid, base = int(match.group(1)), match.group(2)
+            path = Path(entry["worktree"])
+            ours_open = any(ws.path == path for ws in _OPEN)
+            if path.exists() and _pid_alive(pid) and (pid != os.getpid() or ours_open):
+                continue  # a live run (another process, or one of ours still open)
+            branch = entry.get("branch", "").removeprefix("refs/heads/")
+            drop = branch if branch.startswith(BRANCH_PREFIX) and entry.get("HEAD") == base else None
+            _remove_worktree(repo, path, drop)
+            removed.append(path)
+        repo.git.worktree("prune")
+        return removed
+
+    # -- state -----------------------------------------------------------------------------
+
+    @property
+    def _git(self):
+        import git
+
+        if self._wt is None:
+            self._wt = git.Repo(self.path)
+        return self._wt.git
+
+    def _index_path(self) -> Path:
+        path = Path(self._git.rev_parse("--git-path", "index"))
+        return path if path.is_absolute() else self.path / path
+
+    def tree_hash(self) -> str:
+        """The git tree id of the working state, untracked (not ignored) files included.
+
+        Uses a temporary copy of the worktree's index, so the real index is untouched;
+        equal content gives an equal hash, which drives circular-fix detection.
+        """
+        fd, tmp = tempfile.mkstemp(prefix="escalate-index-")
+        os.close(fd)
+        try:
+            index = self._index_path()
+            if index.exists():
+                # The stat cache makes `add -A` rehash only changed files; copy2 keeps the index's
+                # mtime so git's racy-entry check (same-second edits, same size) still works.
+                shutil.copy2(index, tmp)
+            else:
+                os.unlink(tmp)
+            env = {"GIT_INDEX_FILE": tmp}
+            self._git.add("-A", env=env)
+            return self._git.write_tree(env=env)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+    def changes(self) -> list[Change]:
+        """Every path that differs from the base commit, with its status (A, M or D), sorted."""
+        out = self._git.diff_tree(
+            "-r", "--no-renames", "--name-status", "-z", self.base_commit, self.tree_hash()
+        )
+        parts = [p for p in out.split("\0") if p]
+        changes = []
+        for status, path in zip(parts[0::2], parts[1::2], strict=True):
+            changes.append(Change(path=path, status="M" if status[0] not in "AD" else status[0]))
+        return sorted(changes, key=lambda c: c.path)
+
+    def changed_files(self) -> list[str]:
+        """Paths that differ from the base commit: modified, added (untracked too) and deleted."""
+        return [c.path for c in self.changes()]
+
+    def diff(self) -> str:
+        """A unified diff from the base commit to the working state, new and deleted files included."""
+        diff = self._git.diff(
+            "--no-color", "--no-ext-diff", "--no-textconv", "--binary", self.base_commit, self.tree_hash()
+        )
+        return diff + "\n" if diff else ""
+
+    def reset_to_base(self) -> None:
+        """Throw away every change: hard reset to the base, remove untracked and ignored files."""
+        self._git.reset("--hard", "-q", self.base_commit)
+        # -x: the worktree started clean, so anything ignored in it now came from an attempt.
+        self._git.clean("-ffdxq")
+        self.committed = False
+
+    def commit(self, message: str) -> str:
+        """Commit every change on the branch and return the new commit's sha.
+
+        The author is the repository's configured user, else ``escalate <escalate@localhost>``.
+        """
+        import git
+
+        if not self.changed_files():
+            raise WorkspaceError(f"nothing to commit on {self.branch}: the worktree equals the base commit.")
+        name, email = self._author()
+        env = {
+            "GIT_AUTHOR_NAME": name,
+            "GIT_AUTHOR_EMAIL": email,
+            "GIT_COMMITTER_NAME": name,
+            "GIT_COMMITTER_EMAIL": email,
+        }
+        try:
+            self._git.add("-A")
+            self._git(c=f"core.hooksPath={os.devnull}").commit(
+                "-q", "--no-verify", "--no-gpg-sign", "-F", "-", istream=_message_stream(message), env=env
+            )
+        except git.GitCommandError as exc:
+            raise WorkspaceError(f"git commit on {self.branch} failed: {exc.stderr.strip()}") from exc
+        self.committed = True
+        return self._git.rev_parse("HEAD")
+
+    def _author(self) -> tuple[str, str]:
+        reader = self._repo.config_reader()
+        name = reader.get_value("user", "name", "") or FALLBACK_AUTHOR[0]
+        email = reader.get_value("user", "email", "") or FALLBACK_AUTHOR[1]
+        return str(name), str(email)
+
+    def __repr__(self) -> str:
+        return f"Workspace(path={str(self.path)!r}, branch={self.branch!r}, base={self.base_commit[:10]})"
+
+
+def _message_stream(message: str):
+    # `commit -F -` reads the message from stdin: no temp file, no argv length limit.
+    fd, tmp = tempfile.mkstemp(prefix="escalate-msg-")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(message if message.endswith("\n") else message + "\n")
+    stream = open(tmp, "rb")  # noqa: SIM115 - GitPython reads it; unlinked right away (POSIX keeps it open)
+    os.unlink(tmp)
+    return stream
+
+
+def _list_worktrees(repo) -> list[dict[str, str]]:
+    entries, current = [], {}
+    for line in repo.git.worktree("list", "--porcelain").splitlines():
+        if not line:
+            if current:
+                entries.append(current)
+            current = {}
+            continue
+        key, _, value = line.partition(" ")
+        current[key] = value
+    if current:
+        entries.append(current)
+    return entries
+
+
+def _remove_worktree(repo, path: Path, branch: str | None) -> None:
+    """Unlock, remove and prune one worktree, then delete branch (if given); never raises for leftovers."""
+    import git
+
+    for args in (("unlock", str(path)), ("remove", "--force", "--force", str(path))):
+        try:
+            repo.git.worktree(*args)
+        except git.GitCommandError:
+            pass  # already unlocked / already gone: closing must work on every exit path
+    shutil.rmtree(path, ignore_errors=True)
+    try:
+        repo.git.worktree("prune")
+        if branch and branch in {head.name for head in repo.heads}:
+            repo.git.branch("-D", branch)
+    except git.GitCommandError as exc:
+        raise WorkspaceError(f"could not clean up {path} / {branch}: {exc.stderr.strip()}") from exc
+
+
+@atexit.register
+def _close_open_workspaces() -> None:
+    for ws in list(_OPEN):
+        try:
+            ws.close(keep_branch=ws.committed)
+        except Exception:  # noqa: BLE001 - best effort at interpreter exit
+            pass

@@ -1,0 +1,129 @@
+"""Sample repositories for tests: real git repos in temp dirs, with local identity only.
+
+Other test modules import this: ``from samplerepo import make_repo, make_calc_repo``
+(pytest puts ``tests/`` on ``sys.path`` through rootdir-relative imports).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+# The python that runs the sample projects' tests: the one running this test session.
+PYTEST_COMMAND = [sys.executable, "-m", "pytest"]
+
+SAMPLE_PYPROJECT = """\
+[project]
+name = "sample"
+version = "0.0.1"
+
+[tool.pytest.ini_options]
+testpaths = ["tests"]
+pythonpath = ["."]
+
+[tool.ruff]
+line-length = 110
+
+[tool.ruff.lint]
+select = ["E", "F"]
+"""
+
+# A calculator whose add() subtracts: tests/test_ops.py::test_add fails, the rest pass.
+CALC_FILES: dict[str, str] = {
+    "pyproject.toml": SAMPLE_PYPROJECT,
+    ".gitignore": "__pycache__/\n*.pyc\n",
+    "calc/__init__.py": 'from calc.ops import add, mul, sub\n\n__all__ = ["add", "mul", "sub"]\n',
+    "calc/ops.py": (
+        "def add(a, b):\n"
+        "    return a - b\n"
+        "\n\n"
+        "def sub(a, b):\n"
+        "    return a - b\n"
+        "\n\n"
+        "def mul(a, b):\n"
+        "    return a * b\n"
+    ),
+    "tests/test_ops.py": (
+        "from calc import add, mul, sub\n"
+        "\n\n"
+        "def test_add():\n"
+        "    assert add(2, 3) == 5\n"
+        "\n\n"
+        "def test_sub():\n"
+        "    assert sub(5, 3) == 2\n"
+        "\n\n"
+        "def test_mul():\n"
+        "    assert mul(4, 3) == 12\n"
+    ),
+}
+
+# The edit that fixes CALC_FILES, as text editor str_replace arguments.
+CALC_FIX = {
+    "path": "calc/ops.py",
+    "old_str": "def add(a, b):\n    return a - b",
+    "new_str": "def add(a, b):\n    return a + b",
+}
+CALC_TARGET = "tests/test_ops.py::test_add"
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run git in cwd and return stdout; raises with stderr on failure."""
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)} failed ({proc.returncode}): {proc.stderr}")
+    return proc.stdout
+
+
+def write_files(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def make_repo(tmp_path: Path, files: dict[str, str], *, commit: bool = True, name: str = "repo") -> Path:
+    """A git repo at tmp_path/name holding files, committed on branch main unless commit=False."""
+    root = tmp_path / name
+    root.mkdir(parents=True)
+    git(root, "init", "-q", "-b", "main")
+    # Local identity only: tests must never depend on the machine's global git config.
+    git(root, "config", "user.name", "Sample Author")
+    git(root, "config", "user.email", "sample@example.com")
+    git(root, "config", "commit.gpgsign", "false")
+    write_files(root, files)
+    if commit:
+        git(root, "add", "-A")
+        git(root, "commit", "-q", "-m", "initial")
+    return root
+
+
+def make_calc_repo(tmp_path: Path, extra: dict[str, str] | None = None, *, name: str = "repo") -> Path:
+    """The calc sample project (one failing test: CALC_TARGET), plus any extra files, committed."""
+    return make_repo(tmp_path, {**CALC_FILES, **(extra or {})}, name=name)
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """sha256 of every file under root, .git included (index, refs, stash): a byte-for-byte picture.
+
+    Paths under .git that git itself changes when a worktree is added elsewhere (the
+    worktrees/ admin dir, refs of the new branch, packed/loose objects, logs) are left
+    out; everything the user sees or stages is in.
+    """
+    skip = (
+        ".git/worktrees",
+        ".git/objects",
+        ".git/refs/heads/escalate",
+        ".git/logs/refs/heads/escalate",
+        ".git/packed-refs",  # rewritten by `branch -D`; refs are compared via for-each-ref instead
+    )
+    out = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if path.is_symlink() or not path.is_file() or rel.startswith(skip):
+            continue
+        out[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+    refs = git(root, "for-each-ref", "--format=%(refname) %(objectname)")
+    out["<refs>"] = "\n".join(r for r in refs.splitlines() if not r.startswith("refs/heads/escalate/"))
+    return out
