@@ -1,0 +1,3 @@
+from paginate.pages import Page, Paginator
+
+__all__ = ["Page", "Paginator"]
