@@ -57,8 +57,11 @@ class GithubServer:
         self._httpd.server_close()
 
     def calls(self, method: str | None = None, path_contains: str = "") -> list[LoggedRequest]:
-        return [r for r in list(self.requests)
-                if (method is None or r.method == method) and path_contains in r.path]
+        return [
+            r
+            for r in list(self.requests)
+            if (method is None or r.method == method) and path_contains in r.path
+        ]
 
 
 def _handler_for(server: GithubServer) -> type[BaseHTTPRequestHandler]:
@@ -97,15 +100,23 @@ def _handler_for(server: GithubServer) -> type[BaseHTTPRequestHandler]:
                 if server.prefix:
                     if not path.startswith(server.prefix + "/"):
                         raise ApiError(404, "Not Found")
-                    path = path[len(server.prefix):]
+                    path = path[len(server.prefix) :]
                     entry.path = path
                 entry.authenticated_as = _authenticate(server.state, self.headers.get("Authorization"))
-                status, payload, headers = _route(server, method, path, query, entry.body, entry.authenticated_as)
+                status, payload, headers = _route(
+                    server, method, path, query, entry.body, entry.authenticated_as
+                )
             except ApiError as exc:
                 status, payload = exc.status, exc.body
             except json.JSONDecodeError:
-                status, payload = 400, {"message": "Problems parsing JSON",
-                                        "documentation_url": "https://docs.github.com/rest", "status": "400"}
+                status, payload = (
+                    400,
+                    {
+                        "message": "Problems parsing JSON",
+                        "documentation_url": "https://docs.github.com/rest",
+                        "status": "400",
+                    },
+                )
             entry.status = status
             data = b"" if status == 204 else json.dumps(payload).encode()
             self.send_response(status)
@@ -134,8 +145,9 @@ def _authenticate(state: GithubState, header: str | None) -> str:
     return login
 
 
-def _route(server: GithubServer, method: str, path: str, query: dict[str, str], body: Any,
-           viewer: str) -> tuple[int, Any, dict[str, str]]:
+def _route(
+    server: GithubServer, method: str, path: str, query: dict[str, str], body: Any, viewer: str
+) -> tuple[int, Any, dict[str, str]]:
     for m, pattern, func in server.routes:
         match = pattern.match(path)
         if match and m == method:
@@ -152,9 +164,11 @@ def _paginate(server: GithubServer, path: str, query: dict[str, str], items: lis
     links = []
     for rel, n in (("next", page + 1), ("last", last)):
         if page < last:
-            links.append(f'<{server.url}{path}?{urlencode({**query, "page": n, "per_page": per_page})}>; rel="{rel}"')
+            links.append(
+                f'<{server.url}{path}?{urlencode({**query, "page": n, "per_page": per_page})}>; rel="{rel}"'
+            )
     headers = {"Link": ", ".join(links)} if links else {}
-    return 200, items[(page - 1) * per_page: page * per_page], headers
+    return 200, items[(page - 1) * per_page : page * per_page], headers
 
 
 def _slug(owner: str, name: str) -> str:
@@ -166,8 +180,11 @@ def _required(body: Any, *keys: str, resource: str) -> dict:
         raise ApiError(400, "Problems parsing JSON")
     missing = [k for k in keys if not body.get(k)]
     if missing:
-        raise ApiError(422, "Validation Failed",
-                       [{"resource": resource, "code": "missing_field", "field": k} for k in missing])
+        raise ApiError(
+            422,
+            "Validation Failed",
+            [{"resource": resource, "code": "missing_field", "field": k} for k in missing],
+        )
     return body
 
 
@@ -204,8 +221,9 @@ def list_comments(server: GithubServer, *, owner: str, name: str, number: str, q
     return _paginate(server, f"/repos/{slug}/issues/{number}/comments", query, items)
 
 
-def create_comment(server: GithubServer, *, owner: str, name: str, number: str, body: Any, viewer: str,
-                   **_: Any) -> tuple[int, Any]:
+def create_comment(
+    server: GithubServer, *, owner: str, name: str, number: str, body: Any, viewer: str, **_: Any
+) -> tuple[int, Any]:
     state = server.state
     slug = _slug(owner, name)
     issue = state.issue(slug, int(number))
@@ -226,8 +244,9 @@ def list_labels(server: GithubServer, *, owner: str, name: str, number: str, que
     return _paginate(server, f"/repos/{slug}/issues/{number}/labels", query, items)
 
 
-def add_labels(server: GithubServer, *, owner: str, name: str, number: str, body: Any, viewer: str,
-               **_: Any) -> tuple[int, Any]:
+def add_labels(
+    server: GithubServer, *, owner: str, name: str, number: str, body: Any, viewer: str, **_: Any
+) -> tuple[int, Any]:
     state = server.state
     slug = _slug(owner, name)
     _need_role(server, slug, viewer, "triage")
@@ -242,8 +261,9 @@ def add_labels(server: GithubServer, *, owner: str, name: str, number: str, body
     return 200, [server.render.label(state.repo(slug), lb) for lb in issue.labels]
 
 
-def remove_label(server: GithubServer, *, owner: str, name: str, number: str, label: str, viewer: str,
-                 **_: Any) -> tuple[int, Any]:
+def remove_label(
+    server: GithubServer, *, owner: str, name: str, number: str, label: str, viewer: str, **_: Any
+) -> tuple[int, Any]:
     state = server.state
     slug = _slug(owner, name)
     _need_role(server, slug, viewer, "triage")
@@ -263,7 +283,8 @@ def list_pulls(server: GithubServer, *, owner: str, name: str, query: dict, **_:
     base = query.get("base")
     pulls = sorted((i for i in repo.issues.values() if i.pull is not None), key=lambda i: -i.number)
     items = [
-        server.render.pull(state, repo, i) for i in pulls
+        server.render.pull(state, repo, i)
+        for i in pulls
         if (wanted == "all" or i.state == wanted)
         and (head is None or f"{owner}:{i.pull.head}" == head)
         and (base is None or i.pull.base == base)
@@ -287,10 +308,23 @@ def create_pull(server: GithubServer, *, owner: str, name: str, body: Any, viewe
     if errors:
         raise ApiError(422, "Validation Failed", errors, docs="rest/pulls/pulls#create-a-pull-request")
     for other in repo.issues.values():
-        if other.pull and other.state == "open" and other.pull.head == head and other.pull.base == data["base"]:
-            raise ApiError(422, "Validation Failed", [
-                {"resource": "PullRequest", "code": "custom",
-                 "message": f"A pull request already exists for {owner}:{head}."}])
+        if (
+            other.pull
+            and other.state == "open"
+            and other.pull.head == head
+            and other.pull.base == data["base"]
+        ):
+            raise ApiError(
+                422,
+                "Validation Failed",
+                [
+                    {
+                        "resource": "PullRequest",
+                        "code": "custom",
+                        "message": f"A pull request already exists for {owner}:{head}.",
+                    }
+                ],
+            )
     issue = state.add_issue(slug, data["title"], data.get("body"), user=viewer, author_association="NONE")
     issue.pull = Pull(head, data["base"], bool(data.get("draft", False)), head_sha=head_sha or "")
     return 201, server.render.pull(state, repo, issue)
@@ -304,8 +338,9 @@ def get_pull(server: GithubServer, *, owner: str, name: str, number: str, **_: A
     return 200, server.render.pull(state, state.repo(slug), issue)
 
 
-def update_pull(server: GithubServer, *, owner: str, name: str, number: str, body: Any, viewer: str,
-                **_: Any) -> tuple[int, Any]:
+def update_pull(
+    server: GithubServer, *, owner: str, name: str, number: str, body: Any, viewer: str, **_: Any
+) -> tuple[int, Any]:
     state = server.state
     slug = _slug(owner, name)
     _need_role(server, slug, viewer, "write")
@@ -313,7 +348,9 @@ def update_pull(server: GithubServer, *, owner: str, name: str, number: str, bod
     if not isinstance(body, dict):
         raise ApiError(400, "Problems parsing JSON")
     if "state" in body and body["state"] not in ("open", "closed"):
-        raise ApiError(422, "Validation Failed", [{"resource": "PullRequest", "field": "state", "code": "invalid"}])
+        raise ApiError(
+            422, "Validation Failed", [{"resource": "PullRequest", "field": "state", "code": "invalid"}]
+        )
     issue.title = body.get("title", issue.title)
     issue.body = body.get("body", issue.body)
     issue.state = body.get("state", issue.state)
@@ -336,26 +373,46 @@ def get_permission(server: GithubServer, *, owner: str, name: str, user: str, vi
     if user not in state.users:
         raise ApiError(404, f"{user} is not a user", docs="rest/collaborators/collaborators")
     role = state.role(repo, user)
-    return 200, {"permission": LEGACY_PERMISSION[role], "role_name": role,
-                 "user": {**server.render.user(state.users[user]),
-                          "permissions": {"admin": role == "admin", "maintain": role in ("maintain", "admin"),
-                                          "push": role in ("write", "maintain", "admin"),
-                                          "triage": role not in ("none", "read"), "pull": role != "none"},
-                          "role_name": role}}
+    return 200, {
+        "permission": LEGACY_PERMISSION[role],
+        "role_name": role,
+        "user": {
+            **server.render.user(state.users[user]),
+            "permissions": {
+                "admin": role == "admin",
+                "maintain": role in ("maintain", "admin"),
+                "push": role in ("write", "maintain", "admin"),
+                "triage": role not in ("none", "read"),
+                "pull": role != "none",
+            },
+            "role_name": role,
+        },
+    }
 
 
-def create_commit_comment(server: GithubServer, *, owner: str, name: str, sha: str, body: Any, viewer: str,
-                          **_: Any) -> tuple[int, Any]:
+def create_commit_comment(
+    server: GithubServer, *, owner: str, name: str, sha: str, body: Any, viewer: str, **_: Any
+) -> tuple[int, Any]:
     state = server.state
     slug = _slug(owner, name)
     repo = state.repo(slug)
     text = _required(body, "body", resource="CommitComment")["body"]
     cid = state.next_id()
-    out = {"id": cid, "node_id": f"CC_{cid}", "body": text, "commit_id": sha, "path": None, "position": None,
-           "line": None, "user": server.render.user(state.users[viewer]), "author_association": "NONE",
-           "url": f"{server.url}/repos/{slug}/comments/{cid}",
-           "html_url": f"https://github.com/{slug}/commit/{sha}#commitcomment-{cid}",
-           "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"}
+    out = {
+        "id": cid,
+        "node_id": f"CC_{cid}",
+        "body": text,
+        "commit_id": sha,
+        "path": None,
+        "position": None,
+        "line": None,
+        "user": server.render.user(state.users[viewer]),
+        "author_association": "NONE",
+        "url": f"{server.url}/repos/{slug}/comments/{cid}",
+        "html_url": f"https://github.com/{slug}/commit/{sha}#commitcomment-{cid}",
+        "created_at": "2026-01-01T00:00:00Z",
+        "updated_at": "2026-01-01T00:00:00Z",
+    }
     repo.commit_comments.append(out)
     return 201, out
 

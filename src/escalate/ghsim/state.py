@@ -21,8 +21,14 @@ _SHAPES: dict[str, Any] = json.loads(resources.files("escalate.ghsim").joinpath(
 
 # GitHub's role names, weakest first, and what the permission endpoint reports for each.
 ROLES = ("none", "read", "triage", "write", "maintain", "admin")
-LEGACY_PERMISSION = {"none": "none", "read": "read", "triage": "read", "write": "write",
-                      "maintain": "write", "admin": "admin"}
+LEGACY_PERMISSION = {
+    "none": "none",
+    "read": "read",
+    "triage": "read",
+    "write": "write",
+    "maintain": "write",
+    "admin": "admin",
+}
 
 
 def _now() -> str:
@@ -127,15 +133,17 @@ class GithubState:
                 self.users[login].type = type
             return self.users[login]
 
-    def add_token(self, token: str, login: str = "github-actions[bot]", type: str = "Bot",
-                  role: str = "write") -> None:
+    def add_token(
+        self, token: str, login: str = "github-actions[bot]", type: str = "Bot", role: str = "write"
+    ) -> None:
         """A token authenticating as login, with role on every repository (like a workflow's token)."""
         self.add_user(login, type)
         self.tokens[token] = login
         self.token_roles[login] = role
 
-    def add_repo(self, slug: str, *, default_branch: str = "main", git_dir: Path | None = None,
-                 private: bool = False) -> Repo:
+    def add_repo(
+        self, slug: str, *, default_branch: str = "main", git_dir: Path | None = None, private: bool = False
+    ) -> Repo:
         owner = slug.split("/")[0]
         self.add_user(owner)
         with self.lock:
@@ -153,20 +161,40 @@ class GithubState:
     def _next_number(self, repo: Repo) -> int:
         return max(repo.issues, default=0) + 1
 
-    def add_issue(self, slug: str, title: str, body: str | None = "", *, user: str = "octocat",
-                  number: int | None = None, labels: list[str] | None = None, state: str = "open",
-                  locked: bool = False, author_association: str = "OWNER") -> Issue:
+    def add_issue(
+        self,
+        slug: str,
+        title: str,
+        body: str | None = "",
+        *,
+        user: str = "octocat",
+        number: int | None = None,
+        labels: list[str] | None = None,
+        state: str = "open",
+        locked: bool = False,
+        author_association: str = "OWNER",
+    ) -> Issue:
         self.add_user(user)
         repo = self.repo(slug)
         with self.lock:
             number = number or self._next_number(repo)
-            issue = Issue(number, self.next_id(), title, body, user, author_association, list(labels or []),
-                          state, locked)
+            issue = Issue(
+                number,
+                self.next_id(),
+                title,
+                body,
+                user,
+                author_association,
+                list(labels or []),
+                state,
+                locked,
+            )
             repo.issues[number] = issue
             return issue
 
-    def add_comment(self, slug: str, number: int, body: str, *, user: str = "octocat",
-                    author_association: str = "NONE") -> Comment:
+    def add_comment(
+        self, slug: str, number: int, body: str, *, user: str = "octocat", author_association: str = "NONE"
+    ) -> Comment:
         self.add_user(user)
         repo = self.repo(slug)
         with self.lock:
@@ -174,8 +202,18 @@ class GithubState:
             repo.comments.append(comment)
             return comment
 
-    def add_pull(self, slug: str, title: str, body: str, *, head: str, base: str | None = None,
-                 user: str = "octocat", draft: bool = False, state: str = "open") -> Issue:
+    def add_pull(
+        self,
+        slug: str,
+        title: str,
+        body: str,
+        *,
+        head: str,
+        base: str | None = None,
+        user: str = "octocat",
+        draft: bool = False,
+        state: str = "open",
+    ) -> Issue:
         repo = self.repo(slug)
         issue = self.add_issue(slug, title, body, user=user, state=state)
         issue.pull = Pull(head, base or repo.default_branch, draft)
@@ -185,18 +223,31 @@ class GithubState:
         """Create the repository, issue and actors a webhook payload talks about."""
         r = payload["repository"]
         repo = self.repos.get(r["full_name"]) or self.add_repo(
-            r["full_name"], default_branch=r.get("default_branch", "main"), git_dir=git_dir)
+            r["full_name"], default_branch=r.get("default_branch", "main"), git_dir=git_dir
+        )
         if "issue" in payload:
             i = payload["issue"]
             self.add_user(i["user"]["login"], i["user"].get("type", "User"))
             issue = self.add_issue(
-                repo.slug, i["title"], i.get("body"), user=i["user"]["login"], number=i["number"],
-                labels=[lb["name"] for lb in i.get("labels", [])], state=i.get("state", "open"),
-                locked=bool(i.get("locked")), author_association=i.get("author_association", "NONE"))
+                repo.slug,
+                i["title"],
+                i.get("body"),
+                user=i["user"]["login"],
+                number=i["number"],
+                labels=[lb["name"] for lb in i.get("labels", [])],
+                state=i.get("state", "open"),
+                locked=bool(i.get("locked")),
+                author_association=i.get("author_association", "NONE"),
+            )
             if "comment" in payload:
                 c = payload["comment"]
-                self.add_comment(repo.slug, issue.number, c["body"], user=c["user"]["login"],
-                                 author_association=c.get("author_association", "NONE"))
+                self.add_comment(
+                    repo.slug,
+                    issue.number,
+                    c["body"],
+                    user=c["user"]["login"],
+                    author_association=c.get("author_association", "NONE"),
+                )
         sender = payload.get("sender")
         if sender:
             self.add_user(sender["login"], sender.get("type", "User"))
@@ -226,8 +277,12 @@ class GithubState:
         """The commit a branch points at in the repo's git dir; None when it was never pushed."""
         if repo.git_dir is None:
             return "0" * 40
-        proc = subprocess.run(["git", "rev-parse", "--verify", "-q", f"refs/heads/{branch}^{{commit}}"],
-                              cwd=repo.git_dir, capture_output=True, text=True)
+        proc = subprocess.run(
+            ["git", "rev-parse", "--verify", "-q", f"refs/heads/{branch}^{{commit}}"],
+            cwd=repo.git_dir,
+            capture_output=True,
+            text=True,
+        )
         return proc.stdout.strip() if proc.returncode == 0 else None
 
     def role(self, repo: Repo, login: str) -> str:
@@ -270,13 +325,22 @@ class Renderer:
         name = repo.slug.split("/")[1]
         role = state.role(repo, viewer) if viewer else "read"
         out.update(
-            id=repo.id, node_id=f"R_{repo.id}", name=name, full_name=repo.slug, private=repo.private,
-            visibility="private" if repo.private else "public", default_branch=repo.default_branch,
+            id=repo.id,
+            node_id=f"R_{repo.id}",
+            name=name,
+            full_name=repo.slug,
+            private=repo.private,
+            visibility="private" if repo.private else "public",
+            default_branch=repo.default_branch,
             owner=self.user(state.users[repo.slug.split("/")[0]]),
             open_issues_count=sum(1 for i in repo.issues.values() if i.state == "open"),
-            permissions={"admin": role == "admin", "maintain": role in ("maintain", "admin"),
-                         "push": ROLES.index(role) >= ROLES.index("write"),
-                         "triage": ROLES.index(role) >= ROLES.index("triage"), "pull": role != "none"},
+            permissions={
+                "admin": role == "admin",
+                "maintain": role in ("maintain", "admin"),
+                "push": ROLES.index(role) >= ROLES.index("write"),
+                "triage": ROLES.index(role) >= ROLES.index("triage"),
+                "pull": role != "none",
+            },
         )
         out["open_issues"] = out["open_issues_count"]
         out["html_url"] = f"{self.html}/{repo.slug}"
@@ -284,8 +348,14 @@ class Renderer:
 
     def label(self, repo: Repo, name: str) -> dict:
         out = copy.deepcopy(_SHAPES["label"])
-        out.update(id=abs(hash((repo.slug, name))) % 10**9, node_id=f"LA_{name}", name=name,
-                   url=f"{self.api}/repos/{repo.slug}/labels/{name}", default=False, description=None)
+        out.update(
+            id=abs(hash((repo.slug, name))) % 10**9,
+            node_id=f"LA_{name}",
+            name=name,
+            url=f"{self.api}/repos/{repo.slug}/labels/{name}",
+            default=False,
+            description=None,
+        )
         return out
 
     def issue(self, state: GithubState, repo: Repo, issue: Issue) -> dict:
@@ -293,13 +363,25 @@ class Renderer:
         out.pop("pinned_comment", None)
         n = issue.number
         out.update(
-            id=issue.id, node_id=f"I_{issue.id}", number=n, title=issue.title, body=issue.body,
-            state=issue.state, locked=issue.locked, active_lock_reason="resolved" if issue.locked else None,
-            user=self.user(state.users[issue.user]), labels=[self.label(repo, lb) for lb in issue.labels],
-            assignee=None, assignees=[], milestone=None, closed_by=None,
+            id=issue.id,
+            node_id=f"I_{issue.id}",
+            number=n,
+            title=issue.title,
+            body=issue.body,
+            state=issue.state,
+            locked=issue.locked,
+            active_lock_reason="resolved" if issue.locked else None,
+            user=self.user(state.users[issue.user]),
+            labels=[self.label(repo, lb) for lb in issue.labels],
+            assignee=None,
+            assignees=[],
+            milestone=None,
+            closed_by=None,
             comments=sum(1 for c in repo.comments if c.issue_number == n),
-            author_association=issue.author_association, created_at=issue.created_at,
-            updated_at=issue.updated_at, closed_at=None if issue.state == "open" else issue.updated_at,
+            author_association=issue.author_association,
+            created_at=issue.created_at,
+            updated_at=issue.updated_at,
+            closed_at=None if issue.state == "open" else issue.updated_at,
             state_reason=None if issue.state == "open" else "completed",
         )
         for key in ("url", "labels_url", "comments_url", "events_url", "html_url"):
@@ -307,16 +389,22 @@ class Renderer:
         if issue.pull is None:
             out.pop("pull_request", None)
         else:
-            out["pull_request"] = {k: v.replace("/1347", f"/{n}") if isinstance(v, str) else v
-                                   for k, v in out["pull_request"].items()}
+            out["pull_request"] = {
+                k: v.replace("/1347", f"/{n}") if isinstance(v, str) else v
+                for k, v in out["pull_request"].items()
+            }
         return self._rewrite(out, repo.slug)
 
     def comment(self, state: GithubState, repo: Repo, comment: Comment) -> dict:
         out = copy.deepcopy(_SHAPES["issue_comment"])
         out.update(
-            id=comment.id, node_id=f"IC_{comment.id}", body=comment.body,
-            user=self.user(state.users[comment.user]), author_association=comment.author_association,
-            created_at=comment.created_at, updated_at=comment.created_at,
+            id=comment.id,
+            node_id=f"IC_{comment.id}",
+            body=comment.body,
+            user=self.user(state.users[comment.user]),
+            author_association=comment.author_association,
+            created_at=comment.created_at,
+            updated_at=comment.created_at,
             url=f"https://api.github.com/repos/octocat/Hello-World/issues/comments/{comment.id}",
             html_url=f"https://github.com/octocat/Hello-World/issues/{comment.issue_number}"
             f"#issuecomment-{comment.id}",
@@ -335,18 +423,54 @@ class Renderer:
         user = self.user(state.users[issue.user])
         merged = p.merged
         out.update(
-            id=issue.id, node_id=f"PR_{issue.id}", number=n, state=issue.state, locked=issue.locked,
-            title=issue.title, body=issue.body, user=user, labels=[self.label(repo, lb) for lb in issue.labels],
-            milestone=None, active_lock_reason=None, created_at=issue.created_at, updated_at=issue.updated_at,
-            closed_at=None if issue.state == "open" else issue.updated_at, merged_at=None,
-            merge_commit_sha=None, assignee=None, assignees=[], requested_reviewers=[], requested_teams=[],
-            author_association=issue.author_association, draft=p.draft, merged=merged, merged_by=None,
-            mergeable=None, rebaseable=None, mergeable_state="unknown", comments=0, review_comments=0,
-            commits=1, additions=0, deletions=0, changed_files=0, auto_merge=None,
+            id=issue.id,
+            node_id=f"PR_{issue.id}",
+            number=n,
+            state=issue.state,
+            locked=issue.locked,
+            title=issue.title,
+            body=issue.body,
+            user=user,
+            labels=[self.label(repo, lb) for lb in issue.labels],
+            milestone=None,
+            active_lock_reason=None,
+            created_at=issue.created_at,
+            updated_at=issue.updated_at,
+            closed_at=None if issue.state == "open" else issue.updated_at,
+            merged_at=None,
+            merge_commit_sha=None,
+            assignee=None,
+            assignees=[],
+            requested_reviewers=[],
+            requested_teams=[],
+            author_association=issue.author_association,
+            draft=p.draft,
+            merged=merged,
+            merged_by=None,
+            mergeable=None,
+            rebaseable=None,
+            mergeable_state="unknown",
+            comments=0,
+            review_comments=0,
+            commits=1,
+            additions=0,
+            deletions=0,
+            changed_files=0,
+            auto_merge=None,
             statuses_url=f"{self.api}/repos/{repo.slug}/statuses/{p.head_sha}",
-            head={"label": f"{owner}:{p.head}", "ref": p.head, "sha": p.head_sha, "user": repo_json["owner"],
-                  "repo": repo_json},
-            base={"label": f"{owner}:{p.base}", "ref": p.base, "sha": state.branch_sha(repo, p.base) or "",
-                  "user": repo_json["owner"], "repo": repo_json},
+            head={
+                "label": f"{owner}:{p.head}",
+                "ref": p.head,
+                "sha": p.head_sha,
+                "user": repo_json["owner"],
+                "repo": repo_json,
+            },
+            base={
+                "label": f"{owner}:{p.base}",
+                "ref": p.base,
+                "sha": state.branch_sha(repo, p.base) or "",
+                "user": repo_json["owner"],
+                "repo": repo_json,
+            },
         )
         return self._rewrite(out, repo.slug)

@@ -31,8 +31,9 @@ class GithubSim(GithubServer):
 
 
 @contextmanager
-def running_github_sim(state: GithubState | None = None, *, prefix: str = "",
-                       token: str = TOKEN) -> Iterator[GithubSim]:
+def running_github_sim(
+    state: GithubState | None = None, *, prefix: str = "", token: str = TOKEN
+) -> Iterator[GithubSim]:
     """Start the fake on a free loopback port; the token authenticates as ``github-actions[bot]``."""
     state = state or GithubState()
     state.add_token(token)
