@@ -241,7 +241,9 @@ def check_task(task: CorpusTask) -> list[str]:
             problems.append(f"non-target tests fail at base: {others}")
         base_codes = {code for _, code in run_ruff(base)}
         if not base_codes <= allowed | set(task.lint):
-            problems.append(f"unexpected ruff findings at base: {sorted(base_codes - allowed - set(task.lint))}")
+            problems.append(
+                f"unexpected ruff findings at base: {sorted(base_codes - allowed - set(task.lint))}"
+            )
         for code in task.lint:
             if code not in base_codes:
                 problems.append(f"lint code {code} not present at base")
@@ -278,12 +280,10 @@ def _copy(task: CorpusTask, dest: Path) -> Path:
 
 
 def _failures(root: Path, allowed_lint: set[str]) -> list[str]:
-    """Why the project at ``root`` is not fully green: failing tests or ruff codes outside ``allowed_lint``."""
+    """Why the project at ``root`` is not green: failing tests, or ruff codes outside ``allowed_lint``."""
     results = run_pytest(root)
     failing = [n for n, r in results.items() if r not in ("passed", "skipped", "xfail")]
-    out = [f"tests fail: {failing}"] if failing or not results else []
-    if not results:
-        out = ["no tests collected"]
+    out = [f"tests fail: {failing}"] if failing else [] if results else ["no tests collected"]
     lint = [f"{p}: {c}" for p, c in run_ruff(root) if c not in allowed_lint]
     if lint:
         out.append(f"ruff findings: {lint}")
