@@ -240,6 +240,11 @@ class Workspace:
         """Paths that differ from the base commit: modified, added (untracked too) and deleted."""
         return [c.path for c in self.changes()]
 
+    def files(self) -> list[str]:
+        """Tracked and untracked files of the worktree, git's ignore rules applied (for the editor)."""
+        out = self._git.ls_files("-co", "--exclude-standard", "-z")
+        return sorted({p for p in out.split("\0") if p and (self.path / p).is_file()})
+
     def diff(self) -> str:
         """A unified diff from the base commit to the working state, new and deleted files included."""
         diff = self._git.diff(

@@ -1,0 +1,470 @@
+"""Anthropic's text editor tool (``text_editor_20250728``), confined to one worktree.
+
+The model edits files only through ``handle()``. Every path is checked before use:
+``..`` escapes, absolute paths outside the root, symlinks whose target leaves the
+tree and anything inside ``.git`` are refused for every command; protected paths
+(config ``editor.protected_paths``) may be viewed but never edited or created.
+Problems come back as ``ToolResult(is_error=True)`` for the model to read, never as
+exceptions. Two read-only helpers, ``search_repo`` and ``list_files``, save the model
+from viewing files one by one. There is no shell tool.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+EDITOR_TOOL_TYPE = "text_editor_20250728"
+EDITOR_TOOL_NAME = "str_replace_based_edit_tool"
+COMMANDS = ("view", "create", "str_replace", "insert")
+SNIPPET_LINES = 4
+MAX_SEARCH_HITS = 50
+MAX_LISTED = 200
+MAX_SEARCH_FILE_BYTES = 1_000_000
+# Skipped by the directory walk when no file lister (git's view of the tree) is given.
+WALK_SKIP = {".git", "__pycache__", "node_modules", ".venv", "venv", ".tox", ".mypy_cache", ".ruff_cache"}
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """What goes back to the model as a ``tool_result``; ``changed`` is the path edited, if any."""
+
+    content: str
+    is_error: bool = False
+    changed: str | None = None
+
+
+class _Refused(Exception):
+    """A tool call that cannot be carried out; its message is the tool error text."""
+
+
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """Compile a path glob: ``*`` and ``?`` stay within one directory, ``**`` spans directories."""
+    out, i = [], 0
+    pattern = pattern.strip().lstrip("/")
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out).rstrip("/") + r"\Z")
+
+
+def path_matches(rel: str, patterns: Iterable[re.Pattern[str]]) -> bool:
+    """True when rel, or one of its parent directories, matches a pattern.
+
+    Matching parents too means ``.github/workflows`` (no ``/**``) protects the files inside it.
+    """
+    parts = rel.split("/")
+    candidates = ["/".join(parts[: n + 1]) for n in range(len(parts))]
+    return any(p.match(c) for p in patterns for c in candidates)
+
+
+def _numbered(lines: list[str], first: int) -> str:
+    # The real tool's `cat -n` layout: right-aligned number, a tab, the line.
+    return "\n".join(f"{n:6}\t{line}" for n, line in enumerate(lines, start=first))
+
+
+class Editor:
+    """Carries out text editor and helper tool calls inside ``root``; see the module docstring.
+
+    ``file_lister`` returns the repository's files relative to root (the runner passes
+    ``Workspace.files`` so git's ignore rules apply); without it the helpers walk the tree.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        protected: Iterable[str] = (),
+        max_view_chars: int = 20000,
+        *,
+        file_lister: Callable[[], list[str]] | None = None,
+    ):
+        self.root = Path(root).resolve()
+        self.protected = list(protected)
+        self._protected_res = [glob_regex(p) for p in self.protected]
+        self.max_view_chars = max_view_chars
+        self.file_lister = file_lister
+        self.changed: set[str] = set()
+
+    def tools(self) -> list[dict]:
+        """The tool definitions to send with every request."""
+        return [
+            {"type": EDITOR_TOOL_TYPE, "name": EDITOR_TOOL_NAME, "max_characters": self.max_view_chars},
+            {
+                "name": "search_repo",
+                "description": (
+                    "Search the repository's text files for a literal string (default) or a Python regular "
+                    f"expression. Returns `path:line: text` hits, at most {MAX_SEARCH_HITS}. Read-only."
+                ),
+                "input_schema": {
+                    "type": "object",
+                    "properties": {
+                        "pattern": {"type": "string", "description": "Text or regex to find."},
+                        "regex": {
+                            "type": "boolean",
+                            "description": "Treat pattern as a regex (default false).",
+                        },
+                        "ignore_case": {
+                            "type": "boolean",
+                            "description": "Case-insensitive (default false).",
+                        },
+                        "path": {
+                            "type": "string",
+                            "description": "Directory or file to search (default: root).",
+                        },
+                        "glob": {
+                            "type": "string",
+                            "description": "Only files matching this glob, e.g. **/*.py",
+                        },
+                    },
+                    "required": ["pattern"],
+                },
+            },
+            {
+                "name": "list_files",
+                "description": (
+                    f"List the repository's files under a directory that match a glob, at most {MAX_LISTED}. "
+                    "`*` stays within a directory, `**` spans directories. Read-only."
+                ),
+                "input_schema": {
+                    "type": "object",
+                    "properties": {
+                        "path": {"type": "string", "description": "Directory to list (default: root)."},
+                        "glob": {"type": "string", "description": "Glob relative to path (default **/*)."},
+                    },
+                },
+            },
+        ]
+
+    def handle(self, name: str, tool_input: dict) -> ToolResult:
+        """Carry out one tool call; problems become ``is_error`` results, never exceptions."""
+        try:
+            if not isinstance(tool_input, dict):
+                raise _Refused(f"Tool input must be a JSON object, got {type(tool_input).__name__}.")
+            if name == EDITOR_TOOL_NAME:
+                return self._editor(tool_input)
+            if name == "search_repo":
+                return ToolResult(self._search(tool_input))
+            if name == "list_files":
+                return ToolResult(self._list(tool_input))
+            known = ", ".join([EDITOR_TOOL_NAME, "search_repo", "list_files"])
+            raise _Refused(f"Unknown tool `{name}`. Available tools: {known}.")
+        except _Refused as exc:
+            return ToolResult(f"Error: {exc}", is_error=True)
+
+    # -- paths -----------------------------------------------------------------------------
+
+    def resolve(self, path: object, *, write: bool = False) -> tuple[Path, str]:
+        """The absolute path and normalised relative path for a tool path, or ``_Refused``."""
+        if not isinstance(path, str) or not path.strip():
+            raise _Refused("Parameter `path` must be a non-empty string.")
+        raw = path.strip()
+        if raw.startswith("/"):
+            root = self.root.as_posix()
+            if raw != root and not raw.startswith(root + "/"):
+                raise _Refused(
+                    f"The path {raw} is outside the repository. Use a path relative to the repository "
+                    f"root, or an absolute path under {root}."
+                )
+            raw = raw[len(root) :].lstrip("/") or "."
+        rel = posixpath.normpath(raw)
+        if rel == ".." or rel.startswith("../"):
+            raise _Refused(f"The path {path} leaves the repository (`..`); only files inside it can be used.")
+        target = (self.root / rel).resolve()
+        if target != self.root and self.root not in target.parents:
+            raise _Refused(
+                f"The path {path} resolves through a symlink to {target}, outside the repository; refused."
+            )
+        real_rel = target.relative_to(self.root).as_posix()
+        for candidate in {rel, real_rel}:
+            if ".git" in candidate.split("/"):
+                raise _Refused(
+                    f"The path {path} is inside git's own data (.git); it cannot be viewed or edited."
+                )
+            if write and path_matches(candidate, self._protected_res):
+                raise _Refused(
+                    f"The path {path} is protected (editor.protected_paths: {', '.join(self.protected)}); "
+                    "it may be viewed but not edited. Fix the problem elsewhere."
+                )
+        return target, real_rel
+
+    def _read(self, target: Path, shown: str) -> str:
+        if not target.exists():
+            raise _Refused(f"The path {shown} does not exist. Use `view` on a directory to see what exists.")
+        if target.is_dir():
+            raise _Refused(f"The path {shown} is a directory; this command needs a file.")
+        data = target.read_bytes()
+        if b"\0" in data[:8192]:
+            raise _Refused(f"The file {shown} is binary; only text files can be viewed or edited.")
+        try:
+            # newline="" semantics: keep \r\n so writing back does not rewrite every line ending.
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _Refused(
+                f"The file {shown} is not UTF-8 text ({exc.reason}); it cannot be edited."
+            ) from exc
+
+    def _write(self, target: Path, rel: str, text: str) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        self.changed.add(rel)
+
+    # -- the text editor -------------------------------------------------------------------
+
+    def _editor(self, args: dict) -> ToolResult:
+        command = args.get("command")
+        if command is None:
+            raise _Refused(f"Parameter `command` is required. Allowed commands: {', '.join(COMMANDS)}.")
+        if command not in COMMANDS:
+            raise _Refused(f"Unknown command `{command}`. Allowed commands: {', '.join(COMMANDS)}.")
+        if "path" not in args:
+            raise _Refused(f"Parameter `path` is required for command: {command}.")
+        return getattr(self, f"_{command}")(args)
+
+    @staticmethod
+    def _param(args: dict, name: str, kind: type, command: str):
+        if name not in args or args[name] is None:
+            raise _Refused(f"Parameter `{name}` is required for command: {command}.")
+        value = args[name]
+        if kind is int and isinstance(value, bool) or not isinstance(value, kind):
+            raise _Refused(f"Parameter `{name}` must be of type {kind.__name__} for command: {command}.")
+        return value
+
+    def _view(self, args: dict) -> ToolResult:
+        target, rel = self.resolve(args["path"])
+        if target.is_dir():
+            if args.get("view_range") is not None:
+                raise _Refused("The `view_range` parameter is not allowed when `path` points to a directory.")
+            return ToolResult(self._tree(target, rel))
+        lines = self._read(target, args["path"]).splitlines()
+        first, last = 1, len(lines)
+        view_range = args.get("view_range")
+        if view_range is not None:
+            if (
+                not isinstance(view_range, list)
+                or len(view_range) != 2
+                or not all(isinstance(n, int) and not isinstance(n, bool) for n in view_range)
+            ):
+                raise _Refused("Invalid `view_range`. It should be a list of two integers, e.g. [10, 40].")
+            first, end = view_range
+            if not 1 <= first <= max(len(lines), 1):
+                raise _Refused(
+                    f"Invalid `view_range`: {view_range}. Its first element `{first}` should be within "
+                    f"the range of lines of the file: [1, {len(lines)}]."
+                )
+            if end != -1 and end < first:
+                raise _Refused(
+                    f"Invalid `view_range`: {view_range}. Its second element `{end}` should be -1 "
+                    f"or at least its first element `{first}`."
+                )
+            last = len(lines) if end == -1 else min(end, len(lines))
+        if not lines:
+            return ToolResult(f"The file {rel} is empty.")
+        shown = lines[first - 1 : last]
+        body, cut = self._fit(shown, first)
+        if cut:
+            shown_last = first + len(shown) - cut - 1
+            body += (
+                f"\n[... output truncated at {self.max_view_chars} characters: showing lines {first}-"
+                f"{shown_last} of {len(lines)}. Use `view_range` to see lines {shown_last + 1} onward.]"
+            )
+        return ToolResult(body)
+
+    def _fit(self, lines: list[str], first: int) -> tuple[str, int]:
+        """Numbered lines within max_view_chars (whole lines only); returns text and lines cut."""
+        out, size = [], 0
+        for n, line in enumerate(lines):
+            row = f"{first + n:6}\t{line}"
+            if size + len(row) + 1 > self.max_view_chars and out:
+                return "\n".join(out), len(lines) - n
+            out.append(row[: self.max_view_chars])
+            size += len(row) + 1
+        return "\n".join(out), 0
+
+    def _tree(self, target: Path, rel: str) -> str:
+        entries = []
+        base_depth = len(target.parts)
+        for dirpath, dirnames, filenames in os.walk(target):
+            depth = len(Path(dirpath).parts) - base_depth
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in WALK_SKIP)
+            here = Path(dirpath).relative_to(self.root)
+            for name in dirnames:
+                entries.append((here / name).as_posix() + "/")
+            for name in sorted(filenames):
+                if not name.startswith("."):
+                    entries.append((here / name).as_posix())
+            if depth >= 1:
+                dirnames[:] = []  # two levels: the directory's entries and their entries
+        entries.sort()
+        note = ""
+        if len(entries) > MAX_LISTED:
+            note = f"\n[... {len(entries) - MAX_LISTED} more entries not shown; view a subdirectory.]"
+            entries = entries[:MAX_LISTED]
+        head = f"Files and directories up to 2 levels deep in {rel}, excluding hidden items:\n"
+        return head + "\n".join(entries) + note
+
+    def _snippet(self, text: str, at_line: int, n_new: int) -> str:
+        lines = text.splitlines()
+        start = max(at_line - SNIPPET_LINES, 1)
+        end = min(at_line + n_new + SNIPPET_LINES, len(lines))
+        return _numbered(lines[start - 1 : end], start)
+
+    def _str_replace(self, args: dict) -> ToolResult:
+        old = self._param(args, "old_str", str, "str_replace")
+        new = args.get("new_str") or ""
+        if not isinstance(new, str):
+            raise _Refused("Parameter `new_str` must be of type str for command: str_replace.")
+        if old == "":
+            raise _Refused("Parameter `old_str` must not be empty; use `insert` or `create` to add text.")
+        target, rel = self.resolve(args["path"], write=True)
+        text = self._read(target, args["path"])
+        if old not in text and "\r\n" in text and "\r\n" not in old:
+            old, new = old.replace("\n", "\r\n"), new.replace("\n", "\r\n")  # a CRLF file
+        starts = [m.start() for m in re.finditer(re.escape(old), text)]
+        if not starts:
+            raise _Refused(f"No replacement was performed, old_str did not appear verbatim in {rel}.")
+        if len(starts) > 1:
+            lines = [text.count("\n", 0, s) + 1 for s in starts]
+            raise _Refused(
+                f"No replacement was performed. Multiple occurrences of old_str in lines {lines}. "
+                "Please ensure it is unique."
+            )
+        updated = text.replace(old, new, 1)
+        self._write(target, rel, updated)
+        at = text.count("\n", 0, starts[0]) + 1
+        return ToolResult(
+            f"The file {rel} has been edited. Here's the result of running `cat -n` on a snippet of {rel}:\n"
+            f"{self._snippet(updated, at, new.count(chr(10)))}\n"
+            "Review the changes and make sure they are as expected. Edit the file again if necessary.",
+            changed=rel,
+        )
+
+    def _create(self, args: dict) -> ToolResult:
+        text = self._param(args, "file_text", str, "create")
+        target, rel = self.resolve(args["path"], write=True)
+        if target.is_dir():
+            raise _Refused(f"The path {args['path']} is a directory; `create` needs a file path.")
+        existed = target.exists()
+        self._write(target, rel, text)
+        # The real tool overwrites silently; saying so helps the model notice a clobbered file.
+        verb = "overwritten (it already existed)" if existed else "created"
+        return ToolResult(f"File {verb} successfully at: {rel}", changed=rel)
+
+    def _insert(self, args: dict) -> ToolResult:
+        line = self._param(args, "insert_line", int, "insert")
+        # Older tool versions called the text `new_str`; accept both.
+        key = "insert_text" if "insert_text" in args else "new_str" if "new_str" in args else "insert_text"
+        new = self._param(args, key, str, "insert")
+        target, rel = self.resolve(args["path"], write=True)
+        text = self._read(target, args["path"])
+        lines = text.splitlines(keepends=True)
+        if not 0 <= line <= len(lines):
+            raise _Refused(
+                f"Invalid `insert_line` parameter: {line}. It should be within the range of lines "
+                f"of the file: [0, {len(lines)}]."
+            )
+        eol = "\r\n" if "\r\n" in text else "\n"
+        if lines and not lines[-1].endswith(("\n", "\r")) and line == len(lines):
+            lines[-1] += eol
+        block = new if new.endswith(("\n", "\r")) or (line == len(lines) and not new) else new + eol
+        updated = "".join(lines[:line]) + block + "".join(lines[line:])
+        self._write(target, rel, updated)
+        return ToolResult(
+            f"The file {rel} has been edited. Here's the result of running `cat -n` on a snippet of "
+            f"the edited file:\n{self._snippet(updated, line + 1, block.count(chr(10)))}\n"
+            "Review the changes and make sure they are as expected (correct indentation, no duplicate "
+            "lines). Edit the file again if necessary.",
+            changed=rel,
+        )
+
+    # -- read-only helpers -----------------------------------------------------------------
+
+    def _files(self) -> list[str]:
+        if self.file_lister is not None:
+            return sorted(self.file_lister())
+        found = []
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            dirnames[:] = [d for d in dirnames if d not in WALK_SKIP and not d.startswith(".")]
+            here = Path(dirpath).relative_to(self.root)
+            found.extend((here / name).as_posix() for name in filenames)
+        return sorted(found)
+
+    def _scope(self, args: dict, glob_key: str, default_glob: str | None) -> list[str]:
+        _, base = self.resolve(args.get("path") or ".")
+        base = "" if base == "." else base
+        pattern = args.get(glob_key) or default_glob
+        if pattern is not None and not isinstance(pattern, str):
+            raise _Refused(f"Parameter `{glob_key}` must be a string glob such as **/*.py.")
+        regex = glob_regex(pattern) if pattern else None
+        out = []
+        for rel in self._files():
+            if rel.split("/")[0] == ".git" or "/.git/" in f"/{rel}":
+                continue
+            if base and rel != base and not rel.startswith(base + "/"):
+                continue
+            sub = rel[len(base) + 1 :] if base and rel != base else rel
+            if regex is None or regex.match(sub) or regex.match(rel):
+                out.append(rel)
+        return out
+
+    def _search(self, args: dict) -> str:
+        pattern = args.get("pattern")
+        if not isinstance(pattern, str) or not pattern:
+            raise _Refused("Parameter `pattern` is required for search_repo and must be a non-empty string.")
+        flags = re.IGNORECASE if args.get("ignore_case") else 0
+        try:
+            regex = re.compile(pattern if args.get("regex") else re.escape(pattern), flags)
+        except re.error as exc:
+            raise _Refused(
+                f"Invalid regular expression {pattern!r}: {exc}. Set regex=false to search literally."
+            ) from None
+        hits, total = [], 0
+        for rel in self._scope(args, "glob", None):
+            path = self.root / rel
+            try:
+                if path.is_symlink() or path.stat().st_size > MAX_SEARCH_FILE_BYTES:
+                    continue
+                data = path.read_bytes()
+            except OSError:
+                continue
+            if b"\0" in data[:8192]:
+                continue
+            for n, line in enumerate(data.decode("utf-8", "replace").splitlines(), start=1):
+                if regex.search(line):
+                    total += 1
+                    if len(hits) < MAX_SEARCH_HITS:
+                        text = line.strip()
+                        hits.append(f"{rel}:{n}: {text[:200]}{' [...]' if len(text) > 200 else ''}")
+        if not hits:
+            return f"No matches for {pattern!r}."
+        if total > len(hits):
+            hits.append(
+                f"[... {total - len(hits)} more matches not shown; narrow the pattern, path or glob.]"
+            )
+        return "\n".join(hits)
+
+    def _list(self, args: dict) -> str:
+        files = self._scope(args, "glob", "**/*")
+        if not files:
+            return "No files match."
+        note = ""
+        if len(files) > MAX_LISTED:
+            note = f"\n[... {len(files) - MAX_LISTED} more files not shown; narrow the path or glob.]"
+        return "\n".join(files[:MAX_LISTED]) + note
