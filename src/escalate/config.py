@@ -151,6 +151,31 @@ class RouterConfig(Section):
     """Issue labels that mark a task as reasoning-intensive."""
     mechanical_labels: list[str] = ["typo", "formatting", "lint", "docs"]
     """Issue labels that mark a task as mechanical."""
+    reasoning_keywords: list[str] = [
+        "race", "races", "race condition*", "racy", "deadlock*", "livelock*", "thread-safe*", "thread safety",
+        "concurren*", "lock ordering", "architect*", "redesign*", "migrat*", "refactor*", "memory leak*",
+        "heisenbug*", "intermittent*", "flaky", "nondetermini*", "non-determini*",
+    ]  # fmt: skip
+    """Words in the title or text that mark a task reasoning-intensive (whole words; trailing * = any end)."""
+    mechanical_keywords: list[str] = [
+        "typo*", "spelling", "misspel*", "format", "formatting", "formatted", "whitespace", "indent*",
+        "renam*", "unused import*", "import order", "sort imports", "isort", "line too long", "pep 8", "pep8",
+        "trailing", "docstring*", "deprecat*", "importerror", "modulenotfounderror",
+    ]  # fmt: skip
+    """Words in the task title or text that mark it mechanical (whole words; a trailing * = any ending)."""
+    high_error_cost_keywords: list[str] = [
+        "security", "vulnerab*", "exploit*", "cve", "injection", "xss", "csrf", "authenticat*", "authoriz*",
+        "password*", "credential*", "production", "outage", "data loss", "corrupt*", "payment*", "billing",
+    ]  # fmt: skip
+    """Words in the task title or text that mark a high error cost (whole words; trailing * = any ending)."""
+    multi_module_threshold: int = Field(3, ge=2)
+    """Distinct source modules in the failing tests' tracebacks that make a task reasoning-intensive."""
+    routine_effort: Effort = "medium"
+    """Effort for Opus-line tiers on routine work (report: medium matches Sonnet with 76% fewer tokens)."""
+    hard_effort: Effort = "high"
+    """Effort for Opus-line tiers on reasoning-intensive or high-error-cost work; set "max" to go further."""
+    learning_margin: float = Field(0.1, ge=0, lt=1)
+    """Relative saving in expected cost per solved task needed before history overrides the rule start."""
     capability_cache_ttl_s: int = Field(86400, ge=0)
     """How long the Models API answer is cached on disk, in seconds."""
 
