@@ -208,6 +208,8 @@ class BatchConfig(Section):
     """One pull request for all nightly fixes instead of one per fix."""
     max_tokens: int = Field(8192, ge=1)
     """`max_tokens` for one-shot batch requests."""
+    hold_days: float = Field(7, ge=0)
+    """Days a task fixed by a batch (PR open) or handed to a human stays out of new batches."""
 
 
 class RoleConfig(Section):
