@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from escalate import prompt
 from escalate.cost import Budget, BudgetExceeded, PriceTable, fmt_usd
+from escalate.errors import EscalateError
 from escalate.llm import ModelCallError, ModelClient, require_api_key
 from escalate.policy import ACCEPT, ESCALATE, GIVE_UP, EscalationPolicy
 from escalate.progress import Progress
@@ -60,15 +61,18 @@ def run_task(
         require_api_key()  # before any work
     progress = progress or Progress(quiet=True)
     repo_root = Path(repo_root).resolve()
-    catalog = catalog or Catalog.static()
     prices = PriceTable.load(config.prices)
-    models = [catalog.resolve(t) for t in config.tiers]  # unknown models/prices fail before any work
-    for m in models:
-        prices.price(m.id)
+    # The static table answers config mistakes before any work; the Models API (when a key is
+    # set) is asked only once the baseline shows there is something to fix.
+    static = Catalog.static()
+    for i, t in enumerate(config.tiers):
+        if t.model is not None and t.model in static:
+            prices.price(static.resolve(t, i).id)
+    top_model = config.tiers[-1].model or static.resolve(config.tiers[-1], len(config.tiers) - 1).id
     limit = Decimal(str(max_cost)) if max_cost is not None else Decimal(str(config.budget.max_cost_usd))
     budget = Budget(limit)
     ignore_log_dir(repo_root)
-    log = RunLog(repo_root / config.log_dir / new_run_id(task.slug), prices, models[-1].id, task.title)
+    log = RunLog(repo_root / config.log_dir / new_run_id(task.slug), prices, top_model, task.title)
     outcome = Outcome("error", log_dir=str(log.path))
     ladder = _Ladder(task, config, log, progress, budget, outcome)
     ws = None
@@ -84,11 +88,14 @@ def run_task(
             max_retries=getattr(config.session, "max_retries", 2),
             client=client,
         )
-        ladder.run(ws, llm, catalog)
+        ladder.run(ws, llm, catalog or (lambda: Catalog.load(repo_root, config)))
     except BudgetExceeded as exc:
         ladder.stopped("budget_exceeded", "budget", str(exc))
     except ModelCallError as exc:
         ladder.stopped("error", "api", str(exc))
+    except EscalateError as exc:
+        ladder.stopped("error", "config", str(exc))
+        raise
     except KeyboardInterrupt:
         ladder.stopped("error", "interrupted", "interrupted (Ctrl-C or SIGTERM); the worktree was removed")
         raise
@@ -186,7 +193,11 @@ class _Ladder:
         targets = self._targets(baseline)
         if targets is None:
             return
+        catalog = catalog() if callable(catalog) else catalog
         plan = route(task, baseline, config, catalog)
+        for t in plan.tiers:
+            llm.prices.price(t.model.id)  # a missing price stops the run before the first call
+        self.log.top_model = plan.tiers[-1].model.id
         for d in plan.decisions:
             self.log.decision(d)
         base_tree = ws.tree_hash()

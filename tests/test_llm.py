@@ -1,0 +1,117 @@
+import pytest
+
+from escalate.catalog import Catalog
+from escalate.errors import MissingCredentialError
+from escalate.llm import (
+    ModelRequest,
+    block_to_param,
+    build_params,
+    estimate_input_tokens,
+    require_api_key,
+    thinking_param,
+)
+
+CATALOG = Catalog.static()
+TOOLS = [{"type": "text_editor_20250728", "name": "str_replace_based_edit_tool"}]
+
+
+def request(model_id: str, **kw) -> ModelRequest:
+    messages = kw.pop("messages", [{"role": "user", "content": [{"type": "text", "text": "context"}]}])
+    return ModelRequest(
+        model=CATALOG.get(model_id),
+        system="be careful",
+        messages=messages,
+        max_tokens=8192,
+        tools=TOOLS,
+        **kw,
+    )
+
+
+def count_breakpoints(params: dict) -> int:
+    n = sum(1 for b in params.get("system", []) if "cache_control" in b)
+    for m in params["messages"]:
+        n += sum(1 for b in m["content"] if "cache_control" in b)
+    return n
+
+
+@pytest.mark.parametrize("model_id", sorted(CATALOG.models))
+def test_fields_follow_capabilities(model_id):
+    info = CATALOG.get(model_id)
+    params = build_params(
+        request(model_id, effort="medium", thinking={"type": "enabled", "budget_tokens": 2048})
+    )
+    caps = info.capabilities
+    assert ("output_config" in params) == ("medium" in caps.effort_levels)
+    thinking = params.get("thinking")
+    if "enabled" in caps.thinking_types:
+        assert thinking == {"type": "enabled", "budget_tokens": 2048}
+    elif "adaptive" in caps.thinking_types:
+        assert thinking == {"type": "adaptive"}
+    else:
+        assert thinking is None
+    assert params["tool_choice"] == {"type": "auto"}  # never forced
+    assert not {"temperature", "top_p", "top_k"} & set(params)
+
+
+def test_no_effort_on_a_model_without_effort():
+    params = build_params(request("claude-haiku-4-5", effort="high"))
+    assert "output_config" not in params
+
+
+def test_thinking_budget_stays_below_max_tokens_and_above_the_minimum():
+    assert thinking_param({"type": "enabled", "budget_tokens": 9000}, frozenset({"enabled"}), 4096) == {
+        "type": "enabled",
+        "budget_tokens": 4095,
+    }
+    assert thinking_param({"type": "enabled", "budget_tokens": 2000}, frozenset({"enabled"}), 1024) is None
+    assert thinking_param({"type": "disabled"}, frozenset({"enabled", "disabled"}), 8192) is None
+
+
+def test_cache_breakpoints_system_first_context_and_latest_user_message():
+    messages = [
+        {"role": "user", "content": [{"type": "text", "text": "ctx"}, {"type": "text", "text": "task"}]},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "x", "input": {}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "ok"}]},
+    ]
+    params = build_params(request("claude-sonnet-4-6", messages=messages))
+    assert params["system"][0]["cache_control"] == {"type": "ephemeral"}
+    assert "cache_control" in params["messages"][0]["content"][0]
+    assert "cache_control" not in params["messages"][0]["content"][1]
+    assert "cache_control" in params["messages"][2]["content"][-1]
+    assert count_breakpoints(params) == 3 <= 4
+    # The conversation itself is never modified (breakpoints would pile up turn after turn).
+    assert all("cache_control" not in b for m in messages for b in m["content"])
+
+
+def test_prefill_is_refused():
+    messages = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": [{"type": "text", "text": "partial"}]},
+    ]
+    with pytest.raises(ValueError, match="prefill"):
+        build_params(request("claude-haiku-4-5", messages=messages))
+
+
+def test_thinking_blocks_go_back_unchanged_and_empty_text_is_dropped():
+    thinking = {"type": "thinking", "thinking": "hmm", "signature": "EqQB=="}
+    assert block_to_param(thinking) == thinking
+    assert block_to_param({"type": "redacted_thinking", "data": "abc"}) == {
+        "type": "redacted_thinking",
+        "data": "abc",
+    }
+    assert block_to_param({"type": "text", "text": ""}) is None
+    use = {"type": "tool_use", "id": "t", "name": "n", "input": {"a": 1}, "caller": None}
+    assert block_to_param(use) == {"type": "tool_use", "id": "t", "name": "n", "input": {"a": 1}}
+
+
+def test_input_estimate_is_not_below_the_text_length_over_four():
+    params = build_params(request("claude-haiku-4-5"))
+    text = "x" * 40_000
+    params["messages"][0]["content"][0]["text"] = text
+    assert estimate_input_tokens(params) > len(text) / 4
+
+
+def test_missing_key_says_how_to_set_it():
+    with pytest.raises(MissingCredentialError, match="ANTHROPIC_API_KEY.*escalate demo"):
+        require_api_key({})
+    assert require_api_key({"ANTHROPIC_API_KEY": "sk-x"}) == "sk-x"
