@@ -187,7 +187,7 @@ class Catalog:
         self.fetched_at = fetched_at
 
     @classmethod
-    def static(cls, note: str = "the built-in table (data/models.yml)") -> Catalog:
+    def static(cls, note: str = "data/models.yml") -> Catalog:
         return cls(_static_table(), "static", note)
 
     @classmethod
@@ -204,29 +204,27 @@ class Catalog:
         static = _static_table()
         if cached and time.time() - cached["fetched_at"] < ttl_s:
             models = {m["id"]: _api_model(m, static.get(m["id"])) for m in cached["models"]}
-            return cls(models, "cache", f"Models API answer cached at {cache_path}", cached["fetched_at"])
+            return cls(models, "cache", f"fresh, in {cache_path}", cached["fetched_at"])
         try:
             raw = [_raw_json(m) for m in client.models.list(limit=1000)]  # the SDK pages through has_more
         except anthropic.APIError as exc:
             reason = f"Models API unavailable ({type(exc).__name__}: {exc})"
             if cached:
                 models = {m["id"]: _api_model(m, static.get(m["id"])) for m in cached["models"]}
-                return cls(
-                    models, "cache", f"{reason}; using the stale cache {cache_path}", cached["fetched_at"]
-                )
-            return cls(static, "static", f"{reason}; using the built-in table")
+                return cls(models, "cache", f"stale, in {cache_path}; {reason}", cached["fetched_at"])
+            return cls(static, "static", reason)
         now = time.time()
         _write_cache(cache_path, base_url, raw, now)
         models = {m["id"]: _api_model(m, static.get(m["id"])) for m in raw}
-        return cls(models, "api", f"Models API at {base_url}", now)
+        return cls(models, "api", base_url, now)
 
     @classmethod
     def load(cls, repo_root: Path, config: Config, *, offline: bool = False) -> Catalog:
         """The catalogue a command should use: the Models API when a key is set, else the static table."""
         if offline:
-            return cls.static("the built-in table (--offline)")
+            return cls.static("--offline")
         if not (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")):
-            return cls.static("the built-in table (ANTHROPIC_API_KEY is not set)")
+            return cls.static("ANTHROPIC_API_KEY is not set")
         import anthropic
 
         client = anthropic.Anthropic(max_retries=1, timeout=30)  # reads ANTHROPIC_BASE_URL
