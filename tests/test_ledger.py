@@ -30,7 +30,14 @@ FINAL_SCHEMA = {
     "decisions": ["id", "run_id", "kind", "choice", "reason", "created_at"],
     "outcomes": ["run_id", "outcome", "cost_usd", "final_tier", "finished_at"],
     "batches": ["id", "api_batch_id", "submitted_at", "status", "request_count", "ended_at", "note"],
-    "batch_tasks": ["batch_id", "custom_id", "task_json", "tier", "state", "run_id"],
+    "batch_tasks": [
+        "batch_id", "custom_id", "task_json", "tier", "state", "run_id",
+        "result_type", "cost_usd", "interactive_cost_usd", "detail", "updated_at",
+    ],
+    "batch_queue": [
+        "slug", "kind", "title", "state", "tier", "reason", "model", "input_tokens", "max_tokens", "detail",
+        "updated_at",
+    ],
 }  # fmt: skip
 
 

@@ -100,10 +100,11 @@ class Scan:
 def task_slug(kind: str, name: str, identity: str) -> str:
     """A stable, readable id for a task: the same finding on another night gets the same slug.
 
-    Lowercase ``[a-z0-9-]`` and at most 60 characters, so it is both a legal batch
-    ``custom_id`` (``^[a-zA-Z0-9_-]{1,64}$``) and a branch name that survives ``safe_slug``.
+    Lowercase ``[a-z0-9-]`` and at most 49 characters, so it is both a legal batch
+    ``custom_id`` (``^[a-zA-Z0-9_-]{1,64}$``) and, behind ``batch-``, a branch name that
+    ``safe_slug`` (60 characters) keeps whole.
     """
-    readable = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:38].strip("-") or "x"
+    readable = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:30].strip("-") or "x"
     digest = hashlib.sha256(f"{kind}\0{identity}".encode()).hexdigest()[:10]
     return f"{kind}-{readable}-{digest}"
 
@@ -325,17 +326,14 @@ def _lint_tasks(findings: list[LintFinding], checks: dict[str, dict]) -> list[Ta
     return tasks
 
 
-def scan(repo_root: Path, config: Config, *, base: str = "HEAD", issues: list[Task] | None = None) -> Scan:
-    """Scan a clean worktree of `base`; tasks come out in priority order:
+def scan(root: Path, config: Config, base_commit: str, *, issues: list[Task] | None = None) -> Scan:
+    """Scan `root`, a clean worktree of `base_commit`; tasks come out in priority order:
     failing tests, issues, warnings, lint findings."""
-    from escalate.workspace import Workspace
-
-    with Workspace.create(repo_root, "nightly-scan", base) as ws:
-        records = test_probe(ws.path, config)
-        result = Scan(base_commit=ws.base_commit)
-        result.failing = failing_tests(records, config.batch.paths)
-        result.warnings = warning_findings(records, ws.path, config.batch.paths)
-        result.lint = lint_findings(ws.path, config)
+    records = test_probe(root, config)
+    result = Scan(base_commit=base_commit)
+    result.failing = failing_tests(records, config.batch.paths)
+    result.warnings = warning_findings(records, root, config.batch.paths)
+    result.lint = lint_findings(root, config)
     result.tasks = [
         *_test_tasks(result.failing),
         *(issues or []),

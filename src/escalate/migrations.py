@@ -160,6 +160,34 @@ def m007_indexes(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX tasks_class ON tasks(complexity, error_cost)")
 
 
+@migration
+def m008_batch_queue_and_results(db: sqlite3.Connection) -> None:
+    # The nightly job's memory between runs: which task goes to which tier in the next batch,
+    # and which were fixed or handed to a human (kept out of new batches for batch.hold_days).
+    db.execute(
+        """CREATE TABLE batch_queue (
+            slug TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            title TEXT,
+            state TEXT NOT NULL,
+            tier TEXT,
+            reason TEXT,
+            model TEXT,
+            input_tokens INTEGER,
+            max_tokens INTEGER,
+            detail TEXT,
+            updated_at TEXT NOT NULL
+        )"""
+    )
+    # What became of each request: the result type, its cost at batch prices next to the
+    # same usage at interactive prices, and the branch / pull request or the reason it failed.
+    db.execute("ALTER TABLE batch_tasks ADD COLUMN result_type TEXT")
+    db.execute("ALTER TABLE batch_tasks ADD COLUMN cost_usd REAL")
+    db.execute("ALTER TABLE batch_tasks ADD COLUMN interactive_cost_usd REAL")
+    db.execute("ALTER TABLE batch_tasks ADD COLUMN detail TEXT")
+    db.execute("ALTER TABLE batch_tasks ADD COLUMN updated_at TEXT")
+
+
 def now() -> str:
     """UTC timestamp as stored in every *_at column."""
     return datetime.now(UTC).isoformat(timespec="seconds")
