@@ -1,0 +1,3 @@
+from invoicing.invoice import Invoice, LineItem
+
+__all__ = ["Invoice", "LineItem"]

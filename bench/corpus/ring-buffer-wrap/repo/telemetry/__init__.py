@@ -1,0 +1,3 @@
+from telemetry.ring import RingBuffer
+
+__all__ = ["RingBuffer"]

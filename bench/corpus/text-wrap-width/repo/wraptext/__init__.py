@@ -1,0 +1,3 @@
+from wraptext.wrap import fill, wrap
+
+__all__ = ["fill", "wrap"]
