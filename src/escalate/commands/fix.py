@@ -1,0 +1,162 @@
+"""`escalate fix`: fix a failing test or a problem in words, escalating tiers; see docs/fix.md."""
+
+from __future__ import annotations
+
+import json
+import signal
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from escalate.errors import EXIT_FIXED, EXIT_INTERNAL, EXIT_NOT_FIXED, EscalateError
+
+EXIT_BY_OUTCOME = {
+    "fixed": EXIT_FIXED,
+    "needs_human": EXIT_NOT_FIXED,
+    "budget_exceeded": EXIT_NOT_FIXED,
+    "cannot_reproduce": EXIT_NOT_FIXED,
+    "error": EXIT_INTERNAL,
+}
+
+
+def find_repo_root(start: Path) -> Path:
+    """The nearest directory at or above ``start`` holding ``.git`` (a dir, or a file in worktrees)."""
+    start = start.resolve()
+    for candidate in (start, *start.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    raise EscalateError(
+        f"{start} is not inside a git repository; run escalate in a git checkout or pass --repo."
+    )
+
+
+@contextmanager
+def interrupts_unwind():
+    """SIGINT and SIGTERM raise KeyboardInterrupt, so every ``finally:`` runs (worktree removed,
+    log closed). Explicit for SIGINT too: a shell's background jobs start with SIGINT ignored."""
+
+    def _raise(signum, frame):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[sig] = signal.signal(sig, _raise)
+        except ValueError:  # not the main thread (embedded use): leave signals alone
+            pass
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def make_task(tests: tuple[str, ...], issue_file: str | None, issue_text: str | None):
+    from escalate.task import Task, sanitize_untrusted
+    from escalate.workspace import safe_slug as slugify
+
+    if issue_file is not None:
+        issue_text = Path(issue_file).read_text(encoding="utf-8")
+    if issue_text is not None:
+        text = sanitize_untrusted(issue_text).strip()
+        if not text:
+            raise click.UsageError("The issue text is empty (after removing hidden content).")
+        title = text.splitlines()[0].lstrip("# ").strip()[:100]
+        return Task(
+            kind="issue",
+            title=title,
+            text=text,
+            target_tests=list(tests),
+            labels=[],
+            source="cli",
+            slug=slugify(title),
+        )
+    title = f"make {', '.join(tests)} pass"
+    names = "-".join(t.split("::")[-1] for t in tests)
+    text = "These tests fail: " + ", ".join(tests) + ". Find the cause in the code under test and fix it."
+    return Task(
+        kind="test",
+        title=title,
+        text=text,
+        target_tests=list(tests),
+        labels=[],
+        source="cli",
+        slug=slugify(names),
+    )
+
+
+@click.command()
+@click.option(
+    "--test", "tests", multiple=True, metavar="NODEID", help="A failing pytest node id (repeatable)."
+)
+@click.option(
+    "--issue-file", type=click.Path(exists=True, dir_okay=False), help="A problem in words, from a file."
+)
+@click.option("--issue-text", metavar="TEXT", help="A problem in words.")
+@click.option(
+    "--repo",
+    type=click.Path(exists=True, file_okay=False),
+    default=".",
+    show_default=True,
+    help="The git repository (any directory inside it).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object on stdout.")
+@click.option(
+    "--max-cost", type=float, metavar="USD", help="Budget for this task [default: budget.max_cost_usd]."
+)
+@click.option(
+    "--keep", is_flag=True, help="Keep the branch (with the last attempt committed) even when not fixed."
+)
+@click.option("--start-tier", metavar="NAME", help="Start on this tier instead of the first.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
+@click.pass_context
+def fix(ctx, tests, issue_file, issue_text, repo, as_json, max_cost, keep, start_tier, quiet):
+    """Fix a failing test (--test) or a described problem (--issue-file/--issue-text).
+
+    Asks the cheapest tier first, proves each patch with ruff and your tests, escalates on
+    failure, and ends with a committed branch escalate/<task> or a needs-human report.
+    Exit codes: 0 fixed, 1 not fixed, 2 usage or config error, 3 error.
+    """
+    from escalate.config import load_config
+    from escalate.llm import require_api_key
+    from escalate.progress import Progress
+    from escalate.runner import run_task
+
+    if not tests and issue_file is None and issue_text is None:
+        raise click.UsageError(
+            "Say what to fix: --test NODEID (repeatable), --issue-file FILE or --issue-text TEXT."
+        )
+    if issue_file is not None and issue_text is not None:
+        raise click.UsageError("Use either --issue-file or --issue-text, not both.")
+    require_api_key()  # before any work
+    root = find_repo_root(Path(repo))
+    overrides: dict = {}
+    if start_tier:
+        overrides["start_tier"] = start_tier
+    if max_cost is not None:
+        overrides["budget"] = {"max_cost_usd": max_cost}
+    config = load_config(root, overrides or None)
+    task = make_task(tests, issue_file, issue_text)
+    progress = Progress(quiet=quiet)
+    with interrupts_unwind():
+        outcome = run_task(task, root, config, keep=keep, progress=progress)
+    if as_json:
+        click.echo(json.dumps(outcome.to_json()))
+    if not quiet:
+        _explain(outcome)
+    ctx.exit(EXIT_BY_OUTCOME.get(outcome.outcome, EXIT_INTERNAL))
+
+
+def _explain(outcome) -> None:
+    echo = lambda text="": click.echo(text, err=True)  # noqa: E731
+    echo()
+    if outcome.outcome == "fixed":
+        echo(f"Fixed on branch {outcome.branch} (commit {outcome.commit[:12]}). To look at it and merge it:")
+        echo(f"  git diff HEAD...{outcome.branch}")
+        echo(f"  git merge {outcome.branch}")
+    else:
+        echo(f"Not fixed: {outcome.outcome}. {outcome.explanation}")
+        if outcome.branch:
+            echo(f"The last attempt is kept on branch {outcome.branch}.")
+    echo(f"Cost log and summary: {outcome.log_dir}")
