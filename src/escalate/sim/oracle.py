@@ -1,0 +1,249 @@
+"""Oracle mode for benchmarks: a seeded model that knows each task's fix (docs/sim.md, "Oracle").
+
+Success model: task difficulty d (given, or uniform from the seed and task id) and
+per-attempt noise u (uniform from the seed, task id and attempt number, the same
+for every model) are mixed with a Gaussian copula,
+
+    score = Phi(rho * Phi^-1(d) + sqrt(1 - rho^2) * Phi^-1(u)),
+
+which is itself uniform, so "success iff score < p_model" succeeds with exactly
+probability p_model over tasks, and a task/attempt that a stronger model fails is
+failed by every weaker one with the same seed (shared difficulty and noise).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+from dataclasses import dataclass
+from statistics import NormalDist
+
+from escalate.errors import ConfigError
+from escalate.sim.catalogue import SimCatalogue, SimModel
+from escalate.sim.errors import invalid
+from escalate.sim.script import EDITOR_TOOL, last_user, request_text, tool_results
+
+_NORMAL = NormalDist()
+# Weights of the wrong-answer kinds (renormalised over the kinds available for the attempt).
+WRONG_KINDS = {"wrong": 0.5, "syntax": 0.2, "no_change": 0.15, "undo": 0.15}
+
+
+@dataclass(frozen=True)
+class Edit:
+    path: str
+    old_str: str | None
+    new_str: str | None
+    file_text: str | None = None
+
+    def tool_input(self) -> dict:
+        if self.file_text is not None:
+            return {"command": "create", "path": self.path, "file_text": self.file_text}
+        return {"command": "str_replace", "path": self.path, "old_str": self.old_str, "new_str": self.new_str}
+
+
+@dataclass(frozen=True)
+class OracleTask:
+    id: str
+    match: str
+    difficulty: float
+    fix: tuple[Edit, ...]
+    wrong: tuple[tuple[Edit, ...], ...]
+
+
+def _unit(*parts: object) -> float:
+    """A uniform number in (0, 1) from the parts (stable across runs and platforms)."""
+    digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
+    return (int.from_bytes(digest[:8], "big") + 0.5) / 2**64
+
+
+def _edits(raw: object, where: str) -> tuple[Edit, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError(f"sim script: {where} must be a non-empty list of {{path, old_str, new_str}}")
+    out = []
+    for i, e in enumerate(raw):
+        if (
+            not isinstance(e, dict)
+            or "path" not in e
+            or not ("file_text" in e or ("old_str" in e and "new_str" in e))
+        ):
+            raise ConfigError(f"sim script: {where}[{i}] needs path plus old_str/new_str (or file_text)")
+        out.append(Edit(str(e["path"]), e.get("old_str"), e.get("new_str"), e.get("file_text")))
+    return tuple(out)
+
+
+class Oracle:
+    def __init__(self, spec: dict, catalogue: SimCatalogue):
+        if not isinstance(spec, dict):
+            raise ConfigError("sim script: `oracle` must be a mapping with seed, success and tasks")
+        self.seed = spec.get("seed", 0)
+        self.success = {str(k): float(v) for k, v in (spec.get("success") or {}).items()}
+        if not self.success:
+            raise ConfigError(
+                "sim script: oracle.success needs a probability per model line or id, e.g. {haiku: 0.7}"
+            )
+        self.rho = float(spec.get("correlation", 0.8))
+        if not 0.0 <= self.rho < 1.0:
+            raise ConfigError("sim script: oracle.correlation must be in [0, 1)")
+        self.catalogue = catalogue
+        self.tasks: list[OracleTask] = []
+        for i, raw in enumerate(spec.get("tasks") or []):
+            where = f"oracle.tasks[{i}]"
+            if not isinstance(raw, dict) or "id" not in raw or "match" not in raw:
+                raise ConfigError(f"sim script: {where} needs `id` and `match`")
+            tid = str(raw["id"])
+            difficulty = raw.get("difficulty")
+            self.tasks.append(
+                OracleTask(
+                    id=tid,
+                    match=str(raw["match"]),
+                    difficulty=_unit(self.seed, "difficulty", tid)
+                    if difficulty is None
+                    else float(difficulty),
+                    fix=_edits(raw.get("fix"), f"{where}.fix"),
+                    wrong=tuple(
+                        _edits(w, f"{where}.wrong[{j}]") for j, w in enumerate(raw.get("wrong") or [])
+                    ),
+                )
+            )
+        self._attempts: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()
+
+    # -- the success model -----------------------------------------------------------------------
+
+    def probability(self, model: SimModel) -> float:
+        for key in (model.id, model.line):
+            if key in self.success:
+                return self.success[key]
+        raise invalid(
+            f"the sim oracle has no success probability for {model.id}; "
+            f"add oracle.success.{model.line or model.id}"
+        )
+
+    def score(self, task: OracleTask, attempt: int) -> tuple[float, float]:
+        """(noise, score) for the nth attempt at a task; the same for every model."""
+        noise = _unit(self.seed, "noise", task.id, attempt)
+        d = min(max(task.difficulty, 1e-9), 1 - 1e-9)
+        z = self.rho * _NORMAL.inv_cdf(d) + math.sqrt(1 - self.rho**2) * _NORMAL.inv_cdf(noise)
+        return noise, _NORMAL.cdf(z)
+
+    def find_task(self, body: dict) -> OracleTask | None:
+        text = request_text(body)
+        found = [t for t in self.tasks if t.match in text]
+        return max(found, key=lambda t: len(t.match)) if found else None
+
+    # -- answering ---------------------------------------------------------------------------------
+
+    def respond(self, model: SimModel, body: dict) -> tuple[list[dict], dict] | None:
+        task = self.find_task(body)
+        if task is None:
+            return None
+        tool = _editor_name(body)
+        if tool_results(last_user(body)):
+            touched = sorted({e["path"] for e in _applied_edits(body, tool)})
+            where = ", ".join(touched) if touched else "the code"
+            text = f"I've updated {where}; the change should make the failing test pass."
+            return [{"type": "text", "text": text}], {
+                "oracle": {"task": task.id, "model": model.id, "phase": "done"}
+            }
+        with self._lock:
+            key = (task.id, model.id)
+            self._attempts[key] = attempt = self._attempts.get(key, 0) + 1
+        p = self.probability(model)
+        noise, score = self.score(task, attempt)
+        success = score < p
+        applied = _applied_edits(body, tool)
+        undo = [Edit(e["path"], e["new_str"], e["old_str"]) for e in reversed(applied) if "old_str" in e]
+        if success:
+            kind, edits = "fix", undo + list(task.fix)
+        else:
+            kind, edits = self._wrong(task, model, attempt, undo)
+        blocks = self._blocks(body, task, kind, edits, tool)
+        decision = {
+            "task": task.id,
+            "model": model.id,
+            "attempt": attempt,
+            "p": p,
+            "difficulty": task.difficulty,
+            "noise": round(noise, 6),
+            "score": round(score, 6),
+            "success": success,
+            "kind": kind,
+        }
+        return blocks, {"oracle": decision}
+
+    def _wrong(
+        self, task: OracleTask, model: SimModel, attempt: int, undo: list[Edit]
+    ) -> tuple[str, list[Edit]]:
+        kinds = {
+            k: w for k, w in WRONG_KINDS.items() if (k != "wrong" or task.wrong) and (k != "undo" or undo)
+        }
+        pick = _unit(self.seed, "kind", task.id, model.id, attempt) * sum(kinds.values())
+        kind = list(kinds)[-1]
+        for name, weight in kinds.items():
+            if pick < weight:
+                kind = name
+                break
+            pick -= weight
+        if kind == "wrong":
+            choice = task.wrong[int(_unit(self.seed, "which", task.id, model.id, attempt) * len(task.wrong))]
+            return kind, undo + list(choice)
+        if kind == "syntax":
+            first, *rest = task.fix
+            broken = Edit(
+                first.path, first.old_str, (first.new_str or "").rstrip("\n") + ")\n", first.file_text
+            )
+            if first.file_text is not None:
+                broken = Edit(first.path, None, None, first.file_text + "\n)(\n")
+            return kind, undo + [broken, *rest]
+        if kind == "undo":
+            return kind, undo
+        return "no_change", []
+
+    def _blocks(self, body: dict, task: OracleTask, kind: str, edits: list[Edit], tool: str) -> list[dict]:
+        paths = sorted({e.path for e in task.fix})
+        blocks: list[dict] = []
+        if (body.get("thinking") or {}).get("type") in ("enabled", "adaptive"):
+            plan = (
+                "; ".join(f"in {e.path} replace {e.old_str!r} with {e.new_str!r}" for e in edits)
+                or "look first"
+            )
+            blocks.append(
+                {"type": "thinking", "thinking": f"The failure traces to {', '.join(paths)}. Plan: {plan}."}
+            )
+        if kind == "no_change":
+            blocks.append({"type": "text", "text": f"Let me look at {paths[0]} before changing anything."})
+            blocks.append({"type": "tool_use", "name": tool, "input": {"command": "view", "path": paths[0]}})
+            return blocks
+        blocks.append({"type": "text", "text": f"The bug is in {', '.join(paths)}. I'll make the fix."})
+        blocks += [{"type": "tool_use", "name": tool, "input": e.tool_input()} for e in edits]
+        return blocks
+
+
+def _editor_name(body: dict) -> str:
+    for tool in body.get("tools") or []:
+        if str(tool.get("type", "")).startswith("text_editor_"):
+            return str(tool.get("name") or EDITOR_TOOL)
+    return EDITOR_TOOL
+
+
+def _applied_edits(body: dict, tool: str) -> list[dict]:
+    """str_replace inputs this conversation applied (their tool_result came back without is_error)."""
+    messages = body.get("messages") or []
+    out = []
+    for i, message in enumerate(messages[:-1]):
+        if message.get("role") != "assistant" or isinstance(message.get("content"), str):
+            continue
+        ok = {r.get("tool_use_id") for r in tool_results(messages[i + 1]) if not r.get("is_error")}
+        for block in message.get("content") or []:
+            if block.get("type") == "tool_use" and block.get("name") == tool and block.get("id") in ok:
+                inp = block.get("input") or {}
+                if inp.get("command") == "str_replace":
+                    out.append(
+                        {
+                            "path": inp.get("path"),
+                            "old_str": inp.get("old_str"),
+                            "new_str": inp.get("new_str"),
+                        }
+                    )
+    return out
