@@ -307,3 +307,23 @@ def test_models_command_uses_the_models_api_and_flags_missing_prices(models_api,
     assert "Models: the Models API" in result.output
     assert "NO PRICE" in result.output and "Set prices.claude-haiku-9.input" in result.output
     assert (tmp_path / ".escalate" / "models.json").is_file()
+
+
+def test_from_api_against_the_simulated_api_agrees_with_the_static_table(sim, tmp_path):
+    catalog = Catalog.from_api(sim.client(max_retries=0), tmp_path / "models.json", ttl_s=3600)
+    assert catalog.source == "api"
+    static = Catalog.static()
+    shared = [m for m in catalog.models if m in static]
+    assert len(shared) >= 10
+    for model_id in shared:
+        model = catalog.get(model_id)
+        known = static.get(model_id)
+        assert (model.line, model.lifecycle, model.created_at) == (
+            known.line,
+            known.lifecycle,
+            known.created_at,
+        )
+        assert model.capabilities.effort_levels == known.capabilities.effort_levels, model_id
+        assert model.capabilities.thinking_types == known.capabilities.thinking_types, model_id
+        assert (model.context_window, model.max_output) == (known.context_window, known.max_output), model_id
+    assert catalog.resolve(TierConfig(name="h", line="haiku")).id == "claude-haiku-5-5"
