@@ -1,0 +1,3 @@
+from minicsv.reader import parse_line, read_records
+
+__all__ = ["parse_line", "read_records"]

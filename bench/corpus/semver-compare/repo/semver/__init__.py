@@ -1,0 +1,3 @@
+from semver.version import Version, latest
+
+__all__ = ["Version", "latest"]

@@ -1,0 +1,3 @@
+from units.convert import convert, UnknownUnit
+
+__all__ = ["UnknownUnit", "convert"]
