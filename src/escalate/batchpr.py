@@ -1,0 +1,124 @@
+"""Pull requests for nightly fixes: one per fixed task, or one combined (``batch.combined_pr``).
+
+Without GitHub (no ``GITHUB_REPOSITORY`` / ``GITHUB_TOKEN``) the branch is kept locally and
+reported; that is the normal state on a laptop and in tests. With GitHub, the branch is
+pushed with the token passed through the environment only (``publish.push_branch``) and a
+draft pull request is opened or, when one is already open from that branch, updated.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from escalate.cost import fmt_usd
+
+if TYPE_CHECKING:
+    from escalate.config import Config
+    from escalate.task import Task
+
+NO_GITHUB = "PR skipped: GitHub not configured (set GITHUB_REPOSITORY and GITHUB_TOKEN); branch kept locally"
+
+
+def github_configured(env: Any = None) -> bool:
+    env = os.environ if env is None else env
+    return bool(env.get("GITHUB_REPOSITORY") and (env.get("GITHUB_TOKEN") or env.get("GH_TOKEN")))
+
+
+def pr_body(task: Task, results: list[Any]) -> str:
+    """What the reviewer reads: the task, who fixed it at what price, and how it was proven."""
+    from escalate.publish import MARKER
+
+    lines = [MARKER, "Nightly maintenance by escalate (Message Batches API, one-shot mode).", ""]
+    lines += [f"**Task** ({task.kind}, from {task.source}): {task.title}", ""]
+    if task.text.strip():
+        lines += [
+            "<details><summary>Details</summary>",
+            "",
+            "```",
+            task.text.strip()[:4000],
+            "```",
+            "</details>",
+            "",
+        ]
+    lines += ["| task | tier (model) | batch cost | same call interactive |", "|---|---|---|---|"]
+    for r in results:
+        lines.append(
+            f"| {r.title[:70]} | {r.tier} ({r.model}) | {fmt_usd(r.cost_usd)} "
+            f"| {fmt_usd(r.interactive_usd)} |"
+        )
+    lines += [
+        "",
+        "Validated like `escalate fix`: ruff shows no new findings, the target tests pass and the full "
+        "suite has no new failures against the base commit.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def open_pull(
+    repo_root: Path, config: Config, branch: str | None, task: Task, *results: Any
+) -> tuple[str | None, str]:
+    """(pull request url, note): push `branch` and open its PR, or say why not."""
+    if not branch:
+        return None, "no branch to publish"
+    if not github_configured():
+        return None, NO_GITHUB
+    from escalate.github import GithubRepo
+    from escalate.publish import push_branch
+
+    repo = GithubRepo.from_env()
+    push_branch(
+        repo_root,
+        branch,
+        branch,
+        token=os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN"),
+        server_url=os.environ.get("GITHUB_SERVER_URL"),
+    )
+    title = f"escalate nightly: {task.title}"[:250]
+    body = pr_body(task, list(results))
+    existing = repo.pull_for_head(branch)
+    if existing is not None:
+        return repo.update_pull(existing.number, title=title, body=body).url, ""
+    pull = repo.open_pull(
+        title=title, body=body, head=branch, base=repo.default_branch, draft=config.github.draft
+    )
+    return pull.url, ""
+
+
+def combine(repo_root: Path, config: Config, fixed: list[Any]) -> None:
+    """One PR for all of tonight's fixes: the fixed branches are merged into one branch, validated
+    together, and published; when they conflict or fail together, each gets its own PR instead."""
+    if not fixed:
+        return
+    from escalate.task import Task
+
+    task = Task(
+        kind="lint" if all(r.kind == "lint" for r in fixed) else "issue",
+        title=f"{len(fixed)} nightly maintenance fix(es)",
+        text="\n".join(f"- {r.title} ({r.branch})" for r in fixed),
+        target_tests=[],
+        labels=[],
+        source="nightly",
+        slug="nightly-combined",
+    )
+    branch = _merged_branch(repo_root, [r.branch for r in fixed])
+    if branch is None:
+        for r in fixed:
+            url, note = open_pull(repo_root, config, r.branch, task, r)
+            r.pull_request, r.detail = url, f"{r.detail}; combined merge failed, own PR; {note}".rstrip("; ")
+        return
+    url, note = open_pull(repo_root, config, branch, task, *fixed)
+    for r in fixed:
+        r.pull_request = url
+        r.detail = f"{r.detail}; in combined branch {branch}" + (f"; {note}" if note else "")
+
+
+def _merged_branch(repo_root: Path, branches: list[str]) -> str | None:
+    from escalate.workspace import Workspace
+
+    with Workspace.create(repo_root, "batch-combined", branches[0]) as ws:
+        if not ws.merge(branches[1:]):
+            return None
+        ws.committed = True  # the branch carries the fixes' commits: keep it
+        return ws.branch
