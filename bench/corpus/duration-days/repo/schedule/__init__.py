@@ -1,0 +1,3 @@
+from schedule.duration import format_duration, parse_duration
+
+__all__ = ["format_duration", "parse_duration"]

@@ -1,0 +1,3 @@
+from metrics.summary import summarize
+
+__all__ = ["summarize"]
