@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import re
-import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,25 +139,21 @@ def _relative(filename: str, root: Path) -> str | None:
         return None  # third-party code (site-packages, the stdlib): not ours to fix
 
 
-def _run(cmd: list[str], root: Path, env: dict[str, str], timeout: float, what: str):
-    try:
-        return subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
-    except FileNotFoundError:
-        raise DiscoveryError(
-            f"cannot run {what}: {cmd[0]!r} not found. Install it in the job's environment, "
-            f"or set validate.{'ruff_command' if what == 'ruff' else 'test_command'} in .escalate.yml."
-        ) from None
-    except subprocess.TimeoutExpired:
-        raise DiscoveryError(
-            f"{what} did not finish within {timeout:.0f}s: `{' '.join(cmd)}`. "
-            "Raise validate.timeout_s in .escalate.yml."
-        ) from None
+def _run(cmd: list[str], root: Path, config: Config, what: str, env: dict[str, str] | None = None):
+    from escalate.command import run_command
+
+    cfg = config.validate
+    result = run_command(cmd, root, timeout_s=cfg.timeout_s, memory_limit_mb=cfg.memory_limit_mb, env=env)
+    key = "ruff_command" if what == "ruff" else "test_command"
+    if result.timed_out:
+        raise DiscoveryError(f"{what} did not finish in time; raise validate.timeout_s.\n{result.describe()}")
+    if result.returncode == 127:
+        raise DiscoveryError(f"cannot run {what}; install it or set validate.{key}.\n{result.describe()}")
+    return result
 
 
 def lint_findings(root: Path, config: Config) -> list[LintFinding]:
     """ruff findings under `batch.paths` that `ruff check --fix` (safe fixes only) cannot fix."""
-    from escalate.validate import safe_env
-
     targets = config.batch.paths or ["."]
     cmd = [
         *config.validate.ruff_command,
@@ -169,13 +164,12 @@ def lint_findings(root: Path, config: Config) -> list[LintFinding]:
         "--exit-zero",
         *targets,
     ]
-    proc = _run(cmd, root, safe_env(), config.validate.timeout_s, "ruff")
+    proc = _run(cmd, root, config, "ruff")
     try:
         rows = json.loads(proc.stdout or "[]")
     except json.JSONDecodeError:
         raise DiscoveryError(
-            f"ruff did not print JSON: `{' '.join(cmd)}` exited {proc.returncode}\n"
-            f"    stdout: {proc.stdout[-2000:]}\n    stderr: {proc.stderr[-2000:]}"
+            f"ruff did not print JSON; check validate.ruff_command.\n{proc.describe()}"
         ) from None
     findings = []
     for row in rows:
@@ -194,7 +188,7 @@ def lint_findings(root: Path, config: Config) -> list[LintFinding]:
 
 def test_probe(root: Path, config: Config, node_ids: list[str] | None = None) -> list[dict]:
     """Run the project's tests once with the probe plugin; the records it wrote (failures, warnings)."""
-    from escalate.validate import safe_env
+    from escalate.command import safe_env
 
     with tempfile.TemporaryDirectory(prefix="escalate-probe-") as tmp:
         Path(tmp, f"{PROBE_MODULE}.py").write_text(PROBE_SOURCE, encoding="utf-8")
@@ -206,13 +200,11 @@ def test_probe(root: Path, config: Config, node_ids: list[str] | None = None) ->
         env.pop("PYTEST_ADDOPTS", None)
         cmd = [*config.validate.test_command, "-p", PROBE_MODULE, "-q", "-p", "no:cacheprovider"]
         cmd += node_ids or []
-        proc = _run(cmd, root, env, config.validate.timeout_s, "the test command")
+        proc = _run(cmd, root, config, "the test command", env)
         # pytest exit codes: 0 ok, 1 tests failed, 5 none collected; anything else is a broken run.
         if proc.returncode not in (0, 1, 5):
             raise DiscoveryError(
-                f"the test command failed to run: `{' '.join(cmd)}` exited {proc.returncode}\n"
-                f"    stdout: {proc.stdout[-2000:]}\n    stderr: {proc.stderr[-2000:]}\n"
-                "Check validate.test_command in .escalate.yml."
+                f"the test command failed to run; check validate.test_command.\n{proc.describe()}"
             )
         lines = out.read_text(encoding="utf-8").splitlines()
     return [json.loads(line) for line in lines if line.strip()]
