@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from escalate.errors import EscalateError, MissingCredentialError
 
@@ -81,9 +82,16 @@ class GithubRepo:
             raise EscalateError(f"repository {slug!r} is not owner/name; pass --repo-slug owner/name.")
         self.slug = slug
         self.api_url = api_url.rstrip("/")
-        # Few retries: a CI job should fail in seconds, not back off for minutes.
+        # PyGithub paces requests (0.25 s, 1 s between writes) for GitHub's secondary rate limits;
+        # a loopback server (the fake, a local proxy) has none, so it is not paced.
+        local = urlsplit(self.api_url).hostname in ("127.0.0.1", "localhost", "::1")
         self._gh = Github(
-            base_url=self.api_url, auth=Auth.Token(token), retry=GithubRetry(total=2), timeout=30
+            base_url=self.api_url,
+            auth=Auth.Token(token),
+            retry=GithubRetry(total=2),  # a CI job should fail in seconds, not back off for minutes
+            timeout=30,
+            seconds_between_requests=0 if local else 0.25,
+            seconds_between_writes=0 if local else 1.0,
         )
         self._repo_obj: Any = None
 
@@ -107,8 +115,11 @@ class GithubRepo:
         try:
             return func(*args, **kwargs)
         except GithubException as exc:
-            message = exc.data.get("message") if isinstance(exc.data, dict) else None
-            detail = f" ({message})" if message else ""
+            data = exc.data if isinstance(exc.data, dict) else {}
+            words = [data.get("message")] + [
+                e.get("message") for e in data.get("errors") or [] if isinstance(e, dict)
+            ]
+            detail = f" ({': '.join(w for w in words if w)})" if any(words) else ""
             raise GithubError(_advice(exc.status, f"{what} in {self.slug} failed{detail}")) from exc
 
     @property
