@@ -49,7 +49,7 @@ class Signals:
         return tuple(sorted({str(PurePosixPath(f).parent) for f in self.files}))
 
     def to_json(self) -> dict:
-        out = asdict(self)
+        out = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
         out["text"] = self.text[:200]
         return out
 
@@ -167,7 +167,7 @@ def _source_files(frames: Iterable[Any], root: Path | None) -> tuple[str, ...]:
 @lru_cache(maxsize=64)
 def _pattern(words: tuple[str, ...]) -> re.Pattern[str]:
     parts = []
-    for word in words:
+    for word in sorted(words, key=len, reverse=True):  # longest first: "race condition" before "race"
         stem = word.strip().lower().rstrip("*")
         body = r"[\s_-]+".join(re.escape(w) for w in re.split(r"[\s_-]+", stem))
         parts.append(body + (r"\w*" if word.strip().endswith("*") else ""))

@@ -158,7 +158,7 @@ class RouterConfig(Section):
     ]  # fmt: skip
     """Words in the title or text that mark a task reasoning-intensive (whole words; trailing * = any end)."""
     mechanical_keywords: list[str] = [
-        "typo*", "spelling", "misspel*", "format", "formatting", "formatted", "whitespace", "indent*",
+        "typo*", "spelling", "misspel*", "format", "formatting", "reformat", "whitespace", "indent*",
         "renam*", "unused import*", "import order", "sort imports", "isort", "line too long", "pep 8", "pep8",
         "trailing", "docstring*", "deprecat*", "importerror", "modulenotfounderror",
     ]  # fmt: skip
