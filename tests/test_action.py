@@ -1,0 +1,114 @@
+"""action.yml and the workflows: they parse, and everything they pass or read exists."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).parent.parent
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+ACTION = yaml.safe_load((ROOT / "action.yml").read_text())
+
+
+def is_our_action(uses: str) -> bool:
+    return uses == "./" or bool(re.fullmatch(r"[\w.-]+/escalate@[\w.-]+", uses))
+
+
+def workflow(path: Path) -> dict:
+    data = yaml.safe_load(path.read_text())
+    # YAML 1.1 reads the key `on` as True.
+    data["on"] = data.pop(True, data.get("on"))
+    return data
+
+
+def test_all_expected_files_exist():
+    names = {p.name for p in WORKFLOWS}
+    assert {"ci.yml", "escalate.yml", "escalate-on-ci-failure.yml"} <= names
+
+
+def test_action_interface():
+    assert ACTION["runs"]["using"] == "composite"
+    inputs = ACTION["inputs"]
+    for name in (
+        "anthropic-api-key",
+        "github-token",
+        "label",
+        "config",
+        "max-cost",
+        "draft",
+        "python-version",
+    ):
+        assert name in inputs and inputs[name]["description"]
+    assert inputs["label"]["default"] == "escalate" and inputs["anthropic-api-key"]["required"] is True
+    wanted = {"outcome", "pr-url", "cost-usd", "input-tokens", "output-tokens", "cache-read-tokens"}
+    assert set(ACTION["outputs"]) == wanted
+    steps = {s.get("id"): s for s in ACTION["runs"]["steps"] if s.get("id")}
+    for name, out in ACTION["outputs"].items():
+        step_id, output = re.fullmatch(
+            r"\$\{\{ steps\.([\w-]+)\.outputs\.([\w-]+) \}\}", out["value"]
+        ).groups()
+        assert step_id in steps and output == name
+
+
+def test_action_steps_are_safe():
+    steps = ACTION["runs"]["steps"]
+    checkout = [s for s in steps if s.get("uses", "").startswith("actions/checkout@")]
+    assert checkout and all(s["with"]["persist-credentials"] is False for s in checkout)
+    caches = [s for s in steps if s.get("uses", "").startswith("actions/cache")]
+    assert {s["uses"].split("@")[0] for s in caches} == {"actions/cache/restore", "actions/cache/save"}
+    assert all(s["with"]["path"] == ".escalate/ledger.db" for s in caches)
+    for step in steps:
+        assert step.get("shell", "bash") == "bash" or "uses" in step
+        # Inputs go through env:, never into the script text where they could inject commands.
+        assert "${{" not in step.get("run", ""), step.get("name")
+    used = {m for s in steps for m in re.findall(r"inputs\.([\w-]+)", yaml.safe_dump(s))}
+    assert used <= set(ACTION["inputs"]), used - set(ACTION["inputs"])
+    run = next(s for s in steps if s.get("id") == "escalate")
+    assert "escalate fix --event" in run["run"] and "GITHUB_TOKEN" in run["env"]
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_workflow_uses_of_the_action_match_its_interface(path):
+    data = workflow(path)
+    assert data["on"] and data["jobs"]
+    for job in data["jobs"].values():
+        ours = {s["id"] for s in job["steps"] if is_our_action(s.get("uses", "")) and "id" in s}
+        for step in job["steps"]:
+            if is_our_action(step.get("uses", "")):
+                assert set(step.get("with", {})) <= set(ACTION["inputs"]), path.name
+                required = {k for k, v in ACTION["inputs"].items() if v.get("required")}
+                assert required <= set(step.get("with", {}))
+        text = yaml.safe_dump(job)
+        for step_id, output in re.findall(r"steps\.([\w-]+)\.outputs\.([\w-]+)", text):
+            if step_id in ours:
+                assert output in ACTION["outputs"], f"{path.name}: {step_id}.outputs.{output}"
+
+
+def test_ci_runs_lint_and_tests_on_three_pythons():
+    jobs = workflow(ROOT / ".github" / "workflows" / "ci.yml")["jobs"]
+    assert jobs["test"]["strategy"]["matrix"]["python-version"] == ["3.11", "3.12", "3.13"]
+    runs = " ".join(s.get("run", "") for job in jobs.values() for s in job["steps"])
+    assert "ruff check" in runs and "ruff format --check" in runs and "python -m pytest -n 2" in runs
+    assert "pip install --quiet -e '.[test]'" in runs  # the same install as .ci/run
+
+
+def test_escalate_workflows_trigger_on_the_right_events():
+    issue = workflow(ROOT / ".github" / "workflows" / "escalate.yml")
+    assert issue["on"]["issues"]["types"] == ["labeled"] and issue["on"]["issue_comment"]["types"] == [
+        "created"
+    ]
+    condition = issue["jobs"]["fix"]["if"]
+    assert "@escalate fix" in condition and "author_association" in condition
+    assert issue["permissions"] == {"contents": "write", "issues": "write", "pull-requests": "write"}
+    ci = workflow(ROOT / ".github" / "workflows" / "escalate-on-ci-failure.yml")
+    assert ci["on"]["workflow_run"]["workflows"] == ["CI"] and ci["on"]["workflow_run"]["types"] == [
+        "completed"
+    ]
+    condition = ci["jobs"]["fix"]["if"]
+    assert (
+        "conclusion == 'failure'" in condition
+        and "startsWith(github.event.workflow_run.head_branch, 'escalate/')" in condition
+    )
