@@ -171,6 +171,9 @@ class BatchStore:
                 raise invalid(
                     f"custom_id: '{custom_id}' is used more than once in this batch; custom_id must be unique"
                 )
+            fault = self.sim.faults.for_batch_item(custom_id)
+            if fault is not None:
+                raise fault.error()
             outcome = self.sim.respond(item["params"], batch=True)
         except ApiError as exc:
             self.sim.log.append(

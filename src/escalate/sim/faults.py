@@ -40,6 +40,7 @@ class Fault:
     model: str | None = None
     message: str | None = None
     should_retry: bool | None = None
+    custom_id: str | None = None  # a Message Batches item: its result becomes `errored`
     spec: dict = field(default_factory=dict)
 
     def fires(self, n: int, model: str | None) -> bool:
@@ -76,8 +77,10 @@ def _fault(i: int, spec: object) -> Fault:
     unknown = set(spec) - KEYS
     if unknown:
         raise ConfigError(f"sim script: {where} has unknown keys {sorted(unknown)}; known: {sorted(KEYS)}")
-    if "on_request" not in spec and "probability" not in spec:
-        raise ConfigError(f"sim script: {where} needs `on_request: N` or `probability: P` (with `seed`)")
+    if "on_request" not in spec and "probability" not in spec and "custom_id" not in spec:
+        raise ConfigError(
+            f"sim script: {where} needs `on_request: N`, `probability: P` (with `seed`) or `custom_id: ID`"
+        )
     if not any(k in spec for k in ("status", "stream_error", "delay_s")):
         raise ConfigError(f"sim script: {where} needs `status`, `stream_error` or `delay_s`")
     status = spec.get("status")
@@ -103,6 +106,7 @@ def _fault(i: int, spec: object) -> Fault:
         model=spec.get("model"),
         message=spec.get("message"),
         should_retry=spec.get("should_retry"),
+        custom_id=spec.get("custom_id"),
         spec=dict(spec),
     )
 
@@ -114,3 +118,7 @@ class FaultPlan:
     def draw(self, n: int, model: str | None) -> list[Fault]:
         """The faults that fire for the nth messages request (every fault draws, fired or not)."""
         return [f for f in self.faults if f.fires(n, model)]
+
+    def for_batch_item(self, custom_id: str) -> Fault | None:
+        """The status fault aimed at this batch item's custom_id, if any (the item ends `errored`)."""
+        return next((f for f in self.faults if f.custom_id == custom_id and f.status), None)
