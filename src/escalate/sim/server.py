@@ -65,6 +65,8 @@ class _Handler(BaseHTTPRequestHandler):
             "error": None,
             "fault": None,
         }
+        self._record = record
+        self._logged = False
         try:
             body = self._read_body(split.path)
             record["body"] = body
@@ -85,7 +87,14 @@ class _Handler(BaseHTTPRequestHandler):
             error = ApiError(500, "Internal server error", headers={"x-should-retry": "false"})
             self._send_json(500, error.body(request_id), request_id, error.headers)
         finally:
-            sim.log.append(record)
+            self._log()
+
+    def _log(self) -> None:
+        # Called right before the last bytes of a response are written, so a client never
+        # sees a response the log does not hold yet.
+        if not self._logged:
+            self._logged = True
+            self.server.sim.log.append(self._record)
 
     def _read_body(self, path: str) -> object:
         length = int(self.headers.get("content-length") or 0)
@@ -132,6 +141,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self._headers(request_id, extra)
         self.end_headers()
+        self._log()
         self.wfile.write(data)
 
     # -- routes ------------------------------------------------------------------------------------
@@ -217,17 +227,21 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.close_connection = True
         record["message_id"] = outcome.message["id"]
-        for i, (event, data) in enumerate(sse_events(outcome.message)):
+        events = list(sse_events(outcome.message))
+        for i, (event, data) in enumerate(events):
+            if i == len(events) - 1 and broken is None:
+                record["usage"] = outcome.message["usage"]
+                record["cost_usd"], record["cost_usd_exact"] = float(outcome.cost), str(outcome.cost)
+                self._log()
             if broken is not None and i == STREAM_ERROR_AFTER:
                 # Not billed here: the client never sees the final usage of a broken stream.
                 record["stream_error"] = broken.stream_error
+                self._log()
                 self.wfile.write(sse_frame("error", broken.stream_error_body()))
                 self.wfile.flush()
                 return
             self.wfile.write(sse_frame(event, data))
         self.wfile.flush()
-        record["usage"] = outcome.message["usage"]
-        record["cost_usd"], record["cost_usd_exact"] = float(outcome.cost), str(outcome.cost)
 
 
 def _object(body: object) -> dict:
@@ -264,12 +278,14 @@ class SimServer:
 
     def start(self) -> SimServer:
         """Serve in a daemon thread (tests); ``serve_forever`` blocks instead (the CLI)."""
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="escalate-sim", daemon=True)
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="escalate-sim", daemon=True
+        )
         self._thread.start()
         return self
 
     def serve_forever(self) -> None:
-        self.httpd.serve_forever()
+        self.httpd.serve_forever(poll_interval=0.2)
 
     def close(self) -> None:
         if self._thread is not None:
