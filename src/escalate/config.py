@@ -188,6 +188,8 @@ class GithubConfig(Section):
     """Push the best failed attempt's branch for a human to pick up."""
     trusted_associations: list[str] = ["OWNER", "MEMBER", "COLLABORATOR"]
     """`author_association` values allowed to trigger runs by comment or label."""
+    running_label: str = "escalate:running"
+    """Label on an issue while a run works on it; another trigger for that issue is skipped meanwhile."""
 
 
 class BatchConfig(Section):
