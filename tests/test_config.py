@@ -136,6 +136,13 @@ def test_pyproject_errors_name_the_table(tmp_path):
     assert str(err.value).startswith("==> File pyproject.toml ==> At key: tool.escalate ==> At key: session")
 
 
+def test_cli_overrides_ignore_options_not_given(tmp_path):
+    config = load_config(tmp_path, overrides={"budget": {"max_cost_usd": None}, "start_tier": None})
+    assert config.budget.max_cost_usd == 2.0
+    rows = {key: source for key, _, source in config_sources(tmp_path, {"budget": {"max_cost_usd": None}})}
+    assert rows["budget.max_cost_usd"] == "default"
+
+
 def test_cli_override_errors_say_so(tmp_path):
     with pytest.raises(ConfigError, match="==> From the command-line options ==> At key: budget"):
         load_config(tmp_path, overrides={"budget": {"max_cost_usd": -1}})

@@ -68,9 +68,23 @@ def _layers(repo_root: Path, overrides: dict | None) -> list[tuple[str, dict]]:
                 stacklevel=4,
             )
         layers.append((YML_NAME, _read_yaml(yml)))
+    overrides = _given(overrides or {})
     if overrides:
         layers.append((CLI, overrides))
     return layers
+
+
+def _given(overrides: dict) -> dict:
+    """Drop None values: a command passes None for an option the user did not give."""
+    out = {}
+    for key, value in overrides.items():
+        if isinstance(value, dict):
+            value = _given(value)
+            if value:
+                out[key] = value
+        elif value is not None:
+            out[key] = value
+    return out
 
 
 def _merge(low: dict, high: dict) -> dict:
