@@ -43,10 +43,10 @@ def test_fields_follow_capabilities(model_id):
     caps = info.capabilities
     assert ("output_config" in params) == ("medium" in caps.effort_levels)
     thinking = params.get("thinking")
-    if "enabled" in caps.thinking_types:
-        assert thinking == {"type": "enabled", "budget_tokens": 2048}
-    elif "adaptive" in caps.thinking_types:
+    if "adaptive" in caps.thinking_types:  # preferred: the SDK deprecates enabled where both exist
         assert thinking == {"type": "adaptive"}
+    elif "enabled" in caps.thinking_types:
+        assert thinking == {"type": "enabled", "budget_tokens": 2048}
     else:
         assert thinking is None
     assert params["tool_choice"] == {"type": "auto"}  # never forced
@@ -115,3 +115,93 @@ def test_missing_key_says_how_to_set_it():
     with pytest.raises(MissingCredentialError, match="ANTHROPIC_API_KEY.*escalate demo"):
         require_api_key({})
     assert require_api_key({"ANTHROPIC_API_KEY": "sk-x"}) == "sk-x"
+
+
+# -- against the simulated API (the real SDK over loopback) ----------------------------------
+
+from decimal import Decimal  # noqa: E402
+
+from escalate.cost import Budget, BudgetExceeded, PriceTable  # noqa: E402
+from escalate.llm import ModelClient  # noqa: E402
+
+PRICES = PriceTable.load()
+
+
+def logged(sim, n: int = 1) -> list[dict]:
+    """The sim's /v1/messages records once n are there: the sim appends its log record just after
+    the response is written, so the client can see the answer a moment before the log does."""
+    import time
+
+    deadline = time.monotonic() + 5
+    while len(sim.messages_requests()) < n and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return sim.messages_requests()
+
+
+def client_for(sim, budget: str = "5", records: list | None = None) -> ModelClient:
+    sink = records if records is not None else []
+    return ModelClient(
+        CATALOG, PRICES, Budget(budget), sink.append, run="t", client=sim.client(max_retries=0)
+    )
+
+
+def _sim_models() -> list[str]:
+    from escalate.sim.catalogue import SimCatalogue
+
+    sim_catalogue = SimCatalogue.load()
+    return sorted(m.id for m in CATALOG.models.values() if m.lifecycle != "retired" and m.id in sim_catalogue)
+
+
+def test_every_catalogue_model_accepts_the_request_we_build(sim):
+    records: list = []
+    llm = client_for(sim, records=records)
+    models = _sim_models()
+    for model_id in models:
+        thinking = {"type": "enabled", "budget_tokens": 2048}
+        reply = llm.send(request(model_id, effort="medium", thinking=thinking, tier="t"))
+        assert reply.stop_reason == "end_turn", model_id
+    entries = logged(sim, len(models))
+    assert [e["status"] for e in entries] == [200] * len(models), [e["error"] for e in entries]
+    for record, entry in zip(records, entries, strict=True):
+        # Our price for the reported usage is the sim's own charge, to the exact Decimal.
+        assert record.cost_usd == Decimal(entry["cost_usd_exact"]) > 0, record.model
+        assert record.request_id == entry["request_id"]
+
+
+def test_streaming_above_the_sdk_threshold(sim):
+    llm = client_for(sim)
+    req = request("claude-sonnet-4-6")
+    req.max_tokens = 32_000
+    reply = llm.send(req)
+    assert logged(sim)[0]["stream"] is True
+    assert reply.record.request_id and reply.record.output_tokens > 0
+
+
+def test_later_turns_read_the_conversation_from_cache(sim):
+    big = "\n".join(f"def helper_{i}(x):\n    return x * {i}  # some context line" for i in range(700))
+    messages = [{"role": "user", "content": [{"type": "text", "text": big}, {"type": "text", "text": "go"}]}]
+    records: list = []
+    llm = client_for(sim, records=records)
+    first = llm.send(request("claude-haiku-4-5", messages=messages))
+    messages.append({"role": "assistant", "content": first.content})
+    messages.append({"role": "user", "content": [{"type": "text", "text": "and again"}]})
+    llm.send(request("claude-haiku-4-5", messages=messages))
+    assert records[0].cache_write_tokens > 4096 and records[0].cache_read_tokens == 0
+    assert records[1].cache_read_tokens >= records[0].cache_write_tokens
+
+
+def test_budget_is_checked_before_the_call_is_sent(sim):
+    llm = client_for(sim, budget="0.01")
+    with pytest.raises(BudgetExceeded):
+        llm.send(request("claude-opus-4-6"))  # 8192 output tokens at $25/MTok alone is $0.20
+    assert sim.messages_requests() == []
+
+
+def test_api_errors_carry_the_request_id(sim):
+    from escalate.llm import ModelCallError
+
+    sim.set_script({"faults": [{"on_request": 1, "status": 400}]})
+    with pytest.raises(ModelCallError) as info:
+        client_for(sim).send(request("claude-haiku-4-5"))
+    assert info.value.request_id == logged(sim)[0]["request_id"]
+    assert "400" in str(info.value)

@@ -151,17 +151,16 @@ def thinking_param(wanted: dict | None, types: frozenset[str], max_tokens: int) 
     """Map a wanted thinking setting onto what the model accepts, or None to omit the field."""
     if not wanted or wanted.get("type") in (None, "disabled"):
         return None  # omitted = the model's default; "disabled" is a 400 on some models
-    if wanted["type"] == "enabled" and "enabled" in types:
-        budget = int(wanted.get("budget_tokens", 1024))
-        budget = min(budget, max_tokens - 1)
-        if budget < 1024:  # the API minimum; no room for thinking under this max_tokens
-            return None
-        return {"type": "enabled", "budget_tokens": budget}
+    # Adaptive where the model has it: the SDK deprecates `enabled` on models that offer both.
     if "adaptive" in types:
         return {"type": "adaptive"}
-    if "enabled" in types and max_tokens > 2048:
-        return {"type": "enabled", "budget_tokens": min(max_tokens // 2, 8000)}
-    return None
+    if "enabled" not in types:
+        return None
+    budget = int(wanted.get("budget_tokens") or min(max_tokens // 2, 8000))
+    budget = min(budget, max_tokens - 1)
+    if budget < 1024:  # the API minimum; no room for thinking under this max_tokens
+        return None
+    return {"type": "enabled", "budget_tokens": budget}
 
 
 def _with_breakpoints(messages: list[dict]) -> list[dict]:

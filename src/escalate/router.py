@@ -88,6 +88,15 @@ def _thinking(
         # Thinking is billed as output and hurts simple tasks (anti-pattern 4): opt-in per tier.
         decisions.append(Decision("thinking", f"{tier.name}: off", "tiers[].thinking_budget is not set"))
         return None
+    if "adaptive" in types:
+        decisions.append(
+            Decision(
+                "thinking",
+                f"{tier.name}: adaptive",
+                f"tiers[].thinking_budget is set; {model.id} offers adaptive thinking (preferred)",
+            )
+        )
+        return {"type": "adaptive"}
     if "enabled" in types:
         budget = min(tier.thinking_budget, max_thinking, tier.max_tokens - 1)
         if budget < MIN_THINKING_BUDGET:
@@ -104,10 +113,5 @@ def _thinking(
             Decision("thinking", f"{tier.name}: enabled, {budget} tokens", "tiers[].thinking_budget, capped")
         )
         return {"type": "enabled", "budget_tokens": budget}
-    if "adaptive" in types:
-        decisions.append(
-            Decision("thinking", f"{tier.name}: adaptive", f"{model.id} only offers adaptive thinking")
-        )
-        return {"type": "adaptive"}
     decisions.append(Decision("thinking", f"{tier.name}: off", f"{model.id} does not offer thinking"))
     return None
