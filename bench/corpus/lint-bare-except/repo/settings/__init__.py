@@ -1,0 +1,3 @@
+from settings.env import env_int, env_list
+
+__all__ = ["env_int", "env_list"]

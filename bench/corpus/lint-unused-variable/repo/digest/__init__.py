@@ -1,0 +1,3 @@
+from digest.mail import Message, send_digest
+
+__all__ = ["Message", "send_digest"]
