@@ -222,7 +222,7 @@ class _Ladder:
                 root=ws.path,
                 task_title=task.title,
                 task_text=task.text,
-                target_failures={t: failures.get(t, "") for t in targets},
+                target_failures=failures or {t: "" for t in targets},
                 frames=frames,
                 handover=prompt.handover_summary(history) if history else None,
                 suite_must_pass=not targets,
@@ -268,8 +268,7 @@ class _Ladder:
         task = self.task
         failing = set(getattr(baseline, "failing_tests", set()) or set())
         if task.target_tests:
-            failures = getattr(baseline, "target_failures", {}) or {}
-            targets = [t for t in task.target_tests if t in failures or t in failing]
+            targets = [t for t in task.target_tests if baseline.reproduces([t])]
             passing = [t for t in task.target_tests if t not in targets]
             if not targets:
                 why = f"the target test(s) pass at the base commit: {', '.join(passing)}"

@@ -111,7 +111,7 @@ def make_task(tests: tuple[str, ...], issue_file: str | None, issue_text: str | 
 @click.option("--start-tier", metavar="NAME", help="Start on this tier instead of the first.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
 @click.pass_context
-def fix(ctx, tests, issue_file, issue_text, repo, as_json, max_cost, keep, start_tier, quiet):
+def fix(ctx, nodeids, tests, issue_file, issue_text, repo, as_json, max_cost, keep, start_tier, quiet):
     """Fix a failing test (--test) or a described problem (--issue-file/--issue-text).
 
     Asks the cheapest tier first, proves each patch with ruff and your tests, escalates on
@@ -123,6 +123,7 @@ def fix(ctx, tests, issue_file, issue_text, repo, as_json, max_cost, keep, start
     from escalate.progress import Progress
     from escalate.runner import run_task
 
+    tests = tuple(dict.fromkeys((*tests, *nodeids)))  # positional node ids are the same as --test
     if not tests and issue_file is None and issue_text is None:
         raise click.UsageError(
             "Say what to fix: --test NODEID (repeatable), --issue-file FILE or --issue-text TEXT."
