@@ -1,0 +1,104 @@
+"""publish: token-free pushes to a real bare remote, the explanation check, Action outputs."""
+
+from __future__ import annotations
+
+import pytest
+from samplerepo import git, make_calc_repo
+
+from escalate.cost import PriceTable, Usage, fmt_usd
+from escalate.publish import CallRow as Row
+from escalate.publish import (
+    PushError,
+    changed_files,
+    checked_explanation,
+    cost_section,
+    push_branch,
+    write_outputs,
+)
+
+TOKEN = "ghs_secretsecretsecret123"
+
+
+@pytest.fixture
+def cloned(tmp_path):
+    """A repo whose origin is a local bare repository, as after `actions/checkout`."""
+    src = make_calc_repo(tmp_path, name="src")
+    bare = tmp_path / "origin.git"
+    git(tmp_path, "clone", "-q", "--bare", str(src), str(bare))
+    work = tmp_path / "work"
+    git(tmp_path, "clone", "-q", str(bare), str(work))
+    git(work, "config", "user.name", "Sample Author")
+    git(work, "config", "user.email", "sample@example.com")
+    return work, bare
+
+
+def test_push_with_a_token_leaves_no_trace_in_git_config(cloned):
+    work, bare = cloned
+    git(work, "checkout", "-q", "-b", "escalate/issue-7")
+    (work / "calc" / "ops.py").write_text("def add(a, b):\n    return a + b\n")
+    git(work, "commit", "-qam", "fix")
+    sha = push_branch(
+        work, "escalate/issue-7", "escalate/issue-7", token=TOKEN, server_url="https://github.com"
+    )
+    assert sha == git(work, "rev-parse", "HEAD").strip()
+    assert git(bare, "rev-parse", "refs/heads/escalate/issue-7").strip() == sha
+    for config in (work / ".git" / "config", bare / "config"):
+        assert TOKEN not in config.read_text()
+    assert TOKEN not in git(work, "config", "--list", "--show-origin")
+
+
+def test_rerun_force_pushes_over_the_old_branch(cloned):
+    work, bare = cloned
+    git(work, "checkout", "-q", "-b", "one")
+    git(work, "commit", "-q", "--allow-empty", "-m", "first try")
+    push_branch(work, "one", "escalate/issue-7")
+    git(work, "checkout", "-q", "-b", "two", "main")
+    git(work, "commit", "-q", "--allow-empty", "-m", "second try")  # not a descendant of "one"
+    sha = push_branch(work, "two", "escalate/issue-7")
+    assert git(bare, "log", "-1", "--format=%s", "escalate/issue-7").strip() == "second try"
+    assert sha == git(work, "rev-parse", "two").strip()
+
+
+def test_push_failure_says_what_git_said(cloned):
+    work, _ = cloned
+    with pytest.raises(PushError, match="does-not-exist"):
+        push_branch(work, "main", "x", remote="does-not-exist")
+
+
+def test_explanation_keeps_only_claims_about_changed_files():
+    diff = "diff --git a/calc/ops.py b/calc/ops.py\n--- a/calc/ops.py\n+++ b/calc/ops.py\n"
+    assert changed_files(diff) == ["calc/ops.py"]
+    text = (
+        "add() subtracted; ops.py now adds.\n"
+        "I also hardened calc/security.py against injection.\n"
+        "tests/test_ops.py::test_add passes now.\n"
+        "No other change."
+    )
+    kept, dropped = checked_explanation(text, ["calc/ops.py"], ["tests/test_ops.py"])
+    assert dropped == 1 and "security" not in kept
+    assert "ops.py now adds" in kept and "test_add passes" in kept and "No other change." in kept
+
+
+def test_cost_table_and_top_tier_counterfactual():
+    prices = PriceTable.load()
+    usage = Usage(input_tokens=10_000, output_tokens=1_000, cache_read=5_000)
+    row = Row(
+        "haiku", "claude-haiku-4-5", 10_000, 1_000, 0, 5_000, 0, prices.cost("claude-haiku-4-5", usage), usage
+    )
+    text = cost_section([row], row.cost_usd, prices, "claude-opus-4-6")
+    assert "| haiku | `claude-haiku-4-5` | 1 | 10,000 | 1,000 | 0 | 5,000 |" in text
+    top = prices.cost("claude-opus-4-6", usage)
+    assert top > row.cost_usd and f"would have cost **{fmt_usd(top)}**" in text
+
+
+def test_outputs_use_the_heredoc_form(tmp_path):
+    out = tmp_path / "out"
+    write_outputs({"outcome": "fixed", "pr-url": "https://x/pull/1", "note": "two\nlines"}, str(out))
+    lines = out.read_text().splitlines()
+    assert (
+        lines[0].startswith("outcome<<ghadelim_")
+        and lines[1] == "fixed"
+        and lines[2] == lines[0].split("<<")[1]
+    )
+    assert "two" in lines and "lines" in lines
+    write_outputs({"x": 1}, None)  # outside Actions: nothing to write, no error
