@@ -1,0 +1,3 @@
+from flags.store import FlagStore
+
+__all__ = ["FlagStore"]

@@ -1,0 +1,3 @@
+from arcade.leaderboard import Leaderboard
+
+__all__ = ["Leaderboard"]

@@ -1,0 +1,3 @@
+from resilient.retry import retry
+
+__all__ = ["retry"]
