@@ -427,3 +427,41 @@ def run_event(
     if result.outcome == "skipped":
         progress.line(f"skipped: {result.reason}")
     return _finish(result, env)
+
+
+def run_command(
+    repo_root: Path,
+    *,
+    issue: int | None,
+    event: str | None,
+    slug: str | None,
+    overrides: dict | None,
+    quiet: bool,
+    as_json: bool,
+) -> int:
+    """The ``escalate fix --issue/--event`` command body; returns the exit code.
+
+    Exit codes: 0 fixed or skipped (a skip is a decision, not a failure), 1 not fixed,
+    3 error. ``--event`` given without a path reads $GITHUB_EVENT_PATH.
+    """
+    import json
+
+    import click
+
+    from escalate.errors import EXIT_FIXED, EXIT_INTERNAL, EXIT_NOT_FIXED, EscalateError
+    from escalate.progress import Progress
+
+    if issue is not None and event is not None:
+        raise EscalateError("Use either --issue N or --event PATH, not both.")
+    progress = Progress(quiet=quiet)
+    if issue is not None:
+        result = run_issue(issue, repo_root, slug=slug, overrides=overrides, progress=progress)
+    else:
+        result = run_event(event or None, repo_root, slug=slug, overrides=overrides, progress=progress)
+    if as_json:
+        click.echo(json.dumps(result.to_json()))
+    if not quiet:
+        link = result.pr_url or result.comment_url
+        click.echo(f"escalate: {result.outcome}" + (f": {link}" if link else f" ({result.reason})"), err=True)
+    codes = {"fixed": EXIT_FIXED, "skipped": EXIT_FIXED, "error": EXIT_INTERNAL}
+    return codes.get(result.outcome, EXIT_NOT_FIXED)

@@ -110,8 +110,32 @@ def make_task(tests: tuple[str, ...], issue_file: str | None, issue_text: str | 
 )
 @click.option("--start-tier", metavar="NAME", help="Start on this tier instead of the first.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
+@click.option("--issue", "issue_number", type=int, metavar="N", help="A GitHub issue: fix it and open a PR.")
+@click.option("--repo-slug", metavar="OWNER/NAME", help="GitHub repository [default: $GITHUB_REPOSITORY].")
+@click.option(
+    "--event",
+    metavar="PATH",
+    is_flag=False,
+    flag_value="",
+    help="A GitHub webhook payload (issues, issue_comment, workflow_run) [default: $GITHUB_EVENT_PATH].",
+)
 @click.pass_context
-def fix(ctx, nodeids, tests, issue_file, issue_text, repo, as_json, max_cost, keep, start_tier, quiet):
+def fix(
+    ctx,
+    nodeids,
+    tests,
+    issue_file,
+    issue_text,
+    repo,
+    as_json,
+    max_cost,
+    keep,
+    start_tier,
+    quiet,
+    issue_number=None,
+    repo_slug=None,
+    event=None,
+):
     """Fix a failing test (--test) or a described problem (--issue-file/--issue-text).
 
     Asks the cheapest tier first, proves each patch with ruff and your tests, escalates on
@@ -124,6 +148,23 @@ def fix(ctx, nodeids, tests, issue_file, issue_text, repo, as_json, max_cost, ke
     from escalate.runner import run_task
 
     tests = tuple(dict.fromkeys((*tests, *nodeids)))  # positional node ids are the same as --test
+    if issue_number is not None or event is not None:  # GitHub: see docs/github.md
+        from escalate.github_run import run_command
+
+        overrides = {"budget": {"max_cost_usd": max_cost}} if max_cost is not None else {}
+        if start_tier:
+            overrides["start_tier"] = start_tier
+        with interrupts_unwind():
+            code = run_command(
+                find_repo_root(Path(repo)),
+                issue=issue_number,
+                event=event,
+                slug=repo_slug,
+                overrides=overrides,
+                quiet=quiet,
+                as_json=as_json,
+            )
+        ctx.exit(code)
     if not tests and issue_file is None and issue_text is None:
         raise click.UsageError(
             "Say what to fix: --test NODEID (repeatable), --issue-file FILE or --issue-text TEXT."
