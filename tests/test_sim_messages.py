@@ -37,7 +37,11 @@ def client(sim, **kw) -> anthropic.Anthropic:
 
 
 def ask(c, **kw):
-    params = {"model": "claude-sonnet-4-6", "max_tokens": 4000, "messages": [{"role": "user", "content": "fix"}]}
+    params = {
+        "model": "claude-sonnet-4-6",
+        "max_tokens": 4000,
+        "messages": [{"role": "user", "content": "fix"}],
+    }
     return c.messages.create(**{**params, **kw})
 
 
@@ -133,7 +137,10 @@ def test_edited_thinking_block_is_rejected(sim):
     messages = [
         {"role": "user", "content": "fix"},
         {"role": "assistant", "content": blocks},
-        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": first.content[-1].id, "content": "ok"}]},
+        {
+            "role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": first.content[-1].id, "content": "ok"}],
+        },
     ]
     with pytest.raises(anthropic.BadRequestError, match="cannot be modified"):
         ask(c, tools=[EDITOR], messages=messages)
