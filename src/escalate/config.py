@@ -107,6 +107,8 @@ class EditorConfig(Section):
 class SessionConfig(Section):
     max_turns: int = Field(20, ge=1)
     """Model turns (requests) per attempt before the attempt counts as failed."""
+    max_retries: int = Field(2, ge=0)
+    """SDK retries per API call on 408/409/429/5xx and connection errors (the SDK's own backoff)."""
 
 
 class PriceOverride(Section):

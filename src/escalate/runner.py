@@ -85,7 +85,7 @@ def run_task(
             budget,
             log.call,
             run=log.path.name,
-            max_retries=getattr(config.session, "max_retries", 2),
+            max_retries=config.session.max_retries,
             client=client,
         )
         ladder.run(ws, llm, catalog or (lambda: Catalog.load(repo_root, config)))
