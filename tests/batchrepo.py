@@ -24,7 +24,9 @@ NIGHTLY_FILES = {
     **CALC_FILES,
     "calc/legacy.py": LEGACY,
     "calc/style.py": STYLE,
-    "tests/test_legacy.py": "from calc.legacy import old_mean\n\n\ndef test_mean():\n    assert old_mean([1, 3]) == 2\n",
+    "tests/test_legacy.py": (
+        "from calc.legacy import old_mean\n\n\ndef test_mean():\n    assert old_mean([1, 3]) == 2\n"
+    ),
 }
 
 # Edits that fix each finding, as text editor tool inputs.

@@ -1,4 +1,4 @@
-"""Discovery: a failing test, an unfixable ruff finding (a fixable one is no task), a warning with its file:line."""
+"""Discovery: a failing test, an unfixable ruff finding (a fixable one is not), a warning at file:line."""
 
 from __future__ import annotations
 
@@ -76,8 +76,8 @@ def test_still_present_tells_a_fixed_finding_from_a_remaining_one(tmp_path):
     ]
     assert len(still_present(warning_check, root, config, warning_task.target_tests)) == 1
 
-    (root / "calc/style.py").write_text(STYLE.replace("l = max(values)\n    return l", "top = max(values)\n"
-                                                                                       "    return top"))  # fmt: skip
+    fixed_style = STYLE.replace("l = max(values)\n    return l", "top = max(values)\n    return top")
+    (root / "calc/style.py").write_text(fixed_style)
     (root / "calc/legacy.py").write_text(LEGACY.replace("    warnings.warn(", "    # warnings.warn("))
     assert still_present(lint_check, root, config, []) == []
     assert still_present(warning_check, root, config, warning_task.target_tests) == []

@@ -24,6 +24,7 @@ KEYS = {
     "model",
     "message",
     "should_retry",
+    "custom_id",
 }
 
 
