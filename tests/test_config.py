@@ -1,4 +1,5 @@
 import warnings
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -216,3 +217,14 @@ def test_config_show_prints_yaml_with_sources(tmp_path):
     data = json.loads(result.output)
     assert data["config"]["budget"]["max_cost_usd"] == 0.5
     assert data["sources"]["budget.max_cost_usd"] == ".escalate.yml"
+
+
+def test_config_reference_lists_every_key():
+    from escalate.commands.config import config as config_group
+
+    result = CliRunner().invoke(config_group, ["reference"])
+    assert result.exit_code == 0
+    for key, _, _ in config_sources(Path("/nonexistent")):
+        if "[" not in key and not key.startswith("prices"):
+            assert f"| `{key}` |" in result.output, key
+    assert "| `budget.max_cost_usd` | `2.0` | Hard ceiling" in result.output

@@ -166,7 +166,7 @@ def _where(source: str) -> str:
 # ---------------------------------------------------------------- unknown keys
 
 
-def _model_in(annotation: Any) -> tuple[str, type[BaseModel]] | None:
+def nested_model(annotation: Any) -> tuple[str, type[BaseModel]] | None:
     """('one'|'list'|'dict', Model) when the annotation holds a pydantic model."""
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
@@ -178,7 +178,7 @@ def _model_in(annotation: Any) -> tuple[str, type[BaseModel]] | None:
         return "dict", args[1]
     if origin in (typing.Union, types.UnionType):
         for arg in args:
-            found = _model_in(arg)
+            found = nested_model(arg)
             if found:
                 return found
     return None
@@ -192,7 +192,7 @@ def _unknown_keys(model: type[BaseModel], raw: Any, path: tuple) -> Iterator[tup
         if field is None:
             yield (*path, key)
             continue
-        found = _model_in(field.annotation)
+        found = nested_model(field.annotation)
         if not found:
             continue
         kind, sub = found
@@ -224,7 +224,7 @@ def _field_at(loc: tuple) -> Any:
         field = model.model_fields.get(str(step))
         if field is None:
             return None
-        found = _model_in(field.annotation)
+        found = nested_model(field.annotation)
         model = found[1] if found else None
         skip_key = bool(found and found[0] == "dict")
     return field

@@ -1,4 +1,4 @@
-"""`escalate config show`: the effective configuration, each value marked with where it came from."""
+"""`escalate config show` (effective values and their sources) and `escalate config reference` (every key)."""
 
 from __future__ import annotations
 
@@ -63,3 +63,45 @@ def render(node: dict, sources: dict[str, str], path: str = "", indent: int = 0)
 def _scalar(value: Any) -> str:
     text = yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
     return text.removesuffix("...").strip()
+
+
+@config.command()
+def reference() -> None:
+    """Print every configuration key with its default and meaning, as Markdown (docs/configuration.md)."""
+    click.echo(reference_markdown())
+
+
+def reference_markdown() -> str:
+    """Markdown tables of every key, one per section, generated from the schema's docstrings."""
+    from escalate.config import Config
+    from escalate.configfile import nested_model
+
+    lines = ["| key | default | meaning |", "|---|---|---|"]
+
+    def walk(instance: Any, prefix: str) -> None:
+        for name, field in type(instance).model_fields.items():
+            key, value = f"{prefix}{name}", getattr(instance, name)
+            found = nested_model(field.annotation)
+            if found and found[0] == "one":
+                lines.extend(
+                    [
+                        "",
+                        f"**`{key}`**: {field.description}",
+                        "",
+                        "| key | default | meaning |",
+                        "|---|---|---|",
+                    ]
+                )
+                walk(value, f"{key}.")
+            else:
+                lines.append(f"| `{key}` | `{_short(value)}` | {field.description} |")
+
+    walk(Config(), "")
+    return "\n".join(lines)
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, list):
+        value = [v.model_dump(exclude_none=True) if hasattr(v, "model_dump") else v for v in value]
+    text = value if isinstance(value, str) else json.dumps(value)
+    return text if len(text) <= 60 else text[:57] + "..."
