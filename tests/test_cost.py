@@ -135,6 +135,16 @@ def test_usage_from_sdk_object_without_cache_creation():
     assert Usage.from_api(sdk) == Usage(input_tokens=10, output_tokens=20, cache_write_5m=30)
 
 
+def test_usage_from_api_never_drops_cache_writes():
+    partial = {
+        "input_tokens": 1,
+        "cache_creation_input_tokens": 300,
+        "cache_creation": {"ephemeral_1h_input_tokens": 100},
+    }
+    assert Usage.from_api(partial) == Usage(input_tokens=1, cache_write_5m=200, cache_write_1h=100)
+    assert Usage.from_api({"output_tokens": None, "cache_creation": None}) == Usage()
+
+
 def test_usage_adds():
     total = Usage(1, 2, 3, 4, 5, 6) + Usage(10, 20, 30, 40, 50, 60)
     assert total == Usage(11, 22, 33, 44, 55, 66)

@@ -73,11 +73,11 @@ class Usage:
             return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
 
         creation = get(usage, "cache_creation")
-        if creation is not None:
-            write_5m = get(creation, "ephemeral_5m_input_tokens") or 0
-            write_1h = get(creation, "ephemeral_1h_input_tokens") or 0
-        else:  # older shape: one counter, written with the default 5-minute TTL
-            write_5m, write_1h = get(usage, "cache_creation_input_tokens") or 0, 0
+        write_5m = get(creation, "ephemeral_5m_input_tokens") or 0
+        write_1h = get(creation, "ephemeral_1h_input_tokens") or 0
+        # Without the breakdown (or with one that falls short of the total), the rest was written
+        # with the default 5-minute TTL: a write is never dropped from the bill.
+        write_5m += max(0, (get(usage, "cache_creation_input_tokens") or 0) - write_5m - write_1h)
         return cls(
             input_tokens=get(usage, "input_tokens") or 0,
             output_tokens=get(usage, "output_tokens") or 0,
