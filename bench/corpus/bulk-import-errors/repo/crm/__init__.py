@@ -1,0 +1,3 @@
+from crm.importer import ImportReport, import_contacts
+
+__all__ = ["ImportReport", "import_contacts"]

@@ -1,0 +1,3 @@
+from hooks.delivery import DeliveryFailed, deliver
+
+__all__ = ["DeliveryFailed", "deliver"]
