@@ -214,7 +214,10 @@ class Catalog:
                 return cls(models, "cache", f"stale, in {cache_path}; {reason}", cached["fetched_at"])
             return cls(static, "static", reason)
         now = time.time()
-        _write_cache(cache_path, base_url, raw, now)
+        try:
+            _write_cache(cache_path, base_url, raw, now)
+        except OSError:
+            pass  # a read-only checkout only loses the cache, not the answer
         models = {m["id"]: _api_model(m, static.get(m["id"])) for m in raw}
         return cls(models, "api", base_url, now)
 
