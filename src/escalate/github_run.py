@@ -279,25 +279,16 @@ class Publisher:
 
 
 def issue_task(info: IssueInfo) -> Any:
-    """The Task for an issue: title, body and trusted comments, each sanitized; nothing in them
-    can reach config, tools or allowed paths (they only ever become prompt text)."""
-    from escalate.task import Task, sanitize_untrusted
+    """The Task for an issue: title, body and trusted comments, sanitized by ``Task.from_issue_text``;
+    nothing in them can reach config, tools or allowed paths (they only ever become prompt text)."""
+    from escalate.task import Task
 
-    title = re.sub(r"\s+", " ", sanitize_untrusted(info.title)).strip() or f"issue #{info.number}"
-    parts = [sanitize_untrusted(info.body).strip()]
+    parts = [info.body.strip()]
     for c in info.comments:
-        text = sanitize_untrusted(c.body).strip()
-        if text:
-            parts.append(f"Comment by {c.author} ({c.association}):\n{text}")
-    return Task(
-        kind="issue",
-        title=title[:200],
-        text="\n\n".join(p for p in parts if p) or title,
-        target_tests=[],
-        labels=list(info.labels),
-        source=f"github#{info.number}",
-        slug=f"issue-{info.number}",
-    )
+        if c.body.strip():
+            parts.append(f"Comment by {c.author} ({c.association}):\n{c.body.strip()}")
+    text = "\n\n".join(p for p in parts if p) or info.title
+    return Task.from_issue_text(text, info.title, info.labels, source=f"github#{info.number}")
 
 
 def ci_task(trigger: Trigger) -> Any:
