@@ -1,0 +1,173 @@
+"""Submit and collect against the simulator's batch endpoints, in real git repos with real ruff and pytest."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from batchrepo import LINT_EDITS, TEST_EDITS, WARNING_EDITS, make_nightly_repo, tool_uses
+from samplerepo import PYTEST_COMMAND, git
+
+from escalate.batch import status, submit
+from escalate.batchresults import collect
+from escalate.config import load_config
+from escalate.cost import PriceTable, Usage, fmt_usd
+from escalate.ledger import Ledger
+
+HOUR = 3600
+
+
+def _config(root):
+    return load_config(root, {"validate": {"test_command": PYTEST_COMMAND}})
+
+
+def _batch_items(sim) -> dict[str, dict]:
+    return {r["custom_id"]: r for r in sim.requests if r["method"] == "BATCH"}
+
+
+def _creates(sim) -> list[dict]:
+    return [r for r in sim.requests if r["method"] == "POST" and r["path"] == "/v1/messages/batches"]
+
+
+def _branches(root) -> set[str]:
+    return set(git(root, "branch", "--format=%(refname:short)").split())
+
+
+def test_batch_night_one_and_two(tmp_path, sim):
+    root = make_nightly_repo(tmp_path)
+    config = _config(root)
+    client = sim.client(max_retries=0)
+    tiers = [t.name for t in config.tiers]
+
+    # Night 1 ------------------------------------------------------------------------------
+    sub = submit(root, config, client=client)
+    test_id, warn_id, lint_id = (p.custom_id for p in sub.planned)
+    first_tier = {p.custom_id: p.tier for p in sub.planned}
+    sim.set_script(
+        {
+            "models": {
+                "*": [
+                    {
+                        "when": {"last_user_contains": "tests/test_ops.py::test_add"},
+                        "content": tool_uses(TEST_EDITS),
+                    },
+                    # A malformed edit: old_str that is not in the file.
+                    {
+                        "when": {"last_user_contains": "calc/legacy.py:5"},
+                        "content": tool_uses([{**WARNING_EDITS[0], "old_str": "def old_mean(values):\n"}]),
+                    },
+                ]
+            },
+            "faults": [{"custom_id": lint_id, "status": 500}],
+        }
+    )
+    # The script is read when the batch is processed, i.e. at the first look after creation.
+    assert len(_creates(sim)) == 1 and sub.api_batch_id
+    in_flight = status(root, config, client=client)["in_flight"]
+    assert [b["api_batch_id"] for b in in_flight] == [sub.api_batch_id]
+
+    out = collect(root, config, client=client)
+    by_id = {r.custom_id: r for r in out.results}
+    assert set(by_id) == {test_id, warn_id, lint_id}
+
+    fixed = by_id[test_id]
+    assert fixed.state == "fixed" and fixed.branch == f"escalate/batch-{test_id}"
+    ops = git(root, "show", f"{fixed.branch}:calc/ops.py")
+    assert "return a + b" in ops and "# multiplication is commutative" in ops  # both tool_use blocks applied
+    assert "return a - b\n\n\ndef sub" in (root / "calc/ops.py").read_text()  # the checkout is untouched
+    assert git(root, "rev-list", "--count", f"main..{fixed.branch}").strip() == "1"
+    assert "GitHub not configured" in fixed.detail
+
+    # Cost at batch prices: half of what the same usage costs interactively, and what the sim charged.
+    prices = PriceTable.load()
+    item = _batch_items(sim)[test_id]
+    usage = Usage.from_api(item["usage"])
+    assert fixed.cost_usd == prices.cost(fixed.model, usage, batch=True) == Decimal(item["cost_usd_exact"])
+    assert fixed.interactive_usd == prices.cost(fixed.model, usage) == 2 * fixed.cost_usd > 0
+    summary = out.summary_markdown()
+    assert fmt_usd(fixed.cost_usd) in summary and fmt_usd(fixed.interactive_usd) in summary
+
+    malformed = by_id[warn_id]
+    assert malformed.state == "failed" and malformed.detail.startswith("edit: ")
+    assert "did not appear verbatim" in malformed.detail
+    nxt = tiers[tiers.index(first_tier[warn_id]) + 1]
+    assert malformed.next_tier == nxt and malformed.cost_usd > 0
+
+    errored = by_id[lint_id]
+    assert (errored.result_type, errored.state, errored.cost_usd) == ("errored", "errored", 0)
+    assert errored.next_tier == first_tier[lint_id]
+
+    with Ledger.open(root / ".escalate/ledger.db") as ledger:
+        calls = [dict(r) for r in ledger.db.execute("SELECT model, cost_usd, batch FROM calls")]
+    assert len(calls) == 2 and all(c["batch"] == 1 for c in calls)
+    assert round(sum(c["cost_usd"] for c in calls), 6) == round(float(out.cost), 6)
+
+    # Collecting again applies nothing twice.
+    branches = _branches(root)
+    again = collect(root, config, client=client)
+    assert again.results == [] and again.collected == [] and _branches(root) == branches
+
+    queued = status(root, config, client=client)
+    assert queued["in_flight"] == []
+    assert {(w["slug"], w["tier"]) for w in queued["waiting"]} == {
+        (warn_id, nxt),
+        (lint_id, first_tier[lint_id]),
+    }
+    waiting_total = sum(w["worst_case_usd"] for w in queued["waiting"])
+    assert queued["queued_worst_case_usd"] == pytest.approx(waiting_total, abs=2e-6) and waiting_total > 0
+
+    # Night 2: the failed task goes one tier up, the errored one retries, the fixed one is held.
+    sim.set_script(
+        {
+            "models": {
+                "*": [
+                    {"when": {"last_user_contains": "calc/legacy.py:5"}, "content": tool_uses(WARNING_EDITS)},
+                    {"when": {"last_user_contains": "E741"}, "content": tool_uses(LINT_EDITS)},
+                ]
+            }
+        }
+    )
+    sub2 = submit(root, config, client=client)
+    assert {p.custom_id: p.tier for p in sub2.planned} == {warn_id: nxt, lint_id: first_tier[lint_id]}
+    assert (test_id, "fixed") in [(s, why.split(" ")[0]) for s, why in sub2.skipped]
+    out2 = collect(root, config, client=client)
+    assert {r.custom_id: r.state for r in out2.results} == {warn_id: "fixed", lint_id: "fixed"}
+    assert _batch_items(sim)[warn_id]["body"]["model"] == config.tiers[tiers.index(nxt)].model
+    legacy = git(root, "show", f"escalate/batch-{warn_id}:calc/legacy.py")
+    assert "warnings.warn" not in legacy
+
+
+def test_path_outside_the_tree_and_expired_requests(tmp_path, sim):
+    root = make_nightly_repo(tmp_path)
+    config = _config(root)
+    client = sim.client(max_retries=0)
+    sim.batch_seconds = 30 * HOUR  # request i of 3 finishes at 10 h, 20 h, 30 h: the last one expires at 24 h
+    sim.set_script(
+        {
+            "models": {
+                "*": [
+                    {
+                        "when": {"last_user_contains": "tests/test_ops.py::test_add"},
+                        "content": tool_uses(
+                            [{"command": "create", "path": "../escaped.py", "file_text": "x = 1\n"}]
+                        ),
+                    },
+                    {"when": {"last_user_contains": "calc/legacy.py:5"}, "content": tool_uses(WARNING_EDITS)},
+                ]
+            }
+        }
+    )
+    sub = submit(root, config, client=client)
+    test_id, warn_id, lint_id = (p.custom_id for p in sub.planned)
+
+    early = collect(root, config, client=client, wait=True, timeout=0.05, poll_seconds=0.01)
+    assert early.results == [] and len(early.in_progress) == 1
+
+    sim.clock.advance(25 * HOUR)
+    out = collect(root, config, client=client)
+    by_id = {r.custom_id: r for r in out.results}
+    assert by_id[test_id].state == "failed" and "edit: " in by_id[test_id].detail
+    assert not (root.parent / "escaped.py").exists()
+    assert by_id[warn_id].state == "fixed"  # one bad result does not affect the others
+    assert (by_id[lint_id].result_type, by_id[lint_id].next_tier) == ("expired", sub.planned[2].tier)
+    assert by_id[lint_id].cost_usd == 0
