@@ -11,6 +11,7 @@ import importlib.util
 import os
 import sys
 import traceback
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -68,8 +69,20 @@ def _crash_log(exc: BaseException) -> Path:
     return path
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    # Config warnings are for people: no file:line of our own source in front of them.
+    if category.__name__ == "ConfigWarning":
+        click.echo(f"warning: {message}", err=True)
+    else:
+        _default_showwarning(message, category, filename, lineno, file, line)
+
+
+_default_showwarning = warnings.showwarning
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; map errors to exit codes. Under pytest, bugs propagate as tracebacks."""
+    warnings.showwarning = _show_warning
     try:
         rc = cli.main(args=argv, prog_name="escalate", standalone_mode=False)
     except click.exceptions.Exit as exc:
