@@ -1,0 +1,3 @@
+from basket.cart import Cart
+
+__all__ = ["Cart"]

@@ -1,0 +1,3 @@
+from breaker.circuit import CircuitBreaker, CircuitOpen
+
+__all__ = ["CircuitBreaker", "CircuitOpen"]

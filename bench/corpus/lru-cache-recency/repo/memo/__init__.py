@@ -1,0 +1,3 @@
+from memo.lru import LRUCache
+
+__all__ = ["LRUCache"]

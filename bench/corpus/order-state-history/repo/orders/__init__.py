@@ -1,0 +1,3 @@
+from orders.machine import InvalidTransition, Order
+
+__all__ = ["InvalidTransition", "Order"]
