@@ -53,37 +53,17 @@ def interrupts_unwind():
 
 
 def make_task(tests: tuple[str, ...], issue_file: str | None, issue_text: str | None):
-    from escalate.task import Task, sanitize_untrusted
-    from escalate.workspace import safe_slug as slugify
+    """The Task for the flags; issue text is untrusted and sanitized by the task module."""
+    from escalate.task import Task
 
     if issue_file is not None:
-        issue_text = Path(issue_file).read_text(encoding="utf-8")
-    if issue_text is not None:
-        text = sanitize_untrusted(issue_text).strip()
-        if not text:
-            raise click.UsageError("The issue text is empty (after removing hidden content).")
-        title = text.splitlines()[0].lstrip("# ").strip()[:100]
-        return Task(
-            kind="issue",
-            title=title,
-            text=text,
-            target_tests=list(tests),
-            labels=[],
-            source="cli",
-            slug=slugify(title),
-        )
-    title = f"make {', '.join(tests)} pass"
-    names = "-".join(t.split("::")[-1] for t in tests)
-    text = "These tests fail: " + ", ".join(tests) + ". Find the cause in the code under test and fix it."
-    return Task(
-        kind="test",
-        title=title,
-        text=text,
-        target_tests=list(tests),
-        labels=[],
-        source="cli",
-        slug=slugify(names),
-    )
+        task = Task.from_issue_file(Path(issue_file))
+    elif issue_text is not None:
+        task = Task.from_issue_text(issue_text)
+    else:
+        return Task.from_tests(tests)
+    task.target_tests = list(tests)  # --test with an issue: those tests must pass too
+    return task
 
 
 @click.command()

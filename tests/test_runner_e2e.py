@@ -1,0 +1,258 @@
+"""End to end: run_task on a real git repo, real ruff and pytest, the real SDK against the sim."""
+
+import json
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from samplerepo import CALC_FILES, CALC_FIX, CALC_TARGET, PYTEST_COMMAND, git, make_calc_repo, snapshot
+
+from escalate.config import load_config
+from escalate.runner import run_task
+from escalate.task import Task
+
+EDITOR = "str_replace_based_edit_tool"
+
+
+def edit(old: str, new: str, path: str = "calc/ops.py") -> dict:
+    return {
+        "type": "tool_use",
+        "name": EDITOR,
+        "input": {"command": "str_replace", "path": path, "old_str": old, "new_str": new},
+    }
+
+
+FIX = {"type": "tool_use", "name": EDITOR, "input": {"command": "str_replace", **CALC_FIX}}
+WRONG_1 = edit("def add(a, b):\n    return a - b", "def add(a, b):\n    return a * b")
+WRONG_2 = edit("def add(a, b):\n    return a * b", "def add(a, b):\n    return b - a")
+
+
+def turn(*blocks: dict, text: str = "Looking at add().") -> dict:
+    """An opening turn (no tool results in the last user message) that makes edits."""
+    return {
+        "when": {"last_user_has_tool_result": False},
+        "content": [{"type": "text", "text": text}, *blocks],
+    }
+
+
+DONE = {"when": {"last_user_has_tool_result": True}, "content": "Changed add() in calc/ops.py. DONE"}
+
+
+def config_for(root: Path, **overrides):
+    base = {
+        "validate": {
+            "test_command": PYTEST_COMMAND,
+            "ruff_command": [sys.executable, "-m", "ruff", "check"],
+            "timeout_s": 60,
+        }
+    }
+    for key, value in overrides.items():
+        base[key] = {**base.get(key, {}), **value} if isinstance(value, dict) else value
+    return load_config(root, base)
+
+
+def task(*tests: str) -> Task:
+    tests = tests or (CALC_TARGET,)
+    return Task(
+        kind="test",
+        title=f"make {', '.join(tests)} pass",
+        text="The test fails.",
+        target_tests=list(tests),
+        labels=[],
+        source="test",
+        slug="test-add",
+    )
+
+
+@pytest.fixture
+def env(sim, monkeypatch):
+    for key, value in sim.env().items():
+        monkeypatch.setenv(key, value)
+    return sim
+
+
+def calls_jsonl(outcome) -> list[dict]:
+    return [json.loads(x) for x in (Path(outcome.log_dir) / "calls.jsonl").read_text().splitlines()]
+
+
+def assert_clean(root: Path) -> None:
+    """No worktree left, only the user's own."""
+    assert git(root, "worktree", "list", "--porcelain").count("worktree ") == 1
+
+
+def test_haiku_fixes_on_the_first_try(tmp_path, env):
+    env.set_script({"models": {"claude-haiku-4-5": [turn(FIX), DONE]}})
+    root = make_calc_repo(tmp_path)
+    outcome = run_task(task(), root, config_for(root))
+    assert outcome.outcome == "fixed", outcome.explanation
+    assert [(a.tier, a.verdict) for a in outcome.attempts] == [("haiku", "pass")]
+    assert outcome.calls == 2 and len(env.messages_requests()) == 2
+    assert_clean(root)
+    message = git(root, "log", "-1", "--format=%B", outcome.branch)
+    assert message.startswith("fix: make tests/test_ops.py::test_add pass")
+    assert "Escalated-by: escalate (haiku/claude-haiku-4-5)" in message
+    assert "return a + b" in git(root, "show", f"{outcome.branch}:calc/ops.py")
+    assert (root / "calc/ops.py").read_text() == CALC_FILES["calc/ops.py"]  # the checkout is untouched
+    # Money: the JSON total is the sum of the call log, and the simulator charged exactly that.
+    records = calls_jsonl(outcome)
+    assert outcome.cost_usd == env.total_cost() > 0
+    assert sum(Decimal(str(r["cost_usd"])) for r in records) == pytest.approx(
+        outcome.cost_usd, abs=Decimal("0.000001")
+    )
+    assert {r["request_id"] for r in records} == {r["request_id"] for r in env.messages_requests()}
+
+
+def test_haiku_fails_twice_then_sonnet_fixes_with_a_hand_over(tmp_path, env):
+    env.set_script(
+        {
+            "models": {
+                "claude-haiku-4-5": [turn(WRONG_1), DONE, turn(WRONG_2), DONE],
+                "claude-sonnet-4-6": [turn(FIX), DONE],
+            }
+        }
+    )
+    root = make_calc_repo(tmp_path)
+    outcome = run_task(task(), root, config_for(root))
+    assert outcome.outcome == "fixed", outcome.explanation
+    assert [(a.tier, a.n, a.verdict) for a in outcome.attempts] == [
+        ("haiku", 1, "fail"),
+        ("haiku", 2, "fail"),
+        ("sonnet", 1, "pass"),
+    ]
+    assert outcome.attempts[0].stage == "target"
+    assert any(d.kind == "escalate" and "haiku -> sonnet" in d.choice for d in outcome.decisions)
+    requests = env.messages_requests()
+    # Haiku's second attempt continues the same conversation with the validation feedback.
+    haiku_3 = requests[2]["body"]
+    assert haiku_3["model"] == "claude-haiku-4-5" and len(haiku_3["messages"]) == 5
+    assert "failed at the target stage" in json.dumps(haiku_3["messages"][-1])
+    # Sonnet starts a new conversation from the base, told what Haiku tried.
+    sonnet_1 = requests[4]["body"]
+    assert sonnet_1["model"] == "claude-sonnet-4-6" and len(sonnet_1["messages"]) == 1
+    first = json.dumps(sonnet_1["messages"][0])
+    assert "What earlier attempts tried" in first and "a * b" in first
+    # The second Sonnet turn reads the conversation so far from the prompt cache.
+    sonnet_calls = [r for r in calls_jsonl(outcome) if r["tier"] == "sonnet"]
+    assert sonnet_calls[0]["cache_write_tokens"] > 0
+    assert sonnet_calls[1]["cache_read_tokens"] >= sonnet_calls[0]["cache_write_tokens"]
+    assert outcome.cost_usd == env.total_cost()
+    summary = (Path(outcome.log_dir) / "summary.md").read_text()
+    assert "| sonnet | claude-sonnet-4-6 |" in summary and "top tier (claude-opus-4-6)" in summary
+
+
+def test_an_attempt_without_any_change_escalates_at_once(tmp_path, env):
+    env.set_script(
+        {
+            "models": {
+                "claude-haiku-4-5": [{"content": "It looks fine to me. DONE"}],
+                "claude-sonnet-4-6": [turn(FIX), DONE],
+            }
+        }
+    )
+    root = make_calc_repo(tmp_path)
+    outcome = run_task(task(), root, config_for(root))
+    assert outcome.outcome == "fixed"
+    assert [(a.tier, a.verdict) for a in outcome.attempts] == [("haiku", "circular"), ("sonnet", "pass")]
+    assert "no change" in outcome.attempts[0].reason
+
+
+def test_back_to_an_earlier_state_is_circular(tmp_path, env):
+    back = edit("def add(a, b):\n    return b - a", "def add(a, b):\n    return a * b")
+    env.set_script(
+        {
+            "models": {
+                "claude-haiku-4-5": [turn(WRONG_1), DONE, turn(WRONG_2), DONE, turn(back), DONE],
+                "claude-sonnet-4-6": [turn(FIX), DONE],
+            }
+        }
+    )
+    root = make_calc_repo(tmp_path)
+    haiku = {"name": "haiku", "model": "claude-haiku-4-5", "max_attempts": 5}
+    tiers = [haiku, {"name": "sonnet", "model": "claude-sonnet-4-6"}]
+    outcome = run_task(task(), root, config_for(root, tiers=tiers, validate={"full_suite": False}))
+    assert [a.verdict for a in outcome.attempts] == ["fail", "fail", "circular", "pass"]
+    assert "haiku attempt 1" in outcome.attempts[2].reason
+
+
+def test_cannot_reproduce_spends_nothing_and_calls_nothing(tmp_path, env):
+    root = make_calc_repo(tmp_path)
+    outcome = run_task(task("tests/test_ops.py::test_sub"), root, config_for(root))
+    assert outcome.outcome == "cannot_reproduce"
+    assert outcome.cost_usd == 0 and outcome.calls == 0 and outcome.attempts == []
+    assert env.requests == []  # not even the Models API
+    assert outcome.branch is None and "escalate/" not in git(root, "branch", "--list")
+    assert_clean(root)
+
+
+def test_refused_paths_come_back_as_tool_errors(tmp_path, env):
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep me\n")
+    attacks = [
+        edit("keep me", "owned", path="../outside.txt"),
+        {
+            "type": "tool_use",
+            "name": EDITOR,
+            "input": {"command": "create", "path": ".git/hooks/pre-commit", "file_text": "#!/bin/sh\n"},
+        },
+        {
+            "type": "tool_use",
+            "name": EDITOR,
+            "input": {"command": "create", "path": ".escalate.yml", "file_text": "tiers: []\n"},
+        },
+    ]
+    env.set_script(
+        {
+            "models": {
+                "claude-haiku-4-5": [
+                    turn(*attacks),
+                    {"when": {"last_user_has_tool_result": True}, "content": [FIX]},
+                    DONE,
+                ]
+            }
+        }
+    )
+    root = make_calc_repo(tmp_path)
+    outcome = run_task(task(), root, config_for(root))
+    assert outcome.outcome == "fixed"
+    results = env.messages_requests()[1]["body"]["messages"][-1]["content"]
+    assert [r["type"] for r in results] == ["tool_result"] * 3
+    assert all(r.get("is_error") for r in results), results
+    assert outside.read_text() == "keep me\n"
+    changed = git(root, "diff", "--name-only", f"main...{outcome.branch}").split()
+    assert changed == ["calc/ops.py"]
+
+
+def test_preexisting_failures_and_findings_do_not_block_and_secrets_stay_out(tmp_path, env, monkeypatch):
+    monkeypatch.setenv("DEPLOY_TOKEN", "hunter2")
+    seen = tmp_path / "env-seen.json"
+    extra = {
+        "tests/test_other.py": "def test_always_broken():\n    assert False, 'broken before escalate'\n",
+        "calc/extra.py": "import os\n",  # F401: a lint finding at base
+        "tests/test_env.py": (
+            "import json\nimport os\n\n\ndef test_env():\n"
+            f"    with open({str(seen)!r}, 'w') as fh:\n        json.dump(sorted(os.environ), fh)\n"
+        ),
+    }
+    env.set_script({"models": {"claude-haiku-4-5": [turn(FIX), DONE]}})
+    root = make_calc_repo(tmp_path, extra)
+    outcome = run_task(task(), root, config_for(root))
+    assert outcome.outcome == "fixed", outcome.explanation
+    names = json.loads(seen.read_text())
+    assert names and not {"ANTHROPIC_API_KEY", "DEPLOY_TOKEN"} & set(names)
+
+
+def test_user_checkout_is_byte_identical_afterwards(tmp_path, env):
+    env.set_script({"models": {"claude-haiku-4-5": [turn(FIX), DONE]}})
+    root = make_calc_repo(tmp_path)
+    (root / "calc/ops.py").write_text("# staged\n" + CALC_FILES["calc/ops.py"])
+    git(root, "add", "calc/ops.py")
+    (root / "calc/ops.py").write_text("# unstaged\n" + CALC_FILES["calc/ops.py"])
+    (root / "notes.txt").write_text("untracked\n")
+    before = snapshot(root)
+    status = git(root, "status", "--porcelain=v2")
+    outcome = run_task(task(), root, config_for(root))
+    assert outcome.outcome == "fixed"
+    after = {k: v for k, v in snapshot(root).items() if not k.startswith(".escalate/")}
+    assert after == before
+    assert git(root, "status", "--porcelain=v2") == status  # the run logs are self-ignored
