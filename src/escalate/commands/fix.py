@@ -67,6 +67,7 @@ def make_task(tests: tuple[str, ...], issue_file: str | None, issue_text: str | 
 
 
 @click.command()
+@click.argument("nodeids", nargs=-1, metavar="[NODEID]...")
 @click.option(
     "--test", "tests", multiple=True, metavar="NODEID", help="A failing pytest node id (repeatable)."
 )
