@@ -257,3 +257,16 @@ def test_traceback_frames_skip_files_outside_the_root(tmp_path):
     )
     assert traceback_frames(output, root) == [Frame("pkg/mod.py", 1, "<module>")]
     assert traceback_frames("", root) == []
+
+
+def test_traceback_frames_from_the_baselines_junit_failure_text(tb_repo):
+    # The runner feeds Baseline.target_failures (JUnit failure text) to traceback_frames.
+    from samplerepo import PYTEST_COMMAND
+
+    from escalate.config import ValidateConfig
+    from escalate.validate import run_baseline
+
+    cfg = ValidateConfig(test_command=PYTEST_COMMAND, ruff=False, timeout_s=60)
+    baseline = run_baseline(tb_repo, cfg, ["tests/test_ops.py::test_add"])
+    frames = traceback_frames(baseline.target_failures["tests/test_ops.py::test_add"], tb_repo)
+    assert frames == EXPECTED[:3]

@@ -236,7 +236,7 @@ class Frame:
 
 _LOCATION = re.compile(r"^(?P<file>[^\s:<>][^:<>\n]*?\.py):(?P<line>\d+): ?(?:in (?P<func>[\w<>.]+)\s*$|.*$)")
 _NATIVE = re.compile(r'^\s*File "(?P<file>[^"]+\.py)", line (?P<line>\d+), in (?P<func>[\w<>.]+)')
-_DEF = re.compile(r"^[ >]\s*(?:async\s+)?def\s+(\w+)\s*\(")
+_DEF = re.compile(r"^>?\s*(?:async\s+)?def\s+(\w+)\s*\(")
 _SEPARATOR = re.compile(r"^(?:_ ){5,}_?\s*$|^_{3,} .* _{3,}$")
 
 

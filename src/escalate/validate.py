@@ -299,7 +299,8 @@ def _stage_lint(root: Path, py_files: list[str], baseline: Baseline, cfg: Valida
         reason = "ruff failed to run" if not run.timed_out else f"ruff timed out after {cfg.timeout_s:g} s"
         return _fail("lint", reason, run.describe(), f"lint|{reason}", cfg)
     now = Counter(_lint_key(f, root) for f in data)
-    surplus = {key: n - baseline.lint_findings.get(key, 0) for key, n in now.items()}
+    before = Counter(baseline.lint_findings)  # a plain set (one of each) is accepted too
+    surplus = {key: n - before.get(key, 0) for key, n in now.items()}
     new = sorted(key for key, n in surplus.items() if n > 0)
     if not new:
         return None
