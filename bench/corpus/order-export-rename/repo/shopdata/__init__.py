@@ -1,0 +1,3 @@
+from shopdata.models import Order
+
+__all__ = ["Order"]

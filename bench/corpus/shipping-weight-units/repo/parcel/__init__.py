@@ -1,0 +1,4 @@
+from parcel.catalog import Product
+from parcel.shipping import quote
+
+__all__ = ["Product", "quote"]
