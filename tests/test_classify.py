@@ -328,7 +328,7 @@ def test_real_pytest_traceback_through_five_modules_is_reasoning(tmp_path):
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        env={**os.environ, "PYTHONPATH": str(tmp_path), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
     )
     assert proc.returncode == 1, proc.stdout
     task = Task.from_tests(["tests/test_api.py::test_create"])
