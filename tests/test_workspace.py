@@ -199,33 +199,51 @@ def test_reset_after_commit_goes_back_to_base(tmp_path):
         assert ws.changed_files() == []
 
 
-def test_cleanup_stale_removes_worktrees_of_dead_runs(tmp_path):
-    root = make_calc_repo(tmp_path)
-    # A run that dies without closing: a child process creates a workspace, commits in
-    # one and leaves both behind (os._exit skips atexit and finally blocks).
-    code = (
-        "import os, sys\n"
-        "from escalate.workspace import Workspace\n"
-        "a = Workspace.create(sys.argv[1], 'crashed')\n"
-        "b = Workspace.create(sys.argv[1], 'crashed-with-work')\n"
-        "open(os.path.join(b.path, 'w.txt'), 'w').write('work')\n"
-        "b.commit('work in progress')\n"
-        "print(a.path); print(b.path)\n"
-        "os._exit(9)\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True)
+CRASH = (
+    "import os, sys\n"
+    "from escalate.workspace import Workspace\n"
+    "a = Workspace.create(sys.argv[1], 'crashed')\n"
+    "b = Workspace.create(sys.argv[1], 'crashed-with-work')\n"
+    "open(os.path.join(b.path, 'w.txt'), 'w').write('work')\n"
+    "b.commit('work in progress')\n"
+    "print(a.path); print(b.path)\n"
+    "os._exit(9)\n"
+)
+
+
+def crash_a_run(root: Path) -> list[Path]:
+    """A run that dies without closing: two workspaces (one with a commit) left behind.
+
+    os._exit skips atexit hooks and finally blocks, like kill -9.
+    """
+    proc = subprocess.run([sys.executable, "-c", CRASH, str(root)], capture_output=True, text=True)
     assert proc.returncode == 9, proc.stderr
     dead = [Path(p) for p in proc.stdout.split()]
     assert all(p.exists() for p in dead)
+    return dead
+
+
+def test_cleanup_stale_removes_worktrees_of_dead_runs_only(tmp_path):
+    root = make_calc_repo(tmp_path)
     with Workspace.create(root, "alive") as live:
+        dead = crash_a_run(root)
         removed = Workspace.cleanup_stale(root)
         assert sorted(removed) == sorted(dead)
         assert not any(p.exists() for p in dead)
-        assert live.path.exists()
-        branches = git(root, "branch", "--list")
-        assert "escalate/crashed\n" not in branches + "\n" and "escalate/crashed-with-work" in branches
-        assert str(live.path) in git(root, "worktree", "list")
+        assert live.path.exists() and str(live.path) in git(root, "worktree", "list")
+        branches = git(root, "branch", "--list").split()
+        # The crashed run's commit is kept for inspection; its empty branch is not.
+        assert "escalate/crashed" not in branches and "escalate/crashed-with-work" in branches
     assert Workspace.cleanup_stale(root) == []
+
+
+def test_the_next_run_cleans_up_after_a_killed_one(tmp_path):
+    root = make_calc_repo(tmp_path)
+    dead = crash_a_run(root)
+    with Workspace.create(root, "next") as ws:
+        assert not any(p.exists() for p in dead)
+        listed = git(root, "worktree", "list")
+        assert str(ws.path) in listed and not any(str(p) in listed for p in dead)
 
 
 def test_cleanup_stale_handles_a_deleted_worktree_dir(tmp_path):

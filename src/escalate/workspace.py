@@ -119,6 +119,10 @@ class Workspace:
 
         repo = _git_repo(Path(repo_root))
         try:
+            Workspace.cleanup_stale(Path(repo.working_tree_dir))  # leftovers of killed runs go first
+        except (WorkspaceError, git.GitCommandError):
+            pass  # a failed cleanup must not stop this run; the next one tries again
+        try:
             base_commit = repo.commit(base).hexsha
         except (git.BadName, ValueError) as exc:
             raise WorkspaceError(
@@ -141,7 +145,8 @@ class Workspace:
             shutil.rmtree(path, ignore_errors=True)
             raise WorkspaceError(
                 f"could not create a worktree for branch {branch}: {exc.stderr.strip()}\n"
-                "Check that the repository is writable; `escalate clean` removes leftovers of earlier runs."
+                "Check that the repository is writable and `git worktree list` shows no broken entries "
+                "(`git worktree prune` removes them)."
             ) from exc
         ws = cls(repo, path, branch, base_commit)
         _OPEN.add(ws)
