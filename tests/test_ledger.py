@@ -9,8 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from escalate.ledger import Ledger, LedgerError
+from escalate.classify import Classification
+from escalate.ledger import Ledger, LedgerError, RunRecorder
+from escalate.llm import CallRecord
 from escalate.migrations import MIGRATIONS
+from escalate.report import AttemptRecord, Outcome
+from escalate.router import Decision
+from escalate.task import Task
 
 DATA = Path(__file__).parent / "data"
 
@@ -233,3 +238,35 @@ def test_call_record_needs_run_and_model(tmp_path):
         with pytest.raises(ValueError, match="model"):
             ledger.record_call({"run": run})
         assert json.loads(json.dumps(ledger.decisions(run))) == []
+
+
+def test_run_recorder_mirrors_the_run_log_hooks(tmp_path):
+    task = Task.from_tests(["tests/test_ops.py::test_add"], source="github#7")
+    klass = Classification("generative", "low", ["a failing test with no mechanical or reasoning signal"])
+    tokens = {"input_tokens": 1800, "output_tokens": 240, "cache_write_tokens": 0, "cache_read_tokens": 1500}
+    with Ledger.open(tmp_path / "l.db") as ledger:
+        rec = RunRecorder.start(ledger, "run-7", task, klass, repo=tmp_path, base_commit="c0ffee")
+        rec.decision(Decision("start_tier", "haiku (claude-haiku-4-5)", "generative/low -> haiku"))
+        for tier, model, verdict, cost in (
+            ("haiku", "claude-haiku-4-5", "fail", "0.004"),
+            ("sonnet", "claude-sonnet-4-6", "pass", "0.021"),
+        ):
+            call = CallRecord(
+                run="ignored", tier=tier, role="ladder", model=model, **tokens, thinking_tokens=0,
+                cost_usd=Decimal(cost), request_id="req_1", duration_s=1.5, stop_reason="end_turn",
+            )  # fmt: skip
+            rec.call(call)
+            rec.attempt(
+                AttemptRecord(tier, model, 1, verdict, "target", "", Decimal(cost), output="E assert")
+            )
+        rec.finish(Outcome("fixed", cost_usd=Decimal("0.025")))
+
+        row = ledger.db.execute("SELECT source, base_commit FROM runs WHERE id = 'run-7'").fetchone()
+        assert tuple(row) == ("github#7", "c0ffee")
+        task_row = ledger.db.execute("SELECT kind, slug, complexity, error_cost FROM tasks").fetchone()
+        assert tuple(task_row) == ("test", "fix-test-add", "generative", "low")
+        assert ledger.run_cost("run-7") == pytest.approx(0.025)
+        outcome = ledger.db.execute("SELECT outcome, cost_usd, final_tier FROM outcomes").fetchone()
+        assert tuple(outcome) == ("fixed", 0.025, "sonnet")
+        assert [v.tier for v in ledger.tier_visits("generative", "low")] == ["haiku", "sonnet"]
+        assert ledger.decisions("run-7")[0]["reason"] == "generative/low -> haiku"

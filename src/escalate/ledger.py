@@ -406,3 +406,58 @@ class Ledger:
             "SELECT COALESCE(SUM(cost_usd), 0) FROM calls WHERE run_id = ?", (run_id,)
         ).fetchone()
         return round(row[0], 6)
+
+
+class RunRecorder:
+    """One run's rows in the ledger, fed through the same hooks as ``report.RunLog``.
+
+    The runner creates it after routing and calls ``call``/``decision``/``attempt``
+    next to the run log's, then ``finish`` with the ``Outcome``. Each hook writes
+    one committed row, so an interrupted run still leaves its calls and attempts.
+    """
+
+    def __init__(self, ledger: Ledger, run_id: str) -> None:
+        self.ledger = ledger
+        self.run_id = run_id
+        self.last_tier: str | None = None
+
+    @classmethod
+    def start(
+        cls,
+        ledger: Ledger,
+        run_id: str,
+        task: Any,
+        klass: Any = None,
+        *,
+        repo: str | Path | None = None,
+        base_commit: str | None = None,
+    ) -> RunRecorder:
+        """Write the run and its task (a ``task.Task``) with its class (``classify.Classification``)."""
+        ledger.record_run_start(run_id, repo=repo, base_commit=base_commit, source=task.source)
+        ledger.record_task(
+            run_id,
+            kind=task.kind,
+            slug=task.slug,
+            title=task.title,
+            labels=task.labels,
+            complexity=getattr(klass, "complexity", None),
+            error_cost=getattr(klass, "error_cost", None),
+        )
+        return cls(ledger, run_id)
+
+    def call(self, record: Any) -> None:
+        data = _plain(record)
+        data["run"] = self.run_id
+        self.ledger.record_call(data)
+
+    def decision(self, decision: Any) -> None:
+        self.ledger.record_decision(self.run_id, decision.kind, decision.choice, decision.reason)
+
+    def attempt(self, a: Any) -> None:
+        self.last_tier = a.tier
+        self.ledger.record_attempt(
+            self.run_id, a.tier, a.model, a.n, a.verdict, a.stage, a.reason, a.cost_usd
+        )
+
+    def finish(self, outcome: Any) -> None:
+        self.ledger.record_outcome(self.run_id, outcome.outcome, outcome.cost_usd, self.last_tier)
