@@ -270,3 +270,23 @@ def test_run_recorder_mirrors_the_run_log_hooks(tmp_path):
         assert tuple(outcome) == ("fixed", 0.025, "sonnet")
         assert [v.tier for v in ledger.tier_visits("generative", "low")] == ["haiku", "sonnet"]
         assert ledger.decisions("run-7")[0]["reason"] == "generative/low -> haiku"
+
+
+def _open_and_write(path: str, name: str) -> list[str]:
+    with Ledger.open(path) as ledger:
+        ledger.record_run_start(name)
+        return ledger.migrations()
+
+
+def test_processes_opening_a_fresh_ledger_at_once_migrate_it_once(tmp_path):
+    from concurrent.futures import ProcessPoolExecutor
+
+    path = str(tmp_path / "ledger.db")
+    with ProcessPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(_open_and_write, [path] * 4, [f"p{i}" for i in range(4)]))
+    names = [name for name, _ in MIGRATIONS]
+    assert all(r == names for r in results)
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT COUNT(*) FROM _migrations").fetchone()[0] == len(names)
+    assert db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 4
+    db.close()
