@@ -210,7 +210,7 @@ class DemoResult:
     outcome: Outcome
     repo: Path
     kept: bool
-    sim_requests: int
+    sim_requests: int  # POST /v1/messages the sim answered (retries included)
 
     def to_json(self) -> dict:
         data = self.outcome.to_json()
@@ -273,7 +273,8 @@ def run_demo(keep: Path | None = None, *, out: TextIO, progress_quiet: bool = Fa
         say.line()
         with running_simulator(demo_script(spec, first, second)) as server, sim_environment(server.url):
             outcome = run_task(task, repo, config, progress=Progress(out, quiet=progress_quiet))
-            requests = len(server.sim.log.snapshot())
+            log = server.sim.log.snapshot()
+            requests = sum(1 for r in log if r["method"] == "POST" and r["path"] == "/v1/messages")
         say.story(outcome, repo, keep is not None)
         return DemoResult(outcome, repo, keep is not None, requests)
     finally:

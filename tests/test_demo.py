@@ -1,0 +1,82 @@
+"""`escalate demo`: the real runner on the sample repo against an in-process sim, nothing leaked."""
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from samplerepo import git
+
+from escalate.demo import DemoSpec, run_demo
+
+
+def escalate(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "escalate.cli", *args], capture_output=True, text=True, env=env, timeout=300
+    )
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_") and k != "PYTEST_CURRENT_TEST"
+    }
+    return {**env, **extra}
+
+
+def test_demo_json_keeps_the_repo_with_the_fix_on_a_branch(tmp_path):
+    keep = tmp_path / "shop"
+    proc = escalate("demo", "--json", "--keep", str(keep), env=clean_env())
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)  # stdout is exactly one JSON object
+    assert result["outcome"] == "fixed" and result["simulated"] is True
+    assert [(a["tier"], a["verdict"]) for a in result["attempts"]] == [
+        ("haiku", "fail"),
+        ("haiku", "circular"),
+        ("sonnet", "pass"),
+    ]
+    assert result["attempts"][0]["stage"] == "target"
+    assert any(d["kind"] == "escalate" and "haiku -> sonnet" in d["choice"] for d in result["decisions"])
+    assert 0 < result["cost_usd"] < 0.1 and result["calls"] == result["sim_requests"] == 6
+    # The person's story went to stderr: simulated, said at the start and at the end.
+    lines = proc.stderr.splitlines()
+    assert "SIMULATED" in "\n".join(lines[:3]) and "SIMULATED" in "\n".join(lines[-3:])
+    assert "escalating haiku -> sonnet" in proc.stderr and "total $" in proc.stderr
+    assert "+    return round(price - price * percent / 100, 2)" in proc.stderr
+    # The kept repository: main untouched, the fix on the branch, no worktree left behind.
+    spec = DemoSpec.load()
+    branch = result["branch"]
+    assert result["repo"] == str(keep.resolve())
+    assert spec.right[0]["new_str"] in git(keep, "show", f"{branch}:shop/pricing.py")
+    assert spec.right[0]["old_str"] in (keep / "shop/pricing.py").read_text()
+    assert git(keep, "worktree", "list", "--porcelain").count("worktree ") == 1
+    assert git(keep, "status", "--porcelain") == ""
+    assert (Path(result["log_dir"]) / "calls.jsonl").read_text().count("\n") == result["calls"]
+
+
+def test_a_real_key_is_left_alone_and_the_sim_env_does_not_leak(monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-the-users-own")
+    monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
+    monkeypatch.setenv("ANTHROPIC_AUTH_TOKEN", "user-token")
+    out = io.StringIO()
+    result = run_demo(out=out)
+    assert result.outcome.outcome == "fixed"
+    assert os.environ["ANTHROPIC_API_KEY"] == "sk-ant-the-users-own"
+    assert os.environ["ANTHROPIC_AUTH_TOKEN"] == "user-token"
+    assert "ANTHROPIC_BASE_URL" not in os.environ
+    text = out.getvalue()
+    assert "ANTHROPIC_API_KEY is set, but the demo always uses the simulator" in text
+    assert "escalate fix" in text
+    assert not result.repo.exists()  # the temp repo is gone without --keep
+    assert result.to_json()["repo"] is None
+
+
+def test_keep_refuses_a_folder_with_files_in_it(tmp_path):
+    keep = tmp_path / "busy"
+    keep.mkdir()
+    (keep / "mine.txt").write_text("mine\n")
+    proc = escalate("demo", "--keep", str(keep), env=clean_env())
+    assert proc.returncode == 2
+    assert "not empty" in proc.stderr and "--keep" in proc.stderr
+    assert sorted(p.name for p in keep.iterdir()) == ["mine.txt"]
