@@ -283,3 +283,13 @@ def test_helpers_follow_gitignore_through_the_workspace(repo):
         assert "build/gen.py" not in hits and "fresh.py:1:" in hits and "calc/ops.py:1:" in hits
         edit(editor, command="str_replace", **CALC_FIX)
         assert ws.changed_files() == ["calc/ops.py", "fresh.py"]
+
+
+def test_absolute_paths_through_an_unresolved_root(tmp_path):
+    real = make_calc_repo(tmp_path)
+    alias = tmp_path / "alias"
+    os.symlink(real, alias)  # like /tmp -> /private/tmp on macOS
+    editor = Editor(alias, PROTECTED)
+    assert not edit(editor, command="view", path=str(alias / "calc/ops.py")).is_error
+    assert not edit(editor, command="view", path=str(real.resolve() / "calc/ops.py")).is_error
+    assert edit(editor, command="view", path=str(tmp_path / "elsewhere.py")).is_error

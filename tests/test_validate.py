@@ -341,3 +341,17 @@ def test_truncate_feedback_keeps_head_tail_and_assertions():
     assert truncate_feedback("short", 1000) == "short"
     huge = "x" * 5000
     assert "characters cut" in truncate_feedback(huge, 1000) and len(truncate_feedback(huge, 1000)) < 1100
+
+
+def test_the_worktree_code_is_imported_not_an_installed_copy(tmp_path, monkeypatch):
+    # An editable install (here: PYTHONPATH) pointing at the user's unpatched checkout must not win.
+    files = {k: v for k, v in CALC_FILES.items() if k != "pyproject.toml"}
+    files["pyproject.toml"] = '[tool.pytest.ini_options]\ntestpaths = ["tests"]\n'
+    checkout = make_repo(tmp_path, files, name="checkout")
+    worktree = make_repo(tmp_path, files, name="worktree")
+    monkeypatch.setenv("PYTHONPATH", str(checkout))
+    # The console script, not `python -m pytest` (which puts the working directory first by itself).
+    cfg = config(ruff=False, test_command=[str(Path(sys.executable).parent / "pytest")])
+    baseline = run_baseline(worktree, cfg, [CALC_TARGET])
+    patch(worktree, "calc/ops.py", "return a - b", "return a + b")
+    assert validate(worktree, ["calc/ops.py"], baseline, [CALC_TARGET], cfg).passed

@@ -96,6 +96,10 @@ class Editor:
         file_lister: Callable[[], list[str]] | None = None,
     ):
         self.root = Path(root).resolve()
+        # Absolute paths may use the root as shown to the model or its resolved form (/tmp vs /private/tmp).
+        self._shown_roots = sorted(
+            {Path(root).absolute().as_posix(), self.root.as_posix()}, key=len, reverse=True
+        )
         self.protected = list(protected)
         self._protected_res = [glob_regex(p) for p in self.protected]
         self.max_view_chars = max_view_chars
@@ -176,11 +180,11 @@ class Editor:
             raise _Refused("Parameter `path` must be a non-empty string.")
         raw = path.strip()
         if raw.startswith("/"):
-            root = self.root.as_posix()
-            if raw != root and not raw.startswith(root + "/"):
+            root = next((r for r in self._shown_roots if raw == r or raw.startswith(r + "/")), None)
+            if root is None:
                 raise _Refused(
                     f"The path {raw} is outside the repository. Use a path relative to the repository "
-                    f"root, or an absolute path under {root}."
+                    f"root, or an absolute path under {self._shown_roots[-1]}."
                 )
             raw = raw[len(root) :].lstrip("/") or "."
         rel = posixpath.normpath(raw)

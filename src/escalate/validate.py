@@ -154,7 +154,9 @@ def _pytest(
         *selection,
     ]
     try:
-        run = run_command(argv, root, timeout_s=cfg.timeout_s, memory_limit_mb=cfg.memory_limit_mb)
+        run = run_command(
+            argv, root, timeout_s=cfg.timeout_s, memory_limit_mb=cfg.memory_limit_mb, env=_import_env(root)
+        )
         xml = Path(xml_path).read_text() if os.path.exists(xml_path) else None
     finally:
         if os.path.exists(xml_path):
@@ -166,6 +168,21 @@ def _pytest(
         except Exception:  # noqa: BLE001 - a truncated report is treated like no report
             results, xml = None, None
     return run, results, xml
+
+
+def _import_env(root: Path) -> dict[str, str]:
+    """The environment with the worktree (and its src/) first on PYTHONPATH.
+
+    An editable install of the project points at the user's checkout; without this the
+    tests would import the unpatched code from there instead of the worktree's.
+    """
+    env = dict(os.environ)
+    paths = [str(root / "src")] if (root / "src").is_dir() else []
+    paths.append(str(root))
+    if env.get("PYTHONPATH"):
+        paths.append(env["PYTHONPATH"])
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    return env
 
 
 def _not_found(run: CommandResult, root: Path) -> list[str]:
