@@ -133,6 +133,7 @@ def labelled(world: World, sender: str = "maint", kind: str = "User") -> Path:
     return world.payload("issues.labeled", label={"name": "escalate"}, sender={"login": sender, "type": kind})
 
 
+@pytest.mark.slow
 def test_labelled_issue_becomes_a_validated_pull_request(world):
     world.sim.set_script({"models": {"*": [FIX_TURN, DONE]}})
     assert world.escalate("--event", str(labelled(world))) == 0
@@ -168,6 +169,7 @@ def test_labelled_issue_becomes_a_validated_pull_request(world):
     assert world.gh.token not in (world.work / ".git" / "config").read_text()
 
 
+@pytest.mark.slow
 def test_rerun_updates_the_same_pull_request(world):
     world.sim.set_script({"models": {"*": [FIX_TURN, DONE, FIX_TURN, DONE]}})
     assert world.escalate("--issue", "5", "--repo-slug", SLUG) == 0
@@ -182,6 +184,7 @@ def test_rerun_updates_the_same_pull_request(world):
     assert len(creates) == 1 and len(world.gh.calls("PATCH", f"/pulls/{first.number}")) == 1
 
 
+@pytest.mark.slow
 def test_unfixable_issue_gets_a_comment_and_the_needs_human_label(world):
     world.set_config({"tiers": [{"name": "haiku", "model": "claude-haiku-4-5", "max_attempts": 1}]})
     world.sim.set_script({"models": {"*": [GIVE_UP]}})
@@ -240,6 +243,7 @@ def test_issue_already_taken_is_skipped(world, capsys):
     assert world.sim.messages_requests() == []
 
 
+@pytest.mark.slow
 def test_ci_failure_on_main_becomes_a_pull_request(world):
     world.sim.set_script({"models": {"*": [FIX_TURN, DONE]}})
     sha = git(world.work, "rev-parse", "HEAD").strip()
