@@ -290,6 +290,27 @@ class Workspace:
         self.committed = True
         return self._git.rev_parse("HEAD")
 
+    def cherry_pick(self, commit: str) -> bool:
+        """Replay another branch's commit onto this branch; on a conflict, abort and return False.
+
+        The nightly batch uses it to gather tonight's fixes on one branch (``batch.combined_pr``).
+        """
+        import git
+
+        name, email = self._author()
+        env = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_COMMITTER_NAME": name,
+               "GIT_COMMITTER_EMAIL": email}  # fmt: skip
+        try:
+            self._git(c=f"core.hooksPath={os.devnull}").cherry_pick("--no-gpg-sign", commit, env=env)
+        except git.GitCommandError:
+            try:
+                self._git.cherry_pick("--abort")
+            except git.GitCommandError:
+                pass  # nothing in progress (the commit did not exist)
+            return False
+        self.committed = True
+        return True
+
     def _author(self) -> tuple[str, str]:
         reader = self._repo.config_reader()
         name = reader.get_value("user", "name", "") or FALLBACK_AUTHOR[0]
