@@ -86,39 +86,45 @@ def open_pull(
     return pull.url, ""
 
 
-def combine(repo_root: Path, config: Config, fixed: list[Any]) -> None:
-    """One PR for all of tonight's fixes: the fixed branches are merged into one branch, validated
-    together, and published; when they conflict or fail together, each gets its own PR instead."""
+def combine(repo_root: Path, config: Config, fixed: list[Any], base_commit: str) -> None:
+    """One PR for all of tonight's fixes: each fix's commit is replayed onto one branch from the base,
+    the result is validated as a whole, and published. When the fixes conflict or fail together,
+    each keeps its own (individually validated) branch and PR instead."""
     if not fixed:
         return
     from escalate.task import Task
+    from escalate.validate import run_baseline, validate
+    from escalate.workspace import Workspace
 
+    targets = sorted({t for r in fixed for t in r.target_tests})
     task = Task(
-        kind="lint" if all(r.kind == "lint" for r in fixed) else "issue",
+        kind="issue",
         title=f"{len(fixed)} nightly maintenance fix(es)",
         text="\n".join(f"- {r.title} ({r.branch})" for r in fixed),
-        target_tests=[],
+        target_tests=targets,
         labels=[],
         source="nightly",
         slug="nightly-combined",
     )
-    branch = _merged_branch(repo_root, [r.branch for r in fixed])
-    if branch is None:
+    why = ""
+    with Workspace.create(repo_root, f"batch-combined-{base_commit[:10]}", base_commit) as ws:
+        baseline = run_baseline(ws.path, config.validate, targets)
+        if not all(ws.cherry_pick(r.branch) for r in fixed):
+            why = "the fixes conflict with each other"
+        else:
+            verdict = validate(ws.path, ws.changed_files(), baseline, targets, config.validate)
+            why = "" if verdict.passed else f"together they fail {verdict.stage}: {verdict.reason}"
+        if why:
+            ws.committed = False  # drop the half-made combined branch
+        else:
+            branch = ws.branch
+    if why:
         for r in fixed:
             url, note = open_pull(repo_root, config, r.branch, task, r)
-            r.pull_request, r.detail = url, f"{r.detail}; combined merge failed, own PR; {note}".rstrip("; ")
+            r.pull_request = url
+            r.detail = "; ".join(x for x in (r.detail, f"no combined PR: {why}", note) if x)
         return
     url, note = open_pull(repo_root, config, branch, task, *fixed)
     for r in fixed:
         r.pull_request = url
-        r.detail = f"{r.detail}; in combined branch {branch}" + (f"; {note}" if note else "")
-
-
-def _merged_branch(repo_root: Path, branches: list[str]) -> str | None:
-    from escalate.workspace import Workspace
-
-    with Workspace.create(repo_root, "batch-combined", branches[0]) as ws:
-        if not ws.merge(branches[1:]):
-            return None
-        ws.committed = True  # the branch carries the fixes' commits: keep it
-        return ws.branch
+        r.detail = "; ".join(x for x in (r.detail, f"in combined branch {branch}", note) if x)

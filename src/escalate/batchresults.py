@@ -51,6 +51,8 @@ class RequestResult:
     next_tier: str | None = None  # where a re-queued task goes
     escalated: dict | None = None  # the interactive run's outcome with --escalate-now
     run_id: str | None = None  # the ledger run holding its call, attempt and outcome
+    base_commit: str = ""
+    target_tests: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
         out = asdict(self)
@@ -157,7 +159,8 @@ def collect(
         if config.batch.combined_pr:
             from escalate.batchpr import combine
 
-            combine(repo_root, config, [r for r in out.results if r.state == FIXED])
+            for base, fixed in _by_base(out.results).items():
+                combine(repo_root, config, fixed, base)
     return out
 
 
@@ -201,6 +204,8 @@ class _Context:
             model=record["model"],
             result_type=result.type if result is not None else "missing",
             state="",
+            base_commit=record["base_commit"],
+            target_tests=list(task.target_tests),
         )
         if result is not None and result.type == "succeeded":
             self._succeeded(res, task, record, result.message)
@@ -346,6 +351,15 @@ class _Context:
             res.state = NEEDS_HUMAN
             res.detail = f"--escalate-now from {nxt}: {outcome.outcome}: {outcome.explanation}"[:1500]
             self._queue(task, NEEDS_HUMAN, nxt, res.detail, record, res.detail)
+
+
+def _by_base(results: list[RequestResult]) -> dict[str, list[RequestResult]]:
+    """Fixed results grouped by base commit: only fixes made against one base combine cleanly."""
+    groups: dict[str, list[RequestResult]] = {}
+    for r in results:
+        if r.state == FIXED and r.branch:
+            groups.setdefault(r.base_commit, []).append(r)
+    return groups
 
 
 def _error_text(result: Any) -> str:
