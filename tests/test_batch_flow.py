@@ -127,6 +127,10 @@ def test_batch_night_one_and_two(tmp_path, sim):
             }
         }
     )
+    # Night 2 also gathers its fixes in one combined PR (validated together); the full suite already
+    # ran on night 1, so the target tests and ruff prove these.
+    config.batch.combined_pr = True
+    config.validate.full_suite = False
     sub2 = submit(root, config, client=client)
     assert {p.custom_id: p.tier for p in sub2.planned} == {warn_id: nxt, lint_id: first_tier[lint_id]}
     assert (test_id, "fixed") in [(s, why.split(" ")[0]) for s, why in sub2.skipped]
@@ -135,11 +139,19 @@ def test_batch_night_one_and_two(tmp_path, sim):
     assert _batch_items(sim)[warn_id]["body"]["model"] == config.tiers[tiers.index(nxt)].model
     legacy = git(root, "show", f"escalate/batch-{warn_id}:calc/legacy.py")
     assert "warnings.warn" not in legacy
+    [combined] = {
+        r.pull_request or r.detail.split("in combined branch ")[1].split(";")[0] for r in out2.results
+    }
+    assert combined.startswith("escalate/batch-combined-")
+    assert git(root, "rev-list", "--count", f"main..{combined}").strip() == "2"
+    assert "largest = max(values)" in git(root, "show", f"{combined}:calc/style.py")
+    assert "warnings.warn" not in git(root, "show", f"{combined}:calc/legacy.py")
 
 
 def test_path_outside_the_tree_and_expired_requests(tmp_path, sim):
     root = make_nightly_repo(tmp_path)
     config = _config(root)
+    config.validate.full_suite = False  # not the point here; the first test runs the full validation
     client = sim.client(max_retries=0)
     sim.batch_seconds = 30 * HOUR  # request i of 3 finishes at 10 h, 20 h, 30 h: the last one expires at 24 h
     sim.set_script(
