@@ -9,6 +9,14 @@ from escalate.task import Frame, Task, TaskError, sanitize_untrusted, traceback_
 from escalate.workspace import safe_slug
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _lean_sample_runs():
+    """The sample projects need no pytest plugins; not loading ours (xdist, timeout) halves each run."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+        yield
+
+
 def tags(text: str) -> str:
     """text written in Unicode tag characters: invisible in every renderer, readable by a model."""
     return "".join(chr(0xE0000 + ord(c)) for c in text)
