@@ -203,3 +203,27 @@ def test_env_points_the_sdk_at_the_sim(sim, monkeypatch):
         model="claude-haiku-5-5", max_tokens=50, messages=[{"role": "user", "content": "hi"}]
     )
     assert msg.model == "claude-haiku-5-5"
+
+
+def test_stop_sequence_cuts_the_text(sim):
+    sim.set_script({"models": {"*": [{"content": "alpha beta END gamma", "repeat": True}]}})
+    msg = ask(client(sim), stop_sequences=["END", "beta"])
+    assert (
+        msg.content[0].text == "alpha " and msg.stop_reason == "stop_sequence" and msg.stop_sequence == "beta"
+    )
+    with client(sim).messages.stream(
+        model="claude-haiku-4-5",
+        max_tokens=100,
+        stop_sequences=["END"],
+        messages=[{"role": "user", "content": "x"}],
+    ) as stream:
+        final = stream.get_final_message()
+    assert final.content[0].text == "alpha beta " and final.stop_sequence == "END"
+
+
+def test_rate_limit_headers_are_present(sim):
+    response = client(sim).messages.with_raw_response.create(
+        model="claude-haiku-4-5", max_tokens=10, messages=[{"role": "user", "content": "x"}]
+    )
+    assert response.headers["anthropic-ratelimit-requests-limit"] == "4000"
+    assert response.headers["anthropic-ratelimit-input-tokens-reset"].endswith("Z")

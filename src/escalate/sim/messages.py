@@ -53,6 +53,7 @@ class Reply:
     stop_reason: str
     output_tokens: int
     thinking_tokens: int
+    stop_sequence: str | None = None
 
 
 def _thinking_display(body: dict, model: SimModel) -> str:
@@ -78,11 +79,15 @@ def make_reply(
     factor = model.tokenizer
     budget = int(body.get("max_tokens", 0))
     display = _thinking_display(body, model)
+    stops = [s for s in body.get("stop_sequences") or [] if isinstance(s, str) and s]
     content: list[dict] = []
     used = thinking = 0
     truncated = False
+    matched: str | None = None
     for block in blocks:
         kind = block["type"]
+        if kind == "text" and stops:
+            block, matched = _cut_at_stop(block, stops)
         cost = output_block_tokens(block, factor)
         if used + cost > budget:
             truncated = True
@@ -111,10 +116,12 @@ def make_reply(
                 }
             )
         used += cost
-        if truncated:
+        if truncated or matched:
             break
     if truncated:
         stop = "max_tokens"
+    elif matched:
+        stop = "stop_sequence"
     elif stop_reason:
         stop = stop_reason
     else:
@@ -126,7 +133,16 @@ def make_reply(
         thinking = int(override["thinking_tokens"])
     if "output_tokens" in override:
         output = int(override["output_tokens"])
-    return Reply(content, stop, output, thinking)
+    return Reply(content, stop, output, thinking, matched if stop == "stop_sequence" else None)
+
+
+def _cut_at_stop(block: dict, stops: list[str]) -> tuple[dict, str | None]:
+    """The text up to the earliest stop sequence (which the real API does not return) and that sequence."""
+    hits = [(block["text"].find(s), s) for s in stops if s in block["text"]]
+    if not hits:
+        return block, None
+    at, seq = min(hits)
+    return {**block, "text": block["text"][:at]}, seq
 
 
 def usage_json(cache: CacheUsage, reply: Reply, *, service_tier: str = "standard") -> dict:
@@ -154,7 +170,7 @@ def message_json(message_id: str, model_id: str, reply: Reply, usage: dict) -> d
         "model": model_id,
         "content": reply.content,
         "stop_reason": reply.stop_reason,
-        "stop_sequence": None,
+        "stop_sequence": reply.stop_sequence,
         "stop_details": None,
         "usage": usage,
     }
@@ -208,7 +224,11 @@ def sse_events(message: dict) -> Iterator[tuple[str, dict]]:
         "output_tokens_details": usage["output_tokens_details"],
         "server_tool_use": None,
     }
-    delta = {"stop_reason": message["stop_reason"], "stop_sequence": None, "stop_details": None}
+    delta = {
+        "stop_reason": message["stop_reason"],
+        "stop_sequence": message["stop_sequence"],
+        "stop_details": None,
+    }
     yield "message_delta", {"type": "message_delta", "delta": delta, "usage": delta_usage}
     yield "message_stop", {"type": "message_stop"}
 

@@ -23,6 +23,7 @@ from escalate.sim.simulator import Simulator
 MAX_BODY = 32 * 1024 * 1024
 BATCH_MAX_BODY = 256 * 1024 * 1024
 ORGANIZATION_ID = "5c5a6b3e-0e6f-4a43-9a7e-0d1f3a5e51c1"
+RATE_LIMITS = {"requests": 4000, "input-tokens": 2_000_000, "output-tokens": 400_000}
 STREAM_ERROR_AFTER = 4  # events before an injected mid-stream error: message_start, ping, block start, delta
 
 
@@ -126,6 +127,15 @@ class _Handler(BaseHTTPRequestHandler):
     def _headers(self, request_id: str, extra: dict | None = None) -> None:
         self.send_header("request-id", request_id)
         self.send_header("anthropic-organization-id", ORGANIZATION_ID)
+        # Generous, constant rate limits in the real header names (the sim never throttles unless told).
+        sim = self.server.sim
+        reset = sim.clock.iso(sim.clock.now() + 60).split(".")[0] + "Z"
+        for kind, limit in RATE_LIMITS.items():
+            self.send_header(f"anthropic-ratelimit-{kind}-limit", str(limit))
+            self.send_header(
+                f"anthropic-ratelimit-{kind}-remaining", str(limit - (1 if kind == "requests" else 0))
+            )
+            self.send_header(f"anthropic-ratelimit-{kind}-reset", reset)
         for name, value in (extra or {}).items():
             self.send_header(name, value)
 
