@@ -143,6 +143,7 @@ def test_labelled_issue_becomes_a_validated_pull_request(world):
     assert pr.pull.draft and pr.pull.head == "escalate/issue-5" and pr.pull.base == "main"
     body = pr.body
     assert "Fixes #5" in body and "## What changed and why" in body and "## Validation" in body
+    assert "Target tests: `tests/test_ops.py::test_add`" in body and "Files changed: `calc/ops.py`" in body
     assert "add() now returns a + b" in body
     assert "calc/secret.py" not in body and "1 line(s) of the model's summary were left out" in body
     assert "@octocat" not in body.replace("`@octocat`", "")  # no pings from model text
@@ -184,22 +185,58 @@ def test_rerun_updates_the_same_pull_request(world):
     assert len(creates) == 1 and len(world.gh.calls("PATCH", f"/pulls/{first.number}")) == 1
 
 
+WRONG_TURN = {
+    "when": {"last_user_has_tool_result": False},
+    "content": [
+        {"type": "text", "text": "Multiplying should do it."},
+        {
+            "type": "tool_use",
+            "name": EDITOR,
+            "input": {**FIX_TURN["content"][1]["input"], "new_str": "def add(a, b):\n    return a * b"},
+        },
+    ],
+}
+
+
 @pytest.mark.slow
-def test_unfixable_issue_gets_a_comment_and_the_needs_human_label(world):
-    world.set_config({"tiers": [{"name": "haiku", "model": "claude-haiku-4-5", "max_attempts": 1}]})
-    world.sim.set_script({"models": {"*": [GIVE_UP]}})
+@pytest.mark.parametrize("push_failed", [False, True], ids=["no-push", "push-best-attempt"])
+def test_unfixable_issue_gets_a_comment_and_the_needs_human_label(world, push_failed):
+    tiers = [{"name": "haiku", "model": "claude-haiku-4-5", "max_attempts": 1}]
+    world.set_config({"tiers": tiers, "github": {"push_failed_branch": push_failed}})
+    world.sim.set_script({"models": {"*": [WRONG_TURN, GIVE_UP]}})
     assert world.escalate("--event", str(labelled(world))) == 1
 
     assert world.pulls() == []
     [comment] = world.comments()
     assert "escalate could not fix this (needs_human)" in comment.body
     assert "**Why it stopped:** every tier tried and none passed validation." in comment.body
-    assert "#### What was tried" in comment.body and "| haiku | `claude-haiku-4-5` | 1 |" in comment.body
-    assert "**Total: $" in comment.body and "No branch was pushed" in comment.body
+    assert (
+        "#### What was tried" in comment.body and "| haiku | `claude-haiku-4-5` | 1 | fail |" in comment.body
+    )
+    assert "**Total: $" in comment.body
     labels = world.state.issue(SLUG, 5).labels
     assert "needs-human" in labels and "escalate:running" not in labels
-    assert git(world.bare, "branch", "--list", "escalate/*").strip() == ""  # nothing pushed, nothing linked
+    remote = git(world.bare, "branch", "--list", "escalate/*").split()
+    if push_failed:  # the branch the comment names is really there, with the attempt
+        assert remote == ["escalate/issue-5-attempt"] and "`escalate/issue-5-attempt`" in comment.body
+        assert "return a * b" in git(world.bare, "show", "escalate/issue-5-attempt:calc/ops.py")
+    else:  # nothing pushed, nothing linked
+        assert (
+            remote == [] and "No branch was pushed" in comment.body and "escalate/issue-5" not in comment.body
+        )
     assert world.outputs_dict()["outcome"] == "needs_human"
+
+
+@pytest.mark.slow
+def test_a_failed_publish_still_ends_in_a_comment(world):
+    world.sim.set_script({"models": {"*": [FIX_TURN, DONE]}})
+    git(world.work, "remote", "set-url", "origin", str(world.tmp / "gone.git"))
+    assert world.escalate("--event", str(labelled(world))) == 2  # a usage error: the push was refused
+    assert world.pulls() == []
+    [comment] = world.comments()
+    assert "escalate stopped" in comment.body and "could not publish its result (fixed)" in comment.body
+    assert "git push origin" in comment.body
+    assert "needs-human" in world.state.issue(SLUG, 5).labels
 
 
 @pytest.mark.parametrize(

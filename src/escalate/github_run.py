@@ -191,35 +191,28 @@ class Publisher:
         n = info.number
         task = issue_task(info)
         self.progress.line(f"issue #{n}: {task.title}")
-        try:
-            outcome = self._run(task)
-        except BaseException as exc:
-            self._last_word(n, f"the run stopped on an internal error ({type(exc).__name__}: {exc})")
-            raise
-        result = GithubResult(outcome.outcome, outcome.explanation, run=outcome)
-        report = self._report(outcome, task.target_tests)
-        result.tokens = _tokens(report)
-        try:
-            if outcome.outcome == "fixed":
-                branch = f"escalate/issue-{n}"
-                self._push(outcome.branch, branch)
-                result.pushed_branch = branch
-                title, body = pr_title(n, info.title), pr_body(outcome, report, issue=n)
-                pr = self._open_or_update(branch, title, body)
-                result.pr_url = pr.url
-                self.gh.add_labels(n, self.cfg.fixed_label)
-                if self.cfg.needs_human_label in info.labels:
-                    self.gh.remove_label(n, self.cfg.needs_human_label)
-                self.progress.line(f"pull request: {pr.url}")
-            else:
-                result.pushed_branch = self._push_best(outcome, f"escalate/issue-{n}-attempt")
-                result.comment_url = self.gh.comment(n, self._failure(outcome, report, result.pushed_branch))
-                self.gh.add_labels(n, self.cfg.needs_human_label)
-                self.progress.line(f"not fixed ({outcome.outcome}); commented: {result.comment_url}")
-        except EscalateError as exc:
-            self._last_word(n, f"escalate could not publish its result: {exc}")
-            raise
-        return result
+
+        def say(body: str) -> str:
+            return self.gh.comment(n, body)
+
+        def fixed(outcome: Any, report: Report, result: GithubResult) -> None:
+            branch = f"escalate/issue-{n}"
+            self._push(outcome.branch, branch)
+            result.pushed_branch = branch
+            pr = self._open_or_update(branch, pr_title(n, info.title), pr_body(outcome, report, issue=n))
+            result.pr_url = pr.url
+            self.gh.add_labels(n, self.cfg.fixed_label)
+            if self.cfg.needs_human_label in info.labels:
+                self.gh.remove_label(n, self.cfg.needs_human_label)
+
+        def not_fixed(outcome: Any, report: Report, result: GithubResult) -> None:
+            result.pushed_branch = self._push_best(outcome, f"escalate/issue-{n}-attempt")
+            result.comment_url = say(self._failure(outcome, report, result.pushed_branch))
+            self.gh.add_labels(n, self.cfg.needs_human_label)
+
+        return self._settle(
+            task, say, fixed, not_fixed, lambda: self.gh.add_labels(n, self.cfg.needs_human_label)
+        )
 
     def ci_failure(self, trigger: Trigger) -> GithubResult:
         from escalate.publish import pr_body
@@ -228,23 +221,55 @@ class Publisher:
         branch = f"escalate/ci-{sha[:12]}"
         task = ci_task(trigger)
         self.progress.line(f"CI failure: {task.title}")
-        outcome = self._run(task)
-        result = GithubResult(outcome.outcome, outcome.explanation, run=outcome)
-        report = self._report(outcome)
-        result.tokens = _tokens(report)
-        if outcome.outcome == "fixed":
+
+        def say(body: str) -> str:
+            return self.gh.commit_comment(sha, body)
+
+        def fixed(outcome: Any, report: Report, result: GithubResult) -> None:
             self._push(outcome.branch, branch)
             result.pushed_branch = branch
-            title = f"Fix CI failure on {trigger.head_branch} at {sha[:7]}"
             body = pr_body(outcome, report, issue=None)
             if trigger.run_url:
                 body = f"CI run: {trigger.run_url}\n\n{body}"
+            title = f"Fix CI failure on {trigger.head_branch} at {sha[:7]}"
             result.pr_url = self._open_or_update(branch, title, body).url
-        else:
+
+        def not_fixed(outcome: Any, report: Report, result: GithubResult) -> None:
             result.pushed_branch = self._push_best(outcome, f"{branch}-attempt")
-            result.comment_url = self.gh.commit_comment(
-                sha, self._failure(outcome, report, result.pushed_branch)
-            )
+            result.comment_url = say(self._failure(outcome, report, result.pushed_branch))
+
+        return self._settle(task, say, fixed, not_fixed, lambda: None)
+
+    def _settle(self, task: Any, say: Any, fixed: Any, not_fixed: Any, flag: Any) -> GithubResult:
+        """Run the task and publish; whatever breaks, the last word goes to GitHub (``say``)."""
+
+        def last_word(why: str) -> None:
+            from escalate.publish import MARKER
+
+            try:
+                say(f"{MARKER}\n\n### escalate stopped\n\n{why}")
+                flag()
+            except EscalateError:
+                pass  # GitHub itself is what failed; the job log and exit code carry the error
+
+        try:
+            outcome = self._run(task)
+        except BaseException as exc:
+            last_word(f"The run stopped before it finished ({type(exc).__name__}: {exc}).")
+            raise
+        result = GithubResult(outcome.outcome, outcome.explanation, run=outcome)
+        try:
+            report = self._report(outcome, task.target_tests)
+            result.tokens = _tokens(report)
+            if outcome.outcome == "fixed":
+                fixed(outcome, report, result)
+                self.progress.line(f"pull request: {result.pr_url}")
+            else:
+                not_fixed(outcome, report, result)
+                self.progress.line(f"not fixed ({outcome.outcome}); commented: {result.comment_url}")
+        except EscalateError as exc:
+            last_word(f"escalate could not publish its result ({outcome.outcome}): {exc}")
+            raise
         return result
 
     def _open_or_update(self, branch: str, title: str, body: str) -> Any:
@@ -266,16 +291,6 @@ class Publisher:
 
         hint = "" if self.cfg.push_failed_branch else " (set `github.push_failed_branch: true` to get one)"
         return failure_comment(outcome, report, pushed_branch=pushed, push_hint=hint)
-
-    def _last_word(self, number: int, why: str) -> None:
-        """Never a silent failure: say what happened on the issue, if GitHub still listens."""
-        from escalate.publish import MARKER
-
-        try:
-            self.gh.comment(number, f"{MARKER}\n\n### escalate stopped\n\n{why}")
-            self.gh.add_labels(number, self.cfg.needs_human_label)
-        except EscalateError:
-            pass
 
 
 def issue_task(info: IssueInfo) -> Any:
