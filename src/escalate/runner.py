@@ -79,16 +79,19 @@ def run_task(
     try:
         ws = Workspace.create(repo_root, task.slug)
         outcome.branch = ws.branch
-        llm = ModelClient(
-            catalog,
-            prices,
-            budget,
-            log.call,
-            run=log.path.name,
-            max_retries=config.session.max_retries,
-            client=client,
-        )
-        ladder.run(ws, llm, catalog or (lambda: Catalog.load(repo_root, config)))
+
+        def connect(catalog: Any) -> ModelClient:  # after the baseline: no SDK import for nothing
+            return ModelClient(
+                catalog,
+                prices,
+                budget,
+                log.call,
+                run=log.path.name,
+                max_retries=config.session.max_retries,
+                client=client,
+            )
+
+        ladder.run(ws, connect, catalog or (lambda: Catalog.load(repo_root, config)))
     except BudgetExceeded as exc:
         ladder.stopped("budget_exceeded", "budget", str(exc))
     except ModelCallError as exc:
@@ -183,7 +186,7 @@ class _Ladder:
 
     # -- the run -------------------------------------------------------------------------
 
-    def run(self, ws: Any, llm: ModelClient, catalog: Any) -> None:
+    def run(self, ws: Any, connect: Any, catalog: Any) -> None:
         from escalate.editor import Editor
         from escalate.validate import run_baseline, validate
 
@@ -195,6 +198,7 @@ class _Ladder:
             return
         catalog = catalog() if callable(catalog) else catalog
         plan = route(task, baseline, config, catalog)
+        llm = connect(catalog)
         for t in plan.tiers:
             llm.prices.price(t.model.id)  # a missing price stops the run before the first call
         self.log.top_model = plan.tiers[-1].model.id
