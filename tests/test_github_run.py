@@ -295,3 +295,43 @@ def test_ci_failure_on_main_becomes_a_pull_request(world):
         "Fixes #" not in pr.body
         and "CI run: https://github.com/Codertocat/Hello-World/actions/runs/" in pr.body
     )
+
+
+def test_action_inputs_become_config_overrides(tmp_path):
+    from escalate.errors import ConfigError
+    from escalate.github_run import action_overrides
+
+    extra = tmp_path / "escalate-ci.yml"
+    extra.write_text("github:\n  fixed_label: done\nbudget:\n  max_cost_usd: 9\n")
+    env = {
+        "ESCALATE_CONFIG_FILE": str(extra),
+        "ESCALATE_GITHUB_LABEL": "autofix",
+        "ESCALATE_GITHUB_DRAFT": "false",
+        "ESCALATE_MAX_COST": "1.5",
+    }
+    assert action_overrides(env) == {
+        "github": {"fixed_label": "done", "label": "autofix", "draft": False},
+        "budget": {"max_cost_usd": 1.5},
+    }
+    assert action_overrides({"ESCALATE_GITHUB_LABEL": "", "ESCALATE_GITHUB_DRAFT": ""}) == {}
+    with pytest.raises(ConfigError, match="`draft` input"):
+        action_overrides({"ESCALATE_GITHUB_DRAFT": "maybe"})
+    with pytest.raises(ConfigError, match="`max-cost` input"):
+        action_overrides({"ESCALATE_MAX_COST": "lots"})
+    with pytest.raises(ConfigError, match="`config` input"):
+        action_overrides({"ESCALATE_CONFIG_FILE": str(tmp_path / "missing.yml")})
+
+
+def test_event_flag_reads_github_event_path_and_label_input(world, monkeypatch, capsys):
+    event = world.payload(
+        "issues.labeled", label={"name": "autofix"}, sender={"login": "maint", "type": "User"}
+    )
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
+    assert main(["fix", "--repo", str(world.work), "--event", "--json"]) == 0
+    assert "'autofix' is not the trigger label 'escalate'" in json.loads(capsys.readouterr().out)["reason"]
+    monkeypatch.setenv("ESCALATE_GITHUB_LABEL", "autofix")
+    monkeypatch.setenv(
+        "ESCALATE_GITHUB_DRAFT", "maybe"
+    )  # the label now matches; the bad draft input stops it
+    assert main(["fix", "--repo", str(world.work), "--event"]) == 2
+    assert world.sim.messages_requests() == []

@@ -129,3 +129,18 @@ def test_enterprise_prefix_is_enforced():
         with pytest.raises(urllib.error.HTTPError) as exc:
             urllib.request.urlopen(req)
         assert exc.value.code == 404
+
+
+def test_state_seeds_from_a_webhook_payload(github_sim):
+    payload = json.loads(
+        (Path(__file__).parent / "data" / "github" / "issue_comment.created.json").read_text()
+    )
+    github_sim.state.seed_from_payload(payload)
+    _, issue, _ = call(github_sim, "GET", "/repos/Codertocat/Hello-World/issues/1")
+    assert issue["title"] == payload["issue"]["title"] and issue["user"]["login"] == "Codertocat"
+    _, comments, _ = call(github_sim, "GET", "/repos/Codertocat/Hello-World/issues/1/comments")
+    assert [(c["body"], c["author_association"]) for c in comments] == [
+        (payload["comment"]["body"], payload["comment"]["author_association"])
+    ]
+    _, repo, _ = call(github_sim, "GET", "/repos/Codertocat/Hello-World")
+    assert repo["default_branch"] == payload["repository"]["default_branch"]
