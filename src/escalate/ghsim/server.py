@@ -274,6 +274,22 @@ def remove_label(
     return 200, [server.render.label(state.repo(slug), lb) for lb in issue.labels]
 
 
+def list_issues(server: GithubServer, *, owner: str, name: str, query: dict, **_: Any):
+    """GET /repos/{owner}/{repo}/issues: open by default, `labels` a comma list that must all match;
+    pull requests are included, as on GitHub (they carry a `pull_request` key)."""
+    state = server.state
+    slug = _slug(owner, name)
+    repo = state.repo(slug)
+    wanted = query.get("state", "open")
+    labels = [label for label in query.get("labels", "").split(",") if label]
+    items = [
+        server.render.issue(state, repo, i)
+        for i in sorted(repo.issues.values(), key=lambda i: -i.number)
+        if (wanted == "all" or i.state == wanted) and all(label in i.labels for label in labels)
+    ]
+    return _paginate(server, f"/repos/{slug}/issues", query, items)
+
+
 def list_pulls(server: GithubServer, *, owner: str, name: str, query: dict, **_: Any):
     state = server.state
     slug = _slug(owner, name)
@@ -420,6 +436,7 @@ def create_commit_comment(
 _ROUTES: list[tuple[str, str, Callable[..., Any]]] = [
     ("GET", "/user", get_user),
     ("GET", _REPO, get_repo),
+    ("GET", _REPO + r"/issues", list_issues),
     ("GET", _REPO + r"/issues/(?P<number>\d+)", get_issue),
     ("GET", _REPO + r"/issues/(?P<number>\d+)/comments", list_comments),
     ("POST", _REPO + r"/issues/(?P<number>\d+)/comments", create_comment),
