@@ -159,6 +159,32 @@ class GithubRepo:
             ),
         )
 
+    def labelled_issues(self, label: str) -> list[IssueInfo]:
+        """Open issues (pull requests left out) carrying ``label``, newest first; comments are not read.
+
+        Only people with triage access can label, so the label itself is the trust check.
+        """
+        found = self._call(
+            f"listing issues labelled {label!r}",
+            lambda: list(self._repo.get_issues(state="open", labels=[label])),
+        )
+        return [
+            IssueInfo(
+                number=i.number,
+                title=i.title or "",
+                body=i.body or "",
+                labels=tuple(lb.name for lb in i.labels),
+                state=i.state,
+                locked=bool(i.locked),
+                author=i.user.login,
+                url=i.html_url,
+                is_pull_request=False,
+                comments=(),
+            )
+            for i in found
+            if i.pull_request is None
+        ]
+
     def comment(self, number: int, body: str) -> str:
         """Comment on an issue or pull request; returns the comment's URL."""
         issue = self._call(f"reading issue #{number}", self._repo.get_issue, number)
