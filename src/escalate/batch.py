@@ -449,19 +449,13 @@ def _age_hours(stamp: str) -> float:
 
 def _github_issues(config: Config) -> list[Task]:
     """Open issues carrying ``batch.issue_label``, when GitHub is configured; else none."""
-    import os
+    from escalate.batchpr import github_configured
 
-    if not (
-        os.environ.get("GITHUB_REPOSITORY") and (os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN"))
-    ):
+    if not github_configured():
         return []
     from escalate.github import GithubRepo
 
-    repo = GithubRepo.from_env()
-    lister = getattr(repo, "labelled_issues", None)
-    if lister is None:
-        return []
-    return [_issue_task(i) for i in lister(config.batch.issue_label, config.github.trusted_associations)]
+    return [_issue_task(i) for i in GithubRepo.from_env().labelled_issues(config.batch.issue_label)]
 
 
 def _issue_task(issue: Any) -> Task:

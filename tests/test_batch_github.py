@@ -1,0 +1,58 @@
+"""With GitHub configured: labelled issues join the batch, fixes are pushed and opened as pull requests."""
+
+from __future__ import annotations
+
+from batchrepo import TEST_EDITS, tool_uses
+from samplerepo import PYTEST_COMMAND, git, make_calc_repo
+
+from escalate.batch import submit
+from escalate.batchresults import collect
+from escalate.config import load_config
+
+SLUG = "octo/calc"
+
+
+def test_issues_join_the_batch_and_fixes_become_pull_requests(tmp_path, sim, github_sim, monkeypatch):
+    root = make_calc_repo(tmp_path)
+    bare = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    git(root, "remote", "add", "origin", str(bare))
+    git(root, "push", "-q", "origin", "main")
+    github_sim.state.add_repo(SLUG, git_dir=bare)
+    github_sim.state.add_issue(SLUG, "Document calc.mul", "Add a docstring.", labels=["escalate:nightly"])
+    github_sim.state.add_issue(SLUG, "Unrelated", "Not for the nightly job.", labels=["question"])
+    for name, value in github_sim.env(SLUG).items():
+        monkeypatch.setenv(name, value)
+
+    config = load_config(root, {"validate": {"test_command": PYTEST_COMMAND, "full_suite": False}})
+    client = sim.client(max_retries=0)
+    sub = submit(root, config, client=client)
+    assert [(p.task.kind, p.task.source) for p in sub.planned] == [("test", "nightly"), ("issue", "github#1")]
+    test_id, issue_id = (p.custom_id for p in sub.planned)
+    sim.set_script(
+        {
+            "models": {
+                "*": [
+                    {
+                        "when": {"last_user_contains": "tests/test_ops.py::test_add"},
+                        "content": tool_uses(TEST_EDITS),
+                    },
+                    {"when": {"last_user_contains": "Document calc.mul"}, "content": tool_uses([])},
+                ]
+            }
+        }
+    )
+    out = collect(root, config, client=client)
+    by_id = {r.custom_id: r for r in out.results}
+
+    fixed = by_id[test_id]
+    assert fixed.state == "fixed" and fixed.pull_request
+    [pull] = [i for i in github_sim.state.repo(SLUG).issues.values() if i.pull is not None]
+    assert pull.pull.head == fixed.branch and pull.pull.base == "main" and pull.pull.draft
+    assert f"/pull/{pull.number}" in fixed.pull_request
+    assert "Message Batches API" in pull.body and "tests/test_ops.py::test_add" in pull.body
+    # The branch really is on the remote, with the fix.
+    assert "return a + b" in git(bare, "show", f"{fixed.branch}:calc/ops.py")
+
+    no_edit = by_id[issue_id]
+    assert no_edit.state == "failed" and "made no edits" in no_edit.detail and no_edit.next_tier
