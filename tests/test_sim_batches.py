@@ -108,3 +108,16 @@ def test_cancel_list_and_delete(sim):
 def test_create_needs_requests(sim):
     with pytest.raises(anthropic.BadRequestError, match="requests"):
         sim.client().messages.batches.create(requests=[])
+
+
+def test_fault_aimed_at_a_batch_item_makes_it_errored(sim):
+    sim.set_script({"faults": [{"custom_id": "doomed", "status": 500}]})
+    client = sim.client()
+    batch = client.messages.batches.create(
+        requests=[{"custom_id": "fine", "params": params()}, {"custom_id": "doomed", "params": params()}]
+    )
+    client.messages.batches.retrieve(batch.id)
+    results = {r.custom_id: r.result for r in client.messages.batches.results(batch.id)}
+    assert results["fine"].type == "succeeded"
+    assert results["doomed"].type == "errored" and results["doomed"].error.error.type == "api_error"
+    assert client.messages.create(**params()).content  # the fault never touches /v1/messages
