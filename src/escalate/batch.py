@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from escalate.batchqueue import IN_BATCH, RESOLVED, WAITING, Queue
+from escalate.cost import fmt_usd
 from escalate.errors import EscalateError
 
 if TYPE_CHECKING:
@@ -185,6 +186,7 @@ def plan_requests(
         else:
             ordered.append((task, None, ""))
     planned: list[Planned] = []
+    limit = Decimal(str(config.budget.max_cost_usd))  # per task, as for `escalate fix`
     editor = Editor(root, config.editor.protected_paths, config.editor.max_view_chars)
     for task, queued_tier, why in ordered:
         if len(planned) >= config.batch.max_tasks:
@@ -200,12 +202,19 @@ def plan_requests(
         tier = plan.tiers[index]
         reason = why or next((d.reason for d in plan.decisions if d.kind == "start_tier"), "")
         failures = {t: scan.failing[t] for t in task.target_tests if t in scan.failing}
-        request = build_request(task, root, tier, editor, failures, config.batch.max_tokens)
+        # A model's output limit caps max_tokens: the API would answer a larger one with an error.
+        max_tokens = min(config.batch.max_tokens, tier.model.max_output or config.batch.max_tokens)
+        request = build_request(task, root, tier, editor, failures, max_tokens)
         # No cache breakpoints: every request's context is its own, so a cache write would only cost.
         request.cache = False
         params = build_params(request)
         tokens = estimate_input_tokens(params)
         worst = prices.worst_case(tier.model.id, tokens, request.max_tokens, batch=True)
+        if worst > limit:
+            skipped.append(
+                (task.slug, f"worst case {fmt_usd(worst)} on {tier.name} exceeds budget.max_cost_usd")
+            )
+            continue
         planned.append(
             Planned(
                 custom_id=task.slug,

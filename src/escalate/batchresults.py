@@ -340,6 +340,9 @@ class _Context:
         outcome = run_task(task, self.repo_root, self.config.model_copy(update={"start_tier": nxt}),
                            client=self.client, catalog=self.catalog)  # fmt: skip
         res.escalated = outcome.to_json()
+        spent = Decimal(str(outcome.cost_usd or 0))  # interactive calls cost the same in both columns
+        res.cost_usd += spent
+        res.interactive_usd += spent
         if outcome.outcome == "fixed":
             res.state, res.branch = FIXED, outcome.branch
             res.detail = f"fixed interactively from {nxt} on {outcome.branch}"

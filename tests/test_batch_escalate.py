@@ -1,0 +1,46 @@
+"""`collect --escalate-now`: a one-shot fix that fails validation runs interactively on the next tier."""
+
+from __future__ import annotations
+
+from batchrepo import TEST_EDITS, tool_uses
+from samplerepo import PYTEST_COMMAND, git, make_calc_repo
+
+from escalate.batch import submit
+from escalate.batchqueue import Queue
+from escalate.batchresults import collect
+from escalate.config import load_config
+from escalate.ledger import Ledger
+
+WRONG = [{"command": "str_replace", "path": "calc/ops.py", "old_str": "def add(a, b):\n    return a - b",
+          "new_str": "def add(a, b):\n    return a * b"}]  # fmt: skip
+
+
+def test_escalate_now_runs_the_next_tier_interactively(tmp_path, sim):
+    root = make_calc_repo(tmp_path)
+    config = load_config(root, {"validate": {"test_command": PYTEST_COMMAND, "full_suite": False}})
+    first, second = config.tiers[0], config.tiers[1]
+    client = sim.client(max_retries=0)
+    sim.set_script(
+        {
+            "models": {
+                first.model: [{"content": tool_uses(WRONG, "Multiplying is surely right.")}],
+                second.model: [
+                    {"content": tool_uses(TEST_EDITS[:1], "add() subtracted; it must add.")},
+                    {"content": [{"type": "text", "text": "Fixed add(). DONE"}]},
+                ],
+            }
+        }
+    )
+    sub = submit(root, config, client=client)
+    assert [p.tier for p in sub.planned] == [first.name]
+
+    out = collect(root, config, client=client, escalate_now=True)
+    [res] = out.results
+    assert res.state == "fixed" and res.next_tier is None
+    assert res.escalated["outcome"] == "fixed" and "interactively from" in res.detail
+    assert "return a + b" in git(root, "show", f"{res.branch}:calc/ops.py")
+    # Both the batch call and the interactive calls are in the cost; the sonnet calls are not discounted.
+    sonnet = [r for r in sim.requests if r["method"] == "POST" and r.get("model") == second.model]
+    assert len(sonnet) == 2 and res.cost_usd > res.interactive_usd / 2
+    with Ledger.open(root / ".escalate/ledger.db") as ledger:
+        assert Queue(ledger).get(res.custom_id).state == "fixed"
