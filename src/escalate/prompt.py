@@ -69,7 +69,7 @@ def truncate(text: str, limit: int = MAX_OUTPUT_CHARS) -> str:
     return f"{text[:head]}\n[... {cut} characters cut ...]\n{text[-tail:]}"
 
 
-def test_source(root: Path, nodeid: str) -> str | None:
+def source_of_test(root: Path, nodeid: str) -> str | None:
     """The source of the test function a pytest node id names (class methods too), or None."""
     path_part, _, rest = nodeid.partition("::")
     path = root / path_part
@@ -138,7 +138,7 @@ def file_listing(root: Path) -> list[str]:
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.endswith(".egg-info"))
         for name in sorted(filenames):
-            if name.endswith((".pyc", ".pyo")):
+            if name.endswith((".pyc", ".pyo")) or name == ".git":  # .git is a file in a worktree
                 continue
             found.append(Path(dirpath, name).relative_to(root).as_posix())
             if len(found) >= MAX_LISTING:
@@ -162,7 +162,7 @@ def first_message(
     context += ["## Files", "", *listing, ""]
     for nodeid, output in target_failures.items():
         context += [f"## Failing test {nodeid}", ""]
-        source = test_source(root, nodeid)
+        source = source_of_test(root, nodeid)
         if source:
             context += ["Source:", "```python", source, "```", ""]
         context += ["Output at the base commit:", "```", truncate(output or "(no output)"), "```", ""]
@@ -173,6 +173,10 @@ def first_message(
     by_file: dict[str, list[int]] = {}
     for p, ln in pairs:
         by_file.setdefault(p, []).append(ln)
+    # The code under test: what the failing test modules import from the repository.
+    tests = {nodeid.partition("::")[0] for nodeid in target_failures}
+    for rel in imported_files(root, sorted(tests | set(by_file))):
+        by_file.setdefault(rel, [])
     for rel, lines in list(by_file.items())[:MAX_FILES]:
         excerpt = file_excerpt(root, rel, lines)
         if excerpt:
@@ -217,5 +221,42 @@ def handover_summary(entries: list[tuple[str, str, str, str, str]]) -> str:
     """Runner-written summary of earlier tiers: (label, stage, reason, diff, verdict) per attempt."""
     parts = []
     for label, stage, reason, diff, verdict in entries:
-        parts.append(f"## {label}: {verdict} at {stage}: {reason}\n```diff\n{diff_summary(diff)}\n```")
+        where = "" if stage in (verdict, "model") else f" at the {stage} stage"
+        parts.append(f"## {label}: {verdict}{where}: {reason}\n```diff\n{diff_summary(diff)}\n```")
     return "\n\n".join(parts)
+
+
+def _module_file(root: Path, module: str) -> str | None:
+    """The repository file of a dotted module name (flat or src layout), or None."""
+    parts = module.split(".")
+    for base in ("", "src/"):
+        for candidate in (f"{base}{'/'.join(parts)}.py", f"{base}{'/'.join(parts)}/__init__.py"):
+            if (root / candidate).is_file():
+                return candidate
+    return None
+
+
+def imported_files(root: Path, files: list[str], depth: int = 2) -> list[str]:
+    """Repository modules that ``files`` import, following re-exports ``depth`` levels deep."""
+    found: list[str] = []
+    frontier = list(files)
+    for _ in range(depth):
+        nxt = []
+        for rel in frontier:
+            try:
+                tree = ast.parse((root / rel).read_text(encoding="utf-8"))
+            except (OSError, SyntaxError, UnicodeDecodeError):
+                continue
+            for node in ast.walk(tree):
+                names = []
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+                for name in names:
+                    target = _module_file(root, name)
+                    if target and target not in files and target not in found:
+                        found.append(target)
+                        nxt.append(target)
+        frontier = nxt
+    return found

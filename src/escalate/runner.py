@@ -250,9 +250,7 @@ class _Ladder:
                 if step.action == ACCEPT:
                     self._fixed(ws, tier, targets, end)
                     return
-                history.append(
-                    (f"{tier.name} ({tier.model.id}) {label}", verdict.stage, verdict.reason, ws.diff(), word)
-                )
+                history.append((f"{label} ({tier.model.id})", verdict.stage, verdict.reason, ws.diff(), word))
                 if step.action in (ESCALATE, GIVE_UP):
                     break
                 feedback = prompt.feedback_message(verdict.stage, verdict.reason, verdict.feedback)
