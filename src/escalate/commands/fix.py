@@ -148,7 +148,8 @@ def fix(
         ctx.exit(code)
     if not tests and issue_file is None and issue_text is None:
         raise click.UsageError(
-            "Say what to fix: --test NODEID (repeatable), --issue-file FILE or --issue-text TEXT."
+            "Say what to fix: --test NODEID (repeatable), --issue-file FILE, --issue-text TEXT, "
+            "--issue N (GitHub) or --event PATH (a GitHub webhook payload)."
         )
     if issue_file is not None and issue_text is not None:
         raise click.UsageError("Use either --issue-file or --issue-text, not both.")
