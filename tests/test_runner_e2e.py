@@ -256,3 +256,33 @@ def test_user_checkout_is_byte_identical_afterwards(tmp_path, env):
     after = {k: v for k, v in snapshot(root).items() if not k.startswith(".escalate/")}
     assert after == before
     assert git(root, "status", "--porcelain=v2") == status  # the run logs are self-ignored
+
+
+def test_keep_commits_the_last_attempt_when_not_fixed(tmp_path, env):
+    env.set_script({"models": {"*": [turn(WRONG_1), DONE, turn(WRONG_1), DONE]}})
+    root = make_calc_repo(tmp_path)
+    tiers = [
+        {"name": "haiku", "model": "claude-haiku-4-5", "max_attempts": 1},
+        {"name": "sonnet", "model": "claude-sonnet-4-6", "max_attempts": 1},
+    ]
+    outcome = run_task(task(), root, config_for(root, tiers=tiers), keep=True)
+    assert outcome.outcome == "needs_human"
+    assert [a.verdict for a in outcome.attempts] == ["fail", "circular"]
+    assert outcome.branch and outcome.commit
+    assert "return a * b" in git(root, "show", f"{outcome.branch}:calc/ops.py")
+    assert git(root, "log", "-1", "--format=%s", outcome.branch).startswith("wip:")
+    assert_clean(root)
+
+
+def test_api_error_after_retries_ends_in_error_with_the_request_id(tmp_path, env):
+    env.set_script({"faults": [{"on_request": 1, "status": 400}]})
+    root = make_calc_repo(tmp_path)
+    outcome = run_task(task(), root, config_for(root))
+    assert outcome.outcome == "error"
+    [request] = env.messages_requests()
+    assert request["request_id"] in outcome.explanation and "400" in outcome.explanation
+    assert [(a.verdict, a.stage) for a in outcome.attempts] == [("error", "api")]
+    result = json.loads((Path(outcome.log_dir) / "result.json").read_text())
+    assert result["outcome"] == "error" and result["calls"] == 0
+    assert outcome.branch is None and "escalate/" not in git(root, "branch", "--list")
+    assert_clean(root)
