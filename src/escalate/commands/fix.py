@@ -37,6 +37,10 @@ def interrupts_unwind():
     log closed). Explicit for SIGINT too: a shell's background jobs start with SIGINT ignored."""
 
     def _raise(signum, frame):
+        # Only the first signal interrupts: a second Ctrl-C must not cut the cleanup short
+        # (a half-removed worktree). `escalate`'s stale-worktree cleanup covers a SIGKILL.
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)
         raise KeyboardInterrupt(signal.Signals(signum).name)
 
     previous = {}
