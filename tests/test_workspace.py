@@ -306,3 +306,11 @@ def test_tree_hash_sees_same_size_edits_made_right_after_checkout(tmp_path):
             (ws.path / "calc/ops.py").write_text(CALC_FILES["calc/ops.py"].replace("a - b", f"a - {n}", 1))
             seen.add(ws.tree_hash())
         assert len(seen) == 11
+
+
+def test_a_bare_repository_is_refused_with_advice(tmp_path):
+    root = make_calc_repo(tmp_path)
+    bare = tmp_path / "bare.git"
+    git(tmp_path, "clone", "-q", "--bare", str(root), str(bare))
+    with pytest.raises(WorkspaceError, match="bare repository"):
+        Workspace.create(bare, "x")

@@ -51,11 +51,16 @@ def _git_repo(repo_root: Path):
     import git  # heavy import, only when a workspace is actually used
 
     try:
-        return git.Repo(repo_root, search_parent_directories=True)
+        repo = git.Repo(repo_root, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
         raise WorkspaceError(
             f"{repo_root} is not inside a git repository; run escalate from a git checkout (or `git init`)."
         ) from exc
+    if repo.bare:
+        raise WorkspaceError(
+            f"{repo_root} is a bare repository; run escalate from a checkout with a working tree."
+        )
+    return repo
 
 
 def _no_hooks(repo):
@@ -165,7 +170,13 @@ class Workspace:
             return
         self.closed = True
         _OPEN.discard(self)
-        _remove_worktree(self._repo, self.path, None if keep_branch else self.branch)
+        try:
+            _remove_worktree(self._repo, self.path, None if keep_branch else self.branch)
+        finally:
+            # GitPython keeps `git cat-file` helpers alive per Repo; a batch of tasks must not pile them up.
+            if self._wt is not None:
+                self._wt.close()
+            self._repo.close()
 
     @staticmethod
     def cleanup_stale(repo_root: Path) -> list[Path]:
