@@ -237,6 +237,7 @@ def test_a_failed_publish_still_ends_in_a_comment(world):
     assert "escalate stopped" in comment.body and "could not publish its result (fixed)" in comment.body
     assert "git push origin" in comment.body
     assert "needs-human" in world.state.issue(SLUG, 5).labels
+    assert world.outputs_dict()["outcome"] == "error" and "PushError" in world.summary.read_text()
 
 
 @pytest.mark.parametrize(

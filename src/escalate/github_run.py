@@ -352,8 +352,8 @@ def _finish(result: GithubResult, env: Mapping[str, str]) -> GithubResult:
         },
         env.get("GITHUB_OUTPUT"),
     )
-    if result.outcome == "skipped":
-        summary = f"### escalate: skipped\n\n{result.reason}\n"
+    if result.outcome in ("skipped", "error") and run is None:
+        summary = f"### escalate: {result.outcome}\n\n{result.reason}\n"
     else:
         link = result.pr_url or result.comment_url or ""
         summary = f"### escalate: {result.outcome}\n\n{link}\n"
@@ -460,10 +460,15 @@ def run_command(
     if issue is not None and event is not None:
         raise EscalateError("Use either --issue N or --event PATH, not both.")
     progress = Progress(quiet=quiet)
-    if issue is not None:
-        result = run_issue(issue, repo_root, slug=slug, overrides=overrides, progress=progress)
-    else:
-        result = run_event(event or None, repo_root, slug=slug, overrides=overrides, progress=progress)
+    try:
+        if issue is not None:
+            result = run_issue(issue, repo_root, slug=slug, overrides=overrides, progress=progress)
+        else:
+            result = run_event(event or None, repo_root, slug=slug, overrides=overrides, progress=progress)
+    except BaseException as exc:
+        # The Action's outputs exist on every path, so a later step can branch on `outcome`.
+        _finish(GithubResult("error", f"{type(exc).__name__}: {exc}"), os.environ)
+        raise
     if as_json:
         click.echo(json.dumps(result.to_json()))
     if not quiet:

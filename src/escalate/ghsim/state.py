@@ -11,6 +11,7 @@ import copy
 import json
 import subprocess
 import threading
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
@@ -349,7 +350,7 @@ class Renderer:
     def label(self, repo: Repo, name: str) -> dict:
         out = copy.deepcopy(_SHAPES["label"])
         out.update(
-            id=abs(hash((repo.slug, name))) % 10**9,
+            id=zlib.crc32(f"{repo.slug}:{name}".encode()),
             node_id=f"LA_{name}",
             name=name,
             url=f"{self.api}/repos/{repo.slug}/labels/{name}",
