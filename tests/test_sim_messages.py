@@ -227,3 +227,11 @@ def test_rate_limit_headers_are_present(sim):
     )
     assert response.headers["anthropic-ratelimit-requests-limit"] == "4000"
     assert response.headers["anthropic-ratelimit-input-tokens-reset"].endswith("Z")
+
+
+def test_a_stopped_sim_stops_answering_kept_alive_connections():
+    with running_sim() as handle:
+        client = handle.client(max_retries=0)
+        client.models.list()
+    with pytest.raises(anthropic.APIConnectionError):
+        client.models.list()

@@ -169,3 +169,11 @@ def test_missing_probability_and_bad_spec():
         oracle.respond(HAIKU, body())
     with pytest.raises(ConfigError, match="fix must be a non-empty list"):
         Oracle({"success": SUCCESS, "tasks": [{"id": "a", "match": "a"}]}, CATALOGUE)
+
+
+def test_per_model_noise_still_calibrated_but_not_nested():
+    n = 1500
+    opus = first_attempts(Oracle({**spec(n, seed=5), "shared_noise": False}, CATALOGUE), OPUS, n)
+    haiku = first_attempts(Oracle({**spec(n, seed=5), "shared_noise": False}, CATALOGUE), HAIKU, n)
+    assert abs(sum(opus) / n - 0.809) < 0.03
+    assert any(h and not o for h, o in zip(haiku, opus, strict=True))  # Haiku sometimes beats Opus

@@ -83,6 +83,9 @@ class Oracle:
                 "sim script: oracle.success needs a probability per model line or id, e.g. {haiku: 0.7}"
             )
         self.rho = float(spec.get("correlation", 0.8))
+        # Shared noise: attempt n has the same luck for every model, so "a stronger model fails"
+        # implies "every weaker one fails". False: each model draws its own per-attempt noise.
+        self.shared_noise = bool(spec.get("shared_noise", True))
         if not 0.0 <= self.rho < 1.0:
             raise ConfigError("sim script: oracle.correlation must be in [0, 1)")
         self.catalogue = catalogue
@@ -120,9 +123,9 @@ class Oracle:
             f"add oracle.success.{model.line or model.id}"
         )
 
-    def score(self, task: OracleTask, attempt: int) -> tuple[float, float]:
-        """(noise, score) for the nth attempt at a task; the same for every model."""
-        noise = _unit(self.seed, "noise", task.id, attempt)
+    def score(self, task: OracleTask, attempt: int, model_id: str = "") -> tuple[float, float]:
+        """(noise, score) for the nth attempt at a task (the same for every model with shared noise)."""
+        noise = _unit(self.seed, "noise", task.id, attempt, *([] if self.shared_noise else [model_id]))
         d = min(max(task.difficulty, 1e-9), 1 - 1e-9)
         z = self.rho * _NORMAL.inv_cdf(d) + math.sqrt(1 - self.rho**2) * _NORMAL.inv_cdf(noise)
         return noise, _NORMAL.cdf(z)
@@ -150,7 +153,7 @@ class Oracle:
             key = (task.id, model.id)
             self._attempts[key] = attempt = self._attempts.get(key, 0) + 1
         p = self.probability(model)
-        noise, score = self.score(task, attempt)
+        noise, score = self.score(task, attempt, model.id)
         success = score < p
         applied = _applied_edits(body, tool)
         undo = [Edit(e["path"], e["new_str"], e["old_str"]) for e in reversed(applied) if "old_str" in e]

@@ -7,6 +7,7 @@ request log live here; what a request *means* lives in ``Simulator``.
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 import traceback
@@ -268,6 +269,31 @@ class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     sim: Simulator
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+
+    def process_request(self, request, client_address) -> None:
+        with self.connections_lock:
+            self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request) -> None:
+        with self.connections_lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def drop_connections(self) -> None:
+        """Close kept-alive client connections, so a stopped sim really stops answering."""
+        with self.connections_lock:
+            open_now = list(self.connections)
+        for conn in open_now:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
 
 class SimServer:
     """A running simulated API on ``host:port`` (port 0 = a free port); ``url`` is the base URL."""
@@ -301,4 +327,5 @@ class SimServer:
         if self._thread is not None:
             self.httpd.shutdown()
             self._thread.join(timeout=5)
+        self.httpd.drop_connections()
         self.httpd.server_close()
