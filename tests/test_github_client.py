@@ -86,3 +86,18 @@ def test_bad_token_and_missing_repo(github_sim):
     missing = GithubRepo("octo/other", github_sim.token, github_sim.url)
     with pytest.raises(GithubError, match="GITHUB_REPOSITORY"):
         missing.issue(1, TRUSTED)
+
+
+def test_commit_comments_need_a_real_commit(repo, github_sim, tmp_path):
+    work = make_calc_repo(tmp_path)
+    bare = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    git(work, "push", "-q", str(bare), "main")
+    github_sim.state.repo("octo/calc").git_dir = bare
+    sha = git(work, "rev-parse", "HEAD").strip()
+    url = repo.commit_comment(sha, "CI failed here; escalate could not fix it.")
+    assert url.endswith(
+        f"/commit/{sha}#commitcomment-{github_sim.state.repo('octo/calc').commit_comments[0]['id']}"
+    )
+    with pytest.raises(GithubError, match="No commit found"):
+        repo.commit_comment("b" * 40, "nope")

@@ -192,15 +192,8 @@ class GithubRepo:
 
     def commit_comment(self, sha: str, body: str) -> str:
         """Comment on a commit (CI failures have no issue to talk on); returns the URL."""
-        # get_commit would fetch the whole commit first; the comment endpoint needs only the sha.
-        _, data = self._call(
-            f"commenting on commit {sha[:12]}",
-            self._repo._requester.requestJsonAndCheck,
-            "POST",
-            f"{self._repo.url}/commits/{sha}/comments",
-            input={"body": body},
-        )
-        return data["html_url"]
+        commit = self._call(f"reading commit {sha[:12]}", self._repo.get_commit, sha)
+        return self._call(f"commenting on commit {sha[:12]}", commit.create_comment, body).html_url
 
     def add_labels(self, number: int, *labels: str) -> None:
         issue = self._call(f"reading issue #{number}", self._repo.get_issue, number)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -406,6 +407,48 @@ def get_permission(server: GithubServer, *, owner: str, name: str, user: str, vi
     }
 
 
+def get_commit(server: GithubServer, *, owner: str, name: str, sha: str, **_: Any) -> tuple[int, Any]:
+    """A commit as the REST API shows it, read from the repository's git dir when there is one."""
+    state = server.state
+    slug = _slug(owner, name)
+    repo = state.repo(slug)
+    fmt = "%H%x00%P%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%T%x00%B"
+    fields = ["0" * 40, "", "", "", "", "", "", "", "", ""]
+    if repo.git_dir is not None:
+        proc = subprocess.run(
+            ["git", "show", "-s", f"--format={fmt}", f"{sha}^{{commit}}"],
+            cwd=repo.git_dir,
+            capture_output=True,
+            text=True,
+        )
+        if proc.returncode != 0:
+            raise ApiError(422, f"No commit found for SHA: {sha}", docs="rest/commits/commits#get-a-commit")
+        fields = proc.stdout.split("\x00", 9)
+    full, parents, an, ae, ad, cn, ce, cd, tree, message = fields
+    full = full if repo.git_dir is not None else sha
+    api = f"{server.url}/repos/{slug}"
+    return 200, {
+        "sha": full,
+        "node_id": f"C_{full}",
+        "url": f"{api}/commits/{full}",
+        "html_url": f"https://github.com/{slug}/commit/{full}",
+        "comments_url": f"{api}/commits/{full}/comments",
+        "commit": {
+            "message": message.rstrip("\n"),
+            "tree": {"sha": tree, "url": f"{api}/git/trees/{tree}"},
+            "author": {"name": an, "email": ae, "date": ad},
+            "committer": {"name": cn, "email": ce, "date": cd},
+            "url": f"{api}/git/commits/{full}",
+            "comment_count": 0,
+        },
+        "author": None,
+        "committer": None,
+        "parents": [{"sha": p, "url": f"{api}/commits/{p}"} for p in parents.split()],
+        "stats": {"total": 0, "additions": 0, "deletions": 0},
+        "files": [],
+    }
+
+
 def create_commit_comment(
     server: GithubServer, *, owner: str, name: str, sha: str, body: Any, viewer: str, **_: Any
 ) -> tuple[int, Any]:
@@ -448,5 +491,6 @@ _ROUTES: list[tuple[str, str, Callable[..., Any]]] = [
     ("GET", _REPO + r"/pulls/(?P<number>\d+)", get_pull),
     ("PATCH", _REPO + r"/pulls/(?P<number>\d+)", update_pull),
     ("GET", _REPO + r"/collaborators/(?P<user>[^/]+)/permission", get_permission),
+    ("GET", _REPO + r"/commits/(?P<sha>[0-9a-f]{7,40})", get_commit),
     ("POST", _REPO + r"/commits/(?P<sha>[0-9a-f]{7,40})/comments", create_commit_comment),
 ]
