@@ -1,0 +1,242 @@
+"""Routing economics: arms x seeds x corpus tasks, each a real ``run_task`` against the oracle sim.
+
+Arms are configurations of the same runner. The oracle router is not run: it is read off the
+always-X arms' per-task results (the cheapest single tier that solved each task), the lower bound
+every arm is measured against. Arms whose feature has not landed are probed with one real run
+and reported as "not available yet" with the reason, never simulated.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from bench.corpus import CorpusTask
+from bench.taskrun import bench_overrides, run_one
+
+TIERS_4X = [
+    {"name": "haiku", "model": "claude-haiku-4-5"},
+    {"name": "sonnet", "model": "claude-sonnet-4-6"},
+    {"name": "opus", "model": "claude-opus-4-6"},
+]
+TIERS_55 = [
+    {"name": "haiku", "model": "claude-haiku-5-5"},
+    {"name": "sonnet", "model": "claude-sonnet-5-5"},
+    {"name": "opus", "model": "claude-opus-5-5"},
+]
+SINGLE = {"always-haiku": 0, "always-sonnet": 1, "always-opus": 2}
+
+
+def arm_overrides(arm: str, ledger: Path | None = None) -> dict:
+    if arm in SINGLE:
+        return bench_overrides([TIERS_4X[SINGLE[arm]]])
+    if arm == "ladder":
+        return bench_overrides(TIERS_4X)
+    if arm == "ladder-5.5":
+        return bench_overrides(TIERS_55)
+    if arm == "plan-execute":
+        return bench_overrides(
+            TIERS_4X, roles={"preset": "plan-execute", "planner": {"enabled": True, "tier": "opus"}}
+        )
+    if arm == "learning":
+        return bench_overrides(
+            TIERS_4X, ledger={"enabled": True, "path": str(ledger)}, router={"learning": True}
+        )
+    raise ValueError(f"unknown arm {arm!r}")
+
+
+def job(arm: str, seed: int, task: CorpusTask, ledger: Path | None = None) -> dict:
+    return {
+        "arm": arm,
+        "seed": seed,
+        "task_dir": str(task.repo_dir.parent),
+        "overrides": arm_overrides(arm, ledger),
+    }
+
+
+def run_jobs(jobs: list[dict], workers: int) -> list[dict]:
+    if workers <= 1:
+        return [run_one(j) for j in jobs]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(run_one, jobs, chunksize=1))
+
+
+# -- probes for features that may not have landed -----------------------------------------------
+
+
+def probe_plan_execute(task: CorpusTask) -> str | None:
+    """None when `roles.preset: plan-execute` makes a planner call; else why the arm is unavailable."""
+    r = run_one(job("plan-execute", 1, task))
+    if r["error"] and r["outcome"] == "error":
+        return f"the run failed: {r['error'][:120]}"
+    if any(role != "fixer" for role in r["roles"]):
+        return None
+    return "roles.preset: plan-execute makes no planner call yet (the runner does not read roles)"
+
+
+def probe_learning(task: CorpusTask) -> str | None:
+    """None when the runner records to the ledger and route() consults it; else why not."""
+    with tempfile.TemporaryDirectory(prefix="bench-ledger-") as tmp:
+        ledger = Path(tmp) / "ledger.db"
+        run_one(job("learning", 1, task, ledger))
+        if not ledger.exists():
+            return "run_task does not record runs in the ledger yet, so there is no history to learn from"
+        second = run_one(job("learning", 2, task, ledger))
+    words = ("histor", "ledger", "learn")
+    if any(any(w in (d["reason"] + d["choice"]).lower() for w in words) for d in second["decisions"]):
+        return None
+    return "route() does not consult the ledger yet (router.learning has no effect on the start tier)"
+
+
+# -- metrics -------------------------------------------------------------------------------------
+
+
+def arm_metrics(rows: list[dict], n_tasks: int) -> dict:
+    """One arm, one seed: resolve rate, money, calls, escalation and cache figures."""
+    resolved = sum(r["correct"] for r in rows)
+    cost = sum(r["cost_usd"] for r in rows)
+    prompt = sum(r["input_tokens"] + r["cache_write_tokens"] + r["cache_read_tokens"] for r in rows)
+    visits: dict[str, list[bool]] = {}
+    for r in rows:
+        for i, tier in enumerate(r["tiers"]):
+            visits.setdefault(tier, []).append(i + 1 < len(r["tiers"]))
+    return {
+        "tasks": n_tasks,
+        "resolved": resolved,
+        "resolve_rate": resolved / n_tasks if n_tasks else 0.0,
+        "false_fixes": sum(r["fixed"] and not r["correct"] for r in rows),
+        "errors": sum(r["outcome"] == "error" for r in rows),
+        "cost_usd": cost,
+        "usd_per_resolved": cost / resolved if resolved else None,
+        "calls": sum(r["calls"] for r in rows),
+        "cache_read_share": sum(r["cache_read_tokens"] for r in rows) / prompt if prompt else 0.0,
+        "escalation_rate": {t: sum(v) / len(v) for t, v in visits.items()},
+        "final_tier": {t: sum(r["final_tier"] == t for r in rows) for t in visits},
+    }
+
+
+def oracle_rows(by_arm: dict[str, list[dict]]) -> list[dict]:
+    """The hindsight router: per task, the cheapest always-X run that solved it (else always-haiku's
+    failed run, which it must pay for to find out)."""
+    singles = {arm: {r["task"]: r for r in by_arm[arm]} for arm in SINGLE if arm in by_arm}
+    out = []
+    for task in singles.get("always-haiku", {}):
+        runs = [singles[a][task] for a in singles if task in singles[a]]
+        solved = [r for r in runs if r["correct"]]
+        best = min(solved, key=lambda r: r["cost_usd"]) if solved else singles["always-haiku"][task]
+        out.append({**best, "arm": "oracle"})
+    return out
+
+
+def summarize(results: list[dict], seeds: list[int], n_tasks: int) -> dict:
+    """Per arm: per-seed metrics, their spread, PGR and the multiple of the oracle's $/resolved."""
+    per_seed: dict[str, dict[int, dict]] = {}
+    for seed in seeds:
+        by_arm: dict[str, list[dict]] = {}
+        for r in results:
+            if r["seed"] == seed:
+                by_arm.setdefault(r["arm"], []).append(r)
+        if all(a in by_arm for a in SINGLE):
+            by_arm["oracle"] = oracle_rows(by_arm)
+        for arm, rows in by_arm.items():
+            per_seed.setdefault(arm, {})[seed] = arm_metrics(rows, n_tasks)
+    for seeds_m in per_seed.values():
+        for seed, m in seeds_m.items():
+            h = per_seed.get("always-haiku", {}).get(seed)
+            o = per_seed.get("always-opus", {}).get(seed)
+            orc = per_seed.get("oracle", {}).get(seed)
+            gap = (o["resolve_rate"] - h["resolve_rate"]) if h and o else 0.0
+            m["pgr"] = (m["resolve_rate"] - h["resolve_rate"]) / gap if h and gap > 0 else None
+            if orc and orc["usd_per_resolved"] and m["usd_per_resolved"]:
+                m["oracle_multiple"] = m["usd_per_resolved"] / orc["usd_per_resolved"]
+            else:
+                m["oracle_multiple"] = None
+    return {arm: {"per_seed": s, "spread": spread(list(s.values()))} for arm, s in per_seed.items()}
+
+
+SPREAD_KEYS = (
+    "resolve_rate",
+    "cost_usd",
+    "usd_per_resolved",
+    "calls",
+    "cache_read_share",
+    "pgr",
+    "oracle_multiple",
+    "false_fixes",
+)
+
+
+def spread(metrics: list[dict]) -> dict:
+    """min / median / max / mean / sd over seeds of each headline metric (None values skipped)."""
+    out = {}
+    for key in SPREAD_KEYS:
+        values = [m[key] for m in metrics if m.get(key) is not None]
+        if not values:
+            out[key] = None
+            continue
+        out[key] = {
+            "min": min(values),
+            "median": statistics.median(values),
+            "max": max(values),
+            "mean": statistics.fmean(values),
+            "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "n": len(values),
+        }
+    tiers: dict[str, list[float]] = {}
+    for m in metrics:
+        for tier, rate in m["escalation_rate"].items():
+            tiers.setdefault(tier, []).append(rate)
+    out["escalation_rate"] = {t: statistics.fmean(v) for t, v in tiers.items()}
+    return out
+
+
+def run_economics(
+    tasks: list[CorpusTask], seeds: list[int], workers: int, budget_s: float | None = None, log=print
+) -> dict:
+    """Every available arm on every task, seed after seed; the probes decide which arms run. A seed
+    that would not finish within ``budget_s`` (estimated from the seeds so far) is skipped and said so."""
+    unavailable = {}
+    for arm, probe in (("plan-execute", probe_plan_execute), ("learning", probe_learning)):
+        why = probe(tasks[0])
+        if why:
+            unavailable[arm] = why
+        log(f"  probe {arm}: {'available' if not why else 'not available yet: ' + why}")
+    arms = ["always-haiku", "always-sonnet", "always-opus", "ladder", "ladder-5.5"]
+    arms += [a for a in ("plan-execute",) if a not in unavailable]
+    results: list[dict] = []
+    done: list[int] = []
+    started = time.perf_counter()
+    for seed in seeds:
+        elapsed = time.perf_counter() - started
+        if done and budget_s is not None and elapsed + elapsed / len(done) > budget_s:
+            log(f"  seed {seed} skipped: {elapsed:.0f} s spent, another seed would pass {budget_s:.0f} s")
+            continue
+        jobs = [job(arm, seed, t) for arm in arms for t in tasks]
+        log(f"  seed {seed}: {len(jobs)} runs ({len(arms)} arms x {len(tasks)} tasks) on {workers} workers")
+        results += run_jobs(jobs, workers)
+        if "learning" not in unavailable:
+            results += run_learning(tasks, seed, workers)
+        done.append(seed)
+    return {
+        "arms": arms + ([] if "learning" in unavailable else ["learning"]),
+        "unavailable": unavailable,
+        "seeds": done,
+        "seeds_asked": list(seeds),
+        "tasks": [t.id for t in tasks],
+        "seconds": time.perf_counter() - started,
+        "summary": summarize(results, done, len(tasks)),
+        "runs": [{k: v for k, v in r.items() if k != "call_records"} for r in results],
+        "call_records": {f"{r['arm']}|{r['seed']}|{r['task']}": r["call_records"] for r in results},
+    }
+
+
+def run_learning(tasks: list[CorpusTask], seed: int, workers: int) -> list[dict]:
+    """Ledger learning: a warm-up pass over the corpus (another seed) fills a ledger, then the
+    measured pass routes with it."""
+    with tempfile.TemporaryDirectory(prefix="bench-learning-") as tmp:
+        ledger = Path(tmp) / "ledger.db"
+        run_jobs([job("learning", seed + 1000, t, ledger) for t in tasks], workers)
+        return run_jobs([job("learning", seed, t, ledger) for t in tasks], workers)
