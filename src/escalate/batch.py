@@ -156,7 +156,7 @@ def _baseline(failing: dict[str, str], task: Task) -> Any:
 
 
 def plan_requests(
-    root: Path, config: Config, scan: Any, queue: Queue, catalog: Any, prices: Any
+    root: Path, config: Config, scan: Any, queue: Queue, catalog: Any, prices: Any, ledger: Any = None
 ) -> tuple[list[Planned], list[tuple[str, str]]]:
     """Route every found task and build its request; the first ``batch.max_tasks`` go out.
 
@@ -192,7 +192,7 @@ def plan_requests(
         if len(planned) >= config.batch.max_tasks:
             skipped.append((task.slug, f"over batch.max_tasks={config.batch.max_tasks}; next batch"))
             continue
-        plan = route(task, _baseline(scan.failing, task), config, catalog)
+        plan = route(task, _baseline(scan.failing, task), config, catalog, ledger)
         index = max(plan.start, queued_tier or 0)
         while index < len(plan.tiers) and not plan.tiers[index].model.capabilities.batch:
             index += 1  # a model without batch support cannot take the request; the next tier can
@@ -281,7 +281,7 @@ def submit(
         with Workspace.create(repo_root, "nightly-scan", base) as ws:
             found = run_scan(ws.path, config, ws.base_commit, issues=issues)
             out.base_commit = ws.base_commit
-            out.planned, out.skipped = plan_requests(ws.path, config, found, queue, catalog, prices)
+            out.planned, out.skipped = plan_requests(ws.path, config, found, queue, catalog, prices, ledger)
         if dry_run:
             return out
         _resolve_gone(queue, {t.slug for t in found.tasks}, out.base_commit)

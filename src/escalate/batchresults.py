@@ -247,6 +247,8 @@ class _Context:
         )
         res.run_id = run_id
         self.ledger.record_task(run_id, kind=task.kind, slug=task.slug, title=task.title, labels=task.labels)
+        if record.get("reason"):
+            self.ledger.record_decision(run_id, "start_tier", res.tier, record["reason"])
         self.ledger.record_call(
             CallRecord(
                 run=run_id, tier=res.tier, role="oneshot", model=res.model, input_tokens=usage.input_tokens,

@@ -84,6 +84,7 @@ def context_files(task: Task, root: Path, failures: dict[str, str]) -> tuple[dic
     Explicit locations (traceback frames, the finding's file:line, paths named in the issue)
     come first, then files defining names the task mentions, ranked by the repository map.
     """
+    from escalate.prompt import imported_files
     from escalate.repomap import build_map, files_in_traceback, names_in_text
 
     text = "\n".join([task.title, task.text, *failures.values()])
@@ -98,6 +99,9 @@ def context_files(task: Task, root: Path, failures: dict[str, str]) -> tuple[dic
         rel = nodeid.split("::")[0]
         if (root / rel).is_file():
             wanted.setdefault(rel, [])
+    # The code under test: what the named files import, through re-exports (`from pkg import f`).
+    for rel in imported_files(root, list(wanted)):
+        wanted.setdefault(rel, [])
     # The cache goes outside the worktree: a request's context must not change the tree.
     with tempfile.TemporaryDirectory(prefix="escalate-map-") as cache:
         repo_map = build_map(
@@ -116,13 +120,13 @@ def context_files(task: Task, root: Path, failures: dict[str, str]) -> tuple[dic
 
 def first_message(task: Task, root: Path, failures: dict[str, str]) -> list[dict]:
     """The one user message: [repository context, task]. The context block is cacheable."""
-    from escalate.prompt import file_excerpt, test_source, truncate
+    from escalate.prompt import file_excerpt, source_of_test, truncate
 
     files, repo_map = context_files(task, root, failures)
     context = ["# Repository context", "", "## Repository map", "", repo_map.strip(), ""]
     for nodeid, output in failures.items():
         context += [f"## Failing test {nodeid}", ""]
-        source = test_source(root, nodeid)
+        source = source_of_test(root, nodeid)
         if source:
             context += ["Source:", "```python", source, "```", ""]
         context += ["Output at the base commit:", "```", truncate(output or "(no output)"), "```", ""]

@@ -111,7 +111,7 @@ def collect(
         elif not out.in_progress:
             click.echo("Nothing to collect.")
     # Exit 1 while batches remain in flight after --wait: the job should notice.
-    raise SystemExit(EXIT_NOT_FIXED if wait and out.in_progress else EXIT_FIXED)
+    click.get_current_context().exit(EXIT_NOT_FIXED if wait and out.in_progress else EXIT_FIXED)
 
 
 @batch.command()
