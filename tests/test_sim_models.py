@@ -102,3 +102,29 @@ def test_haiku_5_5_long_prompts_cost_the_second_tier():
     assert short == Decimal("0.01") and float(long) == pytest.approx(100_001 * 0.5 / 1e6)
     batch = model.charge({"input_tokens": 1000, "output_tokens": 1000}, batch=True)
     assert float(batch) == pytest.approx((1000 * 0.10 + 1000 * 0.50) / 1e6 / 2)
+
+
+def test_sim_catalogue_agrees_with_escalates_own_tables():
+    """The runner's price and model tables must match the (simulated) API they are billed by."""
+    from importlib import resources
+
+    import yaml
+
+    data = resources.files("escalate.data")
+    prices = yaml.safe_load(data.joinpath("prices.yml").read_text())["models"]
+    models = yaml.safe_load(data.joinpath("models.yml").read_text())["models"]
+    sim = SimCatalogue.load()
+    assert set(models) == {m.id for m in sim.models}
+    for model in sim.models:
+        rows = prices[model.id].get("tiers") or [prices[model.id]]
+        for row, tier in zip(rows, model.price_tiers, strict=True):
+            for key in ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read"):
+                assert Decimal(str(row[key])) == getattr(tier, key), (model.id, key)
+        spec = models[model.id]
+        assert sorted(spec["thinking"]) == sorted(model.thinking), model.id
+        assert sorted(spec["effort"]) == sorted(model.effort), model.id
+        assert (spec["min_cacheable_tokens"], spec["max_output"]) == (
+            model.min_cacheable_tokens,
+            model.max_output,
+        )
+        assert (spec["forced_tool_choice"], spec["prefill"]) == (model.forced_tool_choice, model.prefill)
