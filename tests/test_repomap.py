@@ -79,8 +79,10 @@ def test_traceback_parsing_finds_repo_files_only(tmp_path):
         f'  File "{root}/shop/cart.py", line 12, in total\n'
         '  File "/usr/lib/python3.11/decimal.py", line 3, in x\n'
         "shop/pricing.py:5: in apply_discount\n"
+        "FAILED tests/test_cart.py::test_total - assert 1 == 0\n"
+        "FAILED tests/test_gone.py::test_x\n"
     )
-    assert files_in_traceback(tb, root) == ["shop/cart.py", "shop/pricing.py"]
+    assert files_in_traceback(tb, root) == ["shop/cart.py", "shop/pricing.py", "tests/test_cart.py"]
     assert "Cart.total" in names_in_text("Cart.total is wrong") and "total" in names_in_text("Cart.total")
 
 
@@ -140,3 +142,11 @@ def test_syntax_errors_do_not_break_the_map(tmp_path):
     assert "shop/broken.py: (syntax error)\n" in m.text
     assert "shop/nul.py: (syntax error)\n" in m.text
     assert "def apply_discount(" in m.text
+
+
+def test_tiny_budget_and_broken_symlink(tmp_path):
+    root = make_project(tmp_path)
+    (root / "shop" / "dangling.py").symlink_to(root / "nowhere.py")
+    m = build_map(root, budget_tokens=5)
+    assert m.shown == [] and m.tokens <= 5 and m.text
+    assert "shop/dangling.py" not in build_map(root, budget_tokens=5000).files

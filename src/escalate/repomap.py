@@ -36,8 +36,11 @@ SKIP_DIRS = frozenset(
     }
 )  # fmt: skip
 MAX_LINE = 160
-# File paths in Python tracebacks ('File "x.py", line 3') and pytest output ("x.py:12: in f").
-TRACEBACK_FILE = re.compile(r'File "([^"]+\.py)", line \d+|^([\w./\\-]+\.py):\d+', re.MULTILINE)
+# File paths in Python tracebacks ('File "x.py", line 3'), pytest output ("x.py:12: in f") and
+# pytest node ids ("tests/test_x.py::test_y").
+TRACEBACK_FILE = re.compile(
+    r'File "([^"]+\.py)", line \d+|^([\w./\\-]+\.py):\d+|([\w./\\-]+\.py)::', re.MULTILINE
+)
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
@@ -95,7 +98,7 @@ def files_in_traceback(text: str, root: Path) -> list[str]:
     root = Path(root).resolve()
     found: list[str] = []
     for m in TRACEBACK_FILE.finditer(text):
-        raw = Path(m.group(1) or m.group(2))
+        raw = Path(m.group(1) or m.group(2) or m.group(3))
         candidate = raw if raw.is_absolute() else root / raw
         try:
             rel = candidate.resolve().relative_to(root).as_posix()
@@ -137,12 +140,18 @@ def build_map(
     parsed = 0
     for path in _python_files(root):
         rel = path.relative_to(root).as_posix()
-        st = path.stat()
+        try:
+            st = path.stat()
+        except OSError:
+            continue  # a broken symlink or a file deleted mid-walk
         hit = cached.get(rel)
         if hit and hit.mtime_ns == st.st_mtime_ns and hit.size == st.st_size:
             summaries[rel] = hit
         else:
-            summaries[rel] = summarize(path, rel, st.st_mtime_ns, st.st_size)
+            try:
+                summaries[rel] = summarize(path, rel, st.st_mtime_ns, st.st_size)
+            except OSError:
+                continue  # unreadable: nothing to show
             parsed += 1
     if use_cache and (parsed or set(cached) != set(summaries)):
         _save_cache(cache_path, summaries)
@@ -317,7 +326,8 @@ def _render(
     left_out = len(ranked) - len(shown)
     text = "".join(parts)
     if left_out:
-        text += _trailer(left_out, budget_tokens)
+        # Clipped only when the budget is too small for even the trailer.
+        text = (text + _trailer(left_out, budget_tokens))[:budget_chars]
     return text, shown
 
 
