@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from batchrepo import TEST_EDITS, tool_uses
@@ -30,6 +31,7 @@ def _creates(sim) -> list[dict]:
 def test_a_crash_after_create_cannot_orphan_the_batch(tmp_path, sim):
     root = make_calc_repo(tmp_path)
     config = _config(root)
+    config.validate.full_suite = False  # the target test proves the fix; the suite is not the point here
     client = sim.client(max_retries=0)
     sim.set_script({"models": {"*": [{"content": tool_uses(TEST_EDITS)}]}})
 
@@ -48,6 +50,11 @@ def test_a_crash_after_create_cannot_orphan_the_batch(tmp_path, sim):
     out = collect(root, config, client=client)
     assert any(api_id in note and "adopted" in note for note in out.reconciled)
     assert [r.custom_id for r in out.results] == planned and out.results[0].state == "fixed"
+    # The same cost log as `escalate fix`: one call, flagged as a batch call, at the batch price.
+    [call] = [
+        json.loads(line) for line in (Path(out.results[0].log_dir) / "calls.jsonl").read_text().splitlines()
+    ]
+    assert call["batch"] is True and call["cost_usd"] == round(float(out.results[0].cost_usd), 6)
     with Ledger.open(root / ".escalate/ledger.db") as ledger:
         [batch] = ledger.batches()
         assert (batch["status"], batch["api_batch_id"]) == ("collected", api_id)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from escalate.batch import COLLECTED, SUBMITTED, BatchError, make_client, open_ledger, reconcile
 from escalate.batchqueue import FIXED, NEEDS_HUMAN, RESOLVED, WAITING, Queue
 from escalate.cost import fmt_usd
+from escalate.report import AttemptRecord, Outcome
 
 if TYPE_CHECKING:
     from escalate.config import Config
@@ -52,6 +53,7 @@ class RequestResult:
     escalated: dict | None = None  # the interactive run's outcome with --escalate-now
     run_id: str | None = None  # the ledger run holding its call, attempt and outcome
     base_commit: str = ""
+    log_dir: str | None = None  # the run directory with the cost log (calls.jsonl)
     target_tests: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
@@ -249,21 +251,23 @@ class _Context:
         self.ledger.record_task(run_id, kind=task.kind, slug=task.slug, title=task.title, labels=task.labels)
         if record.get("reason"):
             self.ledger.record_decision(run_id, "start_tier", res.tier, record["reason"])
-        self.ledger.record_call(
-            CallRecord(
-                run=run_id, tier=res.tier, role="oneshot", model=res.model, input_tokens=usage.input_tokens,
-                output_tokens=usage.output_tokens, cache_write_tokens=usage.cache_write_tokens,
-                cache_read_tokens=usage.cache_read, thinking_tokens=usage.thinking_tokens,
-                cost_usd=res.cost_usd, request_id=getattr(message, "id", None), duration_s=0.0,
-                stop_reason=message.stop_reason, batch=True, usage=usage,
-            )
+        call = CallRecord(
+            run=run_id, tier=res.tier, role="oneshot", model=res.model, input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens, cache_write_tokens=usage.cache_write_tokens,
+            cache_read_tokens=usage.cache_read, thinking_tokens=usage.thinking_tokens,
+            cost_usd=res.cost_usd, request_id=getattr(message, "id", None), duration_s=0.0,
+            stop_reason=message.stop_reason, batch=True, usage=usage,
         )  # fmt: skip
+        self.ledger.record_call(call)
+        log = self._run_log(task, res, call)
         verdict = self._prove(res, task, record, message)
-        self.ledger.record_attempt(
-            run_id, res.tier, res.model, 1, "pass" if verdict == "pass" else "fail",
-            stage=None if verdict == "pass" else res.detail.split(":", 1)[0], reason=res.detail,
-            cost_usd=res.cost_usd,
-        )  # fmt: skip
+        stage = "ok" if verdict == "pass" else res.detail.split(":", 1)[0]
+        word = "pass" if verdict == "pass" else "fail"
+        attempt = AttemptRecord(res.tier, res.model, 1, word, stage, res.detail, res.cost_usd)
+        log.attempt(attempt)
+        self.ledger.record_attempt(run_id, res.tier, res.model, 1, word, stage=stage, reason=res.detail,
+                                   cost_usd=res.cost_usd)  # fmt: skip
+        batch_cost = res.cost_usd  # --escalate-now adds its own run's cost to res below
         if res.state == "stale":
             self._queue(task, RESOLVED, res.tier, res.detail, record)
         elif res.state == FIXED:
@@ -272,8 +276,26 @@ class _Context:
             )
         else:
             self._escalate(res, task, record)
-        final = {"fixed": "fixed", "stale": "cannot_reproduce"}.get(res.state, res.state)
-        self.ledger.record_outcome(run_id, final, res.cost_usd, res.tier)
+        final = {"stale": "cannot_reproduce", "failed": "escalated"}.get(res.state, res.state)
+        if verdict != "pass" and res.state == FIXED:
+            final = "escalated"  # this run's one-shot failed; the interactive run that fixed it has its own
+        self.ledger.record_outcome(run_id, final, batch_cost, res.tier)
+        branch = res.branch if verdict == "pass" else None
+        log.finish(Outcome(final, branch=branch, cost_usd=batch_cost, calls=1, attempts=[attempt],
+                           log_dir=str(log.path), explanation=res.detail))  # fmt: skip
+
+    def _run_log(self, task: Task, res: RequestResult, call: Any) -> Any:
+        """The same run directory as `escalate fix` writes: calls.jsonl, attempts.xml, summary.md."""
+        from escalate.catalog import Catalog
+        from escalate.report import RunLog, new_run_id
+
+        top = (self.catalog or Catalog.static()).resolve(self.config.tiers[-1]).id
+        log = RunLog(
+            self.repo_root / self.config.log_dir / new_run_id(task.slug), self.prices, top, task.title
+        )
+        log.call(call)
+        res.log_dir = str(log.path)
+        return log
 
     def _prove(self, res: RequestResult, task: Task, record: dict, message: Any) -> str:
         """Apply the edits in a fresh worktree and validate them; sets res.state/detail/branch."""
