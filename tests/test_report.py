@@ -94,3 +94,25 @@ def test_outcome_json_has_exactly_the_documented_keys():
     assert {"outcome", "branch", "commit", "cost_usd", "calls", "attempts", "decisions", "log_dir"} <= keys
     attempt = AttemptRecord("haiku", "m", 1, "circular", "circular", "no change").to_json()
     assert set(attempt) == {"tier", "model", "n", "verdict", "stage", "reason", "cost_usd"}
+
+
+def test_progress_status_lines_and_quiet():
+    import io
+
+    from escalate.progress import Progress
+
+    out = io.StringIO()
+    p = Progress(out)
+    p.attempt_start("haiku", "claude-haiku-4-5", 1)
+    p.attempt_end("fail", "target", "target test failed: tests/t.py::test_a", Decimal("0.0035"))
+    p.attempt_start("sonnet", "claude-sonnet-4-6", 1)
+    p.attempt_end("pass", "ok", "all stages passed", Decimal("0.0159"))
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("tier haiku (claude-haiku-4-5) attempt 1 ...")
+    assert lines[0].endswith("Failed (target test failed: tests/t.py::test_a) $0.0035")
+    assert lines[1].endswith("Passed $0.0159")
+    silent = io.StringIO()
+    q = Progress(silent, quiet=True)
+    q.attempt_start("haiku", "m", 1)
+    q.line("x")
+    assert silent.getvalue() == ""

@@ -51,7 +51,8 @@ class Progress:
         word = _WORDS.get(verdict, verdict)
         if self.color:
             word = f"\033[{_COLORS.get(verdict, '0')}m{word}\033[0m"
-        detail = "" if verdict == "pass" else f" ({stage}: {_short(reason)})"
+        where = "" if reason.lower().startswith(stage.lower()) else f"{stage}: "
+        detail = "" if verdict == "pass" else f" ({where}{_short(reason)})"
         if not self._open_line:
             self._write("attempt ")
         self._write(f"{word}{detail} {fmt_usd(spent)}\n")
