@@ -117,7 +117,7 @@ def test_stop_reason_and_usage_override(sim):
         }
     )
     reply = ask(sim)
-    assert reply.stop_reason == "refusal"
+    assert reply.stop_reason == "refusal" and reply.stop_details.type == "refusal"
     assert reply.usage.output_tokens == 120 and reply.usage.input_tokens == 7
     assert Decimal(sim.messages_requests()[0]["cost_usd_exact"]) == (7 * 1 + 120 * 5) / Decimal(10**6)
 

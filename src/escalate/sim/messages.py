@@ -162,6 +162,13 @@ def usage_json(cache: CacheUsage, reply: Reply, *, service_tier: str = "standard
     }
 
 
+def _stop_details(stop_reason: str) -> dict | None:
+    # The real API explains refusals; a scripted refusal names no category.
+    if stop_reason == "refusal":
+        return {"type": "refusal", "category": None, "explanation": "The model declined to continue."}
+    return None
+
+
 def message_json(message_id: str, model_id: str, reply: Reply, usage: dict) -> dict:
     return {
         "id": message_id,
@@ -171,7 +178,7 @@ def message_json(message_id: str, model_id: str, reply: Reply, usage: dict) -> d
         "content": reply.content,
         "stop_reason": reply.stop_reason,
         "stop_sequence": reply.stop_sequence,
-        "stop_details": None,
+        "stop_details": _stop_details(reply.stop_reason),
         "usage": usage,
     }
 
@@ -212,6 +219,7 @@ def sse_events(message: dict) -> Iterator[tuple[str, dict]]:
     start_usage = {k: v for k, v in usage.items() if k != "output_tokens_details"}
     start_usage["output_tokens"] = min(1, usage["output_tokens"])
     start = {**message, "content": [], "stop_reason": None, "stop_sequence": None, "usage": start_usage}
+    start["stop_details"] = None
     yield "message_start", {"type": "message_start", "message": start}
     yield "ping", {"type": "ping"}
     for index, block in enumerate(message["content"]):
@@ -227,7 +235,7 @@ def sse_events(message: dict) -> Iterator[tuple[str, dict]]:
     delta = {
         "stop_reason": message["stop_reason"],
         "stop_sequence": message["stop_sequence"],
-        "stop_details": None,
+        "stop_details": message["stop_details"],
     }
     yield "message_delta", {"type": "message_delta", "delta": delta, "usage": delta_usage}
     yield "message_stop", {"type": "message_stop"}
