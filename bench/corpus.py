@@ -218,6 +218,22 @@ def run_ruff(root: Path, *, fix: bool = False) -> list[tuple[str, str]]:
     return sorted((os.path.relpath(f["filename"], root), f["code"] or "syntax") for f in found)
 
 
+def _ruff_concise(root: Path) -> list[str]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "ruff",
+        "check",
+        "--no-cache",
+        "--output-format",
+        "concise",
+        "--exit-zero",
+        ".",
+    ]
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=_tool_env(), timeout=60)
+    return proc.stdout.splitlines()
+
+
 def check_task(task: CorpusTask) -> list[str]:
     """Everything wrong with ``task``, proven with real pytest and ruff; an empty list means it is sound."""
     problems: list[str] = []
@@ -249,6 +265,10 @@ def check_task(task: CorpusTask) -> list[str]:
         for code in task.lint:
             if code not in base_codes:
                 problems.append(f"lint code {code} not present at base")
+        if task.lint and task.text.splitlines()[0] not in _ruff_concise(base):
+            problems.append(
+                "lint-only text must start with a finding as `ruff --output-format concise` prints it"
+            )
         if task.lint:
             auto = _copy(task, Path(tmp) / "autofix")
             survived = {code for _, code in run_ruff(auto, fix=True)}
