@@ -138,13 +138,20 @@ def test_turn_protocol_through_the_sdk(sim):
 
 
 def test_unmatched_requests_fall_back_to_the_script(sim):
-    sim.set_script({"oracle": spec(1), "models": {"*": [{"content": "scripted"}]}})
+    sim.set_script({"oracle": spec(1), "models": {"*": [{"content": "scripted", "repeat": True}]}})
     reply = sim.client().messages.create(
         model="claude-haiku-4-5",
         max_tokens=100,
         messages=[{"role": "user", "content": "write a commit message"}],
     )
     assert reply.content[0].text == "scripted"
+    no_editor = {
+        **body(),
+        "model": "claude-haiku-4-5",
+        "tools": [],
+    }  # a reviewer names the task, has no editor
+    assert sim.client().messages.create(**no_editor).content[0].text == "scripted"
+    assert all("oracle" not in r for r in sim.messages_requests())
 
 
 def test_one_shot_batch_gets_all_edits(sim):

@@ -139,9 +139,9 @@ class Oracle:
 
     def respond(self, model: SimModel, body: dict) -> tuple[list[dict], dict] | None:
         task = self.find_task(body)
-        if task is None:
-            return None
         tool = _editor_name(body)
+        if task is None or tool is None:  # a model cannot edit without the tool; the script answers
+            return None
         if tool_results(last_user(body)):
             touched = sorted({e["path"] for e in _applied_edits(body, tool)})
             where = ", ".join(touched) if touched else "the code"
@@ -223,11 +223,12 @@ class Oracle:
         return blocks
 
 
-def _editor_name(body: dict) -> str:
+def _editor_name(body: dict) -> str | None:
+    """The text editor tool's name in this request, or None when no editor is offered."""
     for tool in body.get("tools") or []:
-        if str(tool.get("type", "")).startswith("text_editor_"):
+        if str(tool.get("type", "")).startswith("text_editor_") or tool.get("name") == EDITOR_TOOL:
             return str(tool.get("name") or EDITOR_TOOL)
-    return EDITOR_TOOL
+    return None
 
 
 def _applied_edits(body: dict, tool: str) -> list[dict]:
