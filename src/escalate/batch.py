@@ -149,10 +149,13 @@ def _tier_index(config: Config, name: str | None) -> int | None:
 
 
 def _baseline(failing: dict[str, str], task: Task) -> Any:
+    """What the router sees of the base: the scan's failing tests (lint is not a routing signal)."""
+    from collections import Counter
+
     from escalate.validate import Baseline
 
     targets = {t: failing[t] for t in task.target_tests if t in failing}
-    return Baseline(failing_tests=set(failing), lint_findings=set(), target_failures=targets)
+    return Baseline(failing_tests=set(failing), lint_findings=Counter(), target_failures=targets)
 
 
 def plan_requests(
@@ -170,8 +173,15 @@ def plan_requests(
     in_flight = queue.in_flight()
     skipped: list[tuple[str, str]] = []
     ordered: list[tuple[Task, int | None, str]] = []
+    seen: set[str] = set()
     for task in scan.tasks:
         entry = queue.get(task.slug)
+        if task.slug in seen:
+            skipped.append(
+                (task.slug, "found twice in this scan; sent once (custom_ids are unique per batch)")
+            )
+            continue
+        seen.add(task.slug)
         if task.slug in in_flight:
             skipped.append((task.slug, "in a batch that has not been collected yet"))
         elif queue.held(entry, config.batch.hold_days):
@@ -263,6 +273,7 @@ def submit(
     create call and the ledger update; tests use it to simulate a crash at the worst moment."""
     from escalate.catalog import Catalog
     from escalate.cost import PriceTable
+    from escalate.discovery import github_issues
     from escalate.discovery import scan as run_scan
     from escalate.workspace import Workspace, ignore_log_dir
 
@@ -277,7 +288,7 @@ def submit(
             client = make_client(client)
             out.reconciled = reconcile(ledger, client)
         if issues is None:
-            issues = _github_issues(config)
+            issues = github_issues(config)
         with Workspace.create(repo_root, "nightly-scan", base) as ws:
             found = run_scan(ws.path, config, ws.base_commit, issues=issues)
             out.base_commit = ws.base_commit
@@ -451,32 +462,3 @@ def status(repo_root: Path, config: Config, *, client: Any = None, prices: Any =
 
 def _age_hours(stamp: str) -> float:
     return (datetime.now(UTC) - datetime.fromisoformat(stamp)).total_seconds() / 3600
-
-
-# ------------------------------------------------------------------------ GitHub issues
-
-
-def _github_issues(config: Config) -> list[Task]:
-    """Open issues carrying ``batch.issue_label``, when GitHub is configured; else none."""
-    from escalate.batchpr import github_configured
-
-    if not github_configured():
-        return []
-    from escalate.github import GithubRepo
-
-    return [_issue_task(i) for i in GithubRepo.from_env().labelled_issues(config.batch.issue_label)]
-
-
-def _issue_task(issue: Any) -> Task:
-    from escalate.discovery import task_slug
-    from escalate.task import Task, sanitize_untrusted
-
-    return Task(
-        kind="issue",
-        title=f"#{issue.number}: {sanitize_untrusted(issue.title)}",
-        text=sanitize_untrusted(issue.body or ""),
-        target_tests=[],
-        labels=list(issue.labels),
-        source=f"github#{issue.number}",
-        slug=task_slug("issue", f"{issue.number}-{issue.title}", str(issue.number)),
-    )

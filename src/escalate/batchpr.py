@@ -13,17 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from escalate.cost import fmt_usd
+from escalate.discovery import github_configured
 
 if TYPE_CHECKING:
     from escalate.config import Config
     from escalate.task import Task
 
 NO_GITHUB = "PR skipped: GitHub not configured (set GITHUB_REPOSITORY and GITHUB_TOKEN); branch kept locally"
-
-
-def github_configured(env: Any = None) -> bool:
-    env = os.environ if env is None else env
-    return bool(env.get("GITHUB_REPOSITORY") and (env.get("GITHUB_TOKEN") or env.get("GH_TOKEN")))
 
 
 def pr_body(task: Task, results: list[Any]) -> str:

@@ -18,7 +18,7 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from escalate.errors import EscalateError
 
@@ -355,3 +355,35 @@ def still_present(check: dict | None, root: Path, config: Config, tests: list[st
         if (w.path, w.category, w.message) == (check["path"], check["category"], check["message"])
     ]
     return [f"{w.path}:{w.line}: {w.category}: {w.message}" for w in left]
+
+
+# ------------------------------------------------------------------------ GitHub issues
+
+
+def github_configured(env: Any = None) -> bool:
+    """GitHub counts as configured when a runner's GITHUB_REPOSITORY and a token are both set."""
+    env = os.environ if env is None else env
+    return bool(env.get("GITHUB_REPOSITORY") and (env.get("GITHUB_TOKEN") or env.get("GH_TOKEN")))
+
+
+def github_issues(config: Config) -> list[Task]:
+    """Open issues carrying ``batch.issue_label``, when GitHub is configured; else none."""
+    if not github_configured():
+        return []
+    from escalate.github import GithubRepo
+
+    return [issue_task(i) for i in GithubRepo.from_env().labelled_issues(config.batch.issue_label)]
+
+
+def issue_task(issue: Any) -> Task:
+    from escalate.task import Task, sanitize_untrusted
+
+    return Task(
+        kind="issue",
+        title=f"#{issue.number}: {sanitize_untrusted(issue.title)}",
+        text=sanitize_untrusted(issue.body or ""),
+        target_tests=[],
+        labels=list(issue.labels),
+        source=f"github#{issue.number}",
+        slug=task_slug("issue", f"{issue.number}-{issue.title}", str(issue.number)),
+    )
