@@ -114,6 +114,20 @@ CASES = {
         {"messages": [{"role": "user", "content": [{"type": "text", "text": ""}]}]},
         "text content blocks must be non-empty",
     ),
+    "system not text blocks": ({"system": [{"type": "image"}]}, "system.0.type: Input should be 'text'"),
+    "tool_use input not a mapping": (
+        {
+            "model": "claude-haiku-4-5",
+            "messages": [
+                *USER,
+                {
+                    "role": "assistant",
+                    "content": [{"type": "tool_use", "id": "t1", "name": "x", "input": "oops"}],
+                },
+            ],
+        },
+        "tool_use.input: Input should be a valid dictionary",
+    ),
     "temperature and top_p together": (
         {"model": "claude-haiku-4-5", "temperature": 0.5, "top_p": 0.9},
         "`temperature` and `top_p` cannot both be specified",

@@ -68,6 +68,7 @@ def _check_messages(body: dict, model: SimModel) -> None:
                 raise invalid(
                     f"messages.{i}.content.{j}: `tool_result` blocks may only appear in user messages"
                 )
+            _check_block_shape(block, f"messages.{i}.content.{j}")
     _check_tool_pairs(messages)
     if messages[-1]["role"] == "assistant" and not model.prefill:
         raise invalid(
@@ -75,6 +76,46 @@ def _check_messages(body: dict, model: SimModel) -> None:
             "The conversation must end with a user message."
         )
     _check_thinking_unchanged(messages)
+
+
+def _check_block_shape(block: dict, where: str) -> None:
+    kind = block["type"]
+    if kind == "text" and not isinstance(block.get("text"), str):
+        raise invalid(f"{where}.text: Input should be a valid string")
+    if kind == "tool_use":
+        if not isinstance(block.get("id"), str) or not isinstance(block.get("name"), str):
+            raise invalid(f"{where}.tool_use: `id` and `name` are required strings")
+        if not isinstance(block.get("input"), dict):
+            raise invalid(f"{where}.tool_use.input: Input should be a valid dictionary")
+    if kind == "tool_result":
+        content = block.get("content", "")
+        if not isinstance(content, str | list):
+            raise invalid(f"{where}.tool_result.content: Input should be a valid string or list")
+        for k, inner in enumerate(content if isinstance(content, list) else []):
+            if not isinstance(inner, dict) or inner.get("type") not in (
+                "text",
+                "image",
+                "document",
+                "search_result",
+            ):
+                raise invalid(
+                    f"{where}.tool_result.content.{k}: Input should be a text, image or document block"
+                )
+            if inner.get("type") == "text" and not inner.get("text"):
+                raise invalid(f"{where}.tool_result.content.{k}.text: text content blocks must be non-empty")
+
+
+def _check_system(body: dict) -> None:
+    system = body.get("system")
+    if system is None or isinstance(system, str):
+        return
+    if not isinstance(system, list):
+        raise invalid("system: Input should be a valid string or list of text blocks")
+    for i, block in enumerate(system):
+        if not isinstance(block, dict) or block.get("type") != "text":
+            raise invalid(f"system.{i}.type: Input should be 'text'")
+        if not isinstance(block.get("text"), str):
+            raise invalid(f"system.{i}.text: Field required")
 
 
 def _blocks(message: dict) -> list[dict]:
@@ -252,6 +293,7 @@ def validate_message_request(body: dict, catalogue: SimCatalogue, *, batch: bool
             f"max_tokens: {max_tokens} > {model.max_output}, which is the maximum allowed number of output "
             f"tokens for {model.id}"
         )
+    _check_system(body)
     _check_messages(body, model)
     _check_thinking(body, model)
     _check_effort(body, model)
@@ -264,6 +306,7 @@ def validate_count_request(body: dict, catalogue: SimCatalogue) -> SimModel:
     _require(body, "model", "messages")
     model = resolve_model(body, catalogue)
     probe = dict(body, max_tokens=model.max_output)  # count_tokens has no max_tokens; checks still apply
+    _check_system(probe)
     _check_messages(probe, model)
     _check_thinking(probe, model)
     _check_effort(probe, model)
