@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import click
@@ -124,6 +125,7 @@ def status(repo: str | None, as_json: bool, offline: bool) -> None:
 
     from escalate.batch import make_client
     from escalate.batch import status as run_status
+    from escalate.cost import fmt_usd
 
     root, config = _setup(repo)
     has_key = os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")
@@ -142,6 +144,7 @@ def status(repo: str | None, as_json: bool, offline: bool) -> None:
     click.echo(f"Waiting for the next batch: {len(data['waiting'])} task(s)")
     for w in data["waiting"]:
         click.echo(f"  {w['slug']} on {w['tier']}: {w['reason'] or ''}")
-    click.echo(f"Worst case of the queue: ${data['queued_worst_case_usd']:.2f} at batch prices")
+    worst = fmt_usd(Decimal(str(data["queued_worst_case_usd"])))
+    click.echo(f"Worst case of the queue: {worst} at batch prices")
     for h in data["held"]:
         click.echo(f"  held ({h['state']}): {h['slug']} {h['detail'] or ''}")
