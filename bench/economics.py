@@ -57,11 +57,12 @@ def job(arm: str, seed: int, task: CorpusTask, ledger: Path | None = None) -> di
     }
 
 
-def run_jobs(jobs: list[dict], workers: int) -> list[dict]:
+def run_jobs(jobs: list[dict], workers: int, fn=run_one) -> list[dict]:
+    """``fn(job)`` for every job, across ``workers`` processes (each run is independent)."""
     if workers <= 1:
-        return [run_one(j) for j in jobs]
+        return [fn(j) for j in jobs]
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(run_one, jobs, chunksize=1))
+        return list(pool.map(fn, jobs, chunksize=1))
 
 
 # -- probes for features that may not have landed -----------------------------------------------
