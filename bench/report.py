@@ -1,0 +1,221 @@
+"""The results as Markdown: one section per benchmark, tables a person can quote."""
+
+from __future__ import annotations
+
+ARM_NOTES = {
+    "always-haiku": "claude-haiku-4-5 only",
+    "always-sonnet": "claude-sonnet-4-6 only",
+    "always-opus": "claude-opus-4-6 only",
+    "ladder": "default config: haiku-4-5 -> sonnet-4-6 -> opus-4-6",
+    "ladder-5.5": "haiku-5-5 -> sonnet-5-5 -> opus-5-5 (5.5 prices)",
+    "plan-execute": "roles.preset: plan-execute (planner on opus, then the ladder)",
+    "learning": "ladder + router.learning after a warm-up pass",
+    "oracle": "cheapest single tier that solved each task (hindsight; lower bound)",
+}
+
+
+def pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{x * 100:.1f}%"
+
+
+def money(x: float | None) -> str:
+    return "n/a" if x is None else f"${x:.4f}"
+
+
+def spread_str(s: dict | None, fmt) -> str:
+    """median [min-max] over seeds, or the single value."""
+    if not s:
+        return "n/a"
+    if s["n"] == 1 or s["min"] == s["max"]:
+        return fmt(s["median"])
+    return f"{fmt(s['median'])} [{fmt(s['min'])}-{fmt(s['max'])}]"
+
+
+def machine_section(m: dict, seconds: dict) -> list[str]:
+    load = m.get("load_average_at_start")
+    return [
+        "## Machine",
+        "",
+        f"- CPUs: {m['cpus']} x {m['cpu_model']}; RAM {m['ram_gib']} GiB; {m['os']}",
+        f"- Python {m['python']}; anthropic {m['anthropic']}; {m['ruff']}; pytest {m['pytest']}; "
+        f"escalate {m['escalate']}",
+        f"- load average at start: {load} (other work on the machine slows every wall-clock figure)",
+        "- section wall times: " + ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items()),
+        "",
+    ]
+
+
+def economics_section(e: dict) -> list[str]:
+    seeds = e["seeds"]
+    out = [
+        "## Routing economics",
+        "",
+        f"{len(e['tasks'])} corpus tasks x {len(seeds)} seed(s) {seeds}"
+        + (
+            f" (asked for {e['seeds_asked']}; the rest would not fit the time budget)"
+            if seeds != e["seeds_asked"]
+            else ""
+        )
+        + f", {e['seconds']:.0f} s. Each cell is the median over seeds [min-max]. Every run is a real "
+        "`run_task` on a materialized git repo (ruff, target tests, full suite) against the sim's oracle "
+        "mode: per-attempt success 73.3% / 77.2% / 80.9% for the haiku / sonnet / opus lines (SWE-bench "
+        "Verified, from the routing report), task difficulty shared across models. *Resolved* counts "
+        "fixes that are the real fix; *false fixes* are wrong patches validation let through.",
+        "",
+        "| arm | what | resolve rate | total $ | $ / resolved | x oracle $/resolved | PGR | calls "
+        "| cache-read share | false fixes | escalation rate per tier |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    order = [*e["arms"], "oracle"]
+    for arm in order:
+        if arm not in e["summary"]:
+            continue
+        s = e["summary"][arm]["spread"]
+        esc = ", ".join(
+            f"{t} {r * 100:.0f}%" for t, r in s["escalation_rate"].items() if len(s["escalation_rate"]) > 1
+        )
+        out.append(
+            f"| {arm} | {ARM_NOTES.get(arm, '')} | {spread_str(s['resolve_rate'], pct)} "
+            f"| {spread_str(s['cost_usd'], money)} | {spread_str(s['usd_per_resolved'], money)} "
+            f"| {spread_str(s['oracle_multiple'], lambda x: f'{x:.2f}x')} "
+            f"| {spread_str(s['pgr'], lambda x: f'{x:.2f}')} | {spread_str(s['calls'], lambda x: f'{x:.0f}')} "
+            f"| {spread_str(s['cache_read_share'], pct)} | {spread_str(s['false_fixes'], lambda x: f'{x:.0f}')} "
+            f"| {esc or '-'} |"
+        )
+    for arm, why in e["unavailable"].items():
+        out.append(f"| {arm} | {ARM_NOTES.get(arm, '')} | not available yet: {why} | | | | | | | | |")
+    out += [
+        "",
+        "PGR (performance gap recovered) = (R_arm - R_always-haiku) / (R_always-opus - R_always-haiku), per "
+        "seed; n/a when Opus resolves no more than Haiku on that seed. Escalation rate per tier: of the "
+        "tasks that reached a tier, the share that went on to the next one.",
+        "",
+    ]
+    return out
+
+
+def overhead_section(o: dict) -> list[str]:
+    med = o["median"]
+    out = [
+        "## Runner overhead",
+        "",
+        "`escalate fix` as a subprocess against a zero-delay sim; the scripted model makes a wrong patch, "
+        "then the fix (2 attempts, 4 API calls). Medians over the tasks:",
+        "",
+        "| figure | seconds |",
+        "|---|---|",
+    ]
+    labels = [
+        ("wall_s", "`escalate fix` wall time"),
+        ("model_s", "inside API calls (loopback round trips, client-measured)"),
+        ("failed_attempt_validation_s", "validation of the failed attempt (stopped at the target tests)"),
+        ("passing_attempt_validation_s", "validation of the passing attempt (ruff, targets, full suite)"),
+        ("hand_pytest_suite_s", "by hand: `pytest` (full suite)"),
+        ("hand_pytest_targets_s", "by hand: `pytest <target tests>`"),
+        ("hand_ruff_s", "by hand: `ruff check .`"),
+        (
+            "runner_own_s",
+            "runner's own time: wall - API - attempt validation - (pytest + ruff for the baseline)",
+        ),
+    ]
+    for key, label in labels:
+        value = med.get(key)
+        out.append(f"| {label} | {'n/a' if value is None else f'{value:.2f}'} |")
+    out += [
+        f"| of which process start-up importing anthropic, git, pydantic | {o['import_sdk_git_pydantic_s']:.2f} |",
+        "",
+        "| task | outcome | attempts | wall | API | failed attempt | passing attempt | by hand (pytest + ruff) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in o["rows"]:
+        out.append(
+            f"| {r['task']} | {r['outcome']} | {', '.join(r['verdicts'])} | {r['wall_s']:.2f} | {r['model_s']:.2f} "
+            f"| {_s(r['failed_attempt_validation_s'])} | {_s(r['passing_attempt_validation_s'])} "
+            f"| {r['hand_total_s']:.2f} |"
+        )
+    out.append("")
+    return out
+
+
+def _s(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.2f}"
+
+
+def batch_section(b: dict) -> list[str]:
+    m = b["measured"]
+    out = [
+        "## Batch against interactive",
+        "",
+        f"Seed {b['seed']}. **Measured**: the nightly flow (`escalate.batch.submit` + `collect`) through the "
+        "sim's Message Batches endpoints with the oracle, up to 3 nights per repository (a task that fails "
+        "goes one tier up the next night), billed at batch prices. **Computed**: the interactive ladder's own "
+        "calls priced with `PriceTable.cost(batch=True)`.",
+        "",
+        "| | tasks fixed | total $ |",
+        "|---|---|---|",
+        f"| batch, measured (one-shot requests, nightly) | {m['fixed']}/{m['tasks']} | {money(m['cost_usd'])} |",
+    ]
+    if "interactive_ladder" in b:
+        i, c = b["interactive_ladder"], b["computed"]
+        out.append(
+            f"| interactive ladder, measured | {i['resolved']}/{m['tasks']} | {money(i['cost_usd'])} |"
+        )
+        out.append(
+            f"| interactive ladder's calls at batch prices, computed | (same) | {money(c['batch_usd'])} "
+            f"({c['batch_usd'] / c['interactive_usd'] * 100:.0f}% of {money(c['interactive_usd'])}) |"
+        )
+    nights = [r["nights"] for r in m["rows"] if r.get("nights")]
+    if nights:
+        out.append("")
+        out.append(f"Nights used per repository: {dict(sorted(_count(nights).items()))}.")
+    if m["errors"]:
+        out += ["", "Errors: " + "; ".join(m["errors"][:5])]
+    out.append("")
+    return out
+
+
+def _count(values: list[int]) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for v in values:
+        out[v] = out.get(v, 0) + 1
+    return out
+
+
+def startup_section(s: dict) -> list[str]:
+    heavy = [name for name, on in s["heavy_imported"].items() if on]
+    return [
+        "## Start-up",
+        "",
+        f"Median of {s['repeat']} runs each, in subprocesses (time.perf_counter):",
+        "",
+        "| command | seconds |",
+        "|---|---|",
+        f"| `python -c pass` | {s['python_c_pass_s']:.3f} |",
+        f"| `{s['command']}` | {s['escalate_help_s']:.3f} |",
+        f"| difference | {s['overhead_s']:.3f} |",
+        "",
+        f"Modules imported by `--help`: {s['modules_total']} in all; escalate's own: "
+        f"{', '.join(s['escalate_modules'])}. Heavy imports at `--help`: {', '.join(heavy) or 'none'} "
+        f"(checked: {', '.join(s['heavy_imported'])}).",
+        "",
+    ]
+
+
+def faults_section(f: dict) -> list[str]:
+    rows = f["rows"]
+    passed = sum(r["passed"] for r in rows)
+    out = [
+        "## Fault matrix",
+        "",
+        f"`tests/test_fault_matrix.py`, run with `--junitxml`: {passed}/{len(rows)} cases pass "
+        f"(pytest exit code {f['exit_code']}).",
+        "",
+        "| fault | expected | observed | pass |",
+        "|---|---|---|---|",
+    ]
+    for r in sorted(rows, key=lambda r: r["test"]):
+        cells = [r["fault"], r["expected"], r["observed"]]
+        cells = [c.replace("|", "\\|").replace("\n", " ") for c in cells]
+        out.append(f"| {cells[0]} | {cells[1]} | {cells[2]} | {'yes' if r['passed'] else '**NO**'} |")
+    out.append("")
+    return out
