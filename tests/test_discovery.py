@@ -41,21 +41,14 @@ def test_scan_finds_each_kind(tmp_path):
     assert set(found.checks) == {warning_task.slug, lint_task.slug}
 
 
-def test_slugs_are_stable_across_scans(tmp_path):
+def test_slugs_are_stable_and_filters_apply(tmp_path):
     root = make_nightly_repo(tmp_path)
-    first = [t.slug for t in scan(root, _config(root), "a").tasks]
-    second = [t.slug for t in scan(root, _config(root), "b").tasks]
-    assert first == second and len(set(first)) == 3
+    # A slug depends on the finding only, never on the night or the process: the ledger keys on it.
+    assert task_slug("test", "tests/test_ops.py", "tests/test_ops.py") == "test-tests-test-ops-py-50dc911a93"
     assert task_slug("lint", "x" * 200, "id") != task_slug("lint", "x" * 200, "other")
-
-
-def test_paths_and_rules_filter_the_scan(tmp_path):
-    root = make_nightly_repo(tmp_path)
-    only_legacy = scan(root, _config(root, paths=["calc/legacy.py"]), "base")
-    assert [t.kind for t in only_legacy.tasks] == ["warning"]
-    # Only F rules: the E741 finding is out, and F401 stays out because ruff fixes it.
-    no_e = scan(root, _config(root, ruff_rules=["F"]), "base")
-    assert [t.kind for t in no_e.tasks] == ["test", "warning"]
+    # Paths keep tests/test_ops.py out; rules "F" keep E741 out, and F401 stays out since ruff fixes it.
+    found = scan(root, _config(root, paths=["calc/legacy.py", "calc/style.py"], ruff_rules=["F"]), "base")
+    assert [t.kind for t in found.tasks] == ["warning"]
 
 
 def test_a_clean_project_has_nothing_to_do(tmp_path):
@@ -68,17 +61,19 @@ def test_a_clean_project_has_nothing_to_do(tmp_path):
 def test_still_present_tells_a_fixed_finding_from_a_remaining_one(tmp_path):
     root = make_nightly_repo(tmp_path)
     config = _config(root)
-    found = scan(root, config, "base")
-    _, warning_task, lint_task = found.tasks
-    lint_check, warning_check = found.checks[lint_task.slug], found.checks[warning_task.slug]
+    lint_check = {"kind": "lint", "path": "calc/style.py", "codes": ["E741"]}
+    warning_check = {"kind": "warning", "path": "calc/legacy.py", "category": "DeprecationWarning",
+                     "message": "old_mean() is deprecated"}  # fmt: skip
+    tests = ["tests/test_legacy.py::test_mean"]
     assert still_present(lint_check, root, config, []) == [
         "calc/style.py:5: E741 Ambiguous variable name: `l`"
     ]
-    assert len(still_present(warning_check, root, config, warning_task.target_tests)) == 1
-
+    assert still_present(warning_check, root, config, tests) == [
+        "calc/legacy.py:5: DeprecationWarning: old_mean() is deprecated"
+    ]
     fixed_style = STYLE.replace("l = max(values)\n    return l", "top = max(values)\n    return top")
     (root / "calc/style.py").write_text(fixed_style)
     (root / "calc/legacy.py").write_text(LEGACY.replace("    warnings.warn(", "    # warnings.warn("))
     assert still_present(lint_check, root, config, []) == []
-    assert still_present(warning_check, root, config, warning_task.target_tests) == []
+    assert still_present(warning_check, root, config, tests) == []
     assert still_present(None, root, config, []) == []
