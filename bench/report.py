@@ -14,6 +14,11 @@ ARM_NOTES = {
 }
 
 
+def row(*cells: str) -> str:
+    """A Markdown table row; pipes and newlines inside cells are escaped."""
+    return "| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in cells) + " |"
+
+
 def pct(x: float | None) -> str:
     return "n/a" if x is None else f"{x * 100:.1f}%"
 
@@ -75,12 +80,19 @@ def economics_section(e: dict) -> list[str]:
             f"{t} {r * 100:.0f}%" for t, r in s["escalation_rate"].items() if len(s["escalation_rate"]) > 1
         )
         out.append(
-            f"| {arm} | {ARM_NOTES.get(arm, '')} | {spread_str(s['resolve_rate'], pct)} "
-            f"| {spread_str(s['cost_usd'], money)} | {spread_str(s['usd_per_resolved'], money)} "
-            f"| {spread_str(s['oracle_multiple'], lambda x: f'{x:.2f}x')} "
-            f"| {spread_str(s['pgr'], lambda x: f'{x:.2f}')} | {spread_str(s['calls'], lambda x: f'{x:.0f}')} "
-            f"| {spread_str(s['cache_read_share'], pct)} | {spread_str(s['false_fixes'], lambda x: f'{x:.0f}')} "
-            f"| {esc or '-'} |"
+            row(
+                arm,
+                ARM_NOTES.get(arm, ""),
+                spread_str(s["resolve_rate"], pct),
+                spread_str(s["cost_usd"], money),
+                spread_str(s["usd_per_resolved"], money),
+                spread_str(s["oracle_multiple"], lambda x: f"{x:.2f}x"),
+                spread_str(s["pgr"], lambda x: f"{x:.2f}"),
+                spread_str(s["calls"], lambda x: f"{x:.0f}"),
+                spread_str(s["cache_read_share"], pct),
+                spread_str(s["false_fixes"], lambda x: f"{x:.0f}"),
+                esc or "-",
+            )
         )
     for arm, why in e["unavailable"].items():
         out.append(f"| {arm} | {ARM_NOTES.get(arm, '')} | not available yet: {why} | | | | | | | | |")
@@ -122,16 +134,26 @@ def overhead_section(o: dict) -> list[str]:
         value = med.get(key)
         out.append(f"| {label} | {'n/a' if value is None else f'{value:.2f}'} |")
     out += [
-        f"| of which process start-up importing anthropic, git, pydantic | {o['import_sdk_git_pydantic_s']:.2f} |",
+        row(
+            "of which process start-up importing anthropic, git, pydantic",
+            f"{o['import_sdk_git_pydantic_s']:.2f}",
+        ),
         "",
-        "| task | outcome | attempts | wall | API | failed attempt | passing attempt | by hand (pytest + ruff) |",
+        row("task", "outcome", "attempts", "wall", "API", "failed attempt", "passing attempt", "by hand"),
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in o["rows"]:
         out.append(
-            f"| {r['task']} | {r['outcome']} | {', '.join(r['verdicts'])} | {r['wall_s']:.2f} | {r['model_s']:.2f} "
-            f"| {_s(r['failed_attempt_validation_s'])} | {_s(r['passing_attempt_validation_s'])} "
-            f"| {r['hand_total_s']:.2f} |"
+            row(
+                r["task"],
+                r["outcome"],
+                ", ".join(r["verdicts"]),
+                _s(r["wall_s"]),
+                _s(r["model_s"]),
+                _s(r["failed_attempt_validation_s"]),
+                _s(r["passing_attempt_validation_s"]),
+                _s(r["hand_total_s"]) + " (pytest + ruff)",
+            )
         )
     out.append("")
     return out
@@ -146,14 +168,16 @@ def batch_section(b: dict) -> list[str]:
     out = [
         "## Batch against interactive",
         "",
-        f"Seed {b['seed']}. **Measured**: the nightly flow (`escalate.batch.submit` + `collect`) through the "
-        "sim's Message Batches endpoints with the oracle, up to 3 nights per repository (a task that fails "
-        "goes one tier up the next night), billed at batch prices. **Computed**: the interactive ladder's own "
-        "calls priced with `PriceTable.cost(batch=True)`.",
+        f"Seed {b['seed']}. **Measured**: the nightly flow (`escalate.batch.submit` + `collect`) through "
+        "the sim's Message Batches endpoints with the oracle, up to 3 nights per repository (a task that "
+        "fails goes one tier up the next night), billed at batch prices. **Computed**: the interactive "
+        "ladder's own calls priced with `PriceTable.cost(batch=True)`.",
         "",
         "| | tasks fixed | total $ |",
         "|---|---|---|",
-        f"| batch, measured (one-shot requests, nightly) | {m['fixed']}/{m['tasks']} | {money(m['cost_usd'])} |",
+        row(
+            "batch, measured (one-shot requests, nightly)", f"{m['fixed']}/{m['tasks']}", money(m["cost_usd"])
+        ),
     ]
     if "interactive_ladder" in b:
         i, c = b["interactive_ladder"], b["computed"]
@@ -214,8 +238,6 @@ def faults_section(f: dict) -> list[str]:
         "|---|---|---|---|",
     ]
     for r in sorted(rows, key=lambda r: r["test"]):
-        cells = [r["fault"], r["expected"], r["observed"]]
-        cells = [c.replace("|", "\\|").replace("\n", " ") for c in cells]
-        out.append(f"| {cells[0]} | {cells[1]} | {cells[2]} | {'yes' if r['passed'] else '**NO**'} |")
+        out.append(row(r["fault"], r["expected"], r["observed"], "yes" if r["passed"] else "**NO**"))
     out.append("")
     return out
