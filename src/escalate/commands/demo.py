@@ -1,4 +1,4 @@
-"""`escalate demo`: the fix flow on a sample repository with a simulated model; see docs/bench.md."""
+"""`escalate demo`: the fix flow on a sample repository with a simulated model; see docs/demo.md."""
 
 from __future__ import annotations
 
