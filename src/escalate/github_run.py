@@ -141,7 +141,7 @@ class Publisher:
     def _report(self, outcome: Any, targets: list[str] | None = None) -> Report:
         from escalate.catalog import Catalog
         from escalate.cost import PriceTable
-        from escalate.publish import Report, load_calls
+        from escalate.publish import Report, load_calls, stages
 
         prices = PriceTable.load(self.config.prices)
         top = Catalog.static().resolve(self.config.tiers[-1], len(self.config.tiers) - 1).id
@@ -149,7 +149,9 @@ class Publisher:
         run_url = _run_url(self.env)
         if run_url:
             hint = f" in [this workflow run]({run_url})"
-        return Report(self.root, load_calls(outcome.log_dir), prices, top, hint, targets)
+        return Report(
+            self.root, load_calls(outcome.log_dir), prices, top, hint, targets, stages(self.config.validate)
+        )
 
     def _run(self, task: Any) -> Any:
         from escalate.runner import run_task

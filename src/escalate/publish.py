@@ -15,7 +15,7 @@ import re
 import subprocess
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -208,16 +208,24 @@ def attempts_details(attempts: list[Any], limit: int = 20_000) -> str:
     return f"<details><summary>Attempts ({len(attempts)})</summary>\n\n{table}\n\n</details>"
 
 
-def validation_section(outcome: Any, targets: list[str]) -> str:
+def stages(validate: Any) -> list[str]:
+    """The validation stages a config runs, in order, as a reader would name them."""
+    out = ["syntax"]
+    if getattr(validate, "ruff", True):
+        out.append("ruff (no new findings)")
+    out.append("target tests")
+    if getattr(validate, "full_suite", True):
+        out.append("full test suite (no new failures)")
+    return out
+
+
+def validation_section(outcome: Any, targets: list[str], stage_names: list[str]) -> str:
     passing = [a for a in outcome.attempts if a.verdict == "pass"]
     lines = []
     if passing:
         a = passing[-1]
         lines.append(f"Passed on **{a.tier}** (`{a.model}`), attempt {a.n}: {_cell(a.reason, 300)}")
-    lines.append(
-        "Stages, relative to the base commit: syntax, ruff (no new findings), target tests, "
-        "full test suite (no new failures)."
-    )
+    lines.append("Stages, relative to the base commit: " + ", ".join(stage_names) + ".")
     if targets:
         lines.append("Target tests: " + ", ".join(f"`{t}`" for t in targets[:20]))
     return "\n\n".join(lines)
@@ -243,6 +251,7 @@ class Report:
     top_model: str | None
     log_hint: str = ""
     targets: list[str] | None = None  # the task's target tests, when it named them
+    stages: list[str] = field(default_factory=lambda: stages(None))  # validation stages the config ran
 
 
 def pr_title(number: int | None, title: str) -> str:
@@ -273,7 +282,7 @@ def pr_body(outcome: Any, report: Report, *, issue: int | None, closes: bool = T
         what,
         f"Files changed: {files}",
         "## Validation",
-        validation_section(outcome, targets),
+        validation_section(outcome, targets, report.stages),
         "## Cost",
         cost_section(report.calls, outcome.cost_usd, report.prices, report.top_model),
         "## Routing decisions",
