@@ -183,3 +183,44 @@ def test_count_tokens_validates_too(sim):
         client.messages.count_tokens(model="claude-nope", messages=USER)
     with pytest.raises(anthropic.BadRequestError, match="effort parameter"):
         client.messages.count_tokens(model="claude-haiku-4-5", messages=USER, output_config={"effort": "low"})
+
+
+MALFORMED = [
+    [],
+    {"model": 5, "max_tokens": 10, "messages": USER},
+    {"model": "claude-haiku-4-5", "max_tokens": "ten", "messages": USER},
+    {"model": "claude-haiku-4-5", "max_tokens": 10, "messages": "hi"},
+    {"model": "claude-haiku-4-5", "max_tokens": 10, "messages": [5]},
+    {"model": "claude-haiku-4-5", "max_tokens": 10, "messages": [{"role": "user", "content": 5}]},
+    {
+        "model": "claude-haiku-4-5",
+        "max_tokens": 10,
+        "messages": [{"role": "user", "content": [{"text": "x"}]}],
+    },
+    {"model": "claude-haiku-4-5", "max_tokens": 10, "messages": USER, "system": 7},
+    {"model": "claude-haiku-4-5", "max_tokens": 10, "messages": USER, "tools": [5]},
+    {"model": "claude-haiku-4-5", "max_tokens": 10, "messages": USER, "tools": "x"},
+    {"model": "claude-haiku-4-5", "max_tokens": 10, "messages": USER, "tool_choice": "auto"},
+    {"model": "claude-haiku-4-5", "max_tokens": 10, "messages": USER, "thinking": "on"},
+    {"model": "claude-haiku-4-5", "max_tokens": 10, "messages": USER, "output_config": {"effort": 3}},
+    {"model": "claude-haiku-4-5", "max_tokens": 10, "messages": USER, "cache_control": "yes"},
+    {"model": "claude-haiku-4-5", "max_tokens": 10, "messages": USER, "cache_control": {"type": "forever"}},
+    {
+        "model": "claude-haiku-4-5",
+        "max_tokens": 10,
+        "messages": [
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "x", "content": 3}]}
+        ],
+    },
+]
+
+
+@pytest.mark.parametrize("body", MALFORMED, ids=range(len(MALFORMED)))
+def test_malformed_bodies_are_client_errors_never_sim_crashes(sim, body):
+    client = anthropic.Anthropic(base_url=sim.url, api_key="sk-test", max_retries=0)
+    with pytest.raises(anthropic.APIStatusError) as info:
+        client.post("/v1/messages", cast_to=object, body=body)
+    assert info.value.status_code == 400, info.value.body
+    with pytest.raises(anthropic.APIStatusError) as info:
+        client.post("/v1/messages/count_tokens", cast_to=object, body=body)
+    assert info.value.status_code == 400, info.value.body

@@ -304,6 +304,8 @@ def validate_message_request(body: dict, catalogue: SimCatalogue, *, batch: bool
 
 def validate_count_request(body: dict, catalogue: SimCatalogue) -> SimModel:
     _require(body, "model", "messages")
+    if "max_tokens" in body:
+        raise invalid("max_tokens: Extra inputs are not permitted")
     model = resolve_model(body, catalogue)
     probe = dict(body, max_tokens=model.max_output)  # count_tokens has no max_tokens; checks still apply
     _check_system(probe)
