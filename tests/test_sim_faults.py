@@ -95,3 +95,10 @@ def test_retry_after_header_can_be_dropped(sim):
         sim.client(max_retries=2).messages.create(**PARAMS)
     assert "retry-after-ms" not in info.value.response.headers
     assert len(sim.messages_requests()) == 1  # x-should-retry: false stops the SDK
+
+
+def test_streams_are_retried_too(sim):
+    sim.set_script(with_faults({"on_request": 1, "status": 529}))
+    with sim.client(max_retries=2).messages.stream(**PARAMS) as stream:
+        assert stream.get_final_message().content[0].text == "hello"
+    assert [r["status"] for r in sim.messages_requests()] == [529, 200]
