@@ -174,7 +174,7 @@ class BatchStore:
             fault = self.sim.faults.for_batch_item(custom_id)
             if fault is not None:
                 raise fault.error()
-            outcome = self.sim.respond(item["params"], batch=True)
+            answer = self.sim.respond(item["params"], batch=True)
         except ApiError as exc:
             self.sim.log.append(
                 {
@@ -194,16 +194,16 @@ class BatchStore:
             {
                 **record,
                 "status": 200,
-                "model": outcome.model.id,
+                "model": answer.model.id,
                 "error": None,
-                "usage": outcome.message["usage"],
-                "cost_usd": float(outcome.cost),
-                "cost_usd_exact": str(outcome.cost),
+                "usage": answer.message["usage"],
+                "cost_usd": float(answer.cost),
+                "cost_usd_exact": str(answer.cost),
                 "service_tier": "batch",
-                **outcome.decision,
+                **answer.decision,
             }
         )
-        return {"type": "succeeded", "message": outcome.message}
+        return {"type": "succeeded", "message": answer.message}
 
     def _object(self, batch: Batch, *, canceling: bool = False) -> dict:
         clock = self.sim.clock

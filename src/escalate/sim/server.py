@@ -220,15 +220,15 @@ class _Handler(BaseHTTPRequestHandler):
         for fault in faults:
             if fault.status or (fault.stream_error and not stream):
                 raise fault.error()
-        outcome = sim.respond(body)
-        record.update(outcome.decision)
-        record["model"] = outcome.model.id
+        answer = sim.respond(body)
+        record.update(answer.decision)
+        record["model"] = answer.model.id
         record["status"] = 200
         if not stream:
-            record["usage"] = outcome.message["usage"]
-            record["cost_usd"], record["cost_usd_exact"] = float(outcome.cost), str(outcome.cost)
-            record["message_id"] = outcome.message["id"]
-            return self._send_json(200, outcome.message, rid)
+            record["usage"] = answer.message["usage"]
+            record["cost_usd"], record["cost_usd_exact"] = float(answer.cost), str(answer.cost)
+            record["message_id"] = answer.message["id"]
+            return self._send_json(200, answer.message, rid)
         broken = next((f for f in faults if f.stream_error), None)
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
@@ -237,12 +237,12 @@ class _Handler(BaseHTTPRequestHandler):
         self._headers(rid)
         self.end_headers()
         self.close_connection = True
-        record["message_id"] = outcome.message["id"]
-        events = list(sse_events(outcome.message))
+        record["message_id"] = answer.message["id"]
+        events = list(sse_events(answer.message))
         for i, (event, data) in enumerate(events):
             if i == len(events) - 1 and broken is None:
-                record["usage"] = outcome.message["usage"]
-                record["cost_usd"], record["cost_usd_exact"] = float(outcome.cost), str(outcome.cost)
+                record["usage"] = answer.message["usage"]
+                record["cost_usd"], record["cost_usd_exact"] = float(answer.cost), str(answer.cost)
                 self._log()
             if broken is not None and i == STREAM_ERROR_AFTER:
                 # Not billed here: the client never sees the final usage of a broken stream.

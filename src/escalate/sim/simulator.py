@@ -25,7 +25,7 @@ from escalate.sim.tokens import segments
 from escalate.sim.validation import validate_count_request, validate_message_request
 
 
-class Outcome:
+class Answer:
     """A finished Messages call: the message plus what the log should say about it."""
 
     def __init__(self, message: dict, model: SimModel, cost: Decimal, decision: dict):
@@ -74,7 +74,7 @@ class Simulator:
             n = self._messages_seen
         return n, self.faults.draw(n, model_id)
 
-    def respond(self, body: dict, *, batch: bool = False) -> Outcome:
+    def respond(self, body: dict, *, batch: bool = False) -> Answer:
         """Validate, consult the cache, pick the behaviour and build the Message (or raise ApiError)."""
         model = validate_message_request(body, self.catalogue, batch=batch)
         segs = segments(body, model.tokenizer)
@@ -102,7 +102,7 @@ class Simulator:
         if "input_tokens" in override:
             usage["input_tokens"] = int(override["input_tokens"])
         message = message_json(self.ids.message(), model.id, reply, usage)
-        return Outcome(message, model, model.charge(usage, batch=batch), decision)
+        return Answer(message, model, model.charge(usage, batch=batch), decision)
 
     def count_tokens(self, body: dict) -> tuple[SimModel, int]:
         model = validate_count_request(body, self.catalogue)
