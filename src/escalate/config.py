@@ -22,6 +22,7 @@ DEFAULT = "default"
 CLI = "cli"
 
 Effort = Literal["low", "medium", "high", "xhigh", "max"]
+_MODEL_LINES = ("haiku", "sonnet", "opus")
 
 
 class ConfigWarning(UserWarning):
@@ -212,33 +213,85 @@ class BatchConfig(Section):
 
 
 class RoleConfig(Section):
-    enabled: bool = False
+    enabled: bool = True
     """Use this role in a run."""
     tier: str | None = None
-    """Tier whose model plays the role (ignored when `model` is set)."""
+    """Tier (by name, else by model line) whose model plays the role; ignored when `model` is set."""
     model: str | None = None
     """A model id for the role, overriding `tier`."""
     effort: Effort | None = None
     """`output_config.effort` for the role's calls, where the model supports it."""
     thinking_budget: int | None = Field(None, ge=1024)
-    """Extended-thinking budget for the role's calls (>= 1024)."""
+    """Extended-thinking budget for the role's calls (>= 1024), where the model offers thinking."""
     max_tokens: int = Field(4096, ge=1)
-    """`max_tokens` for the role's calls."""
+    """`max_tokens` for the role's calls (the output side of their worst-case budget check)."""
+
+
+class ExplorerConfig(RoleConfig):
+    tier: str | None = "haiku"
+    """Tier (by name, else by model line) whose model explores (report: Haiku 4.5)."""
+    max_turns: int = Field(6, ge=1)
+    """Model turns (read-only tool calls) before the explorer must give its file list."""
+    when_localised: bool = False
+    """Explore even when the failing tests' tracebacks already name the repository files."""
+
+
+class PlannerConfig(RoleConfig):
+    tier: str | None = "opus"
+    """Tier (by name, else by model line) whose model plans (report: Opus 4.6 at medium effort)."""
+    effort: Effort | None = "medium"
+    """Effort for the planner's calls (report: medium matches high on routine work at far fewer tokens)."""
+    max_tokens: int = Field(8192, ge=1)
+    """`max_tokens` for the planner's call."""
+    for_complexity: list[Literal["mechanical", "generative", "reasoning"]] = ["reasoning"]
+    """Task classes the planner runs for in the ladder preset; the plan-execute preset always plans."""
+
+
+class SecurityReviewerConfig(RoleConfig):
+    tier: str | None = "opus"
+    """Tier (by name, else by model line) that reviews security-labelled tasks (report: Opus 4.6, high)."""
+    effort: Effort | None = "high"
+    """Effort for security reviews."""
+    max_tokens: int = Field(8192, ge=1)
+    """`max_tokens` for a security review."""
+
+
+class ReviewerConfig(RoleConfig):
+    tier: str | None = "haiku"
+    """Tier (by name, else by model line) that reviews a passing patch (report: Haiku 4.5 + thinking)."""
+    thinking_budget: int | None = Field(4096, ge=1024)
+    """Extended-thinking budget for reviews (report: Haiku + thinking beats Sonnet + thinking at review)."""
+    max_tokens: int = Field(8192, ge=1)
+    """`max_tokens` for a review (thinking included)."""
+    security: SecurityReviewerConfig = SecurityReviewerConfig()
+    """The reviewer for tasks with a security label; `enabled: false` keeps the normal reviewer."""
+    security_labels: list[str] = ["security", "vulnerability"]
+    """Task labels that call the security reviewer."""
+
+
+class CommitterConfig(RoleConfig):
+    tier: str | None = "haiku"
+    """Tier (by name, else by model line) that writes the commit message and PR text (report: Haiku 4.5)."""
+    max_tokens: int = Field(1024, ge=1)
+    """`max_tokens` for the commit message."""
 
 
 class RolesConfig(Section):
-    """Roles from the routing report's table. Off by default until the roles work lands."""
+    """Roles from the routing report's table; each may be turned off or moved to another model."""
 
     preset: Literal["ladder", "plan-execute", "single"] = "ladder"
-    """"ladder": escalate tier by tier; "plan-execute": planner then ladder; "single": one tier only."""
-    explorer: RoleConfig = RoleConfig(tier="haiku", max_tokens=4096)
-    """Read-only exploration (report: Haiku 4.5). Disabled by default for now."""
-    planner: RoleConfig = RoleConfig(tier="opus", effort="medium", max_tokens=8192)
-    """Plans before the ladder (report: Opus 4.6 at medium effort). Disabled by default for now."""
-    reviewer: RoleConfig = RoleConfig(tier="haiku", thinking_budget=4096, max_tokens=8192)
-    """Reviews a passing patch (report: Haiku 4.5 + thinking). Disabled by default for now."""
-    committer: RoleConfig = RoleConfig(tier="haiku", max_tokens=1024)
-    """Writes the commit message and PR text (report: Haiku 4.5). Disabled by default for now."""
+    """"ladder": explorer, the tiers upward, reviewer, commit writer; "plan-execute": planner on its
+    tier, implementer from the middle tier, the ladder on failure; "single": the start tier only, no roles."""
+    map_tokens: int = Field(2000, ge=200)
+    """Token budget of the repository map the explorer and the planner read."""
+    explorer: ExplorerConfig = ExplorerConfig()
+    """Read-only localisation of the files and symbols that matter, before the implementer."""
+    planner: PlannerConfig = PlannerConfig()
+    """A plan in words before the implementer, for reasoning-intensive tasks and plan-execute."""
+    reviewer: ReviewerConfig = ReviewerConfig()
+    """Reads a patch that passed validation; a rejection with findings fails the attempt."""
+    committer: CommitterConfig = CommitterConfig()
+    """Writes the commit message (its body is the pull request's "what changed and why")."""
 
 
 # "validate" shadows the deprecated BaseModel.validate; the contract name wins.
@@ -284,11 +337,14 @@ with warnings.catch_warnings():
             if self.start_tier is not None and self.start_tier not in names:
                 got = f"expected one of the tier names {names}, got {self.start_tier!r}"
                 raise _KeyProblem(("start_tier",), got)
-            for role in ("explorer", "planner", "reviewer", "committer"):
-                rc: RoleConfig = getattr(self.roles, role)
-                if rc.enabled and rc.model is None and rc.tier not in names:
-                    got = f"expected one of the tier names {names} or a model, got {rc.tier!r}"
-                    raise _KeyProblem(("roles", role, "tier"), got)
+            # A role's tier is a tier name or a model line (resolved at run time like the router does).
+            for loc in (("explorer",), ("planner",), ("reviewer",), ("reviewer", "security"), ("committer",)):
+                rc: RoleConfig = self.roles
+                for part in loc:
+                    rc = getattr(rc, part)
+                if rc.enabled and rc.model is None and rc.tier not in (*names, *_MODEL_LINES):
+                    got = f"expected a tier name {names}, a model line {list(_MODEL_LINES)} or a model"
+                    raise _KeyProblem(("roles", *loc, "tier"), f"{got}, got {rc.tier!r}")
             return self
 
         def tier(self, name: str) -> TierConfig:
