@@ -8,6 +8,7 @@ layer (``server.py``) only parses, authenticates and writes responses.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -25,14 +26,14 @@ from escalate.sim.tokens import segments
 from escalate.sim.validation import validate_count_request, validate_message_request
 
 
+@dataclass
 class Answer:
     """A finished Messages call: the message plus what the log should say about it."""
 
-    def __init__(self, message: dict, model: SimModel, cost: Decimal, decision: dict):
-        self.message = message
-        self.model = model
-        self.cost = cost
-        self.decision = decision
+    message: dict
+    model: SimModel
+    cost: Decimal
+    decision: dict
 
 
 class Simulator:
