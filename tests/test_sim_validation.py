@@ -105,6 +105,10 @@ CASES = {
         {"tools": [EDITOR], "messages": _tool_turn(result_first=False)},
         "`tool_use` ids were found without `tool_result` blocks immediately after",
     ),
+    "trailing tool_use": (
+        {"model": "claude-haiku-4-5", "tools": [EDITOR], "messages": _tool_turn()[:2]},
+        "`tool_use` ids were found without `tool_result` blocks immediately after: toolu_01abc",
+    ),
     "prefill on 4.6": (
         {"messages": [*USER, {"role": "assistant", "content": "The answer is"}]},
         "This model does not support assistant message prefill. "

@@ -133,7 +133,7 @@ def _check_tool_pairs(messages: list[dict]) -> None:
                 if block.get("type") != "tool_result":
                     break
                 leading.append(block.get("tool_use_id"))
-        if uses and nxt is not None:
+        if uses:  # a trailing assistant tool_use is unanswered too
             missing = [u for u in uses if u not in leading]
             if missing:
                 raise invalid(
