@@ -6,6 +6,7 @@
 
 Writes bench/results/<date>.md and .json (and the cost/resolve chart as .png, or .svg without
 matplotlib). ``--quick`` and ``--only`` runs get their own suffix, so they never overwrite a full run.
+The economics arms run last, seed after seed, with whatever is left of ``--minutes``.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-SECTIONS = ("startup", "economics", "batch", "overhead", "faults")
+SECTIONS = ("startup", "overhead", "faults", "batch", "economics")  # run order: economics takes the rest
 RESULTS = Path(__file__).resolve().parent / "results"
+RESERVE_S = 30  # writing the report and chart
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -30,10 +32,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--tasks", type=int, help="use only the first N corpus tasks (default: all)")
     p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="parallel runs")
     p.add_argument(
-        "--economics-minutes",
+        "--minutes",
         type=float,
-        default=8.0,
-        help="time budget for the economics arms; a seed that would not fit is skipped and reported",
+        default=14.0,
+        help="time budget for the whole run; an economics seed that would not fit is skipped (and said so)",
     )
     p.add_argument("--out", type=Path, default=RESULTS, help="results directory")
     return p.parse_args(argv)
@@ -53,44 +55,58 @@ def main(argv: list[str] | None = None) -> int:
     # sim fixtures) saves about a second per pytest run. The fault matrix turns them back on.
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from bench import report
-    from bench.chart import write_chart
     from bench.corpus import load_corpus
     from bench.machine import describe
 
+    clock = time.perf_counter()
     sections = [s for s in SECTIONS if not args.only or s in args.only]
     seeds = list(range(1, 1 + (args.seeds or (1 if args.quick else 3))))
     tasks = pick_tasks(load_corpus(), args.quick, args.tasks)
     started = datetime.now(UTC)
+    command = "python -m bench " + " ".join(sys.argv[1:] if argv is None else argv)
     results: dict = {
         "started": started.isoformat(timespec="seconds"),
+        "command": command.strip(),
         "machine": describe(),
-        "args": vars(args),
+        "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "seconds": {},
     }
-    results["args"]["out"] = str(args.out)
-    seconds: dict[str, float] = {}
+    args.out.mkdir(parents=True, exist_ok=True)
+    suffix = ("-quick" if args.quick else "") + ("" if not args.only else "-" + "-".join(sections))
+    stem = args.out / f"{started.strftime('%Y-%m-%d')}{suffix}"
     log = lambda text: print(text, flush=True)  # noqa: E731
     for name in sections:
         log(f"== {name}")
         t0 = time.perf_counter()
-        results[name] = run_section(name, args, tasks, seeds, results, log)
-        seconds[name] = time.perf_counter() - t0
-        log(f"   {name}: {seconds[name]:.0f} s")
-    results["seconds"] = seconds
-    total = sum(seconds.values())
+        left = args.minutes * 60 - (t0 - clock) - RESERVE_S
+        results[name] = run_section(name, args, tasks, seeds, left, log)
+        results["seconds"][name] = time.perf_counter() - t0
+        log(f"   {name}: {results['seconds'][name]:.0f} s")
+        write(stem, results)  # after every section: a crash later loses nothing done
+    if "batch" in results and "economics" in results:
+        from bench.batchcost import compare
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    suffix = "-quick" if args.quick else ""
-    suffix += "" if not args.only else "-" + "-".join(sections)
-    stem = args.out / f"{started.strftime('%Y-%m-%d')}{suffix}"
+        results["batch"].update(compare(results["batch"], results["economics"]))
+    results["total_s"] = time.perf_counter() - clock
+    write(stem, results, final=True)
+    log(f"wrote {stem}.md and .json ({results['total_s'] / 60:.1f} min)")
+    failed_faults = "faults" in results and results["faults"]["exit_code"] != 0
+    return 1 if failed_faults else 0
+
+
+def write(stem: Path, results: dict, final: bool = False) -> None:
+    from bench import report
+    from bench.chart import write_chart
+
+    total = results.get("total_s") or sum(results["seconds"].values())
     lines = [
-        f"# escalate benchmarks, {started.strftime('%Y-%m-%d %H:%M')} UTC",
+        f"# escalate benchmarks, {results['started'].replace('T', ' ')[:16]} UTC",
         "",
-        "All model answers come from escalate's simulated Anthropic API (`escalate.sim`); git, ruff, pytest "
-        f"and the cost arithmetic are real. `python -m bench {' '.join(argv or sys.argv[1:])}`".rstrip()
-        + f" took {total / 60:.1f} min.",
+        "All model answers come from escalate's simulated Anthropic API (`escalate.sim`); git, ruff, "
+        f"pytest and the cost arithmetic are real. `{results['command']}` took {total / 60:.1f} min"
+        + ("." if final else " so far (incomplete: still running or interrupted)."),
         "",
-        *report.machine_section(results["machine"], seconds),
+        *report.machine_section(results["machine"], results["seconds"]),
     ]
     if "startup" in results:
         lines += report.startup_section(results["startup"])
@@ -101,9 +117,8 @@ def main(argv: list[str] | None = None) -> int:
             for arm, s in e["summary"].items()
             if s["spread"]["cost_usd"]
         ]
-        chart = write_chart(
-            points, stem, f"cost vs resolve rate, {len(e['tasks'])} tasks, seeds {e['seeds']}"
-        )
+        title = f"cost vs resolve rate, {len(e['tasks'])} tasks, seeds {e['seeds']}"
+        chart = write_chart(points, stem, title)
         lines += report.economics_section(e) + [f"![cost against resolve rate]({chart.name})", ""]
     for name, render in (
         ("batch", report.batch_section),
@@ -113,16 +128,14 @@ def main(argv: list[str] | None = None) -> int:
         if name in results:
             lines += render(results[name])
     stem.with_suffix(".md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    if "economics" in results:
-        results["economics"].pop("call_records", None)  # large; the per-run rows keep the totals
-    stem.with_suffix(".json").write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
-    log(f"wrote {stem}.md and .json ({total / 60:.1f} min)")
-    failed_faults = "faults" in results and results["faults"]["exit_code"] != 0
-    return 1 if failed_faults else 0
+    slim = dict(results)
+    if "economics" in slim:  # call records are large; the per-run rows keep the totals
+        slim["economics"] = {k: v for k, v in slim["economics"].items() if k != "call_records"}
+    stem.with_suffix(".json").write_text(json.dumps(slim, indent=1, default=str) + "\n", encoding="utf-8")
 
 
 def run_section(
-    name: str, args: argparse.Namespace, tasks: list, seeds: list[int], results: dict, log
+    name: str, args: argparse.Namespace, tasks: list, seeds: list[int], left_s: float, log
 ) -> dict:
     if name == "startup":
         from bench.startup import run_startup
@@ -131,11 +144,13 @@ def run_section(
     if name == "economics":
         from bench.economics import run_economics
 
-        return run_economics(tasks, seeds, args.workers, args.economics_minutes * 60, log=log)
+        return run_economics(tasks, seeds, args.workers, left_s, log=log)
     if name == "batch":
         from bench.batchcost import run_batch
 
-        return run_batch(tasks, seeds[0], args.workers, results.get("economics"), log=log)
+        # Half the corpus (every other task) keeps the nightly flow's scans and collects in budget.
+        subset = tasks if args.quick else tasks[::2]
+        return run_batch(subset, seeds[0], args.workers, log=log)
     if name == "overhead":
         from bench.corpus import load_corpus
         from bench.overhead import run_overhead, suitable

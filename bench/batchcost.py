@@ -79,15 +79,15 @@ def _batch(ct: CorpusTask, seed: int) -> dict:
     }
 
 
-def computed_batch_price(call_records: dict[str, list[dict]], arm: str, seed: int) -> dict:
-    """The interactive arm's calls priced at list and at batch prices (same usage)."""
+def computed_batch_price(call_records: dict[str, list[dict]], arm: str, seed: int, tasks: set[str]) -> dict:
+    """The interactive arm's calls on ``tasks`` priced at list and at batch prices (same usage)."""
     from escalate.cost import PriceTable, Usage
 
     prices = PriceTable.load()
     interactive, batch = Decimal(0), Decimal(0)
     for key, rows in call_records.items():
-        a, s, _ = key.split("|")
-        if a != arm or int(s) != seed:
+        a, s, task = key.split("|")
+        if a != arm or int(s) != seed or task not in tasks:
             continue
         for c in rows:
             usage = Usage(
@@ -103,11 +103,11 @@ def computed_batch_price(call_records: dict[str, list[dict]], arm: str, seed: in
     return {"arm": arm, "seed": seed, "interactive_usd": float(interactive), "batch_usd": float(batch)}
 
 
-def run_batch(tasks: list[CorpusTask], seed: int, workers: int, economics: dict | None, log=print) -> dict:
+def run_batch(tasks: list[CorpusTask], seed: int, workers: int, log=print) -> dict:
     jobs = [{"task_dir": str(t.repo_dir.parent), "seed": seed} for t in tasks]
     log(f"  measured: {len(jobs)} repos, submit + collect for up to {NIGHTS} nights each")
     rows = run_jobs(jobs, workers, fn=batch_one)
-    out = {
+    return {
         "seed": seed,
         "measured": {
             "rows": rows,
@@ -117,8 +117,21 @@ def run_batch(tasks: list[CorpusTask], seed: int, workers: int, economics: dict 
             "errors": [f"{r['task']}: {r['error']}" for r in rows if r["error"]],
         },
     }
-    if economics and seed in economics.get("seeds", []):
-        ladder = economics["summary"]["ladder"]["per_seed"][seed]
-        out["interactive_ladder"] = {"resolved": ladder["resolved"], "cost_usd": ladder["cost_usd"]}
-        out["computed"] = computed_batch_price(economics["call_records"], "ladder", seed)
-    return out
+
+
+def compare(batch: dict, economics: dict) -> dict:
+    """The interactive ladder on the same tasks and seed: measured, and its calls at batch prices."""
+    seed = batch["seed"]
+    if seed not in economics.get("seeds", []):
+        return {}
+    tasks = {r["task"] for r in batch["measured"]["rows"]}
+    ladder = [
+        r for r in economics["runs"] if r["arm"] == "ladder" and r["seed"] == seed and r["task"] in tasks
+    ]
+    return {
+        "interactive_ladder": {
+            "resolved": sum(r["correct"] for r in ladder),
+            "cost_usd": sum(r["cost_usd"] for r in ladder),
+        },
+        "computed": computed_batch_price(economics["call_records"], "ladder", seed, tasks),
+    }
