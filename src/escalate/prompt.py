@@ -155,8 +155,13 @@ def first_message(
     frames: Iterable = (),
     handover: str | None = None,
     suite_must_pass: bool = False,
+    focus_files: Iterable[str] = (),
+    briefing: str | None = None,
 ) -> list[dict]:
-    """Content blocks of the first user message: [repository context, task (+ hand-over)]."""
+    """Content blocks of the first user message: [repository context, task (+ hand-over)].
+
+    ``focus_files`` (the explorer's files) are shown after the traceback's files; ``briefing``
+    (the explorer's list and the planner's plan, see crew.py) follows the task."""
     context = ["# Repository context", "", f"Repository root: {root}", ""]
     listing = file_listing(root)
     context += ["## Files", "", *listing, ""]
@@ -173,6 +178,9 @@ def first_message(
     by_file: dict[str, list[int]] = {}
     for p, ln in pairs:
         by_file.setdefault(p, []).append(ln)
+    for rel in focus_files:
+        if (root / rel).is_file():
+            by_file.setdefault(rel, [])
     # The code under test: what the failing test modules import from the repository.
     tests = {nodeid.partition("::")[0] for nodeid in target_failures}
     for rel in imported_files(root, sorted(tests | set(by_file))):
@@ -191,6 +199,8 @@ def first_message(
         )
     if suite_must_pass:
         task.append("The whole test suite and ruff must pass after your change.")
+    if briefing:
+        task += ["", briefing.strip()]
     if handover:
         task += ["", "# What earlier attempts tried (they failed; do not repeat them)", "", handover]
     return [
