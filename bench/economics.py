@@ -199,6 +199,7 @@ def run_economics(
 ) -> dict:
     """Every available arm on every task, seed after seed; the probes decide which arms run. A seed
     that would not finish within ``budget_s`` (estimated from the seeds so far) is skipped and said so."""
+    started = time.perf_counter()
     unavailable = {}
     for arm, probe in (("plan-execute", probe_plan_execute), ("learning", probe_learning)):
         why = probe(tasks[0])
@@ -209,11 +210,13 @@ def run_economics(
     arms += [a for a in ("plan-execute",) if a not in unavailable]
     results: list[dict] = []
     done: list[int] = []
-    started = time.perf_counter()
+    seeds_from = time.perf_counter()
     for seed in seeds:
-        elapsed = time.perf_counter() - started
-        if done and budget_s is not None and elapsed + elapsed / len(done) > budget_s:
-            log(f"  seed {seed} skipped: {elapsed:.0f} s spent, another seed would pass {budget_s:.0f} s")
+        now = time.perf_counter()
+        per_seed = (now - seeds_from) / len(done) if done else 0.0
+        if done and budget_s is not None and now - started + per_seed > budget_s:
+            left = budget_s - (now - started)
+            log(f"  seed {seed} skipped: a seed takes {per_seed:.0f} s and {left:.0f} s are left")
             continue
         jobs = [job(arm, seed, t) for arm in arms for t in tasks]
         log(f"  seed {seed}: {len(jobs)} runs ({len(arms)} arms x {len(tasks)} tasks) on {workers} workers")
