@@ -160,18 +160,13 @@ def test_an_attempt_without_any_change_escalates_at_once(tmp_path, env):
 def test_back_to_an_earlier_state_is_circular(tmp_path, env):
     back = edit("def add(a, b):\n    return b - a", "def add(a, b):\n    return a * b")
     env.set_script(
-        {
-            "models": {
-                "claude-haiku-4-5": [turn(WRONG_1), DONE, turn(WRONG_2), DONE, turn(back), DONE],
-                "claude-sonnet-4-6": [turn(FIX), DONE],
-            }
-        }
+        {"models": {"claude-haiku-4-5": [turn(WRONG_1), DONE, turn(WRONG_2), DONE, turn(back), DONE]}}
     )
     root = make_calc_repo(tmp_path)
-    haiku = {"name": "haiku", "model": "claude-haiku-4-5", "max_attempts": 5}
-    tiers = [haiku, {"name": "sonnet", "model": "claude-sonnet-4-6"}]
+    tiers = [{"name": "haiku", "model": "claude-haiku-4-5", "max_attempts": 5}]  # one tier: the top
     outcome = run_task(task(), root, config_for(root, tiers=tiers, validate={"full_suite": False}))
-    assert [a.verdict for a in outcome.attempts] == ["fail", "fail", "circular", "pass"]
+    assert outcome.outcome == "needs_human"
+    assert [a.verdict for a in outcome.attempts] == ["fail", "fail", "circular"]
     assert "haiku attempt 1" in outcome.attempts[2].reason
 
 
@@ -223,7 +218,7 @@ def test_refused_paths_come_back_as_tool_errors(tmp_path, env):
     assert changed == ["calc/ops.py"]
 
 
-def test_preexisting_failures_and_findings_do_not_block_and_secrets_stay_out(tmp_path, env, monkeypatch):
+def test_dirty_checkout_untouched_preexisting_failures_ignored_secrets_kept_out(tmp_path, env, monkeypatch):
     monkeypatch.setenv("DEPLOY_TOKEN", "hunter2")
     seen = tmp_path / "env-seen.json"
     extra = {
@@ -236,15 +231,7 @@ def test_preexisting_failures_and_findings_do_not_block_and_secrets_stay_out(tmp
     }
     env.set_script({"models": {"claude-haiku-4-5": [turn(FIX), DONE]}})
     root = make_calc_repo(tmp_path, extra)
-    outcome = run_task(task(), root, config_for(root))
-    assert outcome.outcome == "fixed", outcome.explanation
-    names = json.loads(seen.read_text())
-    assert names and not {"ANTHROPIC_API_KEY", "DEPLOY_TOKEN"} & set(names)
-
-
-def test_user_checkout_is_byte_identical_afterwards(tmp_path, env):
-    env.set_script({"models": {"claude-haiku-4-5": [turn(FIX), DONE]}})
-    root = make_calc_repo(tmp_path)
+    # The user's checkout: staged, unstaged and untracked changes, all to stay byte-identical.
     (root / "calc/ops.py").write_text("# staged\n" + CALC_FILES["calc/ops.py"])
     git(root, "add", "calc/ops.py")
     (root / "calc/ops.py").write_text("# unstaged\n" + CALC_FILES["calc/ops.py"])
@@ -252,10 +239,14 @@ def test_user_checkout_is_byte_identical_afterwards(tmp_path, env):
     before = snapshot(root)
     status = git(root, "status", "--porcelain=v2")
     outcome = run_task(task(), root, config_for(root))
-    assert outcome.outcome == "fixed"
+    # A failing test and a lint finding that exist at base never fail an attempt.
+    assert outcome.outcome == "fixed", outcome.explanation
     after = {k: v for k, v in snapshot(root).items() if not k.startswith(".escalate/")}
     assert after == before
     assert git(root, "status", "--porcelain=v2") == status  # the run logs are self-ignored
+    # The tests ran without the API key or any other secret in their environment.
+    names = json.loads(seen.read_text())
+    assert names and not {"ANTHROPIC_API_KEY", "DEPLOY_TOKEN"} & set(names)
 
 
 def test_keep_commits_the_last_attempt_when_not_fixed(tmp_path, env):
