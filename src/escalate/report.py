@@ -63,6 +63,7 @@ class Outcome:
     log_dir: str | None = None
     diff: str = ""
     explanation: str = ""
+    cost_by_role: dict[str, Decimal] = field(default_factory=dict)  # set by RunLog.finish
 
     def to_json(self) -> dict:
         return {
@@ -75,6 +76,7 @@ class Outcome:
             "decisions": [_plain(d) for d in self.decisions],
             "log_dir": self.log_dir,
             "explanation": self.explanation,
+            "cost_by_role": {role: _money(cost) for role, cost in self.cost_by_role.items()},
         }
 
 
@@ -149,6 +151,7 @@ class RunLog:
         """Write ``summary.md`` and ``result.json`` and close the append-only files."""
         if not (self.path / "attempts.xml").exists():
             self._write_junit()
+        outcome.cost_by_role = cost_by_role(self.records)
         result = json.dumps(outcome.to_json(), indent=2) + "\n"
         (self.path / "result.json").write_text(result, encoding="utf-8")
         (self.path / "summary.md").write_text(self.summary(outcome), encoding="utf-8")
@@ -171,6 +174,9 @@ class RunLog:
             lines += ["", outcome.explanation]
         lines += ["", "## Cost by tier", ""]
         lines += tier_table(self.records, self.attempts)
+        if self.records:
+            lines += ["", "## Cost by role", ""]
+            lines += role_table(self.records)
         total = self.spent
         top = self.top_model_cost()
         lines += ["", f"Total: **{fmt_usd(total)}** over {len(self.records)} calls."]
@@ -222,6 +228,26 @@ def tier_table(records: list[CallRecord], attempts: list[AttemptRecord]) -> list
         rows.append(
             f"| {tier} | {model} | {len(calls)} | {len(tries)} | {verdicts} | {cells} | {fmt_usd(cost)} |"
         )
+    return rows
+
+
+def cost_by_role(records: list[CallRecord]) -> dict[str, Decimal]:
+    """Dollars per role (explorer, planner, implementer, reviewer, committer, ...), in call order."""
+    out: dict[str, Decimal] = {}
+    for r in records:
+        out[r.role] = out.get(r.role, Decimal(0)) + r.cost_usd
+    return out
+
+
+def role_table(records: list[CallRecord]) -> list[str]:
+    rows = ["| role | models | calls | input | output | thinking | $ |", "|---" * 7 + "|"]
+    for role, cost in cost_by_role(records).items():
+        calls = [r for r in records if r.role == role]
+        models = ", ".join(dict.fromkeys(r.model for r in calls))
+        fields = ("input_tokens", "output_tokens", "thinking_tokens")
+        sums = [sum(getattr(r, f) for r in calls) for f in fields]
+        cells = " | ".join(f"{n:,}" for n in sums)
+        rows.append(f"| {role} | {models} | {len(calls)} | {cells} | {fmt_usd(cost)} |")
     return rows
 
 
