@@ -58,8 +58,8 @@ LINT_EDITS = [
 ]
 
 
-def make_nightly_repo(tmp_path: Path, *, name: str = "repo") -> Path:
-    return make_repo(tmp_path, NIGHTLY_FILES, name=name)
+def make_nightly_repo(tmp_path: Path, extra: dict[str, str] | None = None, *, name: str = "repo") -> Path:
+    return make_repo(tmp_path, {**NIGHTLY_FILES, **(extra or {})}, name=name)
 
 
 def tool_uses(edits: list[dict], text: str = "Fixed.") -> list[dict]:

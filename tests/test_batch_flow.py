@@ -34,14 +34,19 @@ def _branches(root) -> set[str]:
 
 
 def test_batch_night_one_and_two(tmp_path, sim):
-    root = make_nightly_repo(tmp_path)
+    # A second unfixable ruff finding, so night 1 holds four requests: one of each result type.
+    root = make_nightly_repo(
+        tmp_path, {"calc/names.py": "def first(items):\n    O = items[0]\n    return O\n"}
+    )
     config = _config(root)
     client = sim.client(max_retries=0)
     tiers = [t.name for t in config.tiers]
 
     # Night 1 ------------------------------------------------------------------------------
+    sim.batch_seconds = 30 * HOUR  # request i of 4 finishes at 7.5 h * (i + 1): the last one expires at 24 h
     sub = submit(root, config, client=client)
-    test_id, warn_id, lint_id = (p.custom_id for p in sub.planned)
+    assert [p.task.kind for p in sub.planned] == ["test", "warning", "lint", "lint"]
+    test_id, warn_id, lint_id, late_id = (p.custom_id for p in sub.planned)
     first_tier = {p.custom_id: p.tier for p in sub.planned}
     sim.set_script(
         {
@@ -61,14 +66,16 @@ def test_batch_night_one_and_two(tmp_path, sim):
             "faults": [{"custom_id": lint_id, "status": 500}],
         }
     )
-    # The script is read when the batch is processed, i.e. at the first look after creation.
     assert len(_creates(sim)) == 1 and sub.api_batch_id
-    in_flight = status(root, config, client=client)["in_flight"]
-    assert [b["api_batch_id"] for b in in_flight] == [sub.api_batch_id]
+    [in_flight] = status(root, config, client=client)["in_flight"]
+    assert (in_flight["api_batch_id"], in_flight["processing_status"]) == (sub.api_batch_id, "in_progress")
+    early = collect(root, config, client=client, wait=True, timeout=0.05, poll_seconds=0.01)
+    assert early.results == [] and early.in_progress == [in_flight["batch"]]
+    sim.clock.advance(25 * HOUR)
 
     out = collect(root, config, client=client)
     by_id = {r.custom_id: r for r in out.results}
-    assert set(by_id) == {test_id, warn_id, lint_id}
+    assert set(by_id) == {test_id, warn_id, lint_id, late_id}
 
     fixed = by_id[test_id]
     assert fixed.state == "fixed" and fixed.branch == f"escalate/batch-{test_id}"
@@ -96,11 +103,14 @@ def test_batch_night_one_and_two(tmp_path, sim):
     errored = by_id[lint_id]
     assert (errored.result_type, errored.state, errored.cost_usd) == ("errored", "errored", 0)
     assert errored.next_tier == first_tier[lint_id]
+    expired = by_id[late_id]
+    assert (expired.result_type, expired.cost_usd, expired.next_tier) == ("expired", 0, first_tier[late_id])
 
     with Ledger.open(root / ".escalate/ledger.db") as ledger:
         calls = [dict(r) for r in ledger.db.execute("SELECT model, cost_usd, batch FROM calls")]
     assert len(calls) == 2 and all(c["batch"] == 1 for c in calls)
-    assert round(sum(c["cost_usd"] for c in calls), 6) == round(float(out.cost), 6)
+    billed = [r for r in out.results if r.cost_usd]  # errored and expired requests are not billed
+    assert sorted(c["cost_usd"] for c in calls) == sorted(round(float(r.cost_usd), 6) for r in billed)
 
     # Collecting again applies nothing twice.
     branches = _branches(root)
@@ -112,17 +122,22 @@ def test_batch_night_one_and_two(tmp_path, sim):
     assert {(w["slug"], w["tier"]) for w in queued["waiting"]} == {
         (warn_id, nxt),
         (lint_id, first_tier[lint_id]),
+        (late_id, first_tier[late_id]),
     }
     waiting_total = sum(w["worst_case_usd"] for w in queued["waiting"])
     assert queued["queued_worst_case_usd"] == pytest.approx(waiting_total, abs=2e-6) and waiting_total > 0
 
-    # Night 2: the failed task goes one tier up, the errored one retries, the fixed one is held.
+    # Night 2: the failed task goes one tier up, the errored and expired ones retry, the fixed one is held.
+    sim.batch_seconds = 0
     sim.set_script(
         {
             "models": {
                 "*": [
                     {"when": {"last_user_contains": "calc/legacy.py:5"}, "content": tool_uses(WARNING_EDITS)},
-                    {"when": {"last_user_contains": "E741"}, "content": tool_uses(LINT_EDITS)},
+                    {
+                        "when": {"last_user_contains": "calc/style.py:5: E741"},
+                        "content": tool_uses(LINT_EDITS),
+                    },
                 ]
             }
         }
@@ -132,54 +147,25 @@ def test_batch_night_one_and_two(tmp_path, sim):
     config.batch.combined_pr = True
     config.validate.full_suite = False
     sub2 = submit(root, config, client=client)
-    assert {p.custom_id: p.tier for p in sub2.planned} == {warn_id: nxt, lint_id: first_tier[lint_id]}
+    assert {p.custom_id: p.tier for p in sub2.planned} == {
+        warn_id: nxt,
+        lint_id: first_tier[lint_id],
+        late_id: first_tier[late_id],
+    }
     assert (test_id, "fixed") in [(s, why.split(" ")[0]) for s, why in sub2.skipped]
     out2 = collect(root, config, client=client)
-    assert {r.custom_id: r.state for r in out2.results} == {warn_id: "fixed", lint_id: "fixed"}
+    # calc/names.py gets an answer without edits this time: it fails on its own, the others are fixed.
+    states = {r.custom_id: r.state for r in out2.results}
+    assert states == {warn_id: "fixed", lint_id: "failed", late_id: "fixed"}
     assert _batch_items(sim)[warn_id]["body"]["model"] == config.tiers[tiers.index(nxt)].model
     legacy = git(root, "show", f"escalate/batch-{warn_id}:calc/legacy.py")
     assert "warnings.warn" not in legacy
     [combined] = {
-        r.pull_request or r.detail.split("in combined branch ")[1].split(";")[0] for r in out2.results
+        r.pull_request or r.detail.split("in combined branch ")[1].split(";")[0]
+        for r in out2.results
+        if r.state == "fixed"
     }
     assert combined.startswith("escalate/batch-combined-")
     assert git(root, "rev-list", "--count", f"main..{combined}").strip() == "2"
     assert "largest = max(values)" in git(root, "show", f"{combined}:calc/style.py")
     assert "warnings.warn" not in git(root, "show", f"{combined}:calc/legacy.py")
-
-
-def test_path_outside_the_tree_and_expired_requests(tmp_path, sim):
-    root = make_nightly_repo(tmp_path)
-    config = _config(root)
-    config.validate.full_suite = False  # not the point here; the first test runs the full validation
-    client = sim.client(max_retries=0)
-    sim.batch_seconds = 30 * HOUR  # request i of 3 finishes at 10 h, 20 h, 30 h: the last one expires at 24 h
-    sim.set_script(
-        {
-            "models": {
-                "*": [
-                    {
-                        "when": {"last_user_contains": "tests/test_ops.py::test_add"},
-                        "content": tool_uses(
-                            [{"command": "create", "path": "../escaped.py", "file_text": "x = 1\n"}]
-                        ),
-                    },
-                    {"when": {"last_user_contains": "calc/legacy.py:5"}, "content": tool_uses(WARNING_EDITS)},
-                ]
-            }
-        }
-    )
-    sub = submit(root, config, client=client)
-    test_id, warn_id, lint_id = (p.custom_id for p in sub.planned)
-
-    early = collect(root, config, client=client, wait=True, timeout=0.05, poll_seconds=0.01)
-    assert early.results == [] and len(early.in_progress) == 1
-
-    sim.clock.advance(25 * HOUR)
-    out = collect(root, config, client=client)
-    by_id = {r.custom_id: r for r in out.results}
-    assert by_id[test_id].state == "failed" and "edit: " in by_id[test_id].detail
-    assert not (root.parent / "escaped.py").exists()
-    assert by_id[warn_id].state == "fixed"  # one bad result does not affect the others
-    assert (by_id[lint_id].result_type, by_id[lint_id].next_tier) == ("expired", sub.planned[2].tier)
-    assert by_id[lint_id].cost_usd == 0
