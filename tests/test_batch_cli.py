@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 from batchrepo import make_nightly_repo
-from samplerepo import PYTEST_COMMAND, make_calc_repo
+from samplerepo import PYTEST_COMMAND
 
 from escalate.cli import main
 from escalate.cost import PriceTable, fmt_usd
@@ -85,21 +85,3 @@ def test_nightly_workflow_parses_and_collects_before_it_submits():
     assert restore_at < collect_at < submit_at
     assert save["if"] == "always()" and ".escalate/ledger.db" in save["with"]["path"]
     assert any("GITHUB_STEP_SUMMARY" in r for r in runs)
-
-
-def test_submit_and_collect_write_the_step_summary(tmp_path, sim, monkeypatch, capsys):
-    root = make_calc_repo(tmp_path)
-    (root / ".escalate.yml").write_text(yaml.safe_dump({"validate": {"test_command": PYTEST_COMMAND}}))
-    for name, value in sim.env().items():
-        monkeypatch.setenv(name, value)
-    summary = tmp_path / "step-summary.md"
-    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    assert main(["batch", "submit", "--repo", str(root)]) == 0
-    assert "Submitted msgbatch_" in capsys.readouterr().out
-    # The model answers without edits (the sim's default text): the task escalates to the next tier.
-    assert main(["batch", "collect", "--repo", str(root)]) == 0
-    out = capsys.readouterr().out
-    assert "next batch" in out and "at batch prices (interactive: $" in out
-    text = summary.read_text()
-    assert "## escalate nightly: submitted" in text and "## escalate nightly: collected" in text
-    assert "**0 fixed, 1 escalated to the next batch**" in text and "the same calls interactively" in text

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
+from types import SimpleNamespace
+
 from batchrepo import TEST_EDITS, tool_uses
 from samplerepo import PYTEST_COMMAND, git, make_calc_repo
 
 from escalate.batch import submit
-from escalate.batchresults import collect
+from escalate.cli import main
 from escalate.config import load_config
 
 SLUG = "octo/calc"
 
 
-def test_issues_join_the_batch_and_fixes_become_pull_requests(tmp_path, sim, github_sim, monkeypatch):
+def test_issues_join_the_batch_and_fixes_become_pull_requests(tmp_path, sim, github_sim, monkeypatch, capsys):
     root = make_calc_repo(tmp_path)
     bare = tmp_path / "remote.git"
     git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
@@ -42,8 +45,20 @@ def test_issues_join_the_batch_and_fixes_become_pull_requests(tmp_path, sim, git
             }
         }
     )
-    out = collect(root, config, client=client)
-    by_id = {r.custom_id: r for r in out.results}
+    # Collect through the CLI, as the workflow does: the step summary tells what happened and what it cost.
+    summary = tmp_path / "step-summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    for name, value in sim.env().items():
+        monkeypatch.setenv(name, value)
+    (root / ".escalate.yml").write_text(
+        json.dumps({"validate": {"test_command": PYTEST_COMMAND, "full_suite": False}})
+    )
+    assert main(["batch", "collect", "--json", "--repo", str(root)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    by_id = {r["custom_id"]: SimpleNamespace(**r) for r in out["results"]}
+    text = summary.read_text()
+    assert "## escalate nightly: collected" in text and "**1 fixed, 1 escalated to the next batch**" in text
+    assert "at batch prices; the same calls interactively:" in text
 
     fixed = by_id[test_id]
     assert fixed.state == "fixed" and fixed.pull_request
