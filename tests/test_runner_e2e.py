@@ -39,13 +39,19 @@ def turn(*blocks: dict, text: str = "Looking at add().") -> dict:
 DONE = {"when": {"last_user_has_tool_result": True}, "content": "Changed add() in calc/ops.py. DONE"}
 
 
+# The ladder itself, without the helper roles (explorer, planner, reviewer, commit writer): each
+# role's own calls are tested with the roles; here every scripted reply belongs to the implementer.
+NO_ROLES = {r: {"enabled": False} for r in ("explorer", "planner", "reviewer", "committer")}
+
+
 def config_for(root: Path, **overrides):
     base = {
+        "roles": NO_ROLES,
         "validate": {
             "test_command": PYTEST_COMMAND,
             "ruff_command": [sys.executable, "-m", "ruff", "check"],
             "timeout_s": 60,
-        }
+        },
     }
     for key, value in overrides.items():
         base[key] = {**base.get(key, {}), **value} if isinstance(value, dict) else value

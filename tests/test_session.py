@@ -124,3 +124,24 @@ def test_thinking_blocks_are_passed_back_unchanged(sim, tmp_path, model):
     assert [r["status"] for r in requests] == [200, 200]
     sent_back = requests[1]["body"]["messages"][1]["content"][0]
     assert sent_back["type"] == "thinking" and sent_back["signature"]
+
+
+def test_pause_turn_continues_the_turn(sim, tmp_path):
+    sim.set_script(
+        {
+            "models": {
+                "*": [
+                    {"when": {"turn": 1}, "content": "Working on it...", "stop_reason": "pause_turn"},
+                    {"when": {"turn": 2}, "content": "DONE"},
+                ]
+            }
+        }
+    )
+    session, records = make_session(sim, tmp_path)
+    end = session.attempt()
+    assert (end.reason, end.turns) == ("done", 2)
+    assert [m["role"] for m in sim.messages_requests()[-1]["body"]["messages"]] == [
+        "user",
+        "assistant",
+        "user",
+    ]
