@@ -19,35 +19,35 @@ if TYPE_CHECKING:
     from escalate.config import Config
     from escalate.task import Task
 
+FENCE = "`" * 3
 NO_GITHUB = "PR skipped: GitHub not configured (set GITHUB_REPOSITORY and GITHUB_TOKEN); branch kept locally"
 
 
-def pr_body(task: Task, results: list[Any]) -> str:
-    """What the reviewer reads: the task, who fixed it at what price, and how it was proven."""
-    from escalate.publish import MARKER
+def pr_body(task: Task, results: list[Any], *, full_suite: bool = True) -> str:
+    """What the reviewer reads: the task, who fixed it at what price, and how it was proven.
+
+    Task text may come from an issue: it is neutralized (no pings, no hidden HTML) and fenced.
+    """
+    from escalate.publish import MARKER, neutralize
 
     lines = [MARKER, "Nightly maintenance by escalate (Message Batches API, one-shot mode).", ""]
-    lines += [f"**Task** ({task.kind}, from {task.source}): {task.title}", ""]
+    lines += [f"**Task** ({task.kind}, from {task.source}): {neutralize(task.title)}", ""]
+    if task.source.startswith("github#"):
+        lines += [f"Closes #{task.source.removeprefix('github#')}.", ""]
     if task.text.strip():
-        lines += [
-            "<details><summary>Details</summary>",
-            "",
-            "```",
-            task.text.strip()[:4000],
-            "```",
-            "</details>",
-            "",
-        ]
+        fenced = neutralize(task.text.strip()[:4000]).replace(FENCE, "'''")  # no breaking out of the fence
+        lines += ["<details><summary>Details</summary>", "", FENCE, fenced, FENCE, "</details>", ""]
     lines += ["| task | tier (model) | batch cost | same call interactive |", "|---|---|---|---|"]
     for r in results:
+        title = neutralize(r.title[:70]).replace("|", "/")
         lines.append(
-            f"| {r.title[:70]} | {r.tier} ({r.model}) | {fmt_usd(r.cost_usd)} "
-            f"| {fmt_usd(r.interactive_usd)} |"
+            f"| {title} | {r.tier} ({r.model}) | {fmt_usd(r.cost_usd)} | {fmt_usd(r.interactive_usd)} |"
         )
+    suite = " and the full suite has no new failures" if full_suite else ""
     lines += [
         "",
-        "Validated like `escalate fix`: ruff shows no new findings, the target tests pass and the full "
-        "suite has no new failures against the base commit.",
+        "Validated like `escalate fix` against the base commit: ruff shows no new findings, the target "
+        f"tests pass{suite}.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -72,7 +72,7 @@ def open_pull(
         server_url=os.environ.get("GITHUB_SERVER_URL"),
     )
     title = f"escalate nightly: {task.title}"[:250]
-    body = pr_body(task, list(results))
+    body = pr_body(task, list(results), full_suite=config.validate.full_suite)
     existing = repo.pull_for_head(branch)
     if existing is not None:
         return repo.update_pull(existing.number, title=title, body=body).url, ""
