@@ -370,9 +370,9 @@ def reconcile(ledger: Ledger, client: Any) -> list[str]:
         return []
     known = {b["api_batch_id"] for b in ledger.batches() if b["api_batch_id"]}
     candidates = []
-    for batch in client.messages.batches.list(limit=100):
-        if len(candidates) >= RECONCILE_LOOKBACK:
-            break
+    for seen, batch in enumerate(client.messages.batches.list(limit=100)):
+        if seen >= RECONCILE_LOOKBACK:
+            break  # newest first: a lost batch is among the last few created
         if batch.id not in known:
             candidates.append(batch)
     notes = []
