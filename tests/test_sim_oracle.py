@@ -154,6 +154,13 @@ def test_unmatched_requests_fall_back_to_the_script(sim):
     assert all("oracle" not in r for r in sim.messages_requests())
 
 
+def test_pass_system_requests_are_not_attempts():
+    # A read-only explorer is offered the editor; pass_system keeps it from counting as attempt 1.
+    oracle = Oracle({**spec(1), "pass_system": ["You are the explorer"]}, CATALOGUE)
+    assert oracle.respond(HAIKU, body(system="You are the explorer in a pipeline.")) is None
+    assert oracle.respond(HAIKU, body())[1]["oracle"]["attempt"] == 1
+
+
 def test_one_shot_batch_gets_all_edits(sim):
     two = [
         {"path": "calc.py", "old_str": "a - b", "new_str": "a + b"},

@@ -22,7 +22,7 @@ from statistics import NormalDist
 from escalate.errors import ConfigError
 from escalate.sim.catalogue import SimCatalogue, SimModel
 from escalate.sim.errors import invalid
-from escalate.sim.script import EDITOR_TOOL, last_user, request_text, tool_results
+from escalate.sim.script import EDITOR_TOOL, last_user, request_text, system_text, tool_results
 
 _NORMAL = NormalDist()
 # Weights of the wrong-answer kinds (renormalised over the kinds available for the attempt).
@@ -86,6 +86,9 @@ class Oracle:
         # Shared noise: attempt n has the same luck for every model, so "a stronger model fails"
         # implies "every weaker one fails". False: each model draws its own per-attempt noise.
         self.shared_noise = bool(spec.get("shared_noise", True))
+        # Requests whose system prompt holds one of these strings are not attempts (e.g. a read-only
+        # explorer that is offered the editor only to `view`); the script answers them.
+        self.pass_system = [str(x) for x in spec.get("pass_system") or []]
         if not 0.0 <= self.rho < 1.0:
             raise ConfigError("sim script: oracle.correlation must be in [0, 1)")
         self.catalogue = catalogue
@@ -141,6 +144,8 @@ class Oracle:
         task = self.find_task(body)
         tool = _editor_name(body)
         if task is None or tool is None:  # a model cannot edit without the tool; the script answers
+            return None
+        if self.pass_system and any(x in system_text(body) for x in self.pass_system):
             return None
         if tool_results(last_user(body)):
             touched = sorted({e["path"] for e in _applied_edits(body, tool)})
