@@ -205,3 +205,16 @@ def test_api_errors_carry_the_request_id(sim):
         client_for(sim).send(request("claude-haiku-4-5"))
     assert info.value.request_id == logged(sim)[0]["request_id"]
     assert "400" in str(info.value)
+
+
+def test_worst_case_covers_a_full_cache_write_and_max_tokens(sim):
+    from escalate.cost import Usage
+
+    text = "def f(x):\n    return x + 1  # a line of code\n" * 500
+    req = request("claude-opus-4-7", messages=[{"role": "user", "content": [{"type": "text", "text": text}]}])
+    worst = client_for(sim).worst_case(req)
+    records: list = []
+    client_for(sim, records=records).send(req)
+    prompt = records[0].usage.prompt_tokens  # what the sim counted, with opus-4-7's 1.3x tokenizer
+    input_side = worst - PRICES.worst_case("claude-opus-4-7", 0, req.max_tokens)
+    assert input_side >= PRICES.cost("claude-opus-4-7", Usage(cache_write_5m=prompt)) > 0

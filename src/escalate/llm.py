@@ -236,7 +236,10 @@ class ModelClient:
 
     def worst_case(self, request: ModelRequest, params: dict | None = None) -> Decimal:
         params = params if params is not None else build_params(request)
-        return self.prices.worst_case(request.model.id, estimate_input_tokens(params), request.max_tokens)
+        tokens = estimate_input_tokens(params)
+        if request.cache:  # with breakpoints the whole prompt may be a cache write, dearer than input
+            return self.prices.worst_case(request.model.id, 0, request.max_tokens, cache_write_tokens=tokens)
+        return self.prices.worst_case(request.model.id, tokens, request.max_tokens)
 
     def send(self, request: ModelRequest) -> ModelReply:
         """One call. Raises BudgetExceeded before sending when its worst case could pass the limit,
