@@ -190,6 +190,7 @@ def describe_settings(plan: RolePlan) -> str:
 
 # -- parsing ---------------------------------------------------------------------------------------
 
+_SUBJECT = re.compile(r"^[a-z]+(\([\w./-]+\))?!?: \S")
 _FENCE = re.compile(r"```(?:json)?\s*\n(.*?)```", re.DOTALL)
 
 
@@ -263,7 +264,8 @@ def parse_findings(text: str, root: Path) -> tuple[list[Finding], list[str]]:
 
 def check_commit_message(text: str) -> tuple[str, str] | None:
     """(subject, body) of a commit writer's answer, or None when it is not a usable message:
-    empty, a subject over 72 characters, or a subject that is not one line of prose."""
+    empty, a subject over 72 characters, or a first line that is not a ``type: subject`` line
+    (the format the prompt asks for; a chatty answer like "Here is the message" fails it)."""
     text = text.strip()
     fenced = re.fullmatch(r"```[a-z]*\n(.*?)\n?```", text, re.DOTALL)
     if fenced:
@@ -272,9 +274,7 @@ def check_commit_message(text: str) -> tuple[str, str] | None:
         return None
     subject, _, body = text.partition("\n")
     subject = re.sub(r"^(subject|commit message)\s*:\s*", "", subject.strip(), flags=re.IGNORECASE)
-    if not subject or len(subject) > SUBJECT_LIMIT or subject.startswith(("#", "```", "-", "*")):
-        return None
-    if any(ord(c) < 32 for c in subject):
+    if len(subject) > SUBJECT_LIMIT or not _SUBJECT.match(subject) or any(ord(c) < 32 for c in subject):
         return None
     body = body.strip()
     if "```" in body:
