@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from escalate import prompt
+from escalate.context import first_request
 from escalate.cost import Budget, BudgetExceeded, PriceTable, fmt_usd
 from escalate.errors import EscalateError
 from escalate.llm import ModelCallError, ModelClient, require_api_key
@@ -77,7 +78,9 @@ def run_task(
     ladder = _Ladder(task, config, log, progress, budget, outcome)
     ws = None
     try:
+        ladder.open_ledger(repo_root)
         ws = Workspace.create(repo_root, task.slug)
+        ladder.base_commit = ws.base_commit
         outcome.branch = ws.branch
 
         def connect(catalog: Any) -> ModelClient:  # after the baseline: no SDK import for nothing
@@ -85,7 +88,7 @@ def run_task(
                 catalog,
                 prices,
                 budget,
-                log.call,
+                ladder.on_call,
                 run=log.path.name,
                 max_retries=config.session.max_retries,
                 client=client,
@@ -106,7 +109,10 @@ def run_task(
         ladder.stopped("error", "internal", f"internal error: {exc!r}")
         raise
     finally:
-        _close(ws, task, outcome, keep, log, progress)
+        try:
+            _close(ws, task, outcome, keep, log, progress)
+        finally:
+            ladder.close_ledger()
     return outcome
 
 
@@ -152,9 +158,63 @@ class _Ladder:
         self.outcome = outcome
         self.current: tuple[str, str, int] | None = None  # (tier, model, n) of the attempt under way
         self.attempt_spent_from = Decimal(0)
+        self.ledger: Any = None  # ledger.Ledger, None when ledger.enabled is false
+        self.recorder: Any = None  # ledger.RunRecorder, started once the task is classified
+        self.repo_root: Path | None = None
+        self.base_commit: str | None = None
+
+    # -- the ledger: the same hooks as the run log -----------------------------------------
+
+    def open_ledger(self, repo_root: Path) -> None:
+        from escalate.ledger import Ledger
+
+        self.repo_root = repo_root
+        self.ledger = Ledger.for_repo(repo_root, self.config)
+
+    def start_recording(self, klass: Any) -> None:
+        """Write the run and its class, then what the run log holds so far (baseline decisions,
+        the classifier call): the class is known only after routing."""
+        from escalate.ledger import RunRecorder
+
+        if self.ledger is None or self.recorder is not None:
+            return
+        self.recorder = RunRecorder.start(
+            self.ledger,
+            self.log.path.name,
+            self.task,
+            klass,
+            repo=self.repo_root,
+            base_commit=self.base_commit,
+        )
+        for record in self.log.records:
+            self.recorder.call(record)
+        for d in self.log.decisions:
+            self.recorder.decision(d)
+        for a in self.log.attempts:
+            self.recorder.attempt(a)
+
+    def close_ledger(self) -> None:
+        """Every exit path: the outcome row (a run that stopped before routing has no class)."""
+        if self.ledger is None:
+            return
+        try:
+            self.start_recording(None)
+            self.recorder.finish(self.outcome)
+        finally:
+            self.ledger.close()
+
+    def on_call(self, record: Any) -> None:
+        self.log.call(record)
+        if self.recorder is not None:
+            self.recorder.call(record)
+
+    def decision(self, d: Decision) -> None:
+        self.log.decision(d)
+        if self.recorder is not None:
+            self.recorder.decision(d)
 
     def decide(self, kind: str, choice: str, reason: str) -> None:
-        self.log.decision(Decision(kind, choice, reason))
+        self.decision(Decision(kind, choice, reason))
 
     def stopped(self, outcome: str, stage: str, reason: str) -> None:
         """The run stops mid-way (budget, API error, interrupt): close the attempt under way."""
@@ -181,6 +241,8 @@ class _Ladder:
             duration_s=getattr(verdict, "duration_s", 0.0) or 0.0,
         )
         self.log.attempt(record)
+        if self.recorder is not None:
+            self.recorder.attempt(record)
         self.progress.attempt_end(word, verdict.stage, verdict.reason, self.budget.spent)
         return record
 
@@ -197,18 +259,21 @@ class _Ladder:
         if targets is None:
             return
         catalog = catalog() if callable(catalog) else catalog
-        plan = route(task, baseline, config, catalog)
         llm = connect(catalog)
+        failures = dict(getattr(baseline, "target_failures", {}) or {})
+        # The same first request `escalate explain` measures: route() sizes it (count_tokens).
+        request = first_request(task, ws.path, failures, targets, config)
+        plan = route(task, baseline, config, catalog, self.ledger, root=ws.path, request=request, llm=llm)
+        self.start_recording(plan.classification)
         for t in plan.tiers:
             llm.prices.price(t.model.id)  # a missing price stops the run before the first call
         self.log.top_model = plan.tiers[-1].model.id
         for d in plan.decisions:
-            self.log.decision(d)
+            self.decision(d)
         base_tree = ws.tree_hash()
         policy = EscalationPolicy(base_tree, len(plan.tiers))
-        system = prompt.system_prompt(ws.path)
-        failures = dict(getattr(baseline, "target_failures", {}) or {})
-        frames = _frames(failures, ws.path)
+        system = request.system
+        frames = request.frames
         history: list[tuple[str, str, str, str, str]] = []
         index = plan.start
         while True:
@@ -332,17 +397,6 @@ def commit_message(title: str, targets: list[str], tier: str, model: str, summar
         lines += [words[:1500], ""]
     lines.append(f"Escalated-by: escalate ({tier}/{model})")
     return "\n".join(lines) + "\n"
-
-
-def _frames(failures: dict[str, str], root: Path) -> list:
-    from escalate.task import traceback_frames
-
-    frames: list = []
-    for output in failures.values():
-        for frame in traceback_frames(output, root):
-            if frame not in frames:
-                frames.append(frame)
-    return frames
 
 
 def _final_table(progress: Progress, log: RunLog) -> None:
