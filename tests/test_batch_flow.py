@@ -48,6 +48,9 @@ def test_batch_night_one_and_two(tmp_path, sim):
     assert [p.task.kind for p in sub.planned] == ["test", "warning", "lint", "lint"]
     test_id, warn_id, lint_id, late_id = (p.custom_id for p in sub.planned)
     first_tier = {p.custom_id: p.tier for p in sub.planned}
+    # The router classifies each task: ruff findings are mechanical work and start on the cheapest tier.
+    assert first_tier[lint_id] == first_tier[late_id] == tiers[0]
+    assert {p.klass.complexity for p in sub.planned if p.task.kind == "lint"} == {"mechanical"}
     sim.set_script(
         {
             "models": {

@@ -58,6 +58,7 @@ class Planned:
     worst_case: Decimal  # at batch prices
     check: dict | None = None
     reason: str = ""
+    klass: Any = None  # classify.Classification, for the ledger's task class
 
     def record(self, base_commit: str) -> dict:
         """What batch_tasks.task_json holds: enough to apply and judge the result later."""
@@ -71,6 +72,8 @@ class Planned:
             "input_tokens": self.input_tokens,
             "max_tokens": self.max_tokens,
             "reason": self.reason,
+            "complexity": getattr(self.klass, "complexity", None),
+            "error_cost": getattr(self.klass, "error_cost", None),
         }
 
 
@@ -143,11 +146,6 @@ def make_client(client: Any = None) -> Any:
 # ------------------------------------------------------------------------ planning
 
 
-def _tier_index(config: Config, name: str | None) -> int | None:
-    names = [t.name for t in config.tiers]
-    return names.index(name) if name in names else None
-
-
 def _baseline(failing: dict[str, str], task: Task) -> Any:
     """What the router sees of the base: the scan's failing tests (lint is not a routing signal)."""
     from collections import Counter
@@ -172,7 +170,7 @@ def plan_requests(
 
     in_flight = queue.in_flight()
     skipped: list[tuple[str, str]] = []
-    ordered: list[tuple[Task, int | None, str]] = []
+    ordered: list[tuple[Task, str | None, str]] = []
     seen: set[str] = set()
     for task in scan.tasks:
         entry = queue.get(task.slug)
@@ -191,7 +189,7 @@ def plan_requests(
         elif entry is not None and entry.state == WAITING:
             ordered.insert(
                 sum(1 for _, t, _ in ordered if t is not None),
-                (task, _tier_index(config, entry.tier), entry.reason or "re-queued"),
+                (task, entry.tier, entry.reason or "re-queued"),
             )
         else:
             ordered.append((task, None, ""))
@@ -202,8 +200,9 @@ def plan_requests(
         if len(planned) >= config.batch.max_tasks:
             skipped.append((task.slug, f"over batch.max_tasks={config.batch.max_tasks}; next batch"))
             continue
-        plan = route(task, _baseline(scan.failing, task), config, catalog, ledger)
-        index = max(plan.start, queued_tier or 0)
+        plan = route(task, _baseline(scan.failing, task), config, catalog, ledger, root=root)
+        names = [t.name for t in plan.tiers]  # the route may leave out tiers; index by name
+        index = max(plan.start, names.index(queued_tier) if queued_tier in names else 0)
         while index < len(plan.tiers) and not plan.tiers[index].model.capabilities.batch:
             index += 1  # a model without batch support cannot take the request; the next tier can
         if index >= len(plan.tiers):
@@ -237,6 +236,7 @@ def plan_requests(
                 worst_case=worst,
                 check=scan.checks.get(task.slug),
                 reason=reason,
+                klass=plan.classification,
             )
         )
     return planned, skipped

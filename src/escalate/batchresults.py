@@ -248,7 +248,10 @@ class _Context:
             repo=self.repo_root, base_commit=record["base_commit"], source=f"batch:{res.batch}"
         )
         res.run_id = run_id
-        self.ledger.record_task(run_id, kind=task.kind, slug=task.slug, title=task.title, labels=task.labels)
+        klass = {"complexity": record.get("complexity"), "error_cost": record.get("error_cost")}
+        self.ledger.record_task(
+            run_id, kind=task.kind, slug=task.slug, title=task.title, labels=task.labels, **klass
+        )
         if record.get("reason"):
             self.ledger.record_decision(run_id, "start_tier", res.tier, record["reason"])
         call = CallRecord(
