@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from batchrepo import TEST_EDITS, tool_uses
-from samplerepo import CALC_FILES, PYTEST_COMMAND, make_calc_repo, make_repo
+from samplerepo import CALC_FILES, CALC_TARGET, PYTEST_COMMAND, git, make_calc_repo, make_repo
 
 from escalate.batch import SUBMITTING, reconcile, submit
 from escalate.batchqueue import WAITING, Queue
@@ -91,3 +91,50 @@ def test_nothing_to_do_sends_nothing(tmp_path, sim):
     out = submit(root, _config(root), client=sim.client(max_retries=0))
     assert out.planned == [] and out.api_batch_id is None
     assert _creates(sim) == [] and [r for r in sim.requests if r["method"] == "BATCH"] == []
+
+
+def test_a_result_that_cannot_be_applied_does_not_hold_up_the_others(tmp_path, sim):
+    root = make_calc_repo(tmp_path)
+    client = sim.client(max_retries=0)
+    sim.set_script({"models": {"*": [{"content": tool_uses(TEST_EDITS), "repeat": True}]}})
+    params = {
+        "model": "claude-haiku-4-5",
+        "max_tokens": 100,
+        "messages": [{"role": "user", "content": "fix"}],
+    }
+    batch = client.messages.batches.create(
+        requests=[
+            {"custom_id": "test-gone-base", "params": params},
+            {"custom_id": "test-ok", "params": params},
+        ]
+    )
+    task = {
+        "kind": "test",
+        "title": "t",
+        "text": "",
+        "target_tests": [CALC_TARGET],
+        "labels": [],
+        "source": "nightly",
+    }
+    records = [
+        # A base commit the repository does not have (a force-pushed default branch, say).
+        ("test-gone-base", {"task": {**task, "slug": "test-gone-base"}, "model": "claude-haiku-4-5",
+                            "base_commit": "f" * 40}, "haiku"),
+        ("test-ok", {"task": {**task, "slug": "test-ok"}, "model": "claude-haiku-4-5",
+                     "base_commit": git(root, "rev-parse", "HEAD").strip()}, "haiku"),
+    ]  # fmt: skip
+    config = _config(root)
+    config.validate.full_suite = False
+    with Ledger.open(root / ".escalate/ledger.db") as ledger:
+        ledger.record_batch_intent(
+            "nightly-two", [(cid, json.dumps(rec), tier) for cid, rec, tier in records]
+        )
+        ledger.update_batch("nightly-two", status="submitted", api_batch_id=batch.id)
+    out = collect(root, config, client=client)
+    by_id = {r.custom_id: r for r in out.results}
+    assert (
+        by_id["test-gone-base"].state == "error" and "cannot resolve base" in by_id["test-gone-base"].detail
+    )
+    assert by_id["test-gone-base"].next_tier == "haiku"
+    assert by_id["test-ok"].state == "fixed"  # handled although the one before it failed
+    assert out.collected == ["nightly-two"]

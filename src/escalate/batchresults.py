@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from escalate.batch import COLLECTED, SUBMITTED, BatchError, make_client, open_ledger, reconcile
 from escalate.batchqueue import FIXED, NEEDS_HUMAN, RESOLVED, WAITING, Queue
 from escalate.cost import fmt_usd
+from escalate.errors import EscalateError
 from escalate.report import AttemptRecord, Outcome
 
 if TYPE_CHECKING:
@@ -210,7 +211,18 @@ class _Context:
             target_tests=list(task.target_tests),
         )
         if result is not None and result.type == "succeeded":
-            self._succeeded(res, task, record, result.message)
+            try:
+                self._succeeded(res, task, record, result.message)
+            except EscalateError as exc:
+                # A problem of this result (git, the test command) must not hold up the others.
+                res.state, res.detail, res.next_tier = (
+                    "error",
+                    f"{type(exc).__name__}: {exc}"[:1500],
+                    res.tier,
+                )
+                self._queue(task, WAITING, res.tier, f"error while applying: {exc}"[:300], record)
+                if res.run_id:
+                    self.ledger.record_outcome(res.run_id, "error", res.cost_usd, res.tier)
         else:
             # Not billed, nothing learned: the task goes back on the same tier.
             why = _error_text(result) if result is not None else "missing from the results file"
