@@ -73,7 +73,7 @@ def probe_plan_execute(task: CorpusTask) -> str | None:
     r = run_one(job("plan-execute", 1, task))
     if r["error"] and r["outcome"] == "error":
         return f"the run failed: {r['error'][:120]}"
-    if any(role != "fixer" for role in r["roles"]):
+    if "planner" in r["roles"]:
         return None
     return "roles.preset: plan-execute makes no planner call yet (the runner does not read roles)"
 

@@ -74,14 +74,53 @@ def oracle_entry(ct: CorpusTask) -> dict:
     return entry
 
 
-def oracle_script(tasks: list[CorpusTask], seed: int, success: dict | None = None) -> dict:
-    return {
-        "oracle": {
-            "seed": seed,
-            "success": dict(success or SUCCESS),
-            "tasks": [oracle_entry(t) for t in tasks],
-        }
+def role_systems() -> dict[str, str]:
+    """The first line of each role's system prompt: how the sim tells a role's request apart."""
+    from escalate.prompt import SYSTEM
+    from escalate.review import REVIEWER_SYSTEM
+    from escalate.roles import COMMITTER_SYSTEM, EXPLORER_SYSTEM, PLANNER_SYSTEM
+
+    systems = {
+        "fixer": SYSTEM,
+        "explorer": EXPLORER_SYSTEM,
+        "planner": PLANNER_SYSTEM,
+        "reviewer": REVIEWER_SYSTEM,
+        "committer": COMMITTER_SYSTEM,
     }
+    return {role: text.splitlines()[0] for role, text in systems.items()}
+
+
+def role_answers(tasks: list[CorpusTask]) -> list[dict]:
+    """Script entries for the roles around the implementer. The oracle knows only fixes, so the
+    simulated roles are neutral: the explorer names the files of the fix, the planner points at
+    them, the reviewer approves (validation alone decides), the commit writer states the title."""
+    systems = role_systems()
+    paths = sorted({e["path"] for t in tasks for e in t.fix})
+    listing = json.dumps([{"path": p, "symbols": [], "why": "the failing behaviour is here"} for p in paths])
+    title = tasks[0].title if len(tasks) == 1 else "the failing tests"
+    subject = "fix: " + re.sub(r"\s+", " ", title)[:60]
+    answers = {
+        "explorer": f"The code under test is in {', '.join(paths)}.\n```json\n{listing}\n```",
+        "planner": f"Find the cause in {', '.join(paths)} and change it there; keep the tests as they are.",
+        "reviewer": "APPROVE",
+        "committer": f"{subject}\n\nCorrect the behaviour the failing tests describe.",
+    }
+    return [
+        {"when": {"system_contains": systems[role]}, "content": text, "repeat": True}
+        for role, text in answers.items()
+    ]
+
+
+def oracle_script(tasks: list[CorpusTask], seed: int, success: dict | None = None) -> dict:
+    """The oracle for ``tasks`` (the implementer's attempts) and neutral answers for the roles."""
+    systems = role_systems()
+    oracle = {
+        "seed": seed,
+        "success": dict(success or SUCCESS),
+        "tasks": [oracle_entry(t) for t in tasks],
+        "pass_system": [text for role, text in systems.items() if role != "fixer"],
+    }
+    return {"oracle": oracle, "models": {"*": role_answers(tasks)}}
 
 
 def bench_overrides(tiers: list[dict] | None = None, **extra) -> dict:

@@ -38,17 +38,22 @@ def test_demo_json_keeps_the_repo_with_the_fix_on_a_branch(tmp_path):
     ]
     assert result["attempts"][0]["stage"] == "target"
     assert any(d["kind"] == "escalate" and "haiku -> sonnet" in d["choice"] for d in result["decisions"])
-    assert 0 < result["cost_usd"] < 0.1 and result["calls"] == result["sim_requests"] == 6
+    assert 0 < result["cost_usd"] < 0.1 and result["calls"] == result["sim_requests"] >= 6
     # The person's story went to stderr: simulated, said at the start and at the end.
     lines = proc.stderr.splitlines()
     assert "SIMULATED" in "\n".join(lines[:3]) and "SIMULATED" in "\n".join(lines[-3:])
     assert "escalating haiku -> sonnet" in proc.stderr and "total $" in proc.stderr
+    # The roles around the implementer ran too (default config): explorer, reviewer, commit writer.
+    assert "review approve" in proc.stderr and "explorer: files" in proc.stderr
     assert "+    return round(price - price * percent / 100, 2)" in proc.stderr
     # The kept repository: main untouched, the fix on the branch, no worktree left behind.
     spec = DemoSpec.load()
     branch = result["branch"]
     assert result["repo"] == str(keep.resolve())
     assert spec.right[0]["new_str"] in git(keep, "show", f"{branch}:shop/pricing.py")
+    assert (
+        git(keep, "log", "-1", "--format=%s", branch).strip() == "fix: divide the discount percentage by 100"
+    )
     assert spec.right[0]["old_str"] in (keep / "shop/pricing.py").read_text()
     assert git(keep, "worktree", "list", "--porcelain").count("worktree ") == 1
     assert git(keep, "status", "--porcelain") == ""

@@ -50,6 +50,9 @@ def after_tools(*blocks: dict) -> dict:
 
 
 FIXES = [opening(edit(CALC_FIX)), after_tools()]
+# The roles around the implementer (explorer, reviewer, ...) are off: every scripted answer here is
+# the implementer's, and request numbers in fault specs count only its calls.
+ROLES_OFF = {role: {"enabled": False} for role in ("explorer", "planner", "reviewer", "committer")}
 
 
 def config_for(root: Path, **overrides):
@@ -60,6 +63,7 @@ def config_for(root: Path, **overrides):
             "timeout_s": 60,
         },
         "ledger": {"enabled": False},
+        "roles": ROLES_OFF,
     }
     for key, value in overrides.items():
         base[key] = {**base.get(key, {}), **value} if isinstance(value, dict) else value
@@ -408,7 +412,8 @@ def test_ctrl_c_leaves_nothing_behind(tmp_path, sim, record_property, phase):
                 "validate": {
                     "test_command": PYTEST_COMMAND,
                     "ruff_command": [sys.executable, "-m", "ruff", "check"],
-                }
+                },
+                "roles": ROLES_OFF,
             }
         )
     )

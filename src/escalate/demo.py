@@ -10,6 +10,7 @@ and the branch are real.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -119,15 +120,49 @@ def _edit(e: dict) -> dict:
     return {"type": "tool_use", "name": EDITOR_TOOL, "input": {"command": "str_replace", **e}}
 
 
+def _system_line(text: str) -> str:
+    return text.splitlines()[0]
+
+
+def role_entries(spec: DemoSpec) -> list[dict]:
+    """Answers for the roles around the implementer (explorer, planner, reviewer, commit writer),
+    told apart by their system prompts; repeatable, so any tier's model may play them."""
+    from escalate.review import REVIEWER_SYSTEM
+    from escalate.roles import COMMITTER_SYSTEM, EXPLORER_SYSTEM, PLANNER_SYSTEM
+
+    path = spec.right[0]["path"]
+    listing = [{"path": path, "symbols": ["apply_discount"], "why": "computes the price the tests check"}]
+    answers = {
+        EXPLORER_SYSTEM: f"The tests call apply_discount in {path}.\n```json\n{json.dumps(listing)}\n```",
+        PLANNER_SYSTEM: f"apply_discount in {path} takes the wrong fraction off; fix the formula there.",
+        REVIEWER_SYSTEM: "APPROVE",
+        COMMITTER_SYSTEM: (
+            "fix: divide the discount percentage by 100\n\n"
+            "apply_discount divided the percentage by 10, so ten times too much\n"
+            "came off: 10% off 80.00 gave 0.00. It now divides by 100."
+        ),
+    }
+    return [
+        {"when": {"system_contains": _system_line(system)}, "content": text, "repeat": True}
+        for system, text in answers.items()
+    ]
+
+
 def demo_script(spec: DemoSpec, first_model: str, second_model: str) -> dict:
     """The sim script: the first tier's patch fails the tests, its second attempt changes nothing
-    (a circular fix), and the second tier looks at the file, then makes the right patch."""
-    opening = {"last_user_has_tool_result": False}
-    after_tool = {"last_user_has_tool_result": True}
+    (a circular fix), and the second tier looks at the file, then makes the right patch. The
+    roles (explorer, reviewer, commit writer) get plain, helpful answers."""
+    from escalate.prompt import SYSTEM
+
+    implementer = {"system_contains": _system_line(SYSTEM)}
+    opening = {**implementer, "last_user_has_tool_result": False}
+    after_tool = {**implementer, "last_user_has_tool_result": True}
     path = spec.right[0]["path"]
+    roles = role_entries(spec)
     return {
         "models": {
             first_model: [
+                *roles,
                 {
                     "when": opening,
                     "content": [
@@ -143,6 +178,7 @@ def demo_script(spec: DemoSpec, first_model: str, second_model: str) -> dict:
                 },
             ],
             second_model: [
+                *roles,
                 {
                     "when": opening,
                     "content": [
@@ -168,6 +204,7 @@ def demo_script(spec: DemoSpec, first_model: str, second_model: str) -> dict:
                     "is 72.00. DONE",
                 },
             ],
+            "*": roles,
         }
     }
 
@@ -289,6 +326,9 @@ _VERDICTS = {
 }
 
 
+_ROLE_WORDS = {"files", "message", "plan"}  # role decisions that report what a role produced
+
+
 class _Teller:
     """The demo's own lines around the runner's progress output."""
 
@@ -322,6 +362,8 @@ class _Teller:
         for d in outcome.decisions:
             if d.kind == "escalate":
                 self.line(f"  escalated {d.choice}: {d.reason}")
+            elif d.kind == "review" or (d.kind == "role" and d.choice.split(":")[-1].strip() in _ROLE_WORDS):
+                self.line(f"  {d.kind} {d.choice} ({_first_line(d.reason, 70)})")
         if outcome.outcome == "fixed" and outcome.branch:
             self.line()
             self.step(f"The fix, committed on branch {outcome.branch} (git diff main...{outcome.branch}):")
