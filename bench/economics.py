@@ -34,7 +34,14 @@ def arm_overrides(arm: str, ledger: Path | None = None) -> dict:
     if arm in SINGLE:
         return bench_overrides([TIERS_4X[SINGLE[arm]]])
     if arm == "ladder":
-        return bench_overrides(TIERS_4X)
+        # With a ledger path, the ladder records its runs (the learning arm's warm-up) without
+        # consulting them: router.learning off keeps this arm the plain ladder.
+        extra = (
+            {"ledger": {"enabled": True, "path": str(ledger)}, "router": {"learning": False}}
+            if ledger
+            else {}
+        )
+        return bench_overrides(TIERS_4X, **extra)
     if arm == "ladder-5.5":
         return bench_overrides(TIERS_55)
     if arm == "plan-execute":
@@ -218,11 +225,15 @@ def run_economics(
             left = budget_s - (now - started)
             log(f"  seed {seed} skipped: a seed takes {per_seed:.0f} s and {left:.0f} s are left")
             continue
-        jobs = [job(arm, seed, t) for arm in arms for t in tasks]
-        log(f"  seed {seed}: {len(jobs)} runs ({len(arms)} arms x {len(tasks)} tasks) on {workers} workers")
-        results += run_jobs(jobs, workers)
-        if "learning" not in unavailable:
-            results += run_learning(tasks, seed, workers)
+        learning = "learning" not in unavailable
+        with tempfile.TemporaryDirectory(prefix="bench-ledger-") as tmp:
+            ledger = Path(tmp) / "ledger.db" if learning else None
+            jobs = [job(arm, seed, t, ledger if arm == "ladder" else None) for arm in arms for t in tasks]
+            log(f"  seed {seed}: {len(jobs)} runs ({len(arms)} arms x {len(tasks)} tasks), {workers} workers")
+            results += run_jobs(jobs, workers)
+            if learning:  # after the ladder's pass filled the ledger
+                log(f"  seed {seed}: learning arm, {len(tasks)} runs routed with the ladder's ledger")
+                results += run_jobs([job("learning", seed, t, ledger) for t in tasks], workers)
         done.append(seed)
     return {
         "arms": arms + ([] if "learning" in unavailable else ["learning"]),
@@ -235,12 +246,3 @@ def run_economics(
         "runs": [{k: v for k, v in r.items() if k != "call_records"} for r in results],
         "call_records": {f"{r['arm']}|{r['seed']}|{r['task']}": r["call_records"] for r in results},
     }
-
-
-def run_learning(tasks: list[CorpusTask], seed: int, workers: int) -> list[dict]:
-    """Ledger learning: a warm-up pass over the corpus (another seed) fills a ledger, then the
-    measured pass routes with it."""
-    with tempfile.TemporaryDirectory(prefix="bench-learning-") as tmp:
-        ledger = Path(tmp) / "ledger.db"
-        run_jobs([job("learning", seed + 1000, t, ledger) for t in tasks], workers)
-        return run_jobs([job("learning", seed, t, ledger) for t in tasks], workers)

@@ -9,7 +9,7 @@ ARM_NOTES = {
     "ladder": "default config: haiku-4-5 -> sonnet-4-6 -> opus-4-6",
     "ladder-5.5": "haiku-5-5 -> sonnet-5-5 -> opus-5-5 (5.5 prices)",
     "plan-execute": "roles.preset: plan-execute (planner on opus, then the ladder)",
-    "learning": "ladder + router.learning after a warm-up pass",
+    "learning": "ladder + router.learning, the ladder arm's runs of the seed as ledger history",
     "oracle": "cheapest single tier that solved each task (hindsight; lower bound)",
 }
 
