@@ -1,0 +1,263 @@
+"""Roles end to end: run_task on a real git repo with real ruff and pytest, the real SDK against the
+sim, each role's system prompt scripted with its own answers (``when: {system_contains: ...}``)."""
+
+import json
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from samplerepo import CALC_FIX, CALC_TARGET, PYTEST_COMMAND, git, make_calc_repo
+
+from escalate.config import load_config
+from escalate.runner import run_task
+from escalate.task import Task
+
+EDITOR = "str_replace_based_edit_tool"
+IMPLEMENTER = "careful software engineer"
+EXPLORER = "You are the explorer"
+PLANNER = "You are the planner"
+REVIEWER = "You are the code reviewer"
+COMMITTER = "You are the commit message writer"
+PLAN = "PLAN-7f3: add() in calc/ops.py subtracts; make it return a + b and touch nothing else."
+
+
+def tool(command: str, **args) -> dict:
+    return {"type": "tool_use", "name": EDITOR, "input": {"command": command, **args}}
+
+
+def entry(system: str, content, **when) -> dict:
+    return {"when": {"system_contains": system, **when}, "content": content}
+
+
+def implementer(*edits: dict) -> list[dict]:
+    """One attempt: the edits, then a summary once the tool results are back."""
+    return [
+        entry(
+            IMPLEMENTER, [{"type": "text", "text": "Editing add()."}, *edits], last_user_has_tool_result=False
+        ),
+        entry(IMPLEMENTER, "Changed add() in calc/ops.py to add. DONE", last_user_has_tool_result=True),
+    ]
+
+
+def config_for(root: Path, roles: dict | None = None, **overrides):
+    base = {
+        "validate": {
+            "test_command": PYTEST_COMMAND,
+            "ruff_command": [sys.executable, "-m", "ruff", "check"],
+            "timeout_s": 60,
+            "full_suite": False,
+        },
+        "roles": roles or {},
+        **overrides,
+    }
+    return load_config(root, base)
+
+
+def task(**kw) -> Task:
+    fields = dict(kind="test", title="make test_add pass", text="The test fails.", target_tests=[CALC_TARGET],
+                  labels=[], source="test", slug="test-add")  # fmt: skip
+    return Task(**{**fields, **kw})
+
+
+@pytest.fixture
+def env(sim, monkeypatch):
+    for key, value in sim.env().items():
+        monkeypatch.setenv(key, value)
+    return sim
+
+
+def system_of(request: dict) -> str:
+    system = request["body"]["system"]
+    return system if isinstance(system, str) else "".join(b["text"] for b in system)
+
+
+def by_role(env) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for name, marker in (("explorer", EXPLORER), ("planner", PLANNER), ("implementer", IMPLEMENTER),
+                         ("reviewer", REVIEWER), ("committer", COMMITTER)):  # fmt: skip
+        out[name] = [r for r in env.messages_requests() if marker in system_of(r)]
+    return out
+
+
+def calls_of(outcome) -> list[dict]:
+    return [json.loads(x) for x in (Path(outcome.log_dir) / "calls.jsonl").read_text().splitlines()]
+
+
+def assert_cost_by_role_adds_up(outcome, env) -> dict:
+    result = json.loads((Path(outcome.log_dir) / "result.json").read_text())
+    assert result["cost_by_role"] == outcome.to_json()["cost_by_role"]
+    per_role = {role: Decimal(str(v)) for role, v in result["cost_by_role"].items()}
+    assert sum(outcome.cost_by_role.values()) == outcome.cost_usd == env.total_cost()
+    assert sum(per_role.values()) == pytest.approx(Decimal(str(result["cost_usd"])), abs=Decimal("0.000005"))
+    calls = calls_of(outcome)
+    for role, cost in outcome.cost_by_role.items():
+        assert sum(Decimal(str(c["cost_usd"])) for c in calls if c["role"] == role) == pytest.approx(
+            cost, abs=Decimal("0.000001")
+        )
+    assert "## Cost by role" in (Path(outcome.log_dir) / "summary.md").read_text()
+    return per_role
+
+
+def test_ladder_explorer_reviewer_and_commit_writer(tmp_path, env):
+    """The explorer's files shape the first message; a review rejection is a failed attempt whose
+    findings come back as feedback; the commit message is the commit writer's."""
+    explored = (
+        'Found it.\n```json\n[{"path": "calc/ops.py", "symbols": ["add"],'
+        ' "why": "EXPLORED-9c1 add subtracts"}, {"path": "calc/ghost.py", "why": "made up"}]\n```'
+    )
+    docstring = tool(
+        "str_replace",
+        path="calc/ops.py",
+        old_str="def add(a, b):\n",
+        new_str='def add(a, b):\n    """Add."""\n',
+    )
+    commit = "fix: make add() add instead of subtract\n\nadd() in calc/ops.py returned a - b; now a + b."
+    script = [
+        # The explorer views, tries an edit (refused: read-only), then names one real and one invented file.
+        entry(EXPLORER, [tool("view", path="calc/ops.py"), tool("str_replace", **CALC_FIX)],
+              last_user_has_tool_result=False),
+        entry(EXPLORER, explored, last_user_has_tool_result=True),
+        *implementer(tool("str_replace", **CALC_FIX)),
+        entry(REVIEWER, "REJECT\n- calc/ops.py: FINDING-4b2 add() has no docstring saying it adds"),
+        *implementer(docstring),
+        entry(REVIEWER, "APPROVE"),
+        entry(COMMITTER, commit),
+    ]  # fmt: skip
+    env.set_script({"models": {"claude-haiku-4-5": script}})
+    root = make_calc_repo(tmp_path)
+    outcome = run_task(task(), root, config_for(root, {"explorer": {"when_localised": True}}))
+    assert outcome.outcome == "fixed", outcome.explanation
+    roles = by_role(env)
+    assert [len(roles[r]) for r in ("explorer", "planner", "implementer", "reviewer", "committer")] == [
+        2,
+        0,
+        4,
+        2,
+        1,
+    ]
+    # The explorer's edit was refused and changed nothing.
+    refused = roles["explorer"][1]["body"]["messages"][-1]["content"]
+    assert [r.get("is_error", False) for r in refused] == [False, True] and "read-only" in json.dumps(refused)
+    # Its file list reaches the implementer's first message; the invented file does not.
+    first = json.dumps(roles["implementer"][0]["body"]["messages"][0])
+    assert "EXPLORED-9c1" in first and "calc/ghost.py" not in first
+    assert any(
+        d.kind == "role" and "explorer: files" in d.choice and "ghost" in d.reason for d in outcome.decisions
+    )
+    # The rejection is attempt 1, stage review; its findings are attempt 2's feedback.
+    assert [(a.n, a.verdict, a.stage) for a in outcome.attempts] == [(1, "fail", "review"), (2, "pass", "ok")]
+    assert "FINDING-4b2" in outcome.attempts[0].reason
+    assert "FINDING-4b2" in json.dumps(roles["implementer"][2]["body"]["messages"][-1])
+    # The reviewer reads the diff, and thinks (Haiku + extended thinking).
+    assert "return a + b" in json.dumps(roles["reviewer"][0]["body"]["messages"])
+    assert roles["reviewer"][0]["body"]["thinking"]["type"] == "enabled"
+    assert "tools" not in roles["reviewer"][0]["body"] and "tools" not in roles["committer"][0]["body"]
+    message = git(root, "log", "-1", "--format=%B", outcome.branch)
+    assert message.startswith("fix: make add() add instead of subtract\n\nMakes these failing tests pass:")
+    assert (
+        "returned a - b; now a + b." in message
+        and "Escalated-by: escalate (haiku/claude-haiku-4-5)" in message
+    )
+    # Every role's calls carry its name, and the money adds up.
+    assert [c["role"] for c in calls_of(outcome)] == ["explorer"] * 2 + ["implementer"] * 2 + ["reviewer"] + [
+        "implementer"
+    ] * 2 + ["reviewer", "committer"]
+    assert set(assert_cost_by_role_adds_up(outcome, env)) == {
+        "explorer",
+        "implementer",
+        "reviewer",
+        "committer",
+    }
+
+
+def test_plan_execute_plans_on_opus_and_implements_on_sonnet(tmp_path, env):
+    """Unscripted reviewer and commit writer answer the sim's plain text: the reviewer's answer is
+    recorded as unclear (not blocking), the commit message falls back to the runner's."""
+    env.set_script(
+        {
+            "models": {
+                "claude-opus-4-6": [entry(PLANNER, PLAN)],
+                "claude-sonnet-4-6": implementer(tool("str_replace", **CALC_FIX)),
+            }
+        }
+    )
+    root = make_calc_repo(tmp_path)
+    roles = {"preset": "plan-execute", "explorer": {"enabled": False}}
+    outcome = run_task(task(), root, config_for(root, roles))
+    assert outcome.outcome == "fixed", outcome.explanation
+    requests = by_role(env)
+    assert requests["explorer"] == []  # turned off: no call with its prompt
+    (planner,) = requests["planner"]
+    assert (
+        planner["body"]["model"] == "claude-opus-4-6"
+        and planner["body"]["output_config"]["effort"] == "medium"
+    )
+    assert "tools" not in planner["body"]  # the planner makes no edits
+    first = json.dumps(requests["implementer"][0]["body"])
+    assert requests["implementer"][0]["body"]["model"] == "claude-sonnet-4-6" and PLAN in first
+    assert [(a.tier, a.verdict) for a in outcome.attempts] == [("sonnet", "pass")]
+    assert any(d.kind == "preset" and "sonnet" in d.choice for d in outcome.decisions)
+    assert any(d.kind == "review" and d.choice.startswith("unclear") for d in outcome.decisions)
+    assert any(d.choice == "committer: runner's message" for d in outcome.decisions)
+    assert git(root, "log", "-1", "--format=%s", outcome.branch).strip() == "fix: make test_add pass"
+    calls = calls_of(outcome)
+    assert "explorer" not in {c["role"] for c in calls}
+    assert [c["role"] for c in calls] == ["planner", "implementer", "implementer", "reviewer", "committer"]
+    assert calls[0]["model"] == "claude-opus-4-6" and calls[0]["tier"] == "opus"
+    assert set(assert_cost_by_role_adds_up(outcome, env)) == {
+        "planner",
+        "implementer",
+        "reviewer",
+        "committer",
+    }
+
+
+def test_single_preset_is_one_model_without_roles_or_escalation(tmp_path, env):
+    wrong = tool(
+        "str_replace",
+        path="calc/ops.py",
+        old_str="return a - b\n\n\ndef sub",
+        new_str="return a * b\n\n\ndef sub",
+    )
+    env.set_script(
+        {
+            "models": {
+                "claude-haiku-4-5": implementer(wrong),
+                "claude-sonnet-4-6": implementer(tool("str_replace", **CALC_FIX)),
+            }
+        }
+    )
+    root = make_calc_repo(tmp_path)
+    tiers = [{"name": "haiku", "model": "claude-haiku-4-5", "max_attempts": 1},
+             {"name": "sonnet", "model": "claude-sonnet-4-6"}]  # fmt: skip
+    outcome = run_task(task(), root, config_for(root, {"preset": "single"}, tiers=tiers))
+    assert outcome.outcome == "needs_human"
+    assert [(a.tier, a.verdict) for a in outcome.attempts] == [("haiku", "fail")]
+    assert {r["body"]["model"] for r in env.messages_requests()} == {"claude-haiku-4-5"}
+    assert all(IMPLEMENTER in system_of(r) for r in env.messages_requests())
+    assert {c["role"] for c in calls_of(outcome)} == {"implementer"}
+    assert outcome.to_json()["cost_by_role"].keys() == {"implementer"}
+    assert any(d.kind == "preset" and d.choice.startswith("single") for d in outcome.decisions)
+
+
+def test_ladder_defaults_degrade_when_roles_get_plain_answers(tmp_path, env):
+    """The default ladder on an issue with no traceback: the explorer runs (its plain answer adds
+    nothing), the reviewer and commit writer answer plainly too; the fix still lands."""
+    env.set_script({"models": {"claude-haiku-4-5": implementer(tool("str_replace", **CALC_FIX))}})
+    root = make_calc_repo(tmp_path)
+    issue = task(kind="issue", title="add() subtracts", text="calc.add(2, 3) returns -1.", target_tests=[])
+    outcome = run_task(issue, root, config_for(root))
+    assert outcome.outcome == "fixed", outcome.explanation
+    requests = by_role(env)
+    assert (
+        len(requests["explorer"]) == 1 and len(requests["reviewer"]) == 1 and len(requests["committer"]) == 1
+    )
+    assert requests["planner"] == []  # a standard fix: no plan
+    assert "Where to look" not in json.dumps(requests["implementer"][0]["body"]["messages"][0])
+    kinds = {(d.kind, d.choice.split(":")[0]) for d in outcome.decisions}
+    assert {("role", "explorer"), ("review", "unclear"), ("role", "committer")} <= kinds
+    assert any(d.choice == "planner: skipped" for d in outcome.decisions)
+    # The repository map is cached in the user's repo, outside the worktree.
+    assert list((root / ".escalate" / "cache").iterdir())
+    assert git(root, "status", "--porcelain") == ""
