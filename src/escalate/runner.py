@@ -249,7 +249,10 @@ class _Ladder:
     # -- the run -------------------------------------------------------------------------
 
     def run(self, ws: Any, connect: Any, catalog: Any) -> None:
+        from escalate.crew import Crew
         from escalate.editor import Editor
+        from escalate.phases import apply_preset
+        from escalate.roles import IMPLEMENTER
         from escalate.validate import run_baseline, validate
 
         task, config = self.task, self.config
@@ -270,10 +273,18 @@ class _Ladder:
         self.log.top_model = plan.tiers[-1].model.id
         for d in plan.decisions:
             self.decision(d)
+        for d in apply_preset(plan, config):  # plan-execute moves the start, single keeps one tier
+            self.decision(d)
         base_tree = ws.tree_hash()
         policy = EscalationPolicy(base_tree, len(plan.tiers))
         system = request.system
         frames = request.frames
+        self.crew = crew = Crew.assemble(
+            task, config, catalog, llm, decide=self.decide, frames=frames, root=ws.path, route=plan,
+            progress=self.progress,
+        )  # fmt: skip
+        # The repo map's cache lives in the user's repo: a file in the worktree would change the tree hash.
+        brief = crew.brief(ws.path, failures, frames, Path(ws.repo_root) / ".escalate" / "cache")
         history: list[tuple[str, str, str, str, str]] = []
         index = plan.start
         while True:
@@ -295,8 +306,12 @@ class _Ladder:
                 frames=frames,
                 handover=prompt.handover_summary(history) if history else None,
                 suite_must_pass=not targets,
+                focus_files=brief.paths,
+                briefing=brief.text(),
             )
-            session = Session(tier, llm, editor, system, first, max_turns=config.session.max_turns)
+            session = Session(
+                tier, llm, editor, system, first, max_turns=config.session.max_turns, role=IMPLEMENTER
+            )
             feedback: str | None = None
             n = 0
             while True:
@@ -308,6 +323,8 @@ class _Ladder:
                 end = session.attempt(feedback)
                 tree = ws.tree_hash()
                 verdict = self._judge(end, tree, policy, ws, baseline, targets, validate)
+                if verdict.passed:  # the reviewer reads what the tests cannot judge
+                    verdict = crew.review(ws.diff(), targets, end.text) or verdict
                 step = policy.after_attempt(label, tree, verdict.passed, verdict.signature)
                 word = "pass" if verdict.passed else ("circular" if step.circular else "fail")
                 self._record(tier.name, tier.model.id, n, verdict, word)
@@ -379,6 +396,7 @@ class _Ladder:
         task = self.task
         message = commit_message(task.title, targets, tier.name, tier.model.id, end.text)
         self.outcome.diff = ws.diff()
+        message = self.crew.commit_message(self.outcome.diff, message, end.text)
         self.outcome.commit = ws.commit(message)
         self.outcome.outcome = "fixed"
         self.outcome.explanation = f"Fixed by {tier.name} ({tier.model.id}) on branch {ws.branch}."
