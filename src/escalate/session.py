@@ -55,7 +55,7 @@ class Session:
         first_content: list[dict],
         *,
         max_turns: int,
-        role: str = "fixer",
+        role: str = "implementer",
     ) -> None:
         self.plan = plan
         self.client = client
