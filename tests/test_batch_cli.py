@@ -41,12 +41,14 @@ def test_dry_run_sends_nothing_and_prints_the_worst_case(tmp_path, sim, monkeypa
     total = sum(Decimal(str(r["worst_case_usd"])) for r in data["requests"])
     assert abs(Decimal(str(data["worst_case_usd"])) - total) < Decimal("0.00001")
 
+    # batch.max_tasks caps the batch; the rest wait for the next one.
+    config = {"validate": {"test_command": PYTEST_COMMAND}, "batch": {"max_tasks": 1}}
+    (root / ".escalate.yml").write_text(yaml.safe_dump(config))
     assert main(["batch", "submit", "--dry-run", "--repo", str(root)]) == 0
     text = capsys.readouterr().out
-    assert (
-        f"Dry run: 3 request(s) would be sent; worst case {fmt_usd(Decimal(str(data['worst_case_usd'])))}"
-        in text
-    )
+    first = fmt_usd(Decimal(str(data["requests"][0]["worst_case_usd"])))
+    assert f"Dry run: 1 request(s) would be sent; worst case {first}" in text
+    assert text.count("over batch.max_tasks=1; next batch") == 2
     assert sim.requests == []  # not even a list call
     with Ledger.open(root / ".escalate/ledger.db") as ledger:
         assert ledger.batches() == []
