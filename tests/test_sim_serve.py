@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import anthropic
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,3 +56,50 @@ def test_serve_prints_env_lines_serves_the_script_and_stops_cleanly(tmp_path):
     assert "stopped" in out
     statuses = [json.loads(line)["status"] for line in log.read_text().splitlines()]
     assert statuses == [429, 529, 200]
+
+
+@pytest.mark.slow
+def test_escalation_example_walks_haiku_twice_then_sonnet(tmp_path, sim):
+    """The docs/sim.md walkthrough: examples/sim/escalation.yml on the tiny calc sample."""
+    repo = tmp_path / "calc"
+    (repo / "tests").mkdir(parents=True)
+    (repo / "calc.py").write_text("def add(a, b):\n    return a - b\n")
+    (repo / "tests" / "test_calc.py").write_text(
+        "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
+    )
+    (repo / "pyproject.toml").write_text('[tool.pytest.ini_options]\npythonpath = ["."]\n')
+    for args in (
+        ["init", "-q"],
+        ["config", "user.name", "t"],
+        ["config", "user.email", "t@example.com"],
+        ["add", "-A"],
+        ["commit", "-qm", "init"],
+    ):
+        subprocess.run(["git", *args], cwd=repo, check=True)
+    sim.set_script(ROOT / "examples" / "sim" / "escalation.yml")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}, **sim.env()}
+    proc = subprocess.run(
+        [sys.executable, "-m", "escalate.cli", "fix", "tests/test_calc.py::test_add"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # Each tool_result turn carries the edit it answers: the assistant message just before it.
+    edits = [
+        (r["model"], block["input"]["new_str"])
+        for r in sim.messages_requests()
+        if len(r["body"]["messages"]) > 1
+        for block in r["body"]["messages"][-2]["content"]
+        if isinstance(block, dict) and block.get("type") == "tool_use"
+    ]
+    assert edits == [  # Haiku wrong twice, then Sonnet right
+        ("claude-haiku-4-5", "a * b"),
+        ("claude-haiku-4-5", "b - a"),
+        ("claude-sonnet-4-6", "a + b"),
+    ]
+    assert (
+        repo / "calc.py"
+    ).read_text() == "def add(a, b):\n    return a - b\n"  # the user's checkout untouched
