@@ -42,7 +42,7 @@ def test_defaults_follow_the_routing_report():
     config, catalog = Config(), Catalog.static()
     plans = {}
     for role in ("explorer", "planner", "reviewer", "committer"):
-        rc, key = role_config(config, role, make_task())
+        rc, key = role_config(config, role)
         plans[role] = plan_role(role, rc, key, config, catalog)[0]
     assert plans["explorer"].model.id == "claude-haiku-4-5" and plans["explorer"].max_turns == 6
     assert (plans["planner"].model.id, plans["planner"].effort) == ("claude-opus-4-6", "medium")
@@ -50,7 +50,7 @@ def test_defaults_follow_the_routing_report():
     assert plans["reviewer"].thinking == {"type": "enabled", "budget_tokens": 4096}
     assert plans["committer"].model.id == "claude-haiku-4-5" and plans["committer"].thinking is None
     # A security label calls the security reviewer: Opus at high effort.
-    rc, key = role_config(config, "reviewer", make_task(labels=["Security"]))
+    rc, key = role_config(config, "reviewer", ["Security"])
     plan = plan_role("reviewer", rc, key, config, catalog)[0]
     assert key == "roles.reviewer.security"
     assert (plan.model.id, plan.effort, plan.thinking) == ("claude-opus-4-6", "high", None)
@@ -285,3 +285,30 @@ def test_single_preset_assembles_no_roles(sim):
         ("roles", "none", "preset single: one model, no roles (a baseline)")
     ]
     assert crew.commit_message("diff", "fix: x\n") == "fix: x\n" and crew.review("d", [], "") is None
+
+
+def test_describe_says_which_roles_run_on_which_models_for_the_route():
+    from escalate.classify import classify, gather_signals
+    from escalate.roles import describe
+
+    config, catalog = Config(), Catalog.static()
+    race = make_task(labels=["security"], text="a race condition corrupts the session store")
+    route = _route()
+    route.classification = classify(gather_signals(race), config.router)
+    assert route.classification.complexity == "reasoning"
+    said = {d.choice.split(":")[0]: d for d in describe(config, catalog, route)}
+    assert said["explorer"].choice == "explorer: haiku (claude-haiku-4-5)"
+    assert said["planner"].choice == "planner: opus (claude-opus-4-6, effort medium)"
+    assert "reasoning" in said["planner"].reason
+    assert said["reviewer"].choice == "reviewer: opus (claude-opus-4-6, effort high)"
+    assert "security" in said["reviewer"].reason
+    assert said["committer"].choice == "committer: haiku (claude-haiku-4-5)"
+    assert said["implementer"].reason == "the only role that edits"
+    # A plain fix with a traceback naming its module: no planner, no explorer.
+    plain = classify(gather_signals(make_task(), frames=[("calc/ops.py", 2)]), config.router)
+    route.classification = plain
+    said = {d.choice: d for d in describe(config, catalog, route)}
+    assert "planner: skipped" in said and "explorer: skipped" in said
+    assert "reviewer: haiku (claude-haiku-4-5, thinking 4096)" in said
+    off = Config.model_validate({"roles": {"committer": {"enabled": False}, "preset": "single"}})
+    assert [d.choice for d in describe(off, catalog, route)][0] == "none"

@@ -25,10 +25,9 @@ from escalate.roles import (
     Brief,
     RolePlan,
     check_commit_message,
+    choose,
     compose_commit_message,
-    describe_settings,
     parse_findings,
-    plan_role,
     role_config,
 )
 
@@ -64,14 +63,16 @@ class ReadOnlyEditor:
         return self.editor.handle(name, tool_input)
 
 
-def classification(task: Task, config: Config, frames: Iterable[Any], root: Path, plan: Any = None) -> Any:
+def classification(
+    task: Task, config: Config, frames: Iterable[Any], root: Path | None, plan: Any = None
+) -> Any:
     """The task class: the router's when it made one, else the classifier on the same signals."""
     klass = getattr(plan, "klass", None) or getattr(plan, "classification", None)
     if klass is not None:
         return klass
     from escalate.classify import classify, gather_signals
 
-    return classify(gather_signals(task, frames=list(frames), root=root), config.router)
+    return classify(gather_signals(task, frames=list(frames), root=root or Path(".")), config.router)
 
 
 class Crew:
@@ -111,30 +112,14 @@ class Crew:
         progress: Progress | None = None,
     ) -> Crew:
         """Choose the roles for ``task``; a missing price or unknown model stops the run here."""
-        roles = config.roles
-        if roles.preset == "single":
-            decide("roles", "none", "preset single: one model, no roles (a baseline)")
-            return cls(task, config, llm, {}, decide=decide, progress=progress)
         frames = list(frames)
-        klass = classification(task, config, frames, root or Path("."), route)
-        localised = list(getattr(klass.signals, "files", ()) or ())
-        plans: dict[str, RolePlan] = {}
-        for role in ("explorer", "planner", "reviewer", "committer"):
-            rc, key = role_config(config, role, task)
-            if not rc.enabled:
-                decide("role", f"{role}: off", f"{key}.enabled is false")
-                continue
-            why = _why(role, key, rc, roles.preset, klass, localised)
-            if why is None:
-                continue
-            if why.startswith("skip:"):
-                decide("role", f"{role}: skipped", why[5:].strip())
-                continue
-            plan, notes = plan_role(role, rc, key, config, catalog)
+        klass = None if config.roles.preset == "single" else classification(task, config, frames, root, route)
+        plans, decisions = choose(config, catalog, klass, task.labels)
+        for d in decisions:
+            decide(d.kind, d.choice, d.reason)
+        for plan in plans.values():
             llm.prices.price(plan.model.id)  # a missing price stops the run before any call
-            detail = "; ".join([why, *notes])
-            decide("role", f"{role}: {plan.name} ({describe_settings(plan)})", detail)
-            plans[role] = plan
+        localised = list(getattr(getattr(klass, "signals", None), "files", ()) or ())
         return cls(task, config, llm, plans, decide=decide, progress=progress, localised=localised)
 
     # -- calls -------------------------------------------------------------------------------------
@@ -231,7 +216,7 @@ class Crew:
         if plan is None:
             return None
         system = rv.REVIEWER_SYSTEM
-        if role_config(self.config, "reviewer", self.task)[1].endswith("security"):
+        if role_config(self.config, "reviewer", self.task.labels)[1].endswith("security"):
             system += rv.SECURITY_NOTE
         message = rv.review_message(self.task.title, self.task.text, targets, diff, summary)
         reply = self._ask(plan, system, message)
@@ -280,24 +265,6 @@ class Crew:
         subject, body = checked
         self.decide("role", "committer: message", subject)
         return compose_commit_message(subject, body, fallback, f"{plan.name}/{plan.model.id}")
-
-
-def _why(role: str, key: str, rc: Any, preset: str, klass: Any, localised: list[str]) -> str | None:
-    """Why the role plays in this run, or "skip: <why not>"."""
-    if role == "explorer":
-        if localised and not rc.when_localised:
-            return f"skip: the failing tests' tracebacks already name {', '.join(localised[:3])}"
-        return "localise the files and symbols before the implementer"
-    if role == "planner":
-        if preset == "plan-execute":
-            return "preset plan-execute: plan before the implementer"
-        if klass.complexity in rc.for_complexity:
-            return f"task class {klass.label} is in {key}.for_complexity"
-        return f"skip: task class {klass.label} is not in {key}.for_complexity"
-    if role == "reviewer":
-        security = " (security-labelled task)" if key.endswith("security") else ""
-        return f"review a patch that passes validation{security}"
-    return "write the commit message and pull-request text"
 
 
 def _task_context(task: Task, failures: dict[str, str], frames: Iterable[Any], repo_map: str) -> str:

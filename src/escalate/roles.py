@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,7 +22,7 @@ from escalate.errors import EscalateError
 if TYPE_CHECKING:
     from escalate.catalog import Catalog, ModelInfo
     from escalate.config import Config, RoleConfig
-    from escalate.task import Task
+    from escalate.router import Decision
 
 ROLES = ("explorer", "planner", "reviewer", "committer")
 IMPLEMENTER = "implementer"
@@ -122,15 +123,84 @@ class Brief:
 # -- settings ---------------------------------------------------------------------------------------
 
 
-def role_config(config: Config, role: str, task: Task | None = None) -> tuple[RoleConfig, str]:
-    """The config block a role uses for ``task`` and its key path (the security reviewer for
-    security-labelled tasks)."""
+def role_config(config: Config, role: str, labels: Iterable[str] = ()) -> tuple[RoleConfig, str]:
+    """The config block a role uses for a task with ``labels``, and its key path (the security
+    reviewer for security-labelled tasks)."""
     rc = getattr(config.roles, role)
-    if role == "reviewer" and task is not None and rc.security.enabled:
+    if role == "reviewer" and rc.security.enabled:
         wanted = {label.strip().lower() for label in rc.security_labels}
-        if wanted & {label.strip().lower() for label in task.labels}:
+        if wanted & {label.strip().lower() for label in labels}:
             return rc.security, "roles.reviewer.security"
     return rc, f"roles.{role}"
+
+
+def choose(
+    config: Config, catalog: Catalog, klass: Any, labels: Iterable[str] = ()
+) -> tuple[dict[str, RolePlan], list[Decision]]:
+    """Which roles play for a task of class ``klass`` (a classify.Classification, or None when
+    unknown) and ``labels``, on which models, with a Decision each (kinds "roles", "role")."""
+    from escalate.router import Decision
+
+    roles = config.roles
+    if roles.preset == "single":
+        return {}, [Decision("roles", "none", "preset single: one model, no roles (a baseline)")]
+    localised = list(getattr(getattr(klass, "signals", None), "files", ()) or ())
+    plans: dict[str, RolePlan] = {}
+    decisions = []
+    for role in ROLES:
+        rc, key = role_config(config, role, labels)
+        if not rc.enabled:
+            decisions.append(Decision("role", f"{role}: off", f"{key}.enabled is false"))
+            continue
+        why = _why(role, key, rc, roles.preset, klass, localised)
+        if why.startswith("skip:"):
+            decisions.append(Decision("role", f"{role}: skipped", why[5:].strip()))
+            continue
+        plan, notes = plan_role(role, rc, key, config, catalog)
+        detail = "; ".join([why, *notes])
+        decisions.append(Decision("role", f"{role}: {plan.name} ({describe_settings(plan)})", detail))
+        plans[role] = plan
+    return plans, decisions
+
+
+def describe(config: Config, catalog: Catalog, route: Any = None) -> list[Decision]:
+    """What ``escalate explain`` shows: which roles will run, on which models, and why (the same
+    choice the runner makes from the route's classification); a missing price is said, not raised."""
+    from escalate.cost import PriceTable
+    from escalate.errors import PriceError
+    from escalate.router import Decision
+
+    klass = getattr(route, "classification", None)
+    labels = getattr(getattr(klass, "signals", None), "labels", ()) or ()
+    plans, decisions = choose(config, catalog, klass, labels)
+    prices = PriceTable.load(config.prices)
+    for plan in plans.values():
+        try:
+            prices.price(plan.model.id)
+        except PriceError as exc:
+            decisions.append(Decision("role", f"{plan.role}: no price", str(exc)))
+    decisions.append(Decision("role", f"{IMPLEMENTER}: the ladder's tier", "the only role that edits"))
+    return decisions
+
+
+def _why(role: str, key: str, rc: Any, preset: str, klass: Any, localised: list[str]) -> str:
+    """Why the role plays in this run, or "skip: <why not>"."""
+    if role == "explorer":
+        if localised and not rc.when_localised:
+            return f"skip: the failing tests' tracebacks already name {', '.join(localised[:3])}"
+        return "localise the files and symbols before the implementer"
+    if role == "planner":
+        if preset == "plan-execute":
+            return "preset plan-execute: plan before the implementer"
+        if klass is None:
+            return f"skip: the task class is unknown; {key}.for_complexity decides per task"
+        if klass.complexity in rc.for_complexity:
+            return f"task class {klass.label} is in {key}.for_complexity"
+        return f"skip: task class {klass.label} is not in {key}.for_complexity"
+    if role == "reviewer":
+        security = " (security-labelled task)" if key.endswith("security") else ""
+        return f"review a patch that passes validation{security}"
+    return "write the commit message and pull-request text"
 
 
 def plan_role(
