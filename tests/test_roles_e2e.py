@@ -213,7 +213,9 @@ def test_plan_execute_plans_on_opus_and_implements_on_sonnet(tmp_path, env):
     }
 
 
-def test_single_preset_is_one_model_without_roles_or_escalation(tmp_path, env):
+def test_single_preset_from_the_cli_is_one_model_without_roles_or_escalation(tmp_path, env, capsys):
+    from escalate.cli import main
+
     wrong = tool(
         "str_replace",
         path="calc/ops.py",
@@ -228,17 +230,23 @@ def test_single_preset_is_one_model_without_roles_or_escalation(tmp_path, env):
             }
         }
     )
-    root = make_calc_repo(tmp_path)
-    tiers = [{"name": "haiku", "model": "claude-haiku-4-5", "max_attempts": 1},
-             {"name": "sonnet", "model": "claude-sonnet-4-6"}]  # fmt: skip
-    outcome = run_task(task(), root, config_for(root, {"preset": "single"}, tiers=tiers))
-    assert outcome.outcome == "needs_human"
-    assert [(a.tier, a.verdict) for a in outcome.attempts] == [("haiku", "fail")]
+    config = {
+        "validate": {"test_command": PYTEST_COMMAND, "ruff_command": [sys.executable, "-m", "ruff", "check"],
+                     "full_suite": False},
+        "tiers": [{"name": "haiku", "model": "claude-haiku-4-5", "max_attempts": 1},
+                  {"name": "sonnet", "model": "claude-sonnet-4-6"}],
+    }  # fmt: skip
+    root = make_calc_repo(tmp_path, {".escalate.yml": json.dumps(config)})  # JSON is YAML
+    code = main(["fix", CALC_TARGET, "--repo", str(root), "--preset", "single", "--json", "-q"])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 1 and result["outcome"] == "needs_human"
+    assert [(a["tier"], a["verdict"]) for a in result["attempts"]] == [("haiku", "fail")]
     assert {r["body"]["model"] for r in env.messages_requests()} == {"claude-haiku-4-5"}
     assert all(IMPLEMENTER in system_of(r) for r in env.messages_requests())
-    assert {c["role"] for c in calls_of(outcome)} == {"implementer"}
-    assert outcome.to_json()["cost_by_role"].keys() == {"implementer"}
-    assert any(d.kind == "preset" and d.choice.startswith("single") for d in outcome.decisions)
+    assert list(result["cost_by_role"]) == ["implementer"]
+    assert result["cost_by_role"]["implementer"] == result["cost_usd"] > 0
+    assert any(d["kind"] == "preset" and d["choice"].startswith("single") for d in result["decisions"])
+    assert any(d["kind"] == "roles" and d["choice"] == "none" for d in result["decisions"])
 
 
 def test_ladder_defaults_degrade_when_roles_get_plain_answers(tmp_path, env):

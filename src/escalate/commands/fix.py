@@ -94,6 +94,12 @@ def make_task(tests: tuple[str, ...], issue_file: str | None, issue_text: str | 
     "--keep", is_flag=True, help="Keep the branch (with the last attempt committed) even when not fixed."
 )
 @click.option("--start-tier", metavar="NAME", help="Start on this tier instead of the first.")
+@click.option(
+    "--preset",
+    type=click.Choice(["ladder", "plan-execute", "single"]),
+    help="Phases: ladder (roles around the climbing tiers), plan-execute (a planner, then the middle "
+    "tier), single (one model, no roles) [default: roles.preset]. See docs/roles.md.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
 @click.option("--issue", "issue_number", type=int, metavar="N", help="A GitHub issue: fix it and open a PR.")
 @click.option("--repo-slug", metavar="OWNER/NAME", help="GitHub repository [default: $GITHUB_REPOSITORY].")
@@ -120,6 +126,7 @@ def fix(
     issue_number=None,
     repo_slug=None,
     event=None,
+    preset=None,
 ):
     """Fix a failing test (--test) or a described problem (--issue-file/--issue-text).
 
@@ -139,6 +146,8 @@ def fix(
         overrides = {"budget": {"max_cost_usd": max_cost}} if max_cost is not None else {}
         if start_tier:
             overrides["start_tier"] = start_tier
+        if preset:
+            overrides["roles"] = {"preset": preset}
         with interrupts_unwind():
             code = run_command(
                 find_repo_root(Path(repo)),
@@ -162,6 +171,8 @@ def fix(
     overrides: dict = {}
     if start_tier:
         overrides["start_tier"] = start_tier
+    if preset:
+        overrides["roles"] = {"preset": preset}
     if max_cost is not None:
         overrides["budget"] = {"max_cost_usd": max_cost}
     config = load_config(root, overrides or None)
