@@ -23,6 +23,7 @@ from pathlib import Path
 import yaml
 
 from bench.corpus import CorpusTask, apply_edits, materialize
+from bench.taskrun import role_answers, role_systems
 
 EDITOR = "str_replace_based_edit_tool"
 
@@ -43,15 +44,16 @@ def script_for(t: CorpusTask) -> dict:
     wrong, fix = t.wrong[0][0], t.fix[0]
     second = {"path": fix["path"], "old_str": wrong["new_str"], "new_str": fix["new_str"]}
 
+    implementer = {"system_contains": role_systems()["fixer"]}
+
     def turn(e: dict) -> dict:
         use = {"type": "tool_use", "name": EDITOR, "input": {"command": "str_replace", **e}}
-        return {
-            "when": {"last_user_has_tool_result": False},
-            "content": [{"type": "text", "text": "Fix."}, use],
-        }
+        when = {**implementer, "last_user_has_tool_result": False}
+        return {"when": when, "content": [{"type": "text", "text": "Fix."}, use]}
 
-    done = {"when": {"last_user_has_tool_result": True}, "content": "Done. DONE"}
-    return {"models": {"claude-haiku-4-5": [turn(wrong), done, turn(second), done]}}
+    done = {"when": {**implementer, "last_user_has_tool_result": True}, "content": "Done. DONE"}
+    roles = role_answers([t])  # explorer, reviewer, commit writer: the default config's roles
+    return {"models": {"claude-haiku-4-5": [*roles, turn(wrong), done, turn(second), done], "*": roles}}
 
 
 def _timed(argv: list[str], cwd: Path, env: dict) -> float:

@@ -112,7 +112,8 @@ def overhead_section(o: dict) -> list[str]:
         "## Runner overhead",
         "",
         "`escalate fix` as a subprocess against a zero-delay sim; the scripted model makes a wrong patch, "
-        "then the fix (2 attempts, 4 API calls). Medians over the tasks:",
+        "then the fix (2 attempts; the default config's explorer, reviewer and commit writer run too). "
+        "Medians over the tasks:",
         "",
         "| figure | seconds |",
         "|---|---|",
