@@ -1,0 +1,114 @@
+"""`escalate explain`: the same decisions `escalate fix` then takes, ledger evidence, offline use."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from samplerepo import CALC_FIX, CALC_TARGET, PYTEST_COMMAND, make_calc_repo
+
+from escalate.cli import main
+from escalate.ledger import Ledger
+
+EDITOR = "str_replace_based_edit_tool"
+FIX = {"type": "tool_use", "name": EDITOR, "input": {"command": "str_replace", **CALC_FIX}}
+CONFIG = {
+    "validate": {
+        "test_command": PYTEST_COMMAND,
+        "ruff_command": [sys.executable, "-m", "ruff", "check"],
+        "timeout_s": 60,
+        "full_suite": False,
+    },
+    "roles": {role: {"enabled": False} for role in ("explorer", "planner", "reviewer", "committer")},
+}
+ROUTING = ("context", "class", "start_tier", "effort", "thinking")
+
+
+def repo(tmp_path: Path) -> Path:
+    return make_calc_repo(tmp_path, {".escalate.yml": json.dumps(CONFIG)})
+
+
+@pytest.fixture
+def env(sim, monkeypatch):
+    for key, value in sim.env().items():
+        monkeypatch.setenv(key, value)
+    return sim
+
+
+def one_json(capsys, *args: str) -> tuple[int, dict]:
+    code = main(list(args))
+    out, _ = capsys.readouterr()
+    assert len(out.splitlines()) == 1, out
+    return code, json.loads(out)
+
+
+def seed_haiku_rarely_solves(root: Path) -> None:
+    """Eight generative/low tasks: haiku solved one, sonnet solved every one that reached it."""
+    with Ledger.open(root / ".escalate/ledger.db") as ledger:
+        for i in range(8):
+            run = ledger.record_run_start(f"seed-{i}", repo=str(root), base_commit="abc", source="seed")
+            ledger.record_task(run, kind="test", slug=f"t{i}", complexity="generative", error_cost="low")
+            solved = i == 0
+            ledger.record_attempt(
+                run, "haiku", "claude-haiku-4-5", 1, "pass" if solved else "fail", "target", "", 0.04
+            )
+            if not solved:
+                ledger.record_attempt(run, "sonnet", "claude-sonnet-4-6", 1, "pass", "ok", "", 0.09)
+            ledger.record_outcome(run, "fixed", 0.04 if solved else 0.13, "haiku" if solved else "sonnet")
+
+
+def routing(decisions: list[dict]) -> list[tuple[str, str, str]]:
+    return [(d["kind"], d["choice"], d["reason"]) for d in decisions if d["kind"] in ROUTING]
+
+
+def test_the_ledger_moves_the_start_and_explain_agrees_with_fix(tmp_path, env, capsys):
+    root = repo(tmp_path)
+    seed_haiku_rarely_solves(root)
+    code, report = one_json(capsys, "explain", "--test", CALC_TARGET, "--repo", str(root), "--json")
+    assert code == 0 and report["calls"] == [] and env.messages_requests() == []  # no model call
+    assert report["route"]["start"] == "sonnet"
+    assert report["route"]["history"]["moved"] is True
+    start = next(d for d in report["route"]["decisions"] if d["kind"] == "start_tier")
+    assert "haiku solved 1/8 generative/low tasks (12%)" in start["reason"]
+    assert "sonnet solved 7/7 generative/low tasks (100%)" in start["reason"]
+    assert "starting at sonnet" in start["reason"]
+
+    env.set_script(
+        {
+            "models": {
+                "claude-sonnet-4-6": [
+                    {"when": {"last_user_has_tool_result": False}, "content": [FIX]},
+                    {"when": {"last_user_has_tool_result": True}, "content": "DONE"},
+                ]
+            }
+        }
+    )
+    code, result = one_json(capsys, "fix", "--test", CALC_TARGET, "--repo", str(root), "--json")
+    assert code == 0 and result["outcome"] == "fixed"
+    assert [a["tier"] for a in result["attempts"]] == ["sonnet"]  # haiku was never asked
+    # Same class, start tier, context size, effort and thinking, with the same reasons.
+    assert routing(result["decisions"]) == routing(report["route"]["decisions"])
+    sent = env.messages_requests()[0]["body"]
+    sonnet = next(t for t in report["route"]["tiers"] if t["name"] == "sonnet")
+    assert sent.get("thinking") == sonnet["thinking"]
+    assert (sent.get("output_config") or {}).get("effort") == sonnet["effort"]
+
+
+def test_explain_offline_without_baseline_or_key(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.delenv("ANTHROPIC_AUTH_TOKEN", raising=False)
+    root = repo(tmp_path)
+    text = "Fix the race condition in the payment retry worker"
+    code = main(["explain", "--issue-text", text, "--repo", str(root), "--no-baseline"])
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert "Class: reasoning/high" in out and "the task mentions 'race condition'" in out
+    assert "Start tier: opus (claude-opus-4-6)" in out
+    assert "local estimate, characters / 4; no API client" in out
+    assert "Baseline: not run" in out and "Model calls: none" in out
+    assert "running the test suite" not in err
+
+
+def test_explain_needs_a_task(tmp_path, capsys):
+    assert main(["explain", "--repo", str(repo(tmp_path))]) == 2
+    assert "Say what to explain" in capsys.readouterr().err
