@@ -142,7 +142,8 @@ class RouterConfig(Section):
     context_limit_tokens: int = Field(200000, ge=1000)
     """A task whose context exceeds this starts on the strongest tier."""
     classifier_call: bool = False
-    """Ask the cheapest model to classify the task when the pre-call signals are ambiguous."""
+    """One small call to the haiku-line tier's model to classify the task (budgeted, logged); the keyword
+    rules decide when its answer does not parse."""
     high_error_cost_labels: list[str] = ["security", "production", "critical", "data-loss"]
     """Issue labels that mark a task as high error cost (start one tier up)."""
     reasoning_labels: list[str] = ["concurrency", "architecture", "refactor", "performance"]
