@@ -142,8 +142,7 @@ class RouterConfig(Section):
     context_limit_tokens: int = Field(200000, ge=1000)
     """A task whose context exceeds this starts on the strongest tier."""
     classifier_call: bool = False
-    """One small call to the haiku-line tier's model to classify the task (budgeted, logged); the keyword
-    rules decide when its answer does not parse."""
+    """One small call to the haiku-line model to classify the task; the rules decide if it does not parse."""
     high_error_cost_labels: list[str] = ["security", "production", "critical", "data-loss"]
     """Issue labels that mark a task as high error cost (start one tier up)."""
     reasoning_labels: list[str] = ["concurrency", "architecture", "refactor", "performance"]
