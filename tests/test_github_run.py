@@ -51,6 +51,8 @@ def config(extra: dict | None = None) -> str:
             "timeout_s": 60,
             "full_suite": False,  # the runner's tests cover the suite stage; these are about GitHub
         },
+        # The scripts answer the implementer only; the helper roles are tested in test_roles_e2e.py.
+        "roles": {r: {"enabled": False} for r in ("explorer", "planner", "reviewer", "committer")},
         **(extra or {}),
     }
     return yaml.safe_dump(base)
