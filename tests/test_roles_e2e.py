@@ -10,6 +10,7 @@ import pytest
 from samplerepo import CALC_FIX, CALC_TARGET, PYTEST_COMMAND, git, make_calc_repo
 
 from escalate.config import load_config
+from escalate.publish import model_summary
 from escalate.runner import run_task
 from escalate.task import Task
 
@@ -159,6 +160,8 @@ def test_ladder_explorer_reviewer_and_commit_writer(tmp_path, env):
         "returned a - b; now a + b." in message
         and "Escalated-by: escalate (haiku/claude-haiku-4-5)" in message
     )
+    # The pull request's "what changed and why" is the commit writer's body.
+    assert model_summary(root, outcome.commit) == "add() in calc/ops.py returned a - b; now a + b."
     # Every role's calls carry its name, and the money adds up.
     assert [c["role"] for c in calls_of(outcome)] == ["explorer"] * 2 + ["implementer"] * 2 + ["reviewer"] + [
         "implementer"
