@@ -58,6 +58,8 @@ def pytest_warning_recorded(warning_message, when, nodeid, location):
            "lineno": warning_message.lineno, "nodeid": nodeid, "when": when})
 """
 
+# Failing tests per task whose output goes into the task text.
+MAX_OUTPUTS = 5
 # Warning categories worth a maintenance task; others (e.g. PytestUnraisableExceptionWarning) are noise.
 WARNING_CATEGORIES = ("DeprecationWarning", "PendingDeprecationWarning", "FutureWarning", "SyntaxWarning")
 
@@ -247,7 +249,10 @@ def _test_tasks(failing: dict[str, str]) -> list[Task]:
         by_file.setdefault(nodeid.split("::")[0], []).append(nodeid)
     tasks = []
     for path, ids in by_file.items():
-        output = "\n\n".join(f"{nid}\n{failing[nid][-3000:]}" for nid in ids)
+        # Output of the first few only: one cause usually fails many tests, and the request has a size.
+        output = "\n\n".join(f"{nid}\n{failing[nid][-3000:]}" for nid in ids[:MAX_OUTPUTS])
+        if len(ids) > MAX_OUTPUTS:
+            output += "\n\nAlso failing: " + ", ".join(ids[MAX_OUTPUTS:])
         tasks.append(
             Task(
                 kind="test",

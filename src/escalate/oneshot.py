@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 # Files shown whole (or as windows around the lines of interest) in a one-shot request.
 MAX_CONTEXT_FILES = 6
+MAX_FAILURES = 5  # failing tests shown with source and output; the rest are named in the task
 REPO_MAP_TOKENS = 1500
 _PATH_IN_TEXT = re.compile(r"(?<![\w/.-])([\w.-]+(?:/[\w.-]+)*\.py)(?::(\d+))?")
 
@@ -124,7 +125,7 @@ def first_message(task: Task, root: Path, failures: dict[str, str]) -> list[dict
 
     files, repo_map = context_files(task, root, failures)
     context = ["# Repository context", "", "## Repository map", "", repo_map.strip(), ""]
-    for nodeid, output in failures.items():
+    for nodeid, output in list(failures.items())[:MAX_FAILURES]:
         context += [f"## Failing test {nodeid}", ""]
         source = source_of_test(root, nodeid)
         if source:
