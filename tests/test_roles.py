@@ -312,3 +312,33 @@ def test_describe_says_which_roles_run_on_which_models_for_the_route():
     assert "reviewer: haiku (claude-haiku-4-5, thinking 4096)" in said
     off = Config.model_validate({"roles": {"committer": {"enabled": False}, "preset": "single"}})
     assert [d.choice for d in describe(off, catalog, route)][0] == "none"
+
+
+def test_explorer_out_of_turns_gets_one_last_turn_and_the_planner_reads_its_files(sim, tmp_path):
+    (tmp_path / "shop").mkdir()
+    (tmp_path / "shop/cart.py").write_text("def total(items):\n    return sum(items) - 1\n")
+    view = {
+        "type": "tool_use",
+        "name": "str_replace_based_edit_tool",
+        "input": {"command": "view", "path": "shop"},
+    }
+    listing = '```json\n[{"path": "shop/cart.py", "symbols": ["total"], "why": "off by one"}]\n```'
+    explorer = [
+        {"when": {"system_contains": "explorer", "last_user_contains": "out of turns"}, "content": listing},
+        {"when": {"system_contains": "explorer"}, "content": [view], "repeat": True},
+    ]
+    planner = [{"when": {"system_contains": "planner"}, "content": "Drop the - 1 in total()."}]
+    sim.set_script({"models": {"claude-haiku-4-5": explorer, "claude-opus-4-6": planner}})
+    records, decisions = [], []
+    catalog = Catalog.static()
+    llm = ModelClient(catalog, PriceTable.load(), Budget(Decimal(1)), records.append, client=sim.client())
+    config = Config.model_validate({"roles": {"preset": "plan-execute", "explorer": {"max_turns": 2}}})
+    task = make_task(text="the cart total is one less than the sum")
+    crew = Crew.assemble(task, config, catalog, llm, decide=lambda *d: decisions.append(d), root=tmp_path)
+    brief = crew.brief(tmp_path, {}, [], tmp_path / "cache")
+    assert brief.paths == ["shop/cart.py"] and brief.plan == "Drop the - 1 in total()."
+    assert [r.role for r in records] == ["explorer"] * 3 + ["planner"]
+    planner_request = sim.messages_requests()[-1]["body"]
+    assert "return sum(items) - 1" in str(planner_request["messages"])  # the explorer's file, shown whole
+    assert "off by one" in brief.text() and "claude-opus-4-6" in brief.text()
+    assert not (tmp_path / ".escalate").exists() and list((tmp_path / "cache").iterdir())  # map cache

@@ -2,6 +2,7 @@
 sim, each role's system prompt scripted with its own answers (``when: {system_contains: ...}``)."""
 
 import json
+import sqlite3
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -172,6 +173,9 @@ def test_ladder_explorer_reviewer_and_commit_writer(tmp_path, env):
         "reviewer",
         "committer",
     }
+    with sqlite3.connect(root / ".escalate" / "ledger.db") as db:  # the ledger's calls carry the role too
+        ledger_roles = [row[0] for row in db.execute("SELECT role FROM calls ORDER BY id")]
+    assert ledger_roles == [c["role"] for c in calls_of(outcome)]
 
 
 def test_plan_execute_plans_on_opus_and_implements_on_sonnet(tmp_path, env):

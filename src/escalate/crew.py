@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from escalate.task import Task
 
 Decide = Callable[[str, str, str], None]
+LAST_TURN = "You are out of turns: stop exploring and give your ```json file list now."
 
 
 class ReadOnlyEditor:
@@ -197,6 +198,11 @@ class Crew:
         )  # fmt: skip
         try:
             end = session.attempt()
+            if end.reason == "turn_limit":  # out of turns mid-exploration: one last turn to answer
+                session.max_turns = 1
+                last = session.attempt(LAST_TURN)
+                end.turns += last.turns
+                end.text = last.text or end.text
         except (BudgetExceeded, ModelCallError) as exc:
             self.decide("role", "explorer: no answer", f"{type(exc).__name__}: {exc}")
             return []
@@ -224,6 +230,7 @@ class Crew:
             return None
         verdict = rv.parse_review(reply.text)
         who = f"{plan.name}, {plan.model.id}"
+        self._line(f"reviewer ({plan.model.id}): {'reject' if verdict.rejects else verdict.kind}")
         if verdict.rejects:
             self.decide("review", "reject", f"{who}: {'; '.join(verdict.findings)[:400]}")
             return rv.rejection(verdict, who)
