@@ -106,6 +106,7 @@ def test_explain_offline_without_baseline_or_key(tmp_path, monkeypatch, capsys):
     assert "Start tier: opus (claude-opus-4-6)" in out
     assert "local estimate, characters / 4; no API client" in out
     assert "Baseline: not run" in out and "Model calls: none" in out
+    assert "Preset and roles:" in out and "implementer" in out  # roles.describe, offline too
     assert "running the test suite" not in err
 
 

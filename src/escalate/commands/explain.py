@@ -141,7 +141,7 @@ def _route(
         targets, reproduces, failures = list(task.target_tests), None, {}
     request = first_request(task, path, failures, targets, config)
     plan = route(task, base, config, catalog, ledger, root=path, request=request, llm=llm)
-    extra = _preset_and_roles(task, config, catalog, llm, plan, request)
+    extra = _preset_and_roles(config, catalog, plan)
     spent = sum((c.cost_usd for c in calls), Decimal(0))
     return {
         "task": {"kind": task.kind, "title": task.title, "labels": list(task.labels), "targets": targets},
@@ -158,37 +158,14 @@ def _route(
     }
 
 
-def _preset_and_roles(task: Any, config: Any, catalog: Any, llm: Any, plan: Any, request: Any) -> list:
+def _preset_and_roles(config: Any, catalog: Any, plan: Any) -> list:
     """The preset's reshaping of the ladder and the roles' choices, as the runner makes them."""
-    from escalate.router import Decision
-
-    out: list[Decision] = []
     try:
         from escalate.phases import apply_preset
+        from escalate.roles import describe
     except ImportError:  # the roles work is optional for routing
-        return out
-    out += apply_preset(plan, config)
-    roles = __import__("escalate.roles", fromlist=["describe"])
-    if hasattr(roles, "describe"):
-        return out + list(roles.describe(config, catalog, plan))
-    if llm is None:
-        out.append(
-            Decision("roles", "not shown", "set ANTHROPIC_API_KEY to see which roles run on which models")
-        )
-        return out
-    from escalate.crew import Crew
-
-    Crew.assemble(
-        task,
-        config,
-        catalog,
-        llm,
-        decide=lambda kind, choice, reason: out.append(Decision(kind, choice, reason)),
-        frames=request.frames,
-        root=None,
-        route=plan,
-    )
-    return out
+        return []
+    return [*apply_preset(plan, config), *describe(config, catalog, plan)]
 
 
 def _fmt_thinking(thinking: dict | None) -> str:
