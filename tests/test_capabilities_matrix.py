@@ -53,21 +53,29 @@ def catalog(shared_sim, tmp_path_factory):
     return Catalog.from_api(shared_sim.client(), tmp_path_factory.mktemp("cache") / "models.json", 0)
 
 
+@pytest.fixture(scope="module")
+def llm(shared_sim, catalog):
+    return ModelClient(
+        catalog, PriceTable.load(), Budget(Decimal(1000)), lambda r: None, client=shared_sim.client()
+    )
+
+
+@pytest.fixture(scope="module")
+def empty_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("repo")
+
+
 @pytest.mark.parametrize("setting", sorted(SETTINGS))
 @pytest.mark.parametrize("model_id", MODELS)
-def test_router_settings_are_accepted(shared_sim, catalog, tmp_path, model_id, setting):
+def test_router_settings_are_accepted(shared_sim, catalog, llm, empty_dir, model_id, setting):
     k, overrides, tier_over = SETTINGS[setting]
     line = catalog.get(model_id).line or "x"
     config = load_config(
-        tmp_path, {**overrides, "tiers": [{"name": f"{line}-tier", "model": model_id, **tier_over}]}
+        empty_dir, {**overrides, "tiers": [{"name": f"{line}-tier", "model": model_id, **tier_over}]}
     )
     tier, model = config.tiers[0], catalog.get(model_id)
     decisions: list = []
     plan = plan_tier(tier, model, k, config, decisions)
-    records: list = []
-    llm = ModelClient(
-        catalog, PriceTable.load(), Budget(Decimal(100)), records.append, client=shared_sim.client()
-    )
     request = ModelRequest(
         model,
         "system",
