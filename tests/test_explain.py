@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from samplerepo import CALC_FIX, CALC_TARGET, PYTEST_COMMAND, make_calc_repo
+from samplerepo import CALC_FIX, CALC_TARGET, PYTEST_COMMAND, git, make_calc_repo
 
 from escalate.cli import main
 from escalate.ledger import Ledger
@@ -107,6 +107,7 @@ def test_explain_offline_without_baseline_or_key(tmp_path, monkeypatch, capsys):
     assert "local estimate, characters / 4; no API client" in out
     assert "Baseline: not run" in out and "Model calls: none" in out
     assert "Preset and roles:" in out and "implementer" in out  # roles.describe, offline too
+    assert git(root, "status", "--porcelain") == ""  # the ledger it opened is in the ignored .escalate/
     assert "running the test suite" not in err
 
 

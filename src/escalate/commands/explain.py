@@ -75,7 +75,9 @@ def explain_task(
     """The routing report for `task` as a JSON-ready dict (what ``explain --json`` prints)."""
     from escalate.catalog import Catalog
     from escalate.ledger import Ledger
+    from escalate.workspace import ignore_log_dir
 
+    ignore_log_dir(root)  # the ledger and the models cache live in .escalate/, kept out of git status
     catalog = Catalog.load(root, config)
     calls: list[Any] = []
     llm = _client(catalog, config, calls)
