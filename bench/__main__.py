@@ -148,14 +148,14 @@ def run_section(
     if name == "batch":
         from bench.batchcost import run_batch
 
-        # Half the corpus (every other task) keeps the nightly flow's scans and collects in budget.
-        subset = tasks if args.quick else tasks[::2]
+        # A third of the corpus (every third task) keeps the nightly flow's scans and collects in budget.
+        subset = tasks if args.quick else tasks[::3]
         return run_batch(subset, seeds[0], args.workers, log=log)
     if name == "overhead":
         from bench.corpus import load_corpus
         from bench.overhead import run_overhead, suitable
 
-        return run_overhead(tasks if suitable(tasks) else load_corpus(), 1 if args.quick else 3, log=log)
+        return run_overhead(tasks if suitable(tasks) else load_corpus(), 1 if args.quick else 2, log=log)
     if name == "faults":
         from bench.faults import run_faults
 

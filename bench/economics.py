@@ -72,31 +72,39 @@ def run_jobs(jobs: list[dict], workers: int, fn=run_one) -> list[dict]:
         return list(pool.map(fn, jobs, chunksize=1))
 
 
-# -- probes for features that may not have landed -----------------------------------------------
+# -- checks for features that may not have landed ------------------------------------------------
+# Read off the arm's own runs (no extra probe runs): an arm whose feature did nothing is reported
+# "not available yet" with the reason, and its rows leave the summary.
+
+HISTORY_WORDS = ("solved", "histor", "ledger", "learn")
 
 
-def probe_plan_execute(task: CorpusTask) -> str | None:
-    """None when `roles.preset: plan-execute` makes a planner call; else why the arm is unavailable."""
-    r = run_one(job("plan-execute", 1, task))
-    if r["error"] and r["outcome"] == "error":
-        return f"the run failed: {r['error'][:120]}"
-    if "planner" in r["roles"]:
+def plan_execute_missing(rows: list[dict]) -> str | None:
+    """Why the plan-execute arm did not plan, or None when its runs called the planner."""
+    if any("planner" in r["roles"] for r in rows):
         return None
-    return "roles.preset: plan-execute makes no planner call yet (the runner does not read roles)"
+    errors = [r["error"] for r in rows if r["outcome"] == "error" and r["error"]]
+    if errors and len(errors) == len(rows):
+        return f"every run failed: {errors[0][:120]}"
+    return "roles.preset: plan-execute makes no planner call (the runner does not read roles yet)"
 
 
-def probe_learning(task: CorpusTask) -> str | None:
-    """None when the runner records to the ledger and route() consults it; else why not."""
-    with tempfile.TemporaryDirectory(prefix="bench-ledger-") as tmp:
-        ledger = Path(tmp) / "ledger.db"
-        run_one(job("learning", 1, task, ledger))
-        if not ledger.exists():
-            return "run_task does not record runs in the ledger yet, so there is no history to learn from"
-        second = run_one(job("learning", 2, task, ledger))
-    words = ("histor", "ledger", "learn")
-    if any(any(w in (d["reason"] + d["choice"]).lower() for w in words) for d in second["decisions"]):
+def learning_missing(rows: list[dict]) -> str | None:
+    """Why the learning arm did not use history, or None when its start decisions cite the ledger."""
+    starts = [d for r in rows for d in r["decisions"] if d["kind"] == "start_tier"]
+    if any(any(w in d["reason"].lower() for w in HISTORY_WORDS) for d in starts):
         return None
     return "route() does not consult the ledger yet (router.learning has no effect on the start tier)"
+
+
+def starts_moved(results: list[dict], seed: int) -> int:
+    """Tasks whose start tier differs between the learning arm and the ladder (same seed)."""
+    start = {
+        (r["arm"], r["task"]): next((d["choice"] for d in r["decisions"] if d["kind"] == "start_tier"), None)
+        for r in results
+        if r["seed"] == seed and r["arm"] in ("ladder", "learning")
+    }
+    return sum(start[("learning", t)] != start.get(("ladder", t)) for (a, t) in start if a == "learning")
 
 
 # -- metrics -------------------------------------------------------------------------------------
@@ -204,40 +212,48 @@ def spread(metrics: list[dict]) -> dict:
 def run_economics(
     tasks: list[CorpusTask], seeds: list[int], workers: int, budget_s: float | None = None, log=print
 ) -> dict:
-    """Every available arm on every task, seed after seed; the probes decide which arms run. A seed
-    that would not finish within ``budget_s`` (estimated from the seeds so far) is skipped and said so."""
+    """Every arm on every task, seed after seed. A seed that would not finish within ``budget_s``
+    (estimated from the seeds so far) is skipped and said so; the first always runs."""
     started = time.perf_counter()
-    unavailable = {}
-    for arm, probe in (("plan-execute", probe_plan_execute), ("learning", probe_learning)):
-        why = probe(tasks[0])
-        if why:
-            unavailable[arm] = why
-        log(f"  probe {arm}: {'available' if not why else 'not available yet: ' + why}")
-    arms = ["always-haiku", "always-sonnet", "always-opus", "ladder", "ladder-5.5"]
-    arms += [a for a in ("plan-execute",) if a not in unavailable]
+    arms = ["always-haiku", "always-sonnet", "always-opus", "ladder", "ladder-5.5", "plan-execute"]
     results: list[dict] = []
     done: list[int] = []
-    seeds_from = time.perf_counter()
+    unavailable: dict[str, str] = {}
+    moved: dict[int, int] = {}
     for seed in seeds:
         now = time.perf_counter()
-        per_seed = (now - seeds_from) / len(done) if done else 0.0
+        per_seed = (now - started) / len(done) if done else 0.0
         if done and budget_s is not None and now - started + per_seed > budget_s:
             left = budget_s - (now - started)
             log(f"  seed {seed} skipped: a seed takes {per_seed:.0f} s and {left:.0f} s are left")
             continue
-        learning = "learning" not in unavailable
         with tempfile.TemporaryDirectory(prefix="bench-ledger-") as tmp:
-            ledger = Path(tmp) / "ledger.db" if learning else None
+            # The ladder arm records its runs here; the learning arm then routes with them.
+            ledger = Path(tmp) / "ledger.db"
             jobs = [job(arm, seed, t, ledger if arm == "ladder" else None) for arm in arms for t in tasks]
             log(f"  seed {seed}: {len(jobs)} runs ({len(arms)} arms x {len(tasks)} tasks), {workers} workers")
             results += run_jobs(jobs, workers)
-            if learning:  # after the ladder's pass filled the ledger
+            if not ledger.exists():
+                unavailable["learning"] = (
+                    "run_task does not record runs in the ledger yet: no history to learn"
+                )
+            elif "learning" not in unavailable:
                 log(f"  seed {seed}: learning arm, {len(tasks)} runs routed with the ladder's ledger")
                 results += run_jobs([job("learning", seed, t, ledger) for t in tasks], workers)
+                moved[seed] = starts_moved(results, seed)
         done.append(seed)
+    for arm, check in (("plan-execute", plan_execute_missing), ("learning", learning_missing)):
+        rows = [r for r in results if r["arm"] == arm]
+        why = unavailable.get(arm) or (check(rows) if rows else None)
+        if why:
+            unavailable[arm] = why
+            results = [r for r in results if r["arm"] != arm]
+            log(f"  {arm}: not available yet: {why}")
+    ran = [a for a in [*arms, "learning"] if a not in unavailable]
     return {
-        "arms": arms + ([] if "learning" in unavailable else ["learning"]),
+        "arms": ran,
         "unavailable": unavailable,
+        "learning_starts_moved": moved,
         "seeds": done,
         "seeds_asked": list(seeds),
         "tasks": [t.id for t in tasks],

@@ -119,7 +119,7 @@ def measure(t: CorpusTask, tmp: Path) -> dict:
     }
 
 
-def run_overhead(tasks: list[CorpusTask], n: int = 3, log=print) -> dict:
+def run_overhead(tasks: list[CorpusTask], n: int = 2, log=print) -> dict:
     chosen = suitable(tasks)[:n]
     rows = []
     for t in chosen:
@@ -139,6 +139,9 @@ def run_overhead(tasks: list[CorpusTask], n: int = 3, log=print) -> dict:
         return statistics.median(values) if values else None
 
     keys = [k for k in (rows[0] if rows else {}) if k.endswith("_s")]
-    bare = _timed([sys.executable, "-c", "pass"], Path.cwd(), dict(os.environ))
-    sdk = _timed([sys.executable, "-c", "import anthropic, git, pydantic"], Path.cwd(), dict(os.environ))
+    bare = statistics.median(
+        _timed([sys.executable, "-c", "pass"], Path.cwd(), dict(os.environ)) for _ in range(3)
+    )
+    heavy = [sys.executable, "-c", "import anthropic, git, pydantic"]
+    sdk = statistics.median(_timed(heavy, Path.cwd(), dict(os.environ)) for _ in range(3))
     return {"rows": rows, "median": {k: med(k) for k in keys}, "import_sdk_git_pydantic_s": sdk - bare}

@@ -96,6 +96,12 @@ def economics_section(e: dict) -> list[str]:
         )
     for arm, why in e["unavailable"].items():
         out.append(f"| {arm} | {ARM_NOTES.get(arm, '')} | not available yet: {why} | | | | | | | | |")
+    for seed, n in (e.get("learning_starts_moved") or {}).items():
+        out.append("")
+        out.append(
+            f"Learning, seed {seed}: the start tier differed from the ladder's on {n} of {len(e['tasks'])} "
+            "tasks" + (" (the ledger's history confirmed every rule-based start)." if not n else ".")
+        )
     out += [
         "",
         "PGR (performance gap recovered) = (R_arm - R_always-haiku) / (R_always-opus - R_always-haiku), per "
