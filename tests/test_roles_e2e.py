@@ -1,6 +1,7 @@
 """Roles end to end: run_task on a real git repo with real ruff and pytest, the real SDK against the
 sim, each role's system prompt scripted with its own answers (``when: {system_contains: ...}``)."""
 
+import io
 import json
 import sqlite3
 import sys
@@ -11,6 +12,7 @@ import pytest
 from samplerepo import CALC_FIX, CALC_TARGET, PYTEST_COMMAND, git, make_calc_repo
 
 from escalate.config import load_config
+from escalate.progress import Progress
 from escalate.publish import model_summary
 from escalate.runner import run_task
 from escalate.task import Task
@@ -128,7 +130,9 @@ def test_ladder_explorer_reviewer_and_commit_writer(tmp_path, env):
     ]  # fmt: skip
     env.set_script({"models": {"claude-haiku-4-5": script}})
     root = make_calc_repo(tmp_path)
-    outcome = run_task(task(), root, config_for(root, {"explorer": {"when_localised": True}}))
+    shown = io.StringIO()
+    config = config_for(root, {"explorer": {"when_localised": True}})
+    outcome = run_task(task(), root, config, progress=Progress(shown))
     assert outcome.outcome == "fixed", outcome.explanation
     roles = by_role(env)
     assert [len(roles[r]) for r in ("explorer", "planner", "implementer", "reviewer", "committer")] == [
@@ -173,6 +177,13 @@ def test_ladder_explorer_reviewer_and_commit_writer(tmp_path, env):
         "reviewer",
         "committer",
     }
+    # What a person watching sees: the explorer's files, the verdicts, the roles' cost apart from the tiers'.
+    said = shown.getvalue()
+    assert (
+        "explorer (claude-haiku-4-5): calc/ops.py" in said and "reviewer (claude-haiku-4-5): reject" in said
+    )
+    roles_line = next(line for line in said.splitlines() if line.startswith("roles: "))
+    assert [part.split()[0] for part in roles_line[7:].split(", ")] == ["explorer", "reviewer", "committer"]
     with sqlite3.connect(root / ".escalate" / "ledger.db") as db:  # the ledger's calls carry the role too
         ledger_roles = [row[0] for row in db.execute("SELECT role FROM calls ORDER BY id")]
     assert ledger_roles == [c["role"] for c in calls_of(outcome)]

@@ -19,7 +19,8 @@ from escalate.errors import EscalateError
 from escalate.llm import ModelCallError, ModelClient, require_api_key
 from escalate.policy import ACCEPT, ESCALATE, GIVE_UP, EscalationPolicy
 from escalate.progress import Progress
-from escalate.report import AttemptRecord, Outcome, RunLog, new_run_id
+from escalate.report import AttemptRecord, Outcome, RunLog, cost_by_role, new_run_id
+from escalate.roles import IMPLEMENTER
 from escalate.router import Decision, route
 from escalate.session import AttemptEnd, Session
 
@@ -252,7 +253,6 @@ class _Ladder:
         from escalate.crew import Crew
         from escalate.editor import Editor
         from escalate.phases import apply_preset
-        from escalate.roles import IMPLEMENTER
         from escalate.validate import run_baseline, validate
 
         task, config = self.task, self.config
@@ -421,11 +421,16 @@ def _final_table(progress: Progress, log: RunLog) -> None:
     rows = []
     for tier, model in dict.fromkeys([(a.tier, a.model) for a in log.attempts]):
         tries = [a for a in log.attempts if (a.tier, a.model) == (tier, model)]
-        cost = sum((r.cost_usd for r in log.records if (r.tier, r.model) == (tier, model)), Decimal(0))
+        # The implementer's calls only: the helper roles get their own line below.
+        mine = [r for r in log.records if (r.tier, r.model) == (tier, model) and r.role == IMPLEMENTER]
+        cost = sum((r.cost_usd for r in mine), Decimal(0))
         rows.append((tier, model, str(len(tries)), ", ".join(a.verdict for a in tries), cost))
     try:
         top = log.top_model_cost()
     except Exception:  # a report detail must never mask the run's own outcome
         top = None
     progress.table(rows, log.spent, top)
+    helpers = {role: c for role, c in cost_by_role(log.records).items() if role != IMPLEMENTER}
+    if helpers:
+        progress.line("roles: " + ", ".join(f"{role} {fmt_usd(c)}" for role, c in helpers.items()))
     progress.line(f"log: {log.path} (spent {fmt_usd(log.spent)})")
