@@ -154,6 +154,7 @@ def test_ladder_explorer_reviewer_and_commit_writer(tmp_path, env):
     # The rejection is attempt 1, stage review; its findings are attempt 2's feedback.
     assert [(a.n, a.verdict, a.stage) for a in outcome.attempts] == [(1, "fail", "review"), (2, "pass", "ok")]
     assert "FINDING-4b2" in outcome.attempts[0].reason
+    assert outcome.attempts[0].duration_s > 0  # the validation that ran before the review
     assert "FINDING-4b2" in json.dumps(roles["implementer"][2]["body"]["messages"][-1])
     # The reviewer reads the diff, and thinks (Haiku + extended thinking).
     assert "return a + b" in json.dumps(roles["reviewer"][0]["body"]["messages"])

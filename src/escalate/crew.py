@@ -216,8 +216,11 @@ class Crew:
             self.decide("role", "explorer: nothing", f"{why} ({end.reason}, {end.turns} turns){gone}")
         return findings
 
-    def review(self, diff: str, targets: list[str], summary: str) -> rv.Rejection | None:
-        """The reviewer's verdict on a patch that passed validation; a Rejection fails the attempt."""
+    def review(
+        self, diff: str, targets: list[str], summary: str, duration_s: float = 0.0
+    ) -> rv.Rejection | None:
+        """The reviewer's verdict on a patch that passed validation (in ``duration_s``); a Rejection
+        fails the attempt."""
         plan = self.plans.get("reviewer")
         if plan is None:
             return None
@@ -233,7 +236,9 @@ class Crew:
         self._line(f"reviewer ({plan.model.id}): {'reject' if verdict.rejects else verdict.kind}")
         if verdict.rejects:
             self.decide("review", "reject", f"{who}: {'; '.join(verdict.findings)[:400]}")
-            return rv.rejection(verdict, who)
+            failed = rv.rejection(verdict, who)
+            failed.duration_s = duration_s
+            return failed
         if verdict.kind == "approve":
             notes = f" with remarks: {'; '.join(verdict.findings)[:300]}" if verdict.findings else ""
             self.decide("review", "approve", f"{who}{notes}")

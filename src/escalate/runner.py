@@ -324,7 +324,7 @@ class _Ladder:
                 tree = ws.tree_hash()
                 verdict = self._judge(end, tree, policy, ws, baseline, targets, validate)
                 if verdict.passed:  # the reviewer reads what the tests cannot judge
-                    verdict = crew.review(ws.diff(), targets, end.text) or verdict
+                    verdict = crew.review(ws.diff(), targets, end.text, verdict.duration_s) or verdict
                 step = policy.after_attempt(label, tree, verdict.passed, verdict.signature)
                 word = "pass" if verdict.passed else ("circular" if step.circular else "fail")
                 self._record(tier.name, tier.model.id, n, verdict, word)
