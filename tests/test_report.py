@@ -116,3 +116,19 @@ def test_progress_status_lines_and_quiet():
     q.attempt_start("haiku", "m", 1)
     q.line("x")
     assert silent.getvalue() == ""
+
+
+def test_a_role_line_inside_an_attempt_does_not_orphan_its_verdict():
+    import io
+    from decimal import Decimal
+
+    from escalate.progress import Progress
+
+    out = io.StringIO()
+    p = Progress(out, color=False)
+    p.attempt_start("sonnet", "claude-sonnet-4-6", 1)
+    p.line("reviewer (claude-haiku-4-5): approve")
+    p.attempt_end("pass", "ok", "", Decimal("0.0224"))
+    lines = out.getvalue().splitlines()
+    assert lines[-1].startswith("tier sonnet (claude-sonnet-4-6) attempt 1 ...")
+    assert lines[-1].endswith("Passed $0.0224")

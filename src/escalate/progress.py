@@ -29,6 +29,7 @@ class Progress:
         isatty = getattr(self.stream, "isatty", lambda: False)()
         self.color = isatty if color is None else color
         self._open_line = False
+        self._label = ""
 
     def _write(self, text: str) -> None:
         if not self.quiet:
@@ -44,7 +45,8 @@ class Progress:
 
     def attempt_start(self, tier: str, model: str, n: int) -> None:
         label = f"tier {tier} ({model}) attempt {n} "
-        self._write(label + "." * max(3, WIDTH - 28 - len(label)) + " ")
+        self._label = label + "." * max(3, WIDTH - 28 - len(label)) + " "
+        self._write(self._label)
         self._open_line = True
 
     def attempt_end(self, verdict: str, stage: str, reason: str, spent: Decimal) -> None:
@@ -54,7 +56,8 @@ class Progress:
         where = "" if reason.lower().startswith(stage.lower()) else f"{stage}: "
         detail = "" if verdict == "pass" else f" ({where}{_short(reason)})"
         if not self._open_line:
-            self._write("attempt ")
+            # A role's line (the reviewer, say) cut the status line: start it again.
+            self._write(self._label or "attempt ")
         self._write(f"{word}{detail} {fmt_usd(spent)}\n")
         self._open_line = False
 
