@@ -19,10 +19,14 @@ def write_chart(points: list[Point], dest: Path, title: str) -> Path:
         path.write_text(svg(points, title), encoding="utf-8")
         return path
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
-    for arm, cost, rate in points:
-        marker = "*" if arm == "oracle" else "o"
+    row: dict[float, int] = {}
+    for arm, cost, rate in merge(points):
+        marker = "*" if "oracle" in arm else "o"
         ax.scatter([cost], [rate * 100], s=120 if marker == "*" else 50, marker=marker)
-        ax.annotate(arm, (cost, rate * 100), textcoords="offset points", xytext=(6, 4), fontsize=8)
+        # Alternate below/above along one resolve rate so neighbours do not overprint.
+        n = row[round(rate, 6)] = row.get(round(rate, 6), -1) + 1
+        offset = (6, 5 if n % 2 else -11)
+        ax.annotate(arm, (cost, rate * 100), textcoords="offset points", xytext=offset, fontsize=8)
     ax.set_xlabel("total cost over the corpus (USD, mean over seeds)")
     ax.set_ylabel("resolve rate (%)")
     ax.set_title(title, fontsize=10)
@@ -32,6 +36,14 @@ def write_chart(points: list[Point], dest: Path, title: str) -> Path:
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def merge(points: list[Point]) -> list[Point]:
+    """Arms on the same spot share one dot: "ladder = learning"."""
+    spots: dict[tuple[float, float], list[str]] = {}
+    for arm, cost, rate in points:
+        spots.setdefault((round(cost, 6), round(rate, 6)), []).append(arm)
+    return sorted(((" = ".join(arms), c, r) for (c, r), arms in spots.items()), key=lambda p: p[1])
 
 
 def svg(points: list[Point], title: str, width: int = 640, height: int = 400) -> str:
@@ -69,9 +81,9 @@ def svg(points: list[Point], title: str, width: int = 640, height: int = 400) ->
         f'<text x="{(pad_l + width - pad_r) / 2}" y="{height - 10}" text-anchor="middle" font-size="11">'
         "total cost (USD, mean over seeds)</text>"
     )
-    for arm, cost, rate in points:
+    for arm, cost, rate in merge(points):
         x, y = sx(cost), sy(rate * 100)
-        fill = "#d62728" if arm == "oracle" else "#1f77b4"
+        fill = "#d62728" if "oracle" in arm else "#1f77b4"
         out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="5" fill="{fill}"/>')
         out.append(f'<text x="{x + 7:.1f}" y="{y - 5:.1f}" font-size="10">{_esc(arm)}</text>')
     out.append("</svg>")
