@@ -16,25 +16,11 @@ from typing import Any
 
 import click
 
-from escalate.commands.fix import find_repo_root, make_task
+from escalate.commands.fix import find_repo_root, make_task, task_options, task_tests
 
 
 @click.command()
-@click.argument("nodeids", nargs=-1, metavar="[NODEID]...")
-@click.option(
-    "--test", "tests", multiple=True, metavar="NODEID", help="A failing pytest node id (repeatable)."
-)
-@click.option(
-    "--issue-file", type=click.Path(exists=True, dir_okay=False), help="A problem in words, from a file."
-)
-@click.option("--issue-text", metavar="TEXT", help="A problem in words.")
-@click.option(
-    "--repo",
-    type=click.Path(exists=True, file_okay=False),
-    default=".",
-    show_default=True,
-    help="The git repository (any directory inside it).",
-)
+@task_options
 @click.option(
     "--no-baseline",
     is_flag=True,
@@ -50,11 +36,13 @@ def explain(nodeids, tests, issue_file, issue_text, repo, no_baseline, as_json):
     """
     from escalate.config import load_config
 
-    tests = tuple(dict.fromkeys((*tests, *nodeids)))
-    if not tests and issue_file is None and issue_text is None:
-        raise click.UsageError("Say what to explain: --test NODEID, --issue-file FILE or --issue-text TEXT.")
-    if issue_file is not None and issue_text is not None:
-        raise click.UsageError("Use either --issue-file or --issue-text, not both.")
+    tests = task_tests(
+        nodeids,
+        tests,
+        issue_file,
+        issue_text,
+        missing="Say what to explain: --test NODEID, --issue-file FILE or --issue-text TEXT.",
+    )
     root = find_repo_root(Path(repo))
     config = load_config(root)
     task = make_task(tests, issue_file, issue_text)

@@ -56,6 +56,46 @@ def interrupts_unwind():
             signal.signal(sig, handler)
 
 
+def task_options(command):
+    """The arguments naming a task and its repository, shared by `fix` and `explain`
+    (the same stack as writing the decorators above the command, in this order)."""
+    command = click.option(
+        "--repo",
+        type=click.Path(exists=True, file_okay=False),
+        default=".",
+        show_default=True,
+        help="The git repository (any directory inside it).",
+    )(command)
+    command = click.option("--issue-text", metavar="TEXT", help="A problem in words.")(command)
+    command = click.option(
+        "--issue-file",
+        type=click.Path(exists=True, dir_okay=False),
+        help="A problem in words, from a file.",
+    )(command)
+    command = click.option(
+        "--test", "tests", multiple=True, metavar="NODEID", help="A failing pytest node id (repeatable)."
+    )(command)
+    return click.argument("nodeids", nargs=-1, metavar="[NODEID]...")(command)
+
+
+def task_tests(
+    nodeids: tuple[str, ...],
+    tests: tuple[str, ...],
+    issue_file: str | None,
+    issue_text: str | None,
+    *,
+    missing: str,
+) -> tuple[str, ...]:
+    """The target node ids (positional ones are the same as --test), once each; a UsageError
+    (``missing`` says what to pass) unless the flags name exactly one task."""
+    tests = tuple(dict.fromkeys((*tests, *nodeids)))
+    if not tests and issue_file is None and issue_text is None:
+        raise click.UsageError(missing)
+    if issue_file is not None and issue_text is not None:
+        raise click.UsageError("Use either --issue-file or --issue-text, not both.")
+    return tests
+
+
 def make_task(tests: tuple[str, ...], issue_file: str | None, issue_text: str | None):
     """The Task for the flags; issue text is untrusted and sanitized by the task module."""
     from escalate.task import Task
@@ -71,21 +111,7 @@ def make_task(tests: tuple[str, ...], issue_file: str | None, issue_text: str | 
 
 
 @click.command()
-@click.argument("nodeids", nargs=-1, metavar="[NODEID]...")
-@click.option(
-    "--test", "tests", multiple=True, metavar="NODEID", help="A failing pytest node id (repeatable)."
-)
-@click.option(
-    "--issue-file", type=click.Path(exists=True, dir_okay=False), help="A problem in words, from a file."
-)
-@click.option("--issue-text", metavar="TEXT", help="A problem in words.")
-@click.option(
-    "--repo",
-    type=click.Path(exists=True, file_okay=False),
-    default=".",
-    show_default=True,
-    help="The git repository (any directory inside it).",
-)
+@task_options
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object on stdout.")
 @click.option(
     "--max-cost", type=float, metavar="USD", help="Budget for this task [default: budget.max_cost_usd]."
@@ -139,7 +165,6 @@ def fix(
     from escalate.progress import Progress
     from escalate.runner import run_task
 
-    tests = tuple(dict.fromkeys((*tests, *nodeids)))  # positional node ids are the same as --test
     if issue_number is not None or event is not None:  # GitHub: see docs/github.md
         from escalate.github_run import run_command
 
@@ -159,13 +184,14 @@ def fix(
                 as_json=as_json,
             )
         ctx.exit(code)
-    if not tests and issue_file is None and issue_text is None:
-        raise click.UsageError(
-            "Say what to fix: --test NODEID (repeatable), --issue-file FILE, --issue-text TEXT, "
-            "--issue N (GitHub) or --event PATH (a GitHub webhook payload)."
-        )
-    if issue_file is not None and issue_text is not None:
-        raise click.UsageError("Use either --issue-file or --issue-text, not both.")
+    tests = task_tests(
+        nodeids,
+        tests,
+        issue_file,
+        issue_text,
+        missing="Say what to fix: --test NODEID (repeatable), --issue-file FILE, --issue-text TEXT, "
+        "--issue N (GitHub) or --event PATH (a GitHub webhook payload).",
+    )
     require_api_key()  # before any work
     root = find_repo_root(Path(repo))
     overrides: dict = {}
