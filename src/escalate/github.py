@@ -72,6 +72,22 @@ def _advice(status: int, what: str) -> str:
     return f"{what}: GitHub answered {status}."
 
 
+def _issue_info(issue: Any, comments: tuple[IssueComment, ...]) -> IssueInfo:
+    """A PyGithub issue as plain data, with the comments the caller chose to keep."""
+    return IssueInfo(
+        number=issue.number,
+        title=issue.title or "",
+        body=issue.body or "",
+        labels=tuple(label.name for label in issue.labels),
+        state=issue.state,
+        locked=bool(issue.locked),
+        author=issue.user.login,
+        url=issue.html_url,
+        is_pull_request=issue.pull_request is not None,
+        comments=comments,
+    )
+
+
 class GithubRepo:
     """One repository on one GitHub host, authenticated with one token."""
 
@@ -142,17 +158,9 @@ class GithubRepo:
         """The issue, with only the comments whose author_association is in ``trusted``."""
         issue = self._call(f"reading issue #{number}", self._repo.get_issue, number)
         comments = self._call(f"reading the comments of #{number}", lambda: list(issue.get_comments()))
-        return IssueInfo(
-            number=issue.number,
-            title=issue.title or "",
-            body=issue.body or "",
-            labels=tuple(label.name for label in issue.labels),
-            state=issue.state,
-            locked=bool(issue.locked),
-            author=issue.user.login,
-            url=issue.html_url,
-            is_pull_request=issue.pull_request is not None,
-            comments=tuple(
+        return _issue_info(
+            issue,
+            tuple(
                 IssueComment(c.user.login, c.author_association, c.body or "")
                 for c in comments
                 if c.author_association in set(trusted)
@@ -168,22 +176,7 @@ class GithubRepo:
             f"listing issues labelled {label!r}",
             lambda: list(self._repo.get_issues(state="open", labels=[label])),
         )
-        return [
-            IssueInfo(
-                number=i.number,
-                title=i.title or "",
-                body=i.body or "",
-                labels=tuple(lb.name for lb in i.labels),
-                state=i.state,
-                locked=bool(i.locked),
-                author=i.user.login,
-                url=i.html_url,
-                is_pull_request=False,
-                comments=(),
-            )
-            for i in found
-            if i.pull_request is None
-        ]
+        return [_issue_info(i, ()) for i in found if i.pull_request is None]
 
     def comment(self, number: int, body: str) -> str:
         """Comment on an issue or pull request; returns the comment's URL."""
