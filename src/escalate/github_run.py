@@ -377,6 +377,24 @@ def _config(repo_root: Path, env: Mapping[str, str], overrides: dict | None) -> 
     return load_config(repo_root, merged or None)
 
 
+def _setup(
+    repo_root: Path, env: Mapping[str, str] | None, overrides: dict | None, progress: Progress | None
+) -> tuple[Mapping[str, str], Config, Progress]:
+    """The environment (default ``os.environ``), the merged config and a progress stream (quiet
+    by default): what both entry points start from."""
+    from escalate.progress import Progress
+
+    env = os.environ if env is None else env
+    return env, _config(repo_root, env, overrides), progress or Progress(quiet=True)
+
+
+def _done(result: GithubResult, env: Mapping[str, str], progress: Progress) -> GithubResult:
+    """A skip's reason on the progress stream, then the Action's outputs."""
+    if result.outcome == "skipped":
+        progress.line(f"skipped: {result.reason}")
+    return _finish(result, env)
+
+
 def run_issue(
     number: int,
     repo_root: Path,
@@ -389,17 +407,11 @@ def run_issue(
 ) -> GithubResult:
     """``escalate fix --issue N``: run on issue N of slug (or GITHUB_REPOSITORY)."""
     from escalate.github import GithubRepo
-    from escalate.progress import Progress
 
-    env = os.environ if env is None else env
-    config = _config(repo_root, env, overrides)
+    env, config, progress = _setup(repo_root, env, overrides, progress)
     gh = GithubRepo.from_env(slug, env)
-    progress = progress or Progress(quiet=True)
     publisher = Publisher(gh, repo_root, config, env=env, progress=progress, run_kwargs=run_kwargs)
-    result = publisher.issue(number)
-    if result.outcome == "skipped":
-        progress.line(f"skipped: {result.reason}")
-    return _finish(result, env)
+    return _done(publisher.issue(number), env, progress)
 
 
 def run_event(
@@ -414,16 +426,12 @@ def run_event(
 ) -> GithubResult:
     """``escalate fix --event PATH``: decide from a webhook payload, then run or skip."""
     from escalate.github import GithubRepo
-    from escalate.progress import Progress
 
-    env = os.environ if env is None else env
-    progress = progress or Progress(quiet=True)
-    config = _config(repo_root, env, overrides)
+    env, config, progress = _setup(repo_root, env, overrides, progress)
     name, payload = load_event(event_path, env)
     trigger = decide(name, payload, label=config.github.label, trusted=config.github.trusted_associations)
     if trigger.skipped:
-        progress.line(f"skipped: {trigger.reason}")
-        return _finish(GithubResult("skipped", trigger.reason), env)
+        return _done(GithubResult("skipped", trigger.reason), env, progress)
     progress.line(f"{trigger.event}: {trigger.reason}")
     gh = GithubRepo.from_env(slug or trigger.slug, env)
     publisher = Publisher(gh, repo_root, config, env=env, progress=progress, run_kwargs=run_kwargs)
@@ -432,9 +440,7 @@ def run_event(
         result = publisher.issue(trigger.issue, actor=trigger.actor, via=trigger.via or "label")
     else:
         result = publisher.ci_failure(trigger)
-    if result.outcome == "skipped":
-        progress.line(f"skipped: {result.reason}")
-    return _finish(result, env)
+    return _done(result, env, progress)
 
 
 def run_command(
