@@ -150,11 +150,9 @@ def _route(
 
 def _preset_and_roles(config: Any, catalog: Any, plan: Any) -> list:
     """The preset's reshaping of the ladder and the roles' choices, as the runner makes them."""
-    try:
-        from escalate.phases import apply_preset
-        from escalate.roles import describe
-    except ImportError:  # the roles work is optional for routing
-        return []
+    from escalate.phases import apply_preset
+    from escalate.roles import describe
+
     return [*apply_preset(plan, config), *describe(config, catalog, plan)]
 
 
