@@ -109,7 +109,7 @@ def _issues(payload: dict, label: str, skip: Any, slug: str | None) -> Trigger:
     if added != label:
         return skip(f"label {added!r} is not the trigger label {label!r}", issue=number)
     sender = payload.get("sender") or {}
-    if sender.get("type") == "Bot" or str(sender.get("login", "")).endswith("[bot]"):
+    if _is_bot(sender):
         return skip(f"label added by a bot ({sender.get('login')})", issue=number, actor=sender.get("login"))
     blocked = _issue_state(issue, skip)
     if blocked:
@@ -125,6 +125,11 @@ def _issues(payload: dict, label: str, skip: Any, slug: str | None) -> Trigger:
     )
 
 
+def _is_bot(user: dict) -> bool:
+    """A bot account (type Bot, or a login ending in [bot]); labels and comments judge it alike."""
+    return user.get("type") == "Bot" or str(user.get("login", "")).endswith("[bot]")
+
+
 def _comment(payload: dict, trusted: set[str], skip: Any, slug: str | None) -> Trigger:
     issue = payload.get("issue") or {}
     number = issue.get("number")
@@ -134,7 +139,7 @@ def _comment(payload: dict, trusted: set[str], skip: Any, slug: str | None) -> T
         return skip(f"issue_comment.{payload.get('action')}: only new comments are read", issue=number)
     if not COMMAND.search(comment.get("body") or ""):
         return skip("the comment does not start a line with `@escalate fix`", issue=number)
-    if user.get("type") == "Bot" or str(user.get("login", "")).endswith("[bot]"):
+    if _is_bot(user):
         return skip(f"comment by a bot ({user.get('login')})", issue=number, actor=user.get("login"))
     association = comment.get("author_association", "NONE")
     if association not in trusted:
