@@ -22,6 +22,7 @@ from typing import Any
 
 from escalate.cost import PriceTable, Usage, fmt_usd
 from escalate.errors import EscalateError
+from escalate.report import TOKEN_FIELDS
 
 # GitHub refuses bodies over 65,536 characters; leave room for the footer.
 MAX_BODY = 60_000
@@ -29,13 +30,6 @@ MAX_EXPLANATION = 3_000
 MARKER = "<!-- escalate:run -->"  # marks escalate's own PRs and comments
 _PATH = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w-]+\.(?:py|pyi|toml|cfg|ini|txt|md|rst|ya?ml|json))\b")
 _MENTION = re.compile(r"(?<![\w`])@([A-Za-z0-9][A-Za-z0-9-]*(?:/[A-Za-z0-9_.-]+)?)")
-_TOKEN_FIELDS = (
-    "input_tokens",
-    "output_tokens",
-    "cache_write_tokens",
-    "cache_read_tokens",
-    "thinking_tokens",
-)
 
 
 class PushError(EscalateError):
@@ -74,7 +68,7 @@ def load_calls(log_dir: str | Path | None) -> list[CallRow]:
             cache_read=c.get("cache_read_tokens", 0),
             thinking_tokens=c.get("thinking_tokens", 0),
         )
-        fields = {f: int(c.get(f, 0)) for f in _TOKEN_FIELDS}
+        fields = {f: int(c.get(f, 0)) for f in TOKEN_FIELDS}
         rows.append(
             CallRow(c["tier"], c["model"], **fields, cost_usd=Decimal(str(c["cost_usd"])), usage=usage)
         )
@@ -82,7 +76,7 @@ def load_calls(log_dir: str | Path | None) -> list[CallRow]:
 
 
 def token_totals(calls: list[CallRow]) -> dict[str, int]:
-    return {f: sum(getattr(c, f) for c in calls) for f in _TOKEN_FIELDS}
+    return {f: sum(getattr(c, f) for c in calls) for f in TOKEN_FIELDS}
 
 
 def top_tier_cost(calls: list[CallRow], prices: PriceTable, top_model: str) -> Decimal:

@@ -223,7 +223,7 @@ def tier_table(records: list[CallRecord], attempts: list[AttemptRecord]) -> list
         tries = [a for a in attempts if (a.tier, a.model) == (tier, model)]
         verdicts = ", ".join(a.verdict for a in tries) or "-"
         cost = sum((r.cost_usd for r in calls), Decimal(0))
-        sums = [sum(getattr(r, f) for r in calls) for f in _TOKEN_FIELDS]
+        sums = [sum(getattr(r, f) for r in calls) for f in TOKEN_FIELDS]
         cells = " | ".join(f"{n:,}" for n in sums)
         rows.append(
             f"| {tier} | {model} | {len(calls)} | {len(tries)} | {verdicts} | {cells} | {fmt_usd(cost)} |"
@@ -251,7 +251,8 @@ def role_table(records: list[CallRecord]) -> list[str]:
     return rows
 
 
-_TOKEN_FIELDS = (
+# The token counts of a call record, as calls.jsonl and the cost tables name them.
+TOKEN_FIELDS = (
     "input_tokens",
     "output_tokens",
     "cache_write_tokens",
