@@ -256,14 +256,14 @@ HOG = {
 
 
 @pytest.mark.parametrize(
-    "name, patch, validate",
+    "name, patch, validate, reason",
     [
-        ("a patch that makes the test hang", HANG, {"timeout_s": 15}),
-        ("a patch that allocates without bound", HOG, {"memory_limit_mb": 512}),
+        ("a patch that makes the test hang", HANG, {"timeout_s": 5}, "timed out after 5 s"),
+        ("a patch that allocates without bound", HOG, {"memory_limit_mb": 512}, "MemoryError"),
     ],
 )
 def test_runaway_tests_fail_the_attempt_and_the_runner_escalates(
-    tmp_path, env, record_property, name, patch, validate
+    tmp_path, env, record_property, name, patch, validate, reason
 ):
     env.set_script(
         {
@@ -285,6 +285,7 @@ def test_runaway_tests_fail_the_attempt_and_the_runner_escalates(
         f"haiku {first.verdict} at {first.stage} ({first.reason[:60]}); then {outcome.outcome}",
     )
     assert (first.verdict, first.stage) == ("fail", "target")
+    assert reason in first.reason, first.reason
     assert outcome.outcome == "fixed" and outcome.attempts[-1].tier == "sonnet"
     assert worktrees(root) == 1
 
