@@ -7,7 +7,12 @@ from escalate.cli import main
 def test_help_lists_only_commands_that_exist(capsys):
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
-    assert "Usage: escalate" in out
+    assert out.startswith("Usage: escalate [OPTIONS] COMMAND [ARGS]...")
+    listed = [line.split()[0] for line in out.split("Commands:\n", 1)[1].splitlines() if line.strip()]
+    assert listed == ["batch", "config", "demo", "explain", "fix", "models", "sim", "stats"]
+    for name in listed:  # each listed command imports and answers its own --help
+        assert main([name, "--help"]) == 0, name
+        assert capsys.readouterr().out.startswith(f"Usage: escalate {name} "), name
 
 
 def test_unknown_command_is_a_usage_error(capsys):
