@@ -156,6 +156,7 @@ def test_every_catalogue_model_accepts_the_request_we_build(sim):
     records: list = []
     llm = client_for(sim, records=records)
     models = _sim_models()
+    assert len(models) >= 10  # the loop below must not pass by having nothing to check
     for model_id in models:
         thinking = {"type": "enabled", "budget_tokens": 2048}
         reply = llm.send(request(model_id, effort="medium", thinking=thinking, tier="t"))

@@ -151,6 +151,7 @@ def test_unmatched_requests_fall_back_to_the_script(sim):
         "tools": [],
     }  # a reviewer names the task, has no editor
     assert sim.client().messages.create(**no_editor).content[0].text == "scripted"
+    assert len(sim.messages_requests()) == 2
     assert all("oracle" not in r for r in sim.messages_requests())
 
 
