@@ -240,6 +240,16 @@ def test_call_record_needs_run_and_model(tmp_path):
         assert json.loads(json.dumps(ledger.decisions(run))) == []
 
 
+def test_call_record_without_a_cost_is_refused_not_stored_as_zero(tmp_path):
+    with Ledger.open(tmp_path / "l.db") as ledger:
+        run = ledger.record_run_start()
+        record = call(run, "haiku", "claude-haiku-4-5", "0.001")
+        del record["cost_usd"]
+        with pytest.raises(ValueError, match="cost_usd"):
+            ledger.record_call(record)
+        assert ledger.db.execute("SELECT COUNT(*) FROM calls").fetchone()[0] == 0
+
+
 def test_run_recorder_mirrors_the_run_log_hooks(tmp_path):
     task = Task.from_tests(["tests/test_ops.py::test_add"], source="github#7")
     klass = Classification("generative", "low", ["a failing test with no mechanical or reasoning signal"])

@@ -196,7 +196,6 @@ class Ledger:
         if not run_id:
             raise ValueError("a call record needs its run id in 'run'")
         values = {col: data.get(col) for col in _CALL_COLUMNS}
-        values["cost_usd"] = _money(values["cost_usd"])
         values["batch"] = int(bool(values["batch"]))
         for col in (
             "input_tokens",
@@ -208,6 +207,9 @@ class Ledger:
             values[col] = int(values[col] or 0)
         if values["model"] is None:
             raise ValueError("a call record needs its model id in 'model'")
+        if values["cost_usd"] is None:  # never stored as a silent $0
+            raise ValueError("a call record needs its cost in 'cost_usd'")
+        values["cost_usd"] = _money(values["cost_usd"])
         cols = ", ".join(("run_id", *values, "created_at"))
         marks = ", ".join("?" * (len(values) + 2))
         cur = self.db.execute(
