@@ -78,7 +78,10 @@ def test_seeded_probability_is_deterministic_and_near_its_rate():
 
 def test_model_filter_and_bad_specs():
     plan = FaultPlan([{"on_request": [1, 2], "status": 429, "model": "claude-opus-4-6"}])
-    assert plan.draw(1, "claude-haiku-4-5") == [] and plan.draw(2, "claude-opus-4-6")
+    assert plan.draw(1, "claude-haiku-4-5") == []  # another model's request 1: not this fault
+    [fault] = plan.draw(2, "claude-opus-4-6")
+    assert (fault.status, fault.model, fault.on_request) == (429, "claude-opus-4-6", frozenset({1, 2}))
+    assert plan.draw(3, "claude-opus-4-6") == []  # outside on_request
     with pytest.raises(ConfigError, match="needs `on_request"):
         FaultPlan([{"status": 429}])
     with pytest.raises(ConfigError, match="status must be one of"):
