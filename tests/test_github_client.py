@@ -96,8 +96,8 @@ def test_commit_comments_need_a_real_commit(repo, github_sim, tmp_path):
     github_sim.state.repo("octo/calc").git_dir = bare
     sha = git(work, "rev-parse", "HEAD").strip()
     url = repo.commit_comment(sha, "CI failed here; escalate could not fix it.")
-    assert url.endswith(
-        f"/commit/{sha}#commitcomment-{github_sim.state.repo('octo/calc').commit_comments[0]['id']}"
-    )
+    [stored] = github_sim.state.repo("octo/calc").commit_comments
+    assert (stored["commit_id"], stored["body"]) == (sha, "CI failed here; escalate could not fix it.")
+    assert url.endswith(f"/commit/{sha}#commitcomment-{stored['id']}")
     with pytest.raises(GithubError, match="No commit found"):
         repo.commit_comment("b" * 40, "nope")
