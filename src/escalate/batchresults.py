@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from escalate.task import Task
 
 POLL_SECONDS = 30.0
-NO_GITHUB = "PR skipped: GitHub not configured (set GITHUB_REPOSITORY and GITHUB_TOKEN)"
 
 
 @dataclass
