@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from samplerepo import git, make_calc_repo
 
-from escalate.cost import PriceTable, Usage, fmt_usd
+from escalate.cost import PriceTable, Usage
 from escalate.publish import CallRow as Row
 from escalate.publish import (
     PushError,
@@ -86,9 +86,10 @@ def test_cost_table_and_top_tier_counterfactual():
         "haiku", "claude-haiku-4-5", 10_000, 1_000, 0, 5_000, 0, prices.cost("claude-haiku-4-5", usage), usage
     )
     text = cost_section([row], row.cost_usd, prices, "claude-opus-4-6")
-    assert "| haiku | `claude-haiku-4-5` | 1 | 10,000 | 1,000 | 0 | 5,000 |" in text
-    top = prices.cost("claude-opus-4-6", usage)
-    assert top > row.cost_usd and f"would have cost **{fmt_usd(top)}**" in text
+    # By hand, $/MTok: haiku 10k*1 + 1k*5 + 5k*0.1 (read); opus-4-6 10k*5 + 1k*25 + 5k*0.5.
+    assert "| haiku | `claude-haiku-4-5` | 1 | 10,000 | 1,000 | 0 | 5,000 | $0.0155 |" in text
+    assert "**Total: $0.0155** over 1 API call(s)." in text
+    assert "(`claude-opus-4-6`) for the same tokens would have cost **$0.0775**" in text
 
 
 def test_outputs_use_the_heredoc_form(tmp_path):
