@@ -363,3 +363,36 @@ def test_the_worktree_code_is_imported_not_an_installed_copy(tmp_path, monkeypat
     baseline = run_baseline(worktree, cfg, [CALC_TARGET])
     patch(worktree, "calc/ops.py", "return a - b", "return a + b")
     assert validate(worktree, ["calc/ops.py"], baseline, [CALC_TARGET], cfg).passed
+
+
+def _fake_pytest_writing(tmp_path: Path, report: str) -> list[str]:
+    """A test command that writes ``report`` where --junitxml points and exits 1."""
+    script = tmp_path / "fake_pytest.py"
+    script.write_text(
+        "import sys\n"
+        "path = next(a.split('=', 1)[1] for a in sys.argv if a.startswith('--junitxml='))\n"
+        f"open(path, 'w').write({report!r})\n"
+        "sys.exit(1)\n"
+    )
+    return [sys.executable, str(script)]
+
+
+def test_a_truncated_junit_report_counts_as_no_report(tmp_path):
+    from escalate.validate import _pytest
+
+    command = _fake_pytest_writing(tmp_path, '<testsuites><testsuite name="pytest"><testcase')
+    run, results, xml = _pytest(tmp_path, config(test_command=command), [])
+    assert run.returncode == 1
+    assert (results, xml) == (None, None)
+
+
+def test_a_junit_parsing_bug_is_not_taken_for_a_truncated_report(tmp_path, monkeypatch):
+    import escalate.validate as validate_module
+
+    def broken(xml_text, root=None):
+        raise TypeError("a bug in the parser")
+
+    monkeypatch.setattr(validate_module, "parse_junit", broken)
+    command = _fake_pytest_writing(tmp_path, "<testsuites></testsuites>")
+    with pytest.raises(TypeError, match="a bug in the parser"):
+        validate_module._pytest(tmp_path, config(test_command=command), [])

@@ -18,6 +18,7 @@ import os
 import re
 import tempfile
 import time
+import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -165,7 +166,7 @@ def _pytest(
     if xml:
         try:
             results = parse_junit(xml, root)
-        except Exception:  # noqa: BLE001 - a truncated report is treated like no report
+        except ET.ParseError:  # a truncated report is treated like no report; a bug still shows
             results, xml = None, None
     return run, results, xml
 
