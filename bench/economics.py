@@ -14,6 +14,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from bench.calibration import corpus_calibration
 from bench.corpus import CorpusTask
 from bench.taskrun import bench_overrides, run_one
 
@@ -251,6 +252,7 @@ def run_economics(
             log(f"  {arm}: not available yet: {why}")
     ran = [a for a in [*arms, "learning"] if a not in unavailable]
     return {
+        "calibration": corpus_calibration(),
         "arms": ran,
         "unavailable": unavailable,
         "learning_starts_moved": moved,

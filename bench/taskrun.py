@@ -15,10 +15,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from bench.calibration import corpus_calibration
 from bench.corpus import CorpusTask, load_task, materialize
 
-# Per-attempt success probability by model line: the routing report's SWE-bench Verified scores.
-SUCCESS = {"haiku": 0.733, "sonnet": 0.772, "opus": 0.809}
 SIM_KEY = "sk-sim-bench"
 
 
@@ -112,11 +111,17 @@ def role_answers(tasks: list[CorpusTask]) -> list[dict]:
 
 
 def oracle_script(tasks: list[CorpusTask], seed: int, success: dict | None = None) -> dict:
-    """The oracle for ``tasks`` (the implementer's attempts) and neutral answers for the roles."""
+    """The oracle for ``tasks`` (the implementer's attempts) and neutral answers for the roles.
+
+    Per-attempt success probabilities and the copula correlation come from the arm-level
+    calibration (``bench.calibration``): each always-X arm's expected resolve rate over the corpus
+    is the line's SWE-bench Verified score."""
     systems = role_systems()
+    calibration = corpus_calibration()
     oracle = {
         "seed": seed,
-        "success": dict(success or SUCCESS),
+        "success": dict(success or calibration["success"]),
+        "correlation": calibration["rho"],
         "tasks": [oracle_entry(t) for t in tasks],
         "pass_system": [text for role, text in systems.items() if role != "fixer"],
     }
