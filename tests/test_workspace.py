@@ -314,3 +314,21 @@ def test_a_bare_repository_is_refused_with_advice(tmp_path):
     git(tmp_path, "clone", "-q", "--bare", str(root), str(bare))
     with pytest.raises(WorkspaceError, match="bare repository"):
         Workspace.create(bare, "x")
+
+
+def test_a_worktree_left_at_exit_that_cannot_be_removed_is_reported(tmp_path, monkeypatch, capsys):
+    from escalate import workspace
+
+    root = make_calc_repo(tmp_path)
+    ws = Workspace.create(root, "fix-test-add")
+
+    def fails(keep_branch=False):
+        raise WorkspaceError("disk on fire")
+
+    monkeypatch.setattr(ws, "close", fails)
+    workspace._close_open_workspaces()
+    assert f"could not remove the worktree {ws.path} at exit (WorkspaceError: disk on fire)" in (
+        capsys.readouterr().err
+    )
+    monkeypatch.undo()
+    ws.close()

@@ -18,6 +18,7 @@ import atexit
 import os
 import re
 import shutil
+import sys
 import tempfile
 import weakref
 from dataclasses import dataclass
@@ -380,5 +381,9 @@ def _close_open_workspaces() -> None:
     for ws in list(_OPEN):
         try:
             ws.close(keep_branch=ws.committed)
-        except Exception:  # noqa: BLE001 - best effort at interpreter exit
-            pass
+        except Exception as exc:  # noqa: BLE001 - best effort at interpreter exit, but said aloud
+            print(
+                f"escalate: could not remove the worktree {ws.path} at exit ({type(exc).__name__}: {exc}); "
+                "the next escalate run cleans it up.",
+                file=sys.stderr,
+            )
