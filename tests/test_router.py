@@ -11,6 +11,7 @@ from escalate.config import load_config
 from escalate.context import FirstRequest
 from escalate.cost import Budget, BudgetExceeded, PriceTable
 from escalate.errors import EscalateError
+from escalate.ledger import Ledger
 from escalate.llm import ModelClient
 from escalate.router import route
 from escalate.task import Task
@@ -113,8 +114,21 @@ def test_class_and_report_settings(tmp_path):
 
 
 def test_learning_off_keeps_the_rules(tmp_path):
-    plan = route(calc_task(), None, load_config(tmp_path, {"router": {"learning": False}}), STATIC)
-    assert "router.learning is off" in start_reason(plan)
+    with Ledger.open(tmp_path / "ledger.db") as ledger:
+        for i in range(8):  # generative/low history: haiku solved 1 of 8, sonnet every one it saw
+            run = ledger.record_run_start(f"r{i}", repo=str(tmp_path), base_commit="abc", source="seed")
+            ledger.record_task(run, kind="test", slug=f"t{i}", complexity="generative", error_cost="low")
+            verdict = "pass" if i == 0 else "fail"
+            ledger.record_attempt(run, "haiku", "claude-haiku-4-5", 1, verdict, "target", "", 0.04)
+            if i:
+                ledger.record_attempt(run, "sonnet", "claude-sonnet-4-6", 1, "pass", "ok", "", 0.09)
+            ledger.record_outcome(run, "fixed", 0.04 if i == 0 else 0.13, "haiku" if i == 0 else "sonnet")
+        on = route(calc_task(), None, load_config(tmp_path), STATIC, ledger=ledger)
+        config = load_config(tmp_path, {"router": {"learning": False}})
+        off = route(calc_task(), None, config, STATIC, ledger=ledger)
+    assert on.tiers[on.start].name == "sonnet"  # the same history moves the start when learning is on
+    assert off.tiers[off.start].name == "haiku"
+    assert "router.learning is off" in start_reason(off)
 
 
 def test_a_model_that_always_thinks_gets_low_effort_for_mechanical_work(tmp_path):
