@@ -199,11 +199,12 @@ def test_ctrl_c_mid_attempt_leaves_no_worktree_and_a_complete_log(tmp_path, sim)
         text=True,
     )
     try:
+        # Wait until the second request has reached the sim (it hangs there for 20 s), not a fixed sleep.
         deadline = time.monotonic() + 90
-        while len(sim.messages_requests()) < 1 and time.monotonic() < deadline and proc.poll() is None:
+        while sim.sim._messages_seen < 2 and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.05)
-        time.sleep(0.3)  # the first reply is applied and the second request sent (it hangs for 20 s)
         assert proc.poll() is None, proc.communicate()
+        assert sim.sim._messages_seen == 2 and len(sim.messages_requests()) == 1
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
     finally:
