@@ -46,10 +46,15 @@ class ModelCallError(EscalateError):
         self.status = status
 
 
+def api_key(env: dict[str, str] | None = None) -> str | None:
+    """The API key (or auth token) the SDK would use, None when there is none."""
+    env = os.environ if env is None else env
+    return env.get("ANTHROPIC_API_KEY") or env.get("ANTHROPIC_AUTH_TOKEN") or None
+
+
 def require_api_key(env: dict[str, str] | None = None) -> str:
     """The API key the SDK would use, or MissingCredentialError saying how to set one."""
-    env = os.environ if env is None else env
-    key = env.get("ANTHROPIC_API_KEY") or env.get("ANTHROPIC_AUTH_TOKEN")
+    key = api_key(env)
     if not key:
         raise MissingCredentialError(NO_KEY)
     return key

@@ -121,15 +121,13 @@ def collect(
 @click.option("--offline", is_flag=True, help="Ledger only: do not ask the API for live counts.")
 def status(repo: str | None, as_json: bool, offline: bool) -> None:
     """Batches in flight, tasks waiting for the next batch, and the worst case of the queue."""
-    import os
-
     from escalate.batch import make_client
     from escalate.batch import status as run_status
     from escalate.cost import fmt_usd
+    from escalate.llm import api_key
 
     root, config = _setup(repo)
-    has_key = os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")
-    client = make_client() if has_key and not offline else None
+    client = make_client() if api_key() and not offline else None
     data = run_status(root, config, client=client)
     if as_json:
         click.echo(json.dumps(data, indent=2))

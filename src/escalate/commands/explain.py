@@ -9,7 +9,6 @@ classifier (``router.classifier_call``), whose cost is shown.
 from __future__ import annotations
 
 import json
-import os
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -91,10 +90,11 @@ def explain_task(
 
 def _client(catalog: Any, config: Any, calls: list) -> Any:
     """A model client when a key is set (count_tokens, the classifier call); None otherwise."""
-    if not (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")):
+    from escalate.llm import ModelClient, api_key
+
+    if not api_key():
         return None
     from escalate.cost import Budget, PriceTable
-    from escalate.llm import ModelClient
 
     budget = Budget(Decimal(str(config.budget.max_cost_usd)))
     return ModelClient(
