@@ -68,7 +68,7 @@ def classification(
     task: Task, config: Config, frames: Iterable[Any], root: Path | None, plan: Any = None
 ) -> Any:
     """The task class: the router's when it made one, else the classifier on the same signals."""
-    klass = getattr(plan, "klass", None) or getattr(plan, "classification", None)
+    klass = getattr(plan, "classification", None)  # plan: the router's Route, or None
     if klass is not None:
         return klass
     from escalate.classify import classify, gather_signals
