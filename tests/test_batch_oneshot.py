@@ -40,8 +40,9 @@ def test_the_request_carries_the_code_under_test_and_only_the_editor(tmp_path):
     assert "in this one response" in ask and CALC_TARGET in ask
     assert "ONE-SHOT" in params["system"][0]["text"]
     assert "cache_control" not in str(params)
-    if not plan.tiers[0].model.capabilities.effort_levels:
-        assert "output_config" not in params  # e.g. Haiku 4.5 rejects effort: llm's rules apply here too
+    # The default first tier is Haiku 4.5, which rejects effort: llm's rules apply here too.
+    assert plan.tiers[0].model.id == "claude-haiku-4-5" and not plan.tiers[0].model.capabilities.effort_levels
+    assert "output_config" not in params
 
 
 def test_edits_apply_in_order_and_views_are_skipped(tmp_path):
