@@ -47,6 +47,19 @@ def test_push_with_a_token_leaves_no_trace_in_git_config(cloned):
     assert TOKEN not in git(work, "config", "--list", "--show-origin")
 
 
+def test_push_runs_no_pre_push_hook_that_could_read_the_token(cloned):
+    work, bare = cloned
+    seen = work.parent / "hook-env.txt"
+    hook = work / ".git" / "hooks" / "pre-push"
+    hook.write_text(f"#!/bin/sh\nenv > {seen}\nexit 1\n")
+    hook.chmod(0o755)
+    git(work, "checkout", "-q", "-b", "escalate/issue-8")
+    git(work, "commit", "-q", "--allow-empty", "-m", "fix")
+    sha = push_branch(work, "escalate/issue-8", "escalate/issue-8", token=TOKEN, server_url="https://github.com")
+    assert git(bare, "rev-parse", "refs/heads/escalate/issue-8").strip() == sha
+    assert not seen.exists()
+
+
 def test_rerun_force_pushes_over_the_old_branch(cloned):
     work, bare = cloned
     git(work, "checkout", "-q", "-b", "one")

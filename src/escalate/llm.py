@@ -72,7 +72,7 @@ class ModelRequest:
     effort: str | None = None
     thinking: dict | None = None
     tier: str = ""
-    role: str = "fixer"
+    role: str = "implementer"
     cache: bool = True
 
 

@@ -351,11 +351,12 @@ def push_branch(
     """Force-push local (a branch or commit) to remote_branch; return the sha the remote now has.
 
     Force, because a re-run replaces escalate's own earlier attempt on the same branch.
+    No hooks: a pre-push hook would run with the token in its environment.
     """
     env = _auth_env(token, server_url)
     refspec = f"+{local}:refs/heads/{remote_branch}"
     proc = subprocess.run(
-        ["git", "push", "--porcelain", remote, refspec],
+        ["git", "push", "--porcelain", "--no-verify", remote, refspec],
         cwd=repo_root,
         env=env,
         capture_output=True,
