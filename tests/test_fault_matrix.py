@@ -152,6 +152,7 @@ def test_mid_stream_error_ends_clean_and_bills_nothing_unseen(tmp_path, env, rec
     assert outcome.outcome in ("fixed", "error")
     if outcome.outcome == "error":
         assert requests[0]["request_id"] in outcome.explanation or "overloaded" in outcome.explanation
+        assert "broke off mid-stream" in outcome.explanation
     assert {c["request_id"] for c in calls(outcome)} == completed_ids(requests)
     assert outcome.cost_usd == sum(c["cost_usd"] for c in calls(outcome)) and worktrees(root) == 1
     assert (Path(outcome.log_dir) / "result.json").is_file()

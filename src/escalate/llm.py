@@ -265,8 +265,10 @@ class ModelClient:
                 message = self.client.messages.create(**params)
                 request_id = getattr(message, "_request_id", None)
         except anthropic.APIStatusError as exc:
+            # A 200 here is an `error` event inside a stream that had started well.
+            how = "broke off mid-stream" if exc.status_code == 200 else f"answered {exc.status_code}"
             raise ModelCallError(
-                f"The Anthropic API answered {exc.status_code} for {request.model.id}: "
+                f"The Anthropic API {how} for {request.model.id}: "
                 f"{getattr(exc, 'api_message', None) or exc.message} (request id {exc.request_id})",
                 exc.request_id,
                 exc.status_code,
