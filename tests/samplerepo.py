@@ -13,6 +13,9 @@ from pathlib import Path
 
 # The python that runs the sample projects' tests: the one running this test session.
 PYTEST_COMMAND = [sys.executable, "-m", "pytest"]
+RUFF_COMMAND = [sys.executable, "-m", "ruff", "check"]
+# The helper roles off: a test whose scripted replies all belong to the implementer.
+ROLES_OFF = {role: {"enabled": False} for role in ("explorer", "planner", "reviewer", "committer")}
 
 SAMPLE_PYPROJECT = """\
 [project]
@@ -127,3 +130,18 @@ def snapshot(root: Path) -> dict[str, str]:
     refs = git(root, "for-each-ref", "--format=%(refname) %(objectname)")
     out["<refs>"] = "\n".join(r for r in refs.splitlines() if not r.startswith("refs/heads/escalate/"))
     return out
+
+
+def sample_config(root: Path, *layers: dict):
+    """The runner's config for a sample repository: this session's pytest and ruff, a 60 s timeout;
+    each layer's sections merge into the ones before it (a dict section key by key, anything else
+    replaced)."""
+    from escalate.config import load_config
+
+    validate = {"test_command": PYTEST_COMMAND, "ruff_command": RUFF_COMMAND, "timeout_s": 60}
+    merged: dict = {"validate": validate}
+    for layer in layers:
+        for key, value in layer.items():
+            old = merged.get(key)
+            merged[key] = {**old, **value} if isinstance(value, dict) and isinstance(old, dict) else value
+    return load_config(root, merged)

@@ -15,9 +15,18 @@ import time
 from pathlib import Path
 
 import pytest
-from samplerepo import CALC_FILES, CALC_FIX, CALC_TARGET, PYTEST_COMMAND, git, make_calc_repo, snapshot
+from samplerepo import (
+    CALC_FILES,
+    CALC_FIX,
+    CALC_TARGET,
+    PYTEST_COMMAND,
+    ROLES_OFF,
+    git,
+    make_calc_repo,
+    sample_config,
+    snapshot,
+)
 
-from escalate.config import load_config
 from escalate.llm import STREAMING_THRESHOLD
 from escalate.runner import run_task
 from escalate.task import Task
@@ -50,24 +59,12 @@ def after_tools(*blocks: dict) -> dict:
 
 
 FIXES = [opening(edit(CALC_FIX)), after_tools()]
+
+
 # The roles around the implementer (explorer, reviewer, ...) are off: every scripted answer here is
 # the implementer's, and request numbers in fault specs count only its calls.
-ROLES_OFF = {role: {"enabled": False} for role in ("explorer", "planner", "reviewer", "committer")}
-
-
 def config_for(root: Path, **overrides):
-    base = {
-        "validate": {
-            "test_command": PYTEST_COMMAND,
-            "ruff_command": [sys.executable, "-m", "ruff", "check"],
-            "timeout_s": 60,
-        },
-        "ledger": {"enabled": False},
-        "roles": ROLES_OFF,
-    }
-    for key, value in overrides.items():
-        base[key] = {**base.get(key, {}), **value} if isinstance(value, dict) else value
-    return load_config(root, base)
+    return sample_config(root, {"ledger": {"enabled": False}, "roles": ROLES_OFF}, overrides)
 
 
 def calc_task() -> Task:

@@ -9,9 +9,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from samplerepo import CALC_FIX, CALC_TARGET, PYTEST_COMMAND, git, make_calc_repo
+from samplerepo import CALC_FIX, CALC_TARGET, PYTEST_COMMAND, git, make_calc_repo, sample_config
 
-from escalate.config import load_config
 from escalate.progress import Progress
 from escalate.publish import model_summary
 from escalate.runner import run_task
@@ -45,17 +44,7 @@ def implementer(*edits: dict) -> list[dict]:
 
 
 def config_for(root: Path, roles: dict | None = None, **overrides):
-    base = {
-        "validate": {
-            "test_command": PYTEST_COMMAND,
-            "ruff_command": [sys.executable, "-m", "ruff", "check"],
-            "timeout_s": 60,
-            "full_suite": False,
-        },
-        "roles": roles or {},
-        **overrides,
-    }
-    return load_config(root, base)
+    return sample_config(root, {"validate": {"full_suite": False}, "roles": roles or {}}, overrides)
 
 
 def task(**kw) -> Task:

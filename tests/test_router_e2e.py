@@ -2,14 +2,12 @@
 the sim; the classifier call, a `line:` tier and the ledger on every exit path."""
 
 import json
-import sys
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from samplerepo import CALC_FIX, CALC_TARGET, PYTEST_COMMAND, make_calc_repo
+from samplerepo import CALC_FIX, CALC_TARGET, ROLES_OFF, make_calc_repo, sample_config
 
-from escalate.config import load_config
 from escalate.ledger import Ledger
 from escalate.runner import run_task
 from escalate.task import Task
@@ -18,21 +16,11 @@ EDITOR = "str_replace_based_edit_tool"
 FIX = {"type": "tool_use", "name": EDITOR, "input": {"command": "str_replace", **CALC_FIX}}
 OPEN = {"when": {"last_user_has_tool_result": False}, "content": [{"type": "text", "text": "On it."}, FIX]}
 DONE = {"when": {"last_user_has_tool_result": True}, "content": "Fixed add(). DONE"}
-NO_ROLES = {role: {"enabled": False} for role in ("explorer", "planner", "reviewer", "committer")}
 
 
 def config_for(root: Path, **overrides):
-    base = {
-        "validate": {
-            "test_command": PYTEST_COMMAND,
-            "ruff_command": [sys.executable, "-m", "ruff", "check"],
-            "timeout_s": 60,
-            "full_suite": False,
-        },
-        "roles": NO_ROLES,  # every scripted reply belongs to the implementer or the classifier
-        **overrides,
-    }
-    return load_config(root, base)
+    # every scripted reply belongs to the implementer or the classifier
+    return sample_config(root, {"validate": {"full_suite": False}, "roles": ROLES_OFF}, overrides)
 
 
 @pytest.fixture

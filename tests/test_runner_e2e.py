@@ -1,14 +1,21 @@
 """End to end: run_task on a real git repo, real ruff and pytest, the real SDK against the sim."""
 
 import json
-import sys
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from samplerepo import CALC_FILES, CALC_FIX, CALC_TARGET, PYTEST_COMMAND, git, make_calc_repo, snapshot
+from samplerepo import (
+    CALC_FILES,
+    CALC_FIX,
+    CALC_TARGET,
+    ROLES_OFF,
+    git,
+    make_calc_repo,
+    sample_config,
+    snapshot,
+)
 
-from escalate.config import load_config
 from escalate.runner import run_task
 from escalate.task import Task
 
@@ -41,21 +48,8 @@ DONE = {"when": {"last_user_has_tool_result": True}, "content": "Changed add() i
 
 # The ladder itself, without the helper roles (explorer, planner, reviewer, commit writer): each
 # role's own calls are tested with the roles; here every scripted reply belongs to the implementer.
-NO_ROLES = {r: {"enabled": False} for r in ("explorer", "planner", "reviewer", "committer")}
-
-
 def config_for(root: Path, **overrides):
-    base = {
-        "roles": NO_ROLES,
-        "validate": {
-            "test_command": PYTEST_COMMAND,
-            "ruff_command": [sys.executable, "-m", "ruff", "check"],
-            "timeout_s": 60,
-        },
-    }
-    for key, value in overrides.items():
-        base[key] = {**base.get(key, {}), **value} if isinstance(value, dict) else value
-    return load_config(root, base)
+    return sample_config(root, {"roles": ROLES_OFF}, overrides)
 
 
 def task(*tests: str) -> Task:
