@@ -1,7 +1,7 @@
 """Batch against interactive: the same corpus tasks at Message Batches prices.
 
 Two figures, labelled apart in the report:
-- measured: the nightly flow itself (``escalate.batch.submit`` + ``escalate.batchresults.collect``)
+- measured: the nightly flow itself (``escalate.batch.submit.submit`` + ``escalate.batch.collect.collect``)
   against the oracle sim's batch endpoints, night after night (a task that fails goes one tier up
   the next night) until every task is fixed or handed to a human, at most ``NIGHTS`` nights;
 - computed: the interactive ladder's own calls (from the economics runs) priced with
@@ -33,8 +33,8 @@ def batch_one(job: dict) -> dict:
 def _batch(ct: CorpusTask, seed: int) -> dict:
     import anthropic
 
-    from escalate.batch import submit
-    from escalate.batchresults import collect
+    from escalate.batch.collect import collect
+    from escalate.batch.submit import submit
     from escalate.config import load_config
     from escalate.sim.server import SimServer
     from escalate.sim.simulator import Simulator
@@ -81,7 +81,7 @@ def _batch(ct: CorpusTask, seed: int) -> dict:
 
 def computed_batch_price(call_records: dict[str, list[dict]], arm: str, seed: int, tasks: set[str]) -> dict:
     """The interactive arm's calls on ``tasks`` priced at list and at batch prices (same usage)."""
-    from escalate.cost import PriceTable, Usage
+    from escalate.llm.pricing import PriceTable, Usage
 
     prices = PriceTable.load()
     interactive, batch = Decimal(0), Decimal(0)

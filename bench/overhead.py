@@ -68,8 +68,8 @@ def escalate_command() -> list[str]:
 
 
 def measure(t: CorpusTask, tmp: Path) -> dict:
-    from escalate.command import safe_env
     from escalate.sim.testing import running_sim
+    from escalate.workspace.process import safe_env
 
     repo = materialize(t, tmp / "repo")
     config = {

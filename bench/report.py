@@ -194,7 +194,7 @@ def batch_section(b: dict) -> list[str]:
     out = [
         "## Batch against interactive",
         "",
-        f"Seed {b['seed']}. **Measured**: the nightly flow (`escalate.batch.submit` + `collect`) through "
+        f"Seed {b['seed']}. **Measured**: the nightly flow (`batch.submit` + `collect`) through "
         "the sim's Message Batches endpoints with the oracle, up to 3 nights per repository (a task that "
         "fails goes one tier up the next night), billed at batch prices. **Computed**: the interactive "
         "ladder's own calls priced with `PriceTable.cost(batch=True)`.",

@@ -75,9 +75,9 @@ def oracle_entry(ct: CorpusTask) -> dict:
 
 def role_systems() -> dict[str, str]:
     """The first line of each role's system prompt: how the sim tells a role's request apart."""
-    from escalate.prompt import SYSTEM
-    from escalate.review import REVIEWER_SYSTEM
-    from escalate.roles import COMMITTER_SYSTEM, EXPLORER_SYSTEM, PLANNER_SYSTEM
+    from escalate.agent.prompts import SYSTEM
+    from escalate.roles.plan import COMMITTER_SYSTEM, EXPLORER_SYSTEM, PLANNER_SYSTEM
+    from escalate.roles.review import REVIEWER_SYSTEM
 
     systems = {
         "fixer": SYSTEM,
@@ -160,9 +160,9 @@ def run_one(job: dict) -> dict:
 def _run(ct: CorpusTask, job: dict) -> RunResult:
     import anthropic
 
-    from escalate.catalog import Catalog
     from escalate.config import load_config
-    from escalate.runner import run_task
+    from escalate.ladder.run import run_task
+    from escalate.llm.catalog import Catalog
     from escalate.sim.server import SimServer
     from escalate.sim.simulator import Simulator
 

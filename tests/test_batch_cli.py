@@ -10,9 +10,9 @@ import yaml
 from batchrepo import make_nightly_repo
 from samplerepo import PYTEST_COMMAND
 
-from escalate.cli import main
-from escalate.cost import PriceTable, fmt_usd
-from escalate.ledger import Ledger
+from escalate.cli.main import main
+from escalate.llm.pricing import PriceTable, fmt_usd
+from escalate.records.ledger import Ledger
 
 WORKFLOW = Path(__file__).resolve().parents[1] / ".github/workflows/escalate-nightly.yml"
 

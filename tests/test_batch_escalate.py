@@ -5,11 +5,11 @@ from __future__ import annotations
 from batchrepo import TEST_EDITS, tool_uses
 from samplerepo import PYTEST_COMMAND, git, make_calc_repo
 
-from escalate.batch import submit
-from escalate.batchqueue import Queue
-from escalate.batchresults import collect
+from escalate.batch.collect import collect
+from escalate.batch.queue import Queue
+from escalate.batch.submit import submit
 from escalate.config import load_config
-from escalate.ledger import Ledger
+from escalate.records.ledger import Ledger
 
 WRONG = [{"command": "str_replace", "path": "calc/ops.py", "old_str": "def add(a, b):\n    return a - b",
           "new_str": "def add(a, b):\n    return a * b"}]  # fmt: skip

@@ -8,11 +8,11 @@ import pytest
 from batchrepo import LINT_EDITS, TEST_EDITS, WARNING_EDITS, make_nightly_repo, tool_uses
 from samplerepo import PYTEST_COMMAND, git
 
-from escalate.batch import status, submit
-from escalate.batchresults import collect
+from escalate.batch.collect import collect
+from escalate.batch.submit import status, submit
 from escalate.config import load_config
-from escalate.cost import PriceTable, Usage, fmt_usd
-from escalate.ledger import Ledger
+from escalate.llm.pricing import PriceTable, Usage, fmt_usd
+from escalate.records.ledger import Ledger
 
 HOUR = 3600
 

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 from batchrepo import TEST_EDITS, tool_uses
 from samplerepo import PYTEST_COMMAND, git, make_calc_repo
 
-from escalate.batch import submit
-from escalate.cli import main
+from escalate.batch.submit import submit
+from escalate.cli.main import main
 from escalate.config import load_config
 
 SLUG = "octo/calc"

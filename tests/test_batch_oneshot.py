@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from samplerepo import CALC_FIX, CALC_TARGET, make_calc_repo
 
-from escalate.catalog import Catalog
+from escalate.agent.editor import Editor
+from escalate.batch.oneshot import apply_response, build_request
 from escalate.config import load_config
-from escalate.editor import Editor
-from escalate.llm import build_params
-from escalate.oneshot import apply_response, build_request
-from escalate.router import route
+from escalate.llm.catalog import Catalog
+from escalate.llm.client import build_params
+from escalate.routing.route import route
 from escalate.task import Task
 
 OUTPUT = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from types import SimpleNamespace
 
-from escalate.batchpr import FENCE, pr_body
+from escalate.batch.pulls import FENCE, pr_body
 from escalate.task import Task
 
 

@@ -9,11 +9,11 @@ import pytest
 from batchrepo import TEST_EDITS, tool_uses
 from samplerepo import CALC_FILES, CALC_TARGET, PYTEST_COMMAND, git, make_calc_repo, make_repo
 
-from escalate.batch import SUBMITTING, reconcile, submit
-from escalate.batchqueue import WAITING, Queue
-from escalate.batchresults import collect
+from escalate.batch.collect import collect
+from escalate.batch.queue import WAITING, Queue
+from escalate.batch.submit import SUBMITTING, reconcile, submit
 from escalate.config import load_config
-from escalate.ledger import Ledger
+from escalate.records.ledger import Ledger
 
 
 class Crash(Exception):

@@ -5,12 +5,12 @@ from decimal import Decimal
 
 import pytest
 
-from escalate.catalog import Catalog
-from escalate.classify import Classification, Signals
 from escalate.config import load_config
-from escalate.cost import Budget, PriceTable
-from escalate.llm import ModelClient, ModelRequest
-from escalate.router import plan_tier
+from escalate.llm.catalog import Catalog
+from escalate.llm.client import ModelClient, ModelRequest
+from escalate.llm.pricing import Budget, PriceTable
+from escalate.routing.route import plan_tier
+from escalate.routing.rules import Classification, Signals
 from escalate.sim.catalogue import SimCatalogue
 from escalate.sim.testing import running_sim
 

@@ -11,10 +11,10 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from click.testing import CliRunner
 
-from escalate.catalog import Capabilities, Catalog
 from escalate.config import TierConfig
-from escalate.cost import PriceTable
 from escalate.errors import EscalateError
+from escalate.llm.catalog import Capabilities, Catalog
+from escalate.llm.pricing import PriceTable
 
 # The Models API entry from reference/anthropic-api.md section 6.
 OPUS_5_5 = {
@@ -274,7 +274,7 @@ def test_warnings_for_deprecated_and_retiring_models():
 
 
 def test_models_command_offline(tmp_path, monkeypatch):
-    from escalate.commands.models import models
+    from escalate.cli.models import models
 
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     (tmp_path / ".escalate.yml").write_text(
@@ -297,7 +297,7 @@ def test_models_command_offline(tmp_path, monkeypatch):
 
 
 def test_models_command_uses_the_models_api_and_flags_missing_prices(models_api, tmp_path, monkeypatch):
-    from escalate.commands.models import models
+    from escalate.cli.models import models
 
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
     monkeypatch.setenv("ANTHROPIC_BASE_URL", models_api.url)

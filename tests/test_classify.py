@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from escalate.classify import (
+from escalate.config import Config, RouterConfig
+from escalate.routing.rules import (
     Classification,
     Signals,
     classify,
@@ -20,7 +21,6 @@ from escalate.classify import (
     start_for,
     tier_line,
 )
-from escalate.config import Config, RouterConfig
 from escalate.task import Task
 
 SITE = "/usr/lib/python3.11/site-packages/sqlalchemy/engine/base.py"

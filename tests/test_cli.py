@@ -1,7 +1,7 @@
 import subprocess
 import sys
 
-from escalate.cli import main
+from escalate.cli.main import main
 
 
 def test_help_lists_only_commands_that_exist(capsys):
@@ -22,7 +22,7 @@ def test_unknown_command_is_a_usage_error(capsys):
 
 def test_help_does_not_import_the_sdk_or_git():
     code = (
-        "import sys\nfrom escalate.cli import main\n"
+        "import sys\nfrom escalate.cli.main import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
         "heavy = [m for m in ('anthropic', 'git', 'github') if m in sys.modules]\n"
         "print('HEAVY=' + ','.join(heavy))"

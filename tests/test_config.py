@@ -199,7 +199,7 @@ def test_tier_lookup_and_assignment_is_validated():
 def test_config_show_prints_yaml_with_sources(tmp_path):
     import yaml
 
-    from escalate.commands.config import config as config_group
+    from escalate.cli.config import config as config_group
 
     write(tmp_path, ".escalate.yml", "budget:\n  max_cost_usd: 0.5\n")
     result = CliRunner().invoke(config_group, ["show", "--repo", str(tmp_path)])
@@ -220,7 +220,7 @@ def test_config_show_prints_yaml_with_sources(tmp_path):
 
 
 def test_config_reference_lists_every_key():
-    from escalate.commands.config import config as config_group
+    from escalate.cli.config import config as config_group
 
     result = CliRunner().invoke(config_group, ["reference"])
     assert result.exit_code == 0

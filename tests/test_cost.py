@@ -3,8 +3,8 @@ from decimal import Decimal
 import pytest
 
 from escalate.config import PriceOverride
-from escalate.cost import Budget, BudgetExceeded, PriceTable, Usage, fmt_usd, usd
 from escalate.errors import PriceError
+from escalate.llm.pricing import Budget, BudgetExceeded, PriceTable, Usage, fmt_usd, usd
 
 
 @pytest.fixture(scope="module")

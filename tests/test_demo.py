@@ -9,7 +9,7 @@ from pathlib import Path
 
 from samplerepo import git
 
-from escalate.demo import DemoSpec, run_demo
+from escalate.cli.demo_run import DemoSpec, run_demo
 
 
 def escalate(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:

@@ -7,8 +7,8 @@ import re
 from batchrepo import LEGACY, STYLE, make_nightly_repo
 from samplerepo import PYTEST_COMMAND, make_calc_repo
 
+from escalate.batch.discovery import scan, still_present, task_slug
 from escalate.config import load_config
-from escalate.discovery import scan, still_present, task_slug
 
 CUSTOM_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 

@@ -3,8 +3,15 @@ import os
 import pytest
 from samplerepo import CALC_FILES, CALC_FIX, git, make_calc_repo, write_files
 
-from escalate.editor import EDITOR_TOOL_NAME, MAX_LISTED, MAX_SEARCH_HITS, Editor, glob_regex, path_matches
-from escalate.workspace import Workspace
+from escalate.agent.editor import (
+    EDITOR_TOOL_NAME,
+    MAX_LISTED,
+    MAX_SEARCH_HITS,
+    Editor,
+    glob_regex,
+    path_matches,
+)
+from escalate.workspace.worktree import Workspace
 
 PROTECTED = [".github/workflows/**", ".escalate.yml"]
 EXTRA = {

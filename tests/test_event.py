@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from escalate.errors import EscalateError
-from escalate.event import decide, infer_event_name, load_event
+from escalate.github.event import decide, infer_event_name, load_event
 
 DATA = Path(__file__).parent / "data" / "github"
 TRUSTED = ["OWNER", "MEMBER", "COLLABORATOR"]

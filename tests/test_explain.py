@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from samplerepo import CALC_FIX, CALC_TARGET, PYTEST_COMMAND, git, make_calc_repo
 
-from escalate.cli import main
-from escalate.ledger import Ledger
+from escalate.cli.main import main
+from escalate.records.ledger import Ledger
 
 EDITOR = "str_replace_based_edit_tool"
 FIX = {"type": "tool_use", "name": EDITOR, "input": {"command": "str_replace", **CALC_FIX}}

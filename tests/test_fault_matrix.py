@@ -27,8 +27,8 @@ from samplerepo import (
     snapshot,
 )
 
-from escalate.llm import STREAMING_THRESHOLD
-from escalate.runner import run_task
+from escalate.ladder.run import run_task
+from escalate.llm.client import STREAMING_THRESHOLD
 from escalate.task import Task
 
 EDITOR = "str_replace_based_edit_tool"

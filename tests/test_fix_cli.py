@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from samplerepo import CALC_FIX, CALC_TARGET, PYTEST_COMMAND, git, make_calc_repo
 
-from escalate.cli import main
+from escalate.cli.main import main
 
 EDITOR = "str_replace_based_edit_tool"
 FIX = {"type": "tool_use", "name": EDITOR, "input": {"command": "str_replace", **CALC_FIX}}

@@ -1,4 +1,4 @@
-"""escalate.github through real PyGithub against the loopback fake."""
+"""escalate.github.client through real PyGithub against the loopback fake."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from samplerepo import git, make_calc_repo
 
 from escalate.errors import EscalateError, MissingCredentialError
-from escalate.github import GithubError, GithubRepo
+from escalate.github.client import GithubError, GithubRepo
 
 TRUSTED = ["OWNER", "MEMBER", "COLLABORATOR"]
 

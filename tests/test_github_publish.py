@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 from samplerepo import git, make_calc_repo
 
-from escalate.cost import PriceTable, Usage
-from escalate.publish import CallRow as Row
-from escalate.publish import (
+from escalate.github.render import CallRow as Row
+from escalate.github.render import (
     PushError,
     changed_files,
     checked_explanation,
@@ -15,6 +14,7 @@ from escalate.publish import (
     push_branch,
     write_outputs,
 )
+from escalate.llm.pricing import PriceTable, Usage
 
 TOKEN = "ghs_secretsecretsecret123"
 

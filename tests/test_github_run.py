@@ -15,7 +15,7 @@ import pytest
 import yaml
 from samplerepo import CALC_FIX, PYTEST_COMMAND, git, make_calc_repo
 
-from escalate.cli import main
+from escalate.cli.main import main
 
 DATA = Path(__file__).parent / "data" / "github"
 SLUG = "octo/calc"
@@ -300,7 +300,7 @@ def test_ci_failure_on_main_becomes_a_pull_request(world):
 
 def test_action_inputs_become_config_overrides(tmp_path):
     from escalate.errors import ConfigError
-    from escalate.github_run import action_overrides
+    from escalate.github.run import action_overrides
 
     extra = tmp_path / "escalate-ci.yml"
     extra.write_text("github:\n  fixed_label: done\nbudget:\n  max_cost_usd: 9\n")

@@ -6,10 +6,10 @@ import math
 
 import pytest
 
-from escalate.classify import Classification
 from escalate.config import Config, RouterConfig
-from escalate.learning import choose_start, cost_per_success, expected_cost, tier_estimates
-from escalate.ledger import Ledger
+from escalate.records.ledger import Ledger
+from escalate.routing.learning import choose_start, cost_per_success, expected_cost, tier_estimates
+from escalate.routing.rules import Classification
 
 TIERS = ["haiku", "sonnet", "opus"]
 MODELS = {"haiku": "claude-haiku-4-5", "sonnet": "claude-sonnet-4-6", "opus": "claude-opus-4-6"}

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from escalate.classify import Classification
-from escalate.ledger import Ledger, LedgerError, RunRecorder
-from escalate.llm import CallRecord
-from escalate.migrations import MIGRATIONS
-from escalate.report import AttemptRecord, Outcome
-from escalate.router import Decision
+from escalate.llm.client import CallRecord
+from escalate.records.ledger import Ledger, LedgerError, RunRecorder
+from escalate.records.migrations import MIGRATIONS
+from escalate.records.rundir import AttemptRecord, Outcome
+from escalate.routing.route import Decision
+from escalate.routing.rules import Classification
 from escalate.task import Task
 
 DATA = Path(__file__).parent / "data"

@@ -1,8 +1,8 @@
 import pytest
 
-from escalate.catalog import Catalog
 from escalate.errors import MissingCredentialError
-from escalate.llm import (
+from escalate.llm.catalog import Catalog
+from escalate.llm.client import (
     ModelRequest,
     block_to_param,
     build_params,
@@ -121,8 +121,8 @@ def test_missing_key_says_how_to_set_it():
 
 from decimal import Decimal  # noqa: E402
 
-from escalate.cost import Budget, BudgetExceeded, PriceTable  # noqa: E402
-from escalate.llm import ModelClient  # noqa: E402
+from escalate.llm.client import ModelClient  # noqa: E402
+from escalate.llm.pricing import Budget, BudgetExceeded, PriceTable  # noqa: E402
 
 PRICES = PriceTable.load()
 
@@ -199,7 +199,7 @@ def test_budget_is_checked_before_the_call_is_sent(sim):
 
 
 def test_api_errors_carry_the_request_id(sim):
-    from escalate.llm import ModelCallError
+    from escalate.llm.client import ModelCallError
 
     sim.set_script({"faults": [{"on_request": 1, "status": 400}]})
     with pytest.raises(ModelCallError) as info:
@@ -209,7 +209,7 @@ def test_api_errors_carry_the_request_id(sim):
 
 
 def test_worst_case_covers_a_full_cache_write_and_max_tokens(sim):
-    from escalate.cost import Usage
+    from escalate.llm.pricing import Usage
 
     text = "def f(x):\n    return x + 1  # a line of code\n" * 500
     req = request("claude-opus-4-7", messages=[{"role": "user", "content": [{"type": "text", "text": text}]}])

@@ -1,6 +1,6 @@
 import pytest
 
-from escalate.policy import ACCEPT, ESCALATE, GIVE_UP, RETRY, EscalationPolicy
+from escalate.ladder.policy import ACCEPT, ESCALATE, GIVE_UP, RETRY, EscalationPolicy
 
 
 def policy(tiers: int = 3, max_attempts: int = 2) -> EscalationPolicy:

@@ -2,7 +2,7 @@ import json
 import os
 from pathlib import Path
 
-from escalate.repomap import build_map, estimate_tokens, files_in_traceback, names_in_text
+from escalate.workspace.repomap import build_map, estimate_tokens, files_in_traceback, names_in_text
 
 FILES = {
     "shop/__init__.py": "from shop.cart import Cart\n",

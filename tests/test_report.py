@@ -2,10 +2,10 @@ import json
 import xml.etree.ElementTree as ET
 from decimal import Decimal
 
-from escalate.cost import PriceTable, Usage
-from escalate.llm import CallRecord
-from escalate.report import AttemptRecord, Outcome, RunLog
-from escalate.router import Decision
+from escalate.llm.client import CallRecord
+from escalate.llm.pricing import PriceTable, Usage
+from escalate.records.rundir import AttemptRecord, Outcome, RunLog
+from escalate.routing.route import Decision
 
 
 def record(tier: str, model: str, usage: Usage, prices: PriceTable) -> CallRecord:
@@ -101,7 +101,7 @@ def test_outcome_json_has_exactly_the_documented_keys():
 def test_progress_status_lines_and_quiet():
     import io
 
-    from escalate.progress import Progress
+    from escalate.records.console import Progress
 
     out = io.StringIO()
     p = Progress(out)
@@ -124,7 +124,7 @@ def test_a_role_line_inside_an_attempt_does_not_orphan_its_verdict():
     import io
     from decimal import Decimal
 
-    from escalate.progress import Progress
+    from escalate.records.console import Progress
 
     out = io.StringIO()
     p = Progress(out, color=False)

@@ -4,16 +4,15 @@ from decimal import Decimal
 
 import pytest
 
-from escalate.catalog import Catalog
+from escalate.agent.editor import Editor
 from escalate.config import Config
-from escalate.cost import Budget, PriceTable
-from escalate.crew import Crew, ReadOnlyEditor
-from escalate.editor import Editor
 from escalate.errors import ConfigError, EscalateError
-from escalate.llm import ModelClient
-from escalate.phases import apply_preset
-from escalate.review import parse_review, rejection
-from escalate.roles import (
+from escalate.ladder.presets import apply_preset
+from escalate.llm.catalog import Catalog
+from escalate.llm.client import ModelClient
+from escalate.llm.pricing import Budget, PriceTable
+from escalate.roles.crew import Crew, ReadOnlyEditor
+from escalate.roles.plan import (
     Brief,
     Finding,
     check_commit_message,
@@ -22,7 +21,8 @@ from escalate.roles import (
     plan_role,
     role_config,
 )
-from escalate.router import Route, TierPlan
+from escalate.roles.review import parse_review, rejection
+from escalate.routing.route import Route, TierPlan
 from escalate.task import Task
 
 
@@ -288,8 +288,8 @@ def test_single_preset_assembles_no_roles(sim):
 
 
 def test_describe_says_which_roles_run_on_which_models_for_the_route():
-    from escalate.classify import classify, gather_signals
-    from escalate.roles import describe
+    from escalate.roles.plan import describe
+    from escalate.routing.rules import classify, gather_signals
 
     config, catalog = Config(), Catalog.static()
     race = make_task(labels=["security"], text="a race condition corrupts the session store")

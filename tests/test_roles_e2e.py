@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from samplerepo import CALC_FIX, CALC_TARGET, PYTEST_COMMAND, git, make_calc_repo, sample_config
 
-from escalate.progress import Progress
-from escalate.publish import model_summary
-from escalate.runner import run_task
+from escalate.github.render import model_summary
+from escalate.ladder.run import run_task
+from escalate.records.console import Progress
 from escalate.task import Task
 
 EDITOR = "str_replace_based_edit_tool"
@@ -222,7 +222,7 @@ def test_plan_execute_plans_on_opus_and_implements_on_sonnet(tmp_path, env):
 
 
 def test_single_preset_from_the_cli_is_one_model_without_roles_or_escalation(tmp_path, env, capsys):
-    from escalate.cli import main
+    from escalate.cli.main import main
 
     wrong = tool(
         "str_replace",

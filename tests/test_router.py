@@ -6,14 +6,14 @@ from decimal import Decimal
 
 import pytest
 
-from escalate.catalog import Catalog
 from escalate.config import load_config
-from escalate.context import FirstRequest
-from escalate.cost import Budget, BudgetExceeded, PriceTable
 from escalate.errors import EscalateError
-from escalate.ledger import Ledger
-from escalate.llm import ModelClient
-from escalate.router import route
+from escalate.llm.catalog import Catalog
+from escalate.llm.client import ModelClient
+from escalate.llm.pricing import Budget, BudgetExceeded, PriceTable
+from escalate.records.ledger import Ledger
+from escalate.routing.first_request import FirstRequest
+from escalate.routing.route import route
 from escalate.task import Task
 
 STATIC = Catalog.static()

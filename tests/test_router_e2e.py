@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from samplerepo import CALC_FIX, CALC_TARGET, ROLES_OFF, make_calc_repo, sample_config
 
-from escalate.ledger import Ledger
-from escalate.runner import run_task
+from escalate.ladder.run import run_task
+from escalate.records.ledger import Ledger
 from escalate.task import Task
 
 EDITOR = "str_replace_based_edit_tool"

@@ -16,7 +16,7 @@ from samplerepo import (
     snapshot,
 )
 
-from escalate.runner import run_task
+from escalate.ladder.run import run_task
 from escalate.task import Task
 
 EDITOR = "str_replace_based_edit_tool"

@@ -2,7 +2,7 @@
 
 from samplerepo import CALC_FILES, write_files
 
-from escalate.prompt import (
+from escalate.agent.prompts import (
     WHOLE_FILE_CHARS,
     diff_summary,
     file_excerpt,
@@ -12,7 +12,7 @@ from escalate.prompt import (
     source_of_test,
     truncate,
 )
-from escalate.runner import commit_message
+from escalate.ladder.run import commit_message
 from escalate.task import Frame
 
 

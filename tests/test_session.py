@@ -4,12 +4,12 @@ from decimal import Decimal
 
 import pytest
 
-from escalate.catalog import Catalog
-from escalate.cost import Budget, PriceTable
-from escalate.editor import Editor
-from escalate.llm import ModelClient
-from escalate.router import TierPlan
-from escalate.session import Session
+from escalate.agent.editor import Editor
+from escalate.agent.session import Session
+from escalate.llm.catalog import Catalog
+from escalate.llm.client import ModelClient
+from escalate.llm.pricing import Budget, PriceTable
+from escalate.routing.route import TierPlan
 
 EDITOR = "str_replace_based_edit_tool"
 CATALOG = Catalog.static()

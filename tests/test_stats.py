@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from escalate.cli import main
-from escalate.ledger import Ledger
+from escalate.cli.main import main
+from escalate.records.ledger import Ledger
 
 MODELS = {"haiku": "claude-haiku-4-5", "sonnet": "claude-sonnet-4-6", "opus": "claude-opus-4-6"}
 COST = {"haiku": 0.01, "sonnet": 0.05, "opus": 0.20}

@@ -6,7 +6,7 @@ from samplerepo import make_repo
 
 from escalate.errors import EscalateError
 from escalate.task import Frame, Task, TaskError, sanitize_untrusted, traceback_frames
-from escalate.workspace import safe_slug
+from escalate.workspace.worktree import safe_slug
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -272,7 +272,7 @@ def test_traceback_frames_from_the_baselines_junit_failure_text(tb_repo):
     from samplerepo import PYTEST_COMMAND
 
     from escalate.config import ValidateConfig
-    from escalate.validate import run_baseline
+    from escalate.validation.stages import run_baseline
 
     cfg = ValidateConfig(test_command=PYTEST_COMMAND, ruff=False, timeout_s=60)
     baseline = run_baseline(tb_repo, cfg, ["tests/test_ops.py::test_add"])

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from samplerepo import CALC_FILES, CALC_TARGET, PYTEST_COMMAND, make_calc_repo, make_repo
 
-from escalate.command import CommandResult, run_command, safe_env
 from escalate.config import ValidateConfig
-from escalate.validate import Baseline, ValidationError, run_baseline, truncate_feedback, validate
+from escalate.validation.stages import Baseline, ValidationError, run_baseline, truncate_feedback, validate
+from escalate.workspace.process import CommandResult, run_command, safe_env
 
 RUFF = [sys.executable, "-m", "ruff", "check"]
 OPS = CALC_FILES["calc/ops.py"]
@@ -378,7 +378,7 @@ def _fake_pytest_writing(tmp_path: Path, report: str) -> list[str]:
 
 
 def test_a_truncated_junit_report_counts_as_no_report(tmp_path):
-    from escalate.validate import _pytest
+    from escalate.validation.stages import _pytest
 
     command = _fake_pytest_writing(tmp_path, '<testsuites><testsuite name="pytest"><testcase')
     run, results, xml = _pytest(tmp_path, config(test_command=command), [])
@@ -387,7 +387,7 @@ def test_a_truncated_junit_report_counts_as_no_report(tmp_path):
 
 
 def test_a_junit_parsing_bug_is_not_taken_for_a_truncated_report(tmp_path, monkeypatch):
-    import escalate.validate as validate_module
+    import escalate.validation.stages as validate_module
 
     def broken(xml_text, root=None):
         raise TypeError("a bug in the parser")

@@ -6,7 +6,7 @@ import pytest
 from samplerepo import CALC_FILES, git, make_calc_repo, make_repo, snapshot
 
 from escalate.errors import EscalateError
-from escalate.workspace import Workspace, WorkspaceError, ignore_log_dir, safe_slug
+from escalate.workspace.worktree import Workspace, WorkspaceError, ignore_log_dir, safe_slug
 
 
 def dirty(root: Path) -> None:
@@ -201,7 +201,7 @@ def test_reset_after_commit_goes_back_to_base(tmp_path):
 
 CRASH = (
     "import os, sys\n"
-    "from escalate.workspace import Workspace\n"
+    "from escalate.workspace.worktree import Workspace\n"
     "a = Workspace.create(sys.argv[1], 'crashed')\n"
     "b = Workspace.create(sys.argv[1], 'crashed-with-work')\n"
     "open(os.path.join(b.path, 'w.txt'), 'w').write('work')\n"
@@ -317,7 +317,7 @@ def test_a_bare_repository_is_refused_with_advice(tmp_path):
 
 
 def test_a_worktree_left_at_exit_that_cannot_be_removed_is_reported(tmp_path, monkeypatch, capsys):
-    from escalate import workspace
+    from escalate.workspace import worktree as workspace
 
     root = make_calc_repo(tmp_path)
     ws = Workspace.create(root, "fix-test-add")

@@ -1,7 +1,7 @@
 """The simulated API's own model catalogue (``models.yml``): limits, capabilities and prices.
 
 This is the server's view of the world, deliberately separate from the runner's
-``escalate.catalog``: the server is the judge the runner is tested against, so it
+``escalate.llm.catalog``: the server is the judge the runner is tested against, so it
 keeps its own prices and computes what each request was charged.
 """
 

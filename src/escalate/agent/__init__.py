@@ -1,0 +1,1 @@
+"""One model's conversation: the tool loop, the text editor tool, and the prompts it reads."""

@@ -1,0 +1,5 @@
+import sys
+
+from escalate.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,239 @@
+"""`escalate explain`: the routing decision for a task, without fixing anything; see docs/routing.md.
+
+It calls the same ``router.route`` as ``escalate fix`` with the same inputs (the baseline's
+tracebacks, the first request sized by ``count_tokens``, the ledger), so its class, start tier,
+effort, thinking and reasons are the ones fix records. No model is called except the optional
+classifier (``router.classifier_call``), whose cost is shown.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import click
+
+from escalate.cli.fix import find_repo_root, make_task, task_options, task_tests
+
+
+@click.command()
+@task_options
+@click.option(
+    "--no-baseline",
+    is_flag=True,
+    help="Do not run the test suite at base (no tracebacks: fewer signals, a smaller context estimate).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object on stdout.")
+def explain(nodeids, tests, issue_file, issue_text, repo, no_baseline, as_json):
+    """Show how `escalate fix` would route a task: class, signals, start tier, effort,
+    thinking, context size and the ledger's evidence, with every reason.
+
+    By default it runs the test suite once at the base commit, in a temporary worktree, to
+    read the failing tests' tracebacks (as fix does); --no-baseline skips that.
+    """
+    from escalate.config import load_config
+
+    tests = task_tests(
+        nodeids,
+        tests,
+        issue_file,
+        issue_text,
+        missing="Say what to explain: --test NODEID, --issue-file FILE or --issue-text TEXT.",
+    )
+    root = find_repo_root(Path(repo))
+    config = load_config(root)
+    task = make_task(tests, issue_file, issue_text)
+    report = explain_task(task, root, config, baseline=not no_baseline, status=_status(as_json))
+    if as_json:
+        click.echo(json.dumps(report))
+    else:
+        click.echo(render(report))
+
+
+def _status(quiet: bool):
+    return (lambda text: None) if quiet else (lambda text: click.echo(text, err=True))
+
+
+def explain_task(
+    task: Any, root: Path, config: Any, *, baseline: bool = True, status=lambda text: None
+) -> dict:
+    """The routing report for `task` as a JSON-ready dict (what ``explain --json`` prints)."""
+    from escalate.llm.catalog import Catalog
+    from escalate.records.ledger import Ledger
+    from escalate.workspace.worktree import ignore_log_dir
+
+    ignore_log_dir(root)  # the ledger and the models cache live in .escalate/, kept out of git status
+    catalog = Catalog.load(root, config)
+    calls: list[Any] = []
+    llm = _client(catalog, config, calls)
+    ledger = Ledger.for_repo(root, config)
+    try:
+        if baseline:
+            from escalate.workspace.worktree import Workspace
+
+            status(
+                "explain: running the test suite at the base commit in a temporary worktree to read the "
+                "failing tests' tracebacks (--no-baseline skips it)"
+            )
+            with Workspace.create(root, task.slug) as ws:
+                report = _route(task, ws.path, config, catalog, ledger, llm, calls, run_baseline=True)
+        else:
+            report = _route(task, root, config, catalog, ledger, llm, calls, run_baseline=False)
+    finally:
+        if ledger is not None:
+            ledger.close()
+    report["catalog"] = catalog.describe()
+    return report
+
+
+def _client(catalog: Any, config: Any, calls: list) -> Any:
+    """A model client when a key is set (count_tokens, the classifier call); None otherwise."""
+    from escalate.llm.client import ModelClient, api_key
+
+    if not api_key():
+        return None
+    from escalate.llm.pricing import Budget, PriceTable
+
+    budget = Budget(Decimal(str(config.budget.max_cost_usd)))
+    return ModelClient(
+        catalog, PriceTable.load(config.prices), budget, calls.append, run="explain", max_retries=1
+    )
+
+
+def _route(
+    task: Any,
+    path: Path,
+    config: Any,
+    catalog: Any,
+    ledger: Any,
+    llm: Any,
+    calls: list,
+    *,
+    run_baseline: bool,
+) -> dict:
+    from escalate.routing.first_request import first_request
+    from escalate.routing.route import route
+
+    base = None
+    failing: list[str] = []
+    if run_baseline:
+        from escalate.validation.stages import run_baseline as measure
+
+        base = measure(path, config.validate, list(task.target_tests))
+        failing = sorted(base.failing_tests)
+        # Which tests must pass, as the runner picks them (targets that fail at base, else all failing).
+        targets = [t for t in task.target_tests if base.reproduces([t])] if task.target_tests else failing
+        reproduces = bool(targets) or not task.target_tests
+        failures = dict(base.target_failures or {})
+    else:
+        targets, reproduces, failures = list(task.target_tests), None, {}
+    request = first_request(task, path, failures, targets, config)
+    plan = route(task, base, config, catalog, ledger, root=path, request=request, llm=llm)
+    extra = _preset_and_roles(config, catalog, plan)
+    spent = sum((c.cost_usd for c in calls), Decimal(0))
+    return {
+        "task": {"kind": task.kind, "title": task.title, "labels": list(task.labels), "targets": targets},
+        "baseline": {
+            "ran": run_baseline,
+            "failing_tests": failing,
+            "reproduces": reproduces,
+            "note": None if run_baseline else "--no-baseline: no tracebacks read",
+        },
+        "route": plan.to_json(),
+        "roles": [d.to_json() for d in extra],
+        "calls": [c.to_json() for c in calls],
+        "cost_usd": round(float(spent), 6),
+    }
+
+
+def _preset_and_roles(config: Any, catalog: Any, plan: Any) -> list:
+    """The preset's reshaping of the ladder and the roles' choices, as the runner makes them."""
+    from escalate.ladder.presets import apply_preset
+    from escalate.roles.plan import describe
+
+    return [*apply_preset(plan, config), *describe(config, catalog, plan)]
+
+
+def _fmt_thinking(thinking: dict | None) -> str:
+    if not thinking:
+        return "off"
+    if thinking.get("type") == "enabled":
+        return f"enabled, {thinking['budget_tokens']} tokens"
+    return str(thinking.get("type"))
+
+
+def render(report: dict) -> str:
+    """The human-readable report."""
+    r = report["route"]
+    task, base = report["task"], report["baseline"]
+    lines = [
+        f"Task: {task['title']} ({task['kind']}"
+        + (f", labels {', '.join(task['labels'])})" if task["labels"] else ")")
+    ]
+    if base["ran"]:
+        lines.append(
+            "Baseline: the suite ran at the base commit; failing: "
+            + (", ".join(base["failing_tests"]) or "none")
+        )
+        if base["reproduces"] is False:
+            lines.append("  the target tests pass at base: `escalate fix` would stop (cannot reproduce)")
+    else:
+        lines.append(f"Baseline: not run ({base['note']})")
+    lines.append(f"Models: {report.get('catalog', '')}")
+    decisions = r["decisions"]
+    ctx = next((d for d in decisions if d["kind"] == "context"), None)
+    lines.append(f"Context: {ctx['reason'] if ctx else 'not measured'}")
+    klass = r["class"] or {}
+    lines.append(f"Class: {klass.get('complexity')}/{klass.get('error_cost')}")
+    lines += [f"  - {why}" for why in klass.get("reasons", [])]
+    sig = (klass.get("signals") or {}) if klass else {}
+    if sig:
+        lines.append(
+            f"Signals: kind {sig.get('kind')}; labels {', '.join(sig.get('labels') or []) or 'none'}; "
+            f"traceback modules {', '.join(sig.get('files') or []) or 'none'}; "
+            f"target tests {sig.get('target_tests')}; covered {sig.get('covered')}; "
+            f"context tokens {sig.get('context_tokens')}"
+        )
+    for d in decisions:
+        if d["kind"] == "classifier":
+            lines.append(f"Classifier: {d['choice']}: {d['reason']}")
+    start = next(d for d in decisions if d["kind"] == "start_tier")
+    lines += [f"Start tier: {start['choice']}", f"  because {start['reason']}"]
+    hist = r["history"]
+    if hist and hist["used"]:
+        lines.append("Ledger evidence for this class:")
+        for e in hist["tiers"]:
+            if e["tasks"]:
+                per = hist["per_success_usd"].get(e["tier"])
+                cost = f", ${per:.4f} per solved task from here" if per is not None else ""
+                lines.append(f"  {e['tier']}: solved {e['solved']}/{e['tasks']}{cost}")
+    lines.append("Ladder (effort and thinking as sent):")
+    width = max(len(t["name"]) for t in r["tiers"])
+    mwidth = max(len(t["model"]) for t in r["tiers"])
+    for t in r["tiers"]:
+        mark = "->" if t["name"] == r["start"] else "  "
+        effort = t["effort"] or "model default"
+        lines.append(
+            f" {mark} {t['name']:<{width}}  {t['model']:<{mwidth}}  effort {effort:<13}  "
+            f"thinking {_fmt_thinking(t['thinking']):<20}  max_tokens {t['max_tokens']}"
+        )
+    for d in decisions:
+        if d["kind"] in ("skip", "model", "max_tokens"):
+            lines.append(f"  {d['kind']} {d['choice']}: {d['reason']}")
+    if report["roles"]:
+        lines.append("Preset and roles:")
+        lines += [f"  {d['choice']}: {d['reason']}" for d in report["roles"]]
+    lines.append("Reasons per tier:")
+    lines += [
+        f"  {d['kind']} {d['choice']}: {d['reason']}"
+        for d in decisions
+        if d["kind"] in ("effort", "thinking")
+    ]
+    if report["calls"]:
+        for c in report["calls"]:
+            lines.append(f"Model calls: {c['role']} on {c['model']}, ${c['cost_usd']:.6f}")
+    else:
+        lines.append("Model calls: none")
+    return "\n".join(lines)

@@ -1,0 +1,112 @@
+"""Command-line entry point: the click group and the one top-level error handler.
+
+Subcommands live in ``escalate.cli.<name>`` and are imported only when
+invoked, so ``escalate --help`` never pays for importing the SDK or git.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+import traceback
+import warnings
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from escalate import __version__
+from escalate.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EscalateError
+
+# name -> (module, attribute, one-line help). Help is here so --help stays import-free.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "fix": ("escalate.cli.fix", "fix", "Fix a failing test or a described problem, escalating tiers."),
+    "config": ("escalate.cli.config", "config", "Show the effective configuration."),
+    "models": ("escalate.cli.models", "models", "Show the resolved tier ladder with prices."),
+    "explain": ("escalate.cli.explain", "explain", "Show the routing decision for a task."),
+    "stats": ("escalate.cli.stats", "stats", "Success rate and cost per task class and tier."),
+    "batch": ("escalate.cli.batch", "batch", "Nightly maintenance over the Message Batches API."),
+    "sim": ("escalate.cli.sim", "sim", "The simulated Anthropic API."),
+    "demo": ("escalate.cli.demo", "demo", "Offline demo on the simulated API (no key needed)."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(name for name in COMMANDS if _available(name))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS or not _available(cmd_name):
+            return None
+        module, attr, _ = COMMANDS[cmd_name]
+        return getattr(importlib.import_module(module), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+def _available(name: str) -> bool:
+    module = COMMANDS[name][0]
+    return importlib.util.find_spec(module) is not None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="escalate")
+def cli() -> None:
+    """escalate: the cheapest capable Claude model first, every patch proven."""
+
+
+def _crash_log(exc: BaseException) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = Path(os.environ.get("ESCALATE_CRASH_DIR", Path.home() / ".escalate")) / f"crash-{stamp}.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+    return path
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    # Config warnings are for people: no file:line of our own source in front of them.
+    if category.__name__ == "ConfigWarning":
+        click.echo(f"warning: {message}", err=True)
+    else:
+        _default_showwarning(message, category, filename, lineno, file, line)
+
+
+_default_showwarning = warnings.showwarning
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; map errors to exit codes. Under pytest, bugs propagate as tracebacks."""
+    warnings.showwarning = _show_warning
+    try:
+        rc = cli.main(args=argv, prog_name="escalate", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("Interrupted.", err=True)
+        return EXIT_INTERRUPTED
+    except EscalateError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        if os.environ.get("ESCALATE_RAISE") or "PYTEST_CURRENT_TEST" in os.environ:
+            raise
+        log = _crash_log(exc)
+        click.echo(f"internal error: {exc!r}\nA crash log was written to {log}", err=True)
+        return EXIT_INTERNAL
+    return rc if isinstance(rc, int) else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,403 @@
+"""An Outcome -> what GitHub shows: the pull request body, the failure comment, the pushed branch,
+and the Action's outputs and step summary.
+
+Everything a reader sees comes from the run log (``calls.jsonl``), the Outcome and git itself,
+never from what a model says about itself: the model's explanation is kept only where it talks
+about files that are really in the diff.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import subprocess
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from escalate.errors import EscalateError
+from escalate.llm.pricing import PriceTable, Usage, fmt_usd
+from escalate.records.rundir import TOKEN_FIELDS
+
+# GitHub refuses bodies over 65,536 characters; leave room for the footer.
+MAX_BODY = 60_000
+MAX_EXPLANATION = 3_000
+MARKER = "<!-- escalate:run -->"  # marks escalate's own PRs and comments
+_PATH = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w-]+\.(?:py|pyi|toml|cfg|ini|txt|md|rst|ya?ml|json))\b")
+_MENTION = re.compile(r"(?<![\w`])@([A-Za-z0-9][A-Za-z0-9-]*(?:/[A-Za-z0-9_.-]+)?)")
+
+
+class PushError(EscalateError):
+    """git push failed; the message carries git's own words."""
+
+
+@dataclass
+class CallRow:
+    """One line of ``calls.jsonl``, enough for the cost tables."""
+
+    tier: str
+    model: str
+    input_tokens: int
+    output_tokens: int
+    cache_write_tokens: int
+    cache_read_tokens: int
+    thinking_tokens: int
+    cost_usd: Decimal
+    usage: Usage
+
+
+def load_calls(log_dir: str | Path | None) -> list[CallRow]:
+    path = Path(log_dir) / "calls.jsonl" if log_dir else None
+    if path is None or not path.exists():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        c = json.loads(line)
+        usage = Usage(
+            input_tokens=c.get("input_tokens", 0),
+            output_tokens=c.get("output_tokens", 0),
+            cache_write_5m=c.get("cache_write_5m", c.get("cache_write_tokens", 0)),
+            cache_write_1h=c.get("cache_write_1h", 0),
+            cache_read=c.get("cache_read_tokens", 0),
+            thinking_tokens=c.get("thinking_tokens", 0),
+        )
+        fields = {f: int(c.get(f, 0)) for f in TOKEN_FIELDS}
+        rows.append(
+            CallRow(c["tier"], c["model"], **fields, cost_usd=Decimal(str(c["cost_usd"])), usage=usage)
+        )
+    return rows
+
+
+def token_totals(calls: list[CallRow]) -> dict[str, int]:
+    return {f: sum(getattr(c, f) for c in calls) for f in TOKEN_FIELDS}
+
+
+def top_tier_cost(calls: list[CallRow], prices: PriceTable, top_model: str) -> Decimal:
+    """The same tokens priced at the top tier's model: what "always use the best" would have cost.
+
+    An estimate by construction (a stronger model would not use the same tokens); the reports
+    say so next to the figure.
+    """
+    return sum((prices.cost(top_model, c.usage) for c in calls), Decimal(0))
+
+
+# -- the model's explanation, checked against the diff ------------------------------------------
+
+
+def changed_files(diff: str) -> list[str]:
+    files = []
+    for m in re.finditer(r"^diff --git a/(\S+) b/(\S+)$", diff, re.MULTILINE):
+        if m.group(2) not in files:
+            files.append(m.group(2))
+    return files
+
+
+def neutralize(text: str) -> str:
+    """Model or issue text made safe to post: no @-mentions that ping people, no hidden HTML."""
+    from escalate.task import sanitize_untrusted
+
+    return _MENTION.sub(r"`@\1`", sanitize_untrusted(text))
+
+
+def checked_explanation(text: str, changed: list[str], allowed: list[str] = ()) -> tuple[str, int]:
+    """Keep the lines of the model's explanation whose file claims are all about changed files
+    (or the target tests); return the kept text and how many lines were dropped."""
+    known = [*changed, *allowed]
+
+    def real(path: str) -> bool:
+        return any(k == path or k.endswith("/" + path) for k in known)
+
+    kept, dropped = [], 0
+    for line in text.strip().splitlines():
+        if all(real(p) for p in _PATH.findall(line)):
+            kept.append(line)
+        else:
+            dropped += 1
+    out = "\n".join(kept).strip()
+    if len(out) > MAX_EXPLANATION:
+        out = out[:MAX_EXPLANATION].rsplit("\n", 1)[0] + "\n\n(truncated)"
+    return out, dropped
+
+
+def model_summary(repo_root: Path, commit: str | None) -> str:
+    """The implementing model's words, from the fix commit's message (the runner writes them
+    between the subject/tested-list and the Escalated-by trailer)."""
+    if not commit:
+        return ""
+    proc = subprocess.run(
+        ["git", "show", "-s", "--format=%B", commit], cwd=repo_root, capture_output=True, text=True
+    )
+    if proc.returncode != 0:
+        return ""
+    paragraphs = proc.stdout.strip().split("\n\n")[1:]  # drop the subject
+    keep = [
+        p
+        for p in paragraphs
+        if not p.startswith(("Makes these failing tests pass:", "Escalated-by:")) and p.strip()
+    ]
+    return "\n\n".join(keep).strip()
+
+
+# -- Markdown -----------------------------------------------------------------------------------
+
+
+def _cell(text: Any, limit: int = 160) -> str:
+    text = str(text).replace("|", "\\|").replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def cost_section(
+    calls: list[CallRow], total: Decimal, prices: PriceTable | None, top_model: str | None
+) -> str:
+    lines = ["| tier | model | calls | input | output | cache writes | cache reads | $ |", "|---" * 8 + "|"]
+    for tier, model in dict.fromkeys((c.tier, c.model) for c in calls):
+        mine = [c for c in calls if (c.tier, c.model) == (tier, model)]
+        sums = token_totals(mine)
+        cost = sum((c.cost_usd for c in mine), Decimal(0))
+        cells = [
+            sums[f] for f in ("input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens")
+        ]
+        lines.append(
+            f"| {tier} | `{model}` | {len(mine)} | "
+            + " | ".join(f"{n:,}" for n in cells)
+            + f" | {fmt_usd(cost)} |"
+        )
+    if not calls:
+        lines.append("| - | - | 0 | 0 | 0 | 0 | 0 | $0.00 |")
+    lines += ["", f"**Total: {fmt_usd(total)}** over {len(calls)} API call(s)."]
+    if prices is not None and top_model and calls:
+        top = top_tier_cost(calls, prices, top_model)
+        lines.append(
+            f"Always using the top tier (`{top_model}`) for the same tokens would have cost "
+            f"**{fmt_usd(top)}** (an estimate: a different model uses different tokens)."
+        )
+    return "\n".join(lines)
+
+
+def decisions_section(decisions: list[Any]) -> str:
+    if not decisions:
+        return "_No routing decisions were recorded._"
+    out = []
+    for d in decisions:
+        p = d if isinstance(d, Mapping) else vars(d)
+        out.append(f"- **{p.get('kind')}**: {_cell(p.get('choice'), 200)} ({_cell(p.get('reason'), 300)})")
+    return "\n".join(out)
+
+
+def attempts_details(attempts: list[Any], limit: int = 20_000) -> str:
+    rows = ["| tier | model | # | verdict | stage | reason | $ |", "|---" * 7 + "|"]
+    for a in attempts:
+        cells = [a.tier, f"`{a.model}`", str(a.n), a.verdict, a.stage, _cell(a.reason), fmt_usd(a.cost_usd)]
+        rows.append("| " + " | ".join(cells) + " |")
+    table = "\n".join(rows)
+    if len(table) > limit:
+        table = table[:limit].rsplit("\n", 1)[0] + "\n\n(truncated; the full list is in the run log)"
+    return f"<details><summary>Attempts ({len(attempts)})</summary>\n\n{table}\n\n</details>"
+
+
+def stages(validate: Any) -> list[str]:
+    """The validation stages a config runs, in order, as a reader would name them."""
+    out = ["syntax"]
+    if getattr(validate, "ruff", True):
+        out.append("ruff (no new findings)")
+    out.append("target tests")
+    if getattr(validate, "full_suite", True):
+        out.append("full test suite (no new failures)")
+    return out
+
+
+def validation_section(outcome: Any, targets: list[str], stage_names: list[str]) -> str:
+    passing = [a for a in outcome.attempts if a.verdict == "pass"]
+    lines = []
+    if passing:
+        a = passing[-1]
+        lines.append(f"Passed on **{a.tier}** (`{a.model}`), attempt {a.n}: {_cell(a.reason, 300)}")
+    lines.append("Stages, relative to the base commit: " + ", ".join(stage_names) + ".")
+    if targets:
+        lines.append("Target tests: " + ", ".join(f"`{t}`" for t in targets[:20]))
+    return "\n\n".join(lines)
+
+
+def _targets(outcome: Any) -> list[str]:
+    for d in outcome.decisions:
+        p = d if isinstance(d, Mapping) else vars(d)
+        if p.get("kind") == "baseline" and p.get("choice") == "targets":
+            reason = str(p.get("reason", ""))
+            if ": " in reason and "fail" in reason:
+                return [t.strip() for t in reason.split(": ", 1)[1].split(",") if t.strip()]
+    return []
+
+
+@dataclass
+class Report:
+    """What the publisher needs besides the Outcome."""
+
+    repo_root: Path
+    calls: list[CallRow]
+    prices: PriceTable | None
+    top_model: str | None
+    log_hint: str = ""
+    targets: list[str] | None = None  # the task's target tests, when it named them
+    stages: list[str] = field(default_factory=lambda: stages(None))  # validation stages the config ran
+
+
+def pr_title(number: int | None, title: str) -> str:
+    from escalate.task import sanitize_untrusted
+
+    clean = re.sub(r"\s+", " ", sanitize_untrusted(title)).strip()
+    head = f"Fix #{number}: " if number is not None else "Fix: "
+    return (head + clean)[:250]
+
+
+def pr_body(outcome: Any, report: Report, *, issue: int | None, closes: bool = True) -> str:
+    diff_files = changed_files(outcome.diff)
+    targets = report.targets or _targets(outcome)
+    summary = model_summary(report.repo_root, outcome.commit)
+    explanation, dropped = checked_explanation(
+        neutralize(summary), diff_files, [t.split("::")[0] for t in targets]
+    )
+    what = explanation or "_The model gave no summary of its change._"
+    if dropped:
+        what += (
+            f"\n\n_{dropped} line(s) of the model's summary were left out: they name files not in the diff._"
+        )
+    files = ", ".join(f"`{f}`" for f in diff_files) or "_none_"
+    parts = [
+        MARKER,
+        f"Fixes #{issue}" if issue is not None and closes else "",
+        "## What changed and why",
+        what,
+        f"Files changed: {files}",
+        "## Validation",
+        validation_section(outcome, targets, report.stages),
+        "## Cost",
+        cost_section(report.calls, outcome.cost_usd, report.prices, report.top_model),
+        "## Routing decisions",
+        decisions_section(outcome.decisions),
+        attempts_details(outcome.attempts),
+        f"<sub>Opened by escalate{report.log_hint}. Review it like any contribution: the tests passed, "
+        "but a person decides.</sub>",
+    ]
+    return _fit("\n\n".join(p for p in parts if p))
+
+
+def failure_comment(outcome: Any, report: Report, *, pushed_branch: str | None, push_hint: str) -> str:
+    last = outcome.attempts[-1] if outcome.attempts else None
+    why = {
+        "needs_human": "every tier tried and none passed validation",
+        "budget_exceeded": "the cost limit was reached before a fix passed",
+        "cannot_reproduce": "the problem could not be reproduced at the base commit",
+        "error": "the run stopped on an error",
+    }.get(outcome.outcome, outcome.outcome)
+    detail = neutralize(outcome.explanation or (last.reason if last else ""))
+    if pushed_branch:
+        branch = f"The best attempt was pushed to `{pushed_branch}` for a person to pick up."
+    else:
+        branch = f"No branch was pushed{push_hint}."
+    parts = [
+        MARKER,
+        f"### escalate could not fix this ({outcome.outcome})",
+        f"**Why it stopped:** {why}." + (f"\n\n> {_cell(detail, 1000)}" if detail else ""),
+        branch,
+        "#### What was tried",
+        attempts_details(outcome.attempts) if outcome.attempts else "_No attempt was made._",
+        "#### Cost",
+        cost_section(report.calls, outcome.cost_usd, report.prices, report.top_model),
+        "#### Routing decisions",
+        decisions_section(outcome.decisions),
+        f"<sub>escalate{report.log_hint}</sub>",
+    ]
+    return _fit("\n\n".join(parts))
+
+
+def _fit(body: str) -> str:
+    if len(body) <= MAX_BODY:
+        return body
+    return body[: MAX_BODY - 40] + "\n\n(truncated to GitHub's size limit)"
+
+
+# -- pushing ------------------------------------------------------------------------------------
+
+
+def _auth_env(token: str | None, server_url: str | None) -> dict[str, str]:
+    """Git config passed through the environment (GIT_CONFIG_COUNT): the token reaches git for
+    this one command and is never written to .git/config nor shown on a command line."""
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+    if token:
+        basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+        key = f"http.{server_url.rstrip('/')}/.extraheader" if server_url else "http.extraheader"
+        env.update(
+            GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0=key, GIT_CONFIG_VALUE_0=f"AUTHORIZATION: basic {basic}"
+        )
+    return env
+
+
+def push_branch(
+    repo_root: Path,
+    local: str,
+    remote_branch: str,
+    *,
+    remote: str = "origin",
+    token: str | None = None,
+    server_url: str | None = None,
+) -> str:
+    """Force-push local (a branch or commit) to remote_branch; return the sha the remote now has.
+
+    Force, because a re-run replaces escalate's own earlier attempt on the same branch.
+    No hooks: a pre-push hook would run with the token in its environment.
+    """
+    env = _auth_env(token, server_url)
+    refspec = f"+{local}:refs/heads/{remote_branch}"
+    proc = subprocess.run(
+        ["git", "push", "--porcelain", "--no-verify", remote, refspec],
+        cwd=repo_root,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        raise PushError(
+            f"git push {remote} {refspec} failed ({proc.returncode}):\n    {proc.stderr.strip()}\n"
+            "Check that the token may push (workflow `permissions: contents: write`) and that "
+            f"the remote {remote!r} exists."
+        )
+    # Verify on the remote itself: a branch is linked only once it is really there.
+    check = subprocess.run(
+        ["git", "ls-remote", remote, f"refs/heads/{remote_branch}"],
+        cwd=repo_root,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    sha = check.stdout.split()[0] if check.returncode == 0 and check.stdout.strip() else ""
+    if not sha:
+        raise PushError(f"git push reported success but {remote} has no branch {remote_branch}.")
+    return sha
+
+
+# -- the Action's outputs -------------------------------------------------------------------------
+
+
+def write_outputs(values: Mapping[str, Any], path: str | None = None) -> None:
+    """Append name=value pairs to $GITHUB_OUTPUT (heredoc form, so any value is safe)."""
+    path = path or os.environ.get("GITHUB_OUTPUT")
+    if not path:
+        return
+    with open(path, "a", encoding="utf-8") as f:
+        for name, value in values.items():
+            delim = f"ghadelim_{uuid.uuid4().hex}"
+            f.write(f"{name}<<{delim}\n{'' if value is None else value}\n{delim}\n")
+
+
+def write_step_summary(markdown: str, path: str | None = None) -> None:
+    path = path or os.environ.get("GITHUB_STEP_SUMMARY")
+    if path:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(markdown.rstrip() + "\n")

@@ -1,0 +1,486 @@
+"""A GitHub issue or a failed CI run -> a validated pull request, or a comment saying why not.
+
+``run_event`` is what the Action calls (``escalate fix --event``); ``run_issue`` is
+``escalate fix --issue N``. Every path that spends money ends in a pull request or a comment;
+every path that does not, ends in a skip with its reason.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from escalate.errors import ConfigError, EscalateError
+from escalate.github.event import Trigger, decide, load_event
+
+if TYPE_CHECKING:
+    from escalate.config import Config
+    from escalate.github.client import GithubRepo, IssueInfo
+    from escalate.github.render import Report
+    from escalate.records.console import Progress
+
+# "Fixes #12", "closes #12", "resolved #12": GitHub's closing keywords.
+_CLOSING = r"\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\s*:?\s+#{n}\b"
+
+
+@dataclass
+class GithubResult:
+    """What happened, for the exit code, ``--json`` and the Action's outputs."""
+
+    outcome: str  # a runner outcome, or "skipped"
+    reason: str
+    pr_url: str | None = None
+    comment_url: str | None = None
+    pushed_branch: str | None = None
+    run: Any = None  # the runner's Outcome, when a run happened
+    tokens: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        out = {
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "pr_url": self.pr_url,
+            "comment_url": self.comment_url,
+            "pushed_branch": self.pushed_branch,
+        }
+        if self.run is not None:
+            out["run"] = self.run.to_json()
+        return out
+
+
+def action_overrides(env: Mapping[str, str]) -> dict:
+    """Config overrides from the Action's inputs (``ESCALATE_*`` variables set by action.yml)."""
+    overrides: dict[str, Any] = {}
+    path = env.get("ESCALATE_CONFIG_FILE")
+    if path:
+        try:
+            data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read the action's `config` input {path}: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ConfigError(f"the action's `config` input {path} must hold a YAML mapping")
+        overrides.update(data)
+    github = dict(overrides.get("github") or {})
+    if env.get("ESCALATE_GITHUB_LABEL"):
+        github["label"] = env["ESCALATE_GITHUB_LABEL"]
+    draft = (env.get("ESCALATE_GITHUB_DRAFT") or "").strip().lower()
+    if draft:
+        if draft not in ("true", "false"):
+            raise ConfigError(f'the action\'s `draft` input must be "true" or "false", not {draft!r}')
+        github["draft"] = draft == "true"
+    if github:
+        overrides["github"] = github
+    cost = env.get("ESCALATE_MAX_COST")
+    if cost:
+        try:
+            overrides.setdefault("budget", {})["max_cost_usd"] = float(cost)
+        except ValueError:
+            raise ConfigError(
+                f"the action's `max-cost` input must be a number of dollars, not {cost!r}"
+            ) from None
+    return overrides
+
+
+class Publisher:
+    """One run's conversation with GitHub: skip checks, the running label, the PR or comment."""
+
+    def __init__(
+        self,
+        gh: GithubRepo,
+        repo_root: Path,
+        config: Config,
+        *,
+        env: Mapping[str, str],
+        progress: Progress,
+        run_kwargs: dict | None = None,
+    ) -> None:
+        self.gh = gh
+        self.root = Path(repo_root)
+        self.config = config
+        self.cfg = config.github
+        self.env = env
+        self.progress = progress
+        self.run_kwargs = run_kwargs or {}
+
+    # -- skip rules that need the API ------------------------------------------------------
+
+    def refusal(self, issue: IssueInfo, actor: str | None, via: str) -> str | None:
+        """The reason not to run on this issue now, or None."""
+        n = issue.number
+        if issue.is_pull_request:
+            return f"#{n} is a pull request, not an issue"
+        if issue.state != "open":
+            return f"issue #{n} is {issue.state}"
+        if issue.locked:
+            return f"issue #{n} is locked"
+        if self.cfg.running_label in issue.labels:
+            return (
+                f"a run for #{n} is already in progress (label {self.cfg.running_label!r}); "
+                "remove the label if that run died"
+            )
+        if actor and via == "label":
+            from escalate.github.client import TRIAGE_ROLES
+
+            role = self.gh.role(actor)
+            if role not in TRIAGE_ROLES:
+                return f"the label was added by {actor}, whose role is {role!r} (triage or write needed)"
+        closing = re.compile(_CLOSING.format(n=n), re.IGNORECASE)
+        for pr in self.gh.open_pulls():
+            if not pr.head.startswith("escalate/") and closing.search(pr.body):
+                return f"pull request #{pr.number} by {pr.author} already says it fixes #{n}"
+        return None
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def _report(self, outcome: Any, targets: list[str] | None = None) -> Report:
+        from escalate.github.render import Report, load_calls, stages
+        from escalate.llm.catalog import Catalog
+        from escalate.llm.pricing import PriceTable
+
+        prices = PriceTable.load(self.config.prices)
+        top = Catalog.static().resolve(self.config.tiers[-1], len(self.config.tiers) - 1).id
+        hint = ""
+        run_url = _run_url(self.env)
+        if run_url:
+            hint = f" in [this workflow run]({run_url})"
+        return Report(
+            self.root, load_calls(outcome.log_dir), prices, top, hint, targets, stages(self.config.validate)
+        )
+
+    def _run(self, task: Any) -> Any:
+        from escalate.ladder.run import run_task
+
+        return run_task(
+            task,
+            self.root,
+            self.config,
+            keep=self.cfg.push_failed_branch,
+            progress=self.progress,
+            **self.run_kwargs,
+        )
+
+    def _push(self, local: str, remote_branch: str) -> str:
+        from escalate.github.render import push_branch
+
+        return push_branch(
+            self.root,
+            local,
+            remote_branch,
+            token=self.env.get("GITHUB_TOKEN") or self.env.get("GH_TOKEN"),
+            server_url=self.env.get("GITHUB_SERVER_URL"),
+        )
+
+    def issue(self, number: int, *, actor: str | None = None, via: str = "cli") -> GithubResult:
+        info = self.gh.issue(number, self.cfg.trusted_associations)
+        why = self.refusal(info, actor, via)
+        if why:
+            return GithubResult("skipped", why)
+        self.gh.add_labels(number, self.cfg.running_label)
+        try:
+            return self._issue_run(info)
+        finally:
+            self.gh.remove_label(number, self.cfg.running_label)
+
+    def _issue_run(self, info: IssueInfo) -> GithubResult:
+        from escalate.github.render import pr_body, pr_title
+
+        n = info.number
+        task = issue_task(info)
+        self.progress.line(f"issue #{n}: {task.title}")
+
+        def say(body: str) -> str:
+            return self.gh.comment(n, body)
+
+        def fixed(outcome: Any, report: Report, result: GithubResult) -> None:
+            branch = f"escalate/issue-{n}"
+            self._push(outcome.branch, branch)
+            result.pushed_branch = branch
+            pr = self._open_or_update(branch, pr_title(n, info.title), pr_body(outcome, report, issue=n))
+            result.pr_url = pr.url
+            self.gh.add_labels(n, self.cfg.fixed_label)
+            if self.cfg.needs_human_label in info.labels:
+                self.gh.remove_label(n, self.cfg.needs_human_label)
+
+        def not_fixed(outcome: Any, report: Report, result: GithubResult) -> None:
+            result.pushed_branch = self._push_best(outcome, f"escalate/issue-{n}-attempt")
+            result.comment_url = say(self._failure(outcome, report, result.pushed_branch))
+            self.gh.add_labels(n, self.cfg.needs_human_label)
+
+        return self._settle(
+            task, say, fixed, not_fixed, lambda: self.gh.add_labels(n, self.cfg.needs_human_label)
+        )
+
+    def ci_failure(self, trigger: Trigger) -> GithubResult:
+        from escalate.github.render import pr_body
+
+        sha = trigger.head_sha or ""
+        branch = f"escalate/ci-{sha[:12]}"
+        task = ci_task(trigger)
+        self.progress.line(f"CI failure: {task.title}")
+
+        def say(body: str) -> str:
+            return self.gh.commit_comment(sha, body)
+
+        def fixed(outcome: Any, report: Report, result: GithubResult) -> None:
+            self._push(outcome.branch, branch)
+            result.pushed_branch = branch
+            body = pr_body(outcome, report, issue=None)
+            if trigger.run_url:
+                body = f"CI run: {trigger.run_url}\n\n{body}"
+            title = f"Fix CI failure on {trigger.head_branch} at {sha[:7]}"
+            result.pr_url = self._open_or_update(branch, title, body).url
+
+        def not_fixed(outcome: Any, report: Report, result: GithubResult) -> None:
+            result.pushed_branch = self._push_best(outcome, f"{branch}-attempt")
+            result.comment_url = say(self._failure(outcome, report, result.pushed_branch))
+
+        return self._settle(task, say, fixed, not_fixed, lambda: None)
+
+    def _settle(self, task: Any, say: Any, fixed: Any, not_fixed: Any, flag: Any) -> GithubResult:
+        """Run the task and publish; whatever breaks, the last word goes to GitHub (``say``)."""
+
+        def last_word(why: str) -> None:
+            from escalate.github.render import MARKER
+
+            try:
+                say(f"{MARKER}\n\n### escalate stopped\n\n{why}")
+                flag()
+            except EscalateError:
+                pass  # GitHub itself is what failed; the job log and exit code carry the error
+
+        try:
+            outcome = self._run(task)
+        except BaseException as exc:
+            last_word(f"The run stopped before it finished ({type(exc).__name__}: {exc}).")
+            raise
+        result = GithubResult(outcome.outcome, outcome.explanation, run=outcome)
+        try:
+            report = self._report(outcome, task.target_tests)
+            result.tokens = _tokens(report)
+            if outcome.outcome == "fixed":
+                fixed(outcome, report, result)
+                self.progress.line(f"pull request: {result.pr_url}")
+            else:
+                not_fixed(outcome, report, result)
+                self.progress.line(f"not fixed ({outcome.outcome}); commented: {result.comment_url}")
+        except EscalateError as exc:
+            last_word(f"escalate could not publish its result ({outcome.outcome}): {exc}")
+            raise
+        return result
+
+    def _open_or_update(self, branch: str, title: str, body: str) -> Any:
+        existing = self.gh.pull_for_head(branch)
+        if existing:  # a re-run: same branch (force-pushed), same PR, new body
+            return self.gh.update_pull(existing.number, title=title, body=body)
+        return self.gh.open_pull(
+            title=title, body=body, head=branch, base=self.gh.default_branch, draft=self.cfg.draft
+        )
+
+    def _push_best(self, outcome: Any, branch: str) -> str | None:
+        if not (self.cfg.push_failed_branch and outcome.branch and outcome.commit):
+            return None
+        self._push(outcome.branch, branch)
+        return branch
+
+    def _failure(self, outcome: Any, report: Report, pushed: str | None) -> str:
+        from escalate.github.render import failure_comment
+
+        hint = "" if self.cfg.push_failed_branch else " (set `github.push_failed_branch: true` to get one)"
+        return failure_comment(outcome, report, pushed_branch=pushed, push_hint=hint)
+
+
+def issue_task(info: IssueInfo) -> Any:
+    """The Task for an issue: title, body and trusted comments, sanitized by ``Task.from_issue_text``;
+    nothing in them can reach config, tools or allowed paths (they only ever become prompt text)."""
+    from escalate.task import Task
+
+    parts = [info.body.strip()]
+    for c in info.comments:
+        if c.body.strip():
+            parts.append(f"Comment by {c.author} ({c.association}):\n{c.body.strip()}")
+    text = "\n\n".join(p for p in parts if p) or info.title
+    return Task.from_issue_text(text, info.title, info.labels, source=f"github#{info.number}")
+
+
+def ci_task(trigger: Trigger) -> Any:
+    from escalate.task import Task
+
+    sha = trigger.head_sha or ""
+    where = f" ({trigger.run_url})" if trigger.run_url else ""
+    return Task(
+        kind="test",
+        title=f"CI failure on {trigger.head_branch} at {sha[:7]}",
+        text=f"The CI run{where} failed on {trigger.head_branch} at {sha}. Find the failing tests "
+        "and fix the code under test.",
+        target_tests=[],
+        labels=[],
+        source=f"github-run#{trigger.run_id}",
+        slug=f"ci-{sha[:12]}",
+    )
+
+
+def _run_url(env: Mapping[str, str]) -> str | None:
+    if env.get("GITHUB_SERVER_URL") and env.get("GITHUB_REPOSITORY") and env.get("GITHUB_RUN_ID"):
+        return f"{env['GITHUB_SERVER_URL']}/{env['GITHUB_REPOSITORY']}/actions/runs/{env['GITHUB_RUN_ID']}"
+    return None
+
+
+def _tokens(report: Report) -> dict[str, int]:
+    from escalate.github.render import token_totals
+
+    return token_totals(report.calls)
+
+
+def _finish(result: GithubResult, env: Mapping[str, str]) -> GithubResult:
+    """The Action's outputs and step summary (no-ops outside Actions)."""
+    from escalate.github.render import write_outputs, write_step_summary
+    from escalate.llm.pricing import usd
+
+    run = result.run
+    write_outputs(
+        {
+            "outcome": result.outcome,
+            "pr-url": result.pr_url or "",
+            "cost-usd": f"{usd(run.cost_usd):.6f}" if run is not None else "0",
+            "input-tokens": result.tokens.get("input_tokens", 0),
+            "output-tokens": result.tokens.get("output_tokens", 0),
+            "cache-read-tokens": result.tokens.get("cache_read_tokens", 0),
+        },
+        env.get("GITHUB_OUTPUT"),
+    )
+    if result.outcome in ("skipped", "error") and run is None:
+        summary = f"### escalate: {result.outcome}\n\n{result.reason}\n"
+    else:
+        link = result.pr_url or result.comment_url or ""
+        summary = f"### escalate: {result.outcome}\n\n{link}\n"
+        if run is not None and run.log_dir and (Path(run.log_dir) / "summary.md").exists():
+            summary += "\n" + (Path(run.log_dir) / "summary.md").read_text(encoding="utf-8")
+    write_step_summary(summary, env.get("GITHUB_STEP_SUMMARY"))
+    return result
+
+
+def _config(repo_root: Path, env: Mapping[str, str], overrides: dict | None) -> Config:
+    from escalate.config import load_config
+
+    merged = action_overrides(env)
+    for key, value in (overrides or {}).items():  # the command's own flags win over the action's
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return load_config(repo_root, merged or None)
+
+
+def _setup(
+    repo_root: Path, env: Mapping[str, str] | None, overrides: dict | None, progress: Progress | None
+) -> tuple[Mapping[str, str], Config, Progress]:
+    """The environment (default ``os.environ``), the merged config and a progress stream (quiet
+    by default): what both entry points start from."""
+    from escalate.records.console import Progress
+
+    env = os.environ if env is None else env
+    return env, _config(repo_root, env, overrides), progress or Progress(quiet=True)
+
+
+def _done(result: GithubResult, env: Mapping[str, str], progress: Progress) -> GithubResult:
+    """A skip's reason on the progress stream, then the Action's outputs."""
+    if result.outcome == "skipped":
+        progress.line(f"skipped: {result.reason}")
+    return _finish(result, env)
+
+
+def run_issue(
+    number: int,
+    repo_root: Path,
+    *,
+    slug: str | None = None,
+    overrides: dict | None = None,
+    env: Mapping[str, str] | None = None,
+    progress: Progress | None = None,
+    run_kwargs: dict | None = None,
+) -> GithubResult:
+    """``escalate fix --issue N``: run on issue N of slug (or GITHUB_REPOSITORY)."""
+    from escalate.github.client import GithubRepo
+
+    env, config, progress = _setup(repo_root, env, overrides, progress)
+    gh = GithubRepo.from_env(slug, env)
+    publisher = Publisher(gh, repo_root, config, env=env, progress=progress, run_kwargs=run_kwargs)
+    return _done(publisher.issue(number), env, progress)
+
+
+def run_event(
+    event_path: str | Path | None,
+    repo_root: Path,
+    *,
+    slug: str | None = None,
+    overrides: dict | None = None,
+    env: Mapping[str, str] | None = None,
+    progress: Progress | None = None,
+    run_kwargs: dict | None = None,
+) -> GithubResult:
+    """``escalate fix --event PATH``: decide from a webhook payload, then run or skip."""
+    from escalate.github.client import GithubRepo
+
+    env, config, progress = _setup(repo_root, env, overrides, progress)
+    name, payload = load_event(event_path, env)
+    trigger = decide(name, payload, label=config.github.label, trusted=config.github.trusted_associations)
+    if trigger.skipped:
+        return _done(GithubResult("skipped", trigger.reason), env, progress)
+    progress.line(f"{trigger.event}: {trigger.reason}")
+    gh = GithubRepo.from_env(slug or trigger.slug, env)
+    publisher = Publisher(gh, repo_root, config, env=env, progress=progress, run_kwargs=run_kwargs)
+    if trigger.kind == "issue":
+        assert trigger.issue is not None
+        result = publisher.issue(trigger.issue, actor=trigger.actor, via=trigger.via or "label")
+    else:
+        result = publisher.ci_failure(trigger)
+    return _done(result, env, progress)
+
+
+def run_command(
+    repo_root: Path,
+    *,
+    issue: int | None,
+    event: str | None,
+    slug: str | None,
+    overrides: dict | None,
+    quiet: bool,
+    as_json: bool,
+) -> int:
+    """The ``escalate fix --issue/--event`` command body; returns the exit code.
+
+    Exit codes: 0 fixed or skipped (a skip is a decision, not a failure), 1 not fixed,
+    3 error. ``--event`` given without a path reads $GITHUB_EVENT_PATH.
+    """
+    import json
+
+    import click
+
+    from escalate.errors import EXIT_FIXED, EXIT_INTERNAL, EXIT_NOT_FIXED, EscalateError
+    from escalate.records.console import Progress
+
+    if issue is not None and event is not None:
+        raise EscalateError("Use either --issue N or --event PATH, not both.")
+    progress = Progress(quiet=quiet)
+    try:
+        if issue is not None:
+            result = run_issue(issue, repo_root, slug=slug, overrides=overrides, progress=progress)
+        else:
+            result = run_event(event or None, repo_root, slug=slug, overrides=overrides, progress=progress)
+    except BaseException as exc:
+        # The Action's outputs exist on every path, so a later step can branch on `outcome`.
+        _finish(GithubResult("error", f"{type(exc).__name__}: {exc}"), os.environ)
+        raise
+    if as_json:
+        click.echo(json.dumps(result.to_json()))
+    if not quiet:
+        link = result.pr_url or result.comment_url
+        click.echo(f"escalate: {result.outcome}" + (f": {link}" if link else f" ({result.reason})"), err=True)
+    codes = {"fixed": EXIT_FIXED, "skipped": EXIT_FIXED, "error": EXIT_INTERNAL}
+    return codes.get(result.outcome, EXIT_NOT_FIXED)

@@ -1,0 +1,436 @@
+"""The ladder loop for one task: workspace, baseline, route, tiers and attempts -> Outcome.
+
+Every exit path (fixed, not fixed, budget, API error, Ctrl-C, a bug) closes the run log with
+an outcome and removes the worktree; the branch survives only when fixed (or ``keep``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from escalate.agent import prompts as prompt
+from escalate.agent.session import AttemptEnd, Session
+from escalate.errors import EscalateError
+from escalate.ladder.policy import ACCEPT, ESCALATE, GIVE_UP, EscalationPolicy
+from escalate.llm.client import ModelCallError, ModelClient, require_api_key
+from escalate.llm.pricing import Budget, BudgetExceeded, PriceTable, fmt_usd
+from escalate.records.console import Progress
+from escalate.records.rundir import AttemptRecord, Outcome, RunLog, cost_by_role, new_run_id
+from escalate.roles.plan import IMPLEMENTER
+from escalate.routing.first_request import first_request
+from escalate.routing.route import Decision, route
+
+if TYPE_CHECKING:
+    from escalate.config import Config
+    from escalate.task import Task
+
+__all__ = ["AttemptRecord", "Outcome", "run_task"]
+
+
+@dataclass
+class _Verdict:
+    """A verdict the runner reaches without running validation (refusal, circular state)."""
+
+    passed: bool
+    stage: str
+    reason: str
+    feedback: str
+    signature: str
+    duration_s: float = 0.0
+
+
+def run_task(
+    task: Task,
+    repo_root: Path,
+    config: Config,
+    *,
+    keep: bool = False,
+    progress: Progress | None = None,
+    max_cost: float | Decimal | None = None,
+    catalog: Any = None,
+    client: Any = None,
+) -> Outcome:
+    """Fix one task on a ladder of tiers; see the module docstring. ``client`` is for the SDK
+    client (tests pass one bound to a simulator); by default the SDK reads its environment."""
+    from escalate.llm.catalog import Catalog
+    from escalate.workspace.worktree import Workspace, ignore_log_dir
+
+    if client is None:
+        require_api_key()  # before any work
+    progress = progress or Progress(quiet=True)
+    repo_root = Path(repo_root).resolve()
+    prices = PriceTable.load(config.prices)
+    # The static table answers config mistakes before any work; the Models API (when a key is
+    # set) is asked only once the baseline shows there is something to fix.
+    static = Catalog.static()
+    for i, t in enumerate(config.tiers):
+        if t.model is not None and t.model in static:
+            prices.price(static.resolve(t, i).id)
+    top_model = config.tiers[-1].model or static.resolve(config.tiers[-1], len(config.tiers) - 1).id
+    limit = Decimal(str(max_cost)) if max_cost is not None else Decimal(str(config.budget.max_cost_usd))
+    budget = Budget(limit)
+    ignore_log_dir(repo_root)
+    log = RunLog(repo_root / config.log_dir / new_run_id(task.slug), prices, top_model, task.title)
+    outcome = Outcome("error", log_dir=str(log.path))
+    ladder = _Ladder(task, config, log, progress, budget, outcome)
+    ws = None
+    try:
+        ladder.open_ledger(repo_root)
+        ws = Workspace.create(repo_root, task.slug)
+        ladder.base_commit = ws.base_commit
+        outcome.branch = ws.branch
+
+        def connect(catalog: Any) -> ModelClient:  # after the baseline: no SDK import for nothing
+            return ModelClient(
+                catalog,
+                prices,
+                budget,
+                ladder.on_call,
+                run=log.path.name,
+                max_retries=config.session.max_retries,
+                client=client,
+            )
+
+        ladder.run(ws, connect, catalog or (lambda: Catalog.load(repo_root, config)))
+    except BudgetExceeded as exc:
+        ladder.stopped("budget_exceeded", "budget", str(exc))
+    except ModelCallError as exc:
+        ladder.stopped("error", "api", str(exc))
+    except EscalateError as exc:
+        ladder.stopped("error", "config", str(exc))
+        raise
+    except KeyboardInterrupt:
+        ladder.stopped("error", "interrupted", "interrupted (Ctrl-C or SIGTERM); the worktree was removed")
+        raise
+    except BaseException as exc:
+        ladder.stopped("error", "internal", f"internal error: {exc!r}")
+        raise
+    finally:
+        try:
+            _close(ws, task, outcome, keep, log, progress)
+        finally:
+            ladder.close_ledger()
+    return outcome
+
+
+def _close(ws: Any, task: Task, outcome: Outcome, keep: bool, log: RunLog, progress: Progress) -> None:
+    """Every exit path: keep or drop the branch, remove the worktree, finish the log."""
+    keep_branch = ws is not None and (outcome.outcome == "fixed" or keep)
+    try:
+        if ws is not None and keep and outcome.outcome != "fixed" and not ws.committed and ws.changed_files():
+            _keep_attempt(ws, task, outcome)
+    finally:
+        try:
+            if ws is not None:
+                ws.close(keep_branch=keep_branch)
+        finally:
+            if not keep_branch:
+                outcome.branch = None
+            outcome.cost_usd = log.spent
+            outcome.calls = len(log.records)
+            outcome.attempts = list(log.attempts)
+            outcome.decisions = list(log.decisions)
+            log.finish(outcome)
+            _final_table(progress, log)
+
+
+def _keep_attempt(ws: Any, task: Task, outcome: Outcome) -> None:
+    """--keep on a failed run: commit the last attempt's state so a human can pick it up."""
+    outcome.commit = ws.commit(
+        f"wip: escalate's last attempt at {task.title[:60]}\n\nNot fixed: {outcome.outcome}."
+    )
+
+
+class _Ladder:
+    """The escalation loop's state for one task (kept on an object so every exit can report)."""
+
+    def __init__(
+        self, task: Task, config: Config, log: RunLog, progress: Progress, budget: Budget, outcome: Outcome
+    ):
+        self.task = task
+        self.config = config
+        self.log = log
+        self.progress = progress
+        self.budget = budget
+        self.outcome = outcome
+        self.current: tuple[str, str, int] | None = None  # (tier, model, n) of the attempt under way
+        self.attempt_spent_from = Decimal(0)
+        self.ledger: Any = None  # ledger.Ledger, None when ledger.enabled is false
+        self.recorder: Any = None  # ledger.RunRecorder, started once the task is classified
+        self.repo_root: Path | None = None
+        self.base_commit: str | None = None
+
+    # -- the ledger: the same hooks as the run log -----------------------------------------
+
+    def open_ledger(self, repo_root: Path) -> None:
+        from escalate.records.ledger import Ledger
+
+        self.repo_root = repo_root
+        self.ledger = Ledger.for_repo(repo_root, self.config)
+
+    def start_recording(self, klass: Any) -> None:
+        """Write the run and its class, then what the run log holds so far (baseline decisions,
+        the classifier call): the class is known only after routing."""
+        from escalate.records.ledger import RunRecorder
+
+        if self.ledger is None or self.recorder is not None:
+            return
+        self.recorder = RunRecorder.start(
+            self.ledger,
+            self.log.path.name,
+            self.task,
+            klass,
+            repo=self.repo_root,
+            base_commit=self.base_commit,
+        )
+        for record in self.log.records:
+            self.recorder.call(record)
+        for d in self.log.decisions:
+            self.recorder.decision(d)
+        for a in self.log.attempts:
+            self.recorder.attempt(a)
+
+    def close_ledger(self) -> None:
+        """Every exit path: the outcome row (a run that stopped before routing has no class)."""
+        if self.ledger is None:
+            return
+        try:
+            self.start_recording(None)
+            self.recorder.finish(self.outcome)
+        finally:
+            self.ledger.close()
+
+    def on_call(self, record: Any) -> None:
+        self.log.call(record)
+        if self.recorder is not None:
+            self.recorder.call(record)
+
+    def decision(self, d: Decision) -> None:
+        self.log.decision(d)
+        if self.recorder is not None:
+            self.recorder.decision(d)
+
+    def decide(self, kind: str, choice: str, reason: str) -> None:
+        self.decision(Decision(kind, choice, reason))
+
+    def stopped(self, outcome: str, stage: str, reason: str) -> None:
+        """The run stops mid-way (budget, API error, interrupt): close the attempt under way."""
+        if self.current is not None:
+            tier, model, n = self.current
+            self._record(tier, model, n, _Verdict(False, stage, reason, "", ""), "error")
+            self.current = None
+        self.outcome.outcome = outcome
+        self.outcome.explanation = reason
+        self.decide("outcome", outcome, reason)
+        self.progress.line(f"{outcome}: {reason}")
+
+    def _record(self, tier: str, model: str, n: int, verdict: Any, word: str) -> AttemptRecord:
+        spent = self.budget.spent - self.attempt_spent_from
+        record = AttemptRecord(
+            tier=tier,
+            model=model,
+            n=n,
+            verdict=word,
+            stage=verdict.stage,
+            reason=verdict.reason,
+            cost_usd=spent,
+            output=getattr(verdict, "feedback", "") or "",
+            duration_s=getattr(verdict, "duration_s", 0.0) or 0.0,
+        )
+        self.log.attempt(record)
+        if self.recorder is not None:
+            self.recorder.attempt(record)
+        self.progress.attempt_end(word, verdict.stage, verdict.reason, self.budget.spent)
+        return record
+
+    # -- the run -------------------------------------------------------------------------
+
+    def run(self, ws: Any, connect: Any, catalog: Any) -> None:
+        from escalate.agent.editor import Editor
+        from escalate.ladder.presets import apply_preset
+        from escalate.roles.crew import Crew
+        from escalate.validation.stages import run_baseline, validate
+
+        task, config = self.task, self.config
+        self.progress.line(f"escalate: {task.title} (worktree {ws.path}, branch {ws.branch})")
+        baseline = run_baseline(ws.path, config.validate, list(task.target_tests))
+        targets = self._targets(baseline)
+        if targets is None:
+            return
+        catalog = catalog() if callable(catalog) else catalog
+        llm = connect(catalog)
+        failures = dict(getattr(baseline, "target_failures", {}) or {})
+        # The same first request `escalate explain` measures: route() sizes it (count_tokens).
+        request = first_request(task, ws.path, failures, targets, config)
+        plan = route(task, baseline, config, catalog, self.ledger, root=ws.path, request=request, llm=llm)
+        self.start_recording(plan.classification)
+        for t in plan.tiers:
+            llm.prices.price(t.model.id)  # a missing price stops the run before the first call
+        self.log.top_model = plan.tiers[-1].model.id
+        for d in plan.decisions:
+            self.decision(d)
+        for d in apply_preset(plan, config):  # plan-execute moves the start, single keeps one tier
+            self.decision(d)
+        base_tree = ws.tree_hash()
+        policy = EscalationPolicy(base_tree, len(plan.tiers))
+        system = request.system
+        frames = request.frames
+        self.crew = crew = Crew.assemble(
+            task, config, catalog, llm, decide=self.decide, frames=frames, root=ws.path, route=plan,
+            progress=self.progress,
+        )  # fmt: skip
+        # The repo map's cache lives in the user's repo: a file in the worktree would change the tree hash.
+        brief = crew.brief(ws.path, failures, frames, Path(ws.repo_root) / ".escalate" / "cache")
+        history: list[tuple[str, str, str, str, str]] = []
+        index = plan.start
+        while True:
+            tier = plan.tiers[index]
+            policy.enter_tier(index, tier.max_attempts)
+            if history:
+                ws.reset_to_base()  # a new tier starts from the base, not from the last failure
+            editor = Editor(
+                ws.path,
+                config.editor.protected_paths,
+                config.editor.max_view_chars,
+                file_lister=getattr(ws, "files", None),
+            )
+            first = prompt.first_message(
+                root=ws.path,
+                task_title=task.title,
+                task_text=task.text,
+                target_failures=failures or {t: "" for t in targets},
+                frames=frames,
+                handover=prompt.handover_summary(history) if history else None,
+                suite_must_pass=not targets,
+                focus_files=brief.paths,
+                briefing=brief.text(),
+            )
+            session = Session(
+                tier, llm, editor, system, first, max_turns=config.session.max_turns, role=IMPLEMENTER
+            )
+            feedback: str | None = None
+            n = 0
+            while True:
+                n += 1
+                label = f"{tier.name} attempt {n}"
+                self.current = (tier.name, tier.model.id, n)
+                self.attempt_spent_from = self.budget.spent
+                self.progress.attempt_start(tier.name, tier.model.id, n)
+                end = session.attempt(feedback)
+                tree = ws.tree_hash()
+                verdict = self._judge(end, tree, policy, ws, baseline, targets, validate)
+                if verdict.passed:  # the reviewer reads what the tests cannot judge
+                    verdict = crew.review(ws.diff(), targets, end.text, verdict.duration_s) or verdict
+                step = policy.after_attempt(label, tree, verdict.passed, verdict.signature)
+                word = "pass" if verdict.passed else ("circular" if step.circular else "fail")
+                self._record(tier.name, tier.model.id, n, verdict, word)
+                self.current = None
+                if step.action == ACCEPT:
+                    self._fixed(ws, tier, targets, end)
+                    return
+                history.append((f"{label} ({tier.model.id})", verdict.stage, verdict.reason, ws.diff(), word))
+                if step.action in (ESCALATE, GIVE_UP):
+                    break
+                feedback = prompt.feedback_message(verdict.stage, verdict.reason, verdict.feedback)
+            if step.action == GIVE_UP:
+                self.decide("escalate", "needs_human", step.reason)
+                self.outcome.outcome = "needs_human"
+                self.outcome.explanation = f"Every tier failed; the last: {step.reason}."
+                self.progress.line(f"needs a human: {step.reason}")
+                return
+            nxt = plan.tiers[index + 1]
+            self.decide("escalate", f"{tier.name} -> {nxt.name} ({nxt.model.id})", step.reason)
+            self.progress.line(f"escalating {tier.name} -> {nxt.name}: {step.reason}")
+            index += 1
+
+    def _targets(self, baseline: Any) -> list[str] | None:
+        """The tests that must pass after the change; None when the task cannot be reproduced."""
+        task = self.task
+        failing = set(getattr(baseline, "failing_tests", set()) or set())
+        if task.target_tests:
+            targets = [t for t in task.target_tests if baseline.reproduces([t])]
+            passing = [t for t in task.target_tests if t not in targets]
+            if not targets:
+                why = f"the target test(s) pass at the base commit: {', '.join(passing)}"
+                self.decide("baseline", "cannot_reproduce", why)
+                self.outcome.outcome = "cannot_reproduce"
+                self.outcome.explanation = why + ". Nothing was sent to the API."
+                self.progress.line(f"cannot reproduce: {why}")
+                return None
+            if passing:
+                self.decide("baseline", "targets", f"already passing at base, dropped: {', '.join(passing)}")
+            return targets
+        targets = sorted(failing)
+        if targets:
+            self.decide(
+                "baseline", "targets", f"tests failing at base become the targets: {', '.join(targets)}"
+            )
+        else:
+            self.decide("baseline", "targets", "no test fails at base: the whole suite and ruff must pass")
+        return targets
+
+    def _judge(
+        self,
+        end: AttemptEnd,
+        tree: str,
+        policy: EscalationPolicy,
+        ws: Any,
+        baseline: Any,
+        targets: list[str],
+        validate: Any,
+    ) -> Any:
+        failed = end.failed_reason
+        if failed:
+            return _Verdict(False, "model", failed, failed, f"model:{end.reason}")
+        circular = policy.circular_reason(tree)
+        if circular:
+            # Validating a state already known to fail (or the base) only costs time.
+            return _Verdict(False, "circular", circular, circular, f"circular:{tree}")
+        return validate(ws.path, ws.changed_files(), baseline, targets, self.config.validate)
+
+    def _fixed(self, ws: Any, tier: Any, targets: list[str], end: AttemptEnd) -> None:
+        task = self.task
+        message = commit_message(task.title, targets, tier.name, tier.model.id, end.text)
+        self.outcome.diff = ws.diff()
+        message = self.crew.commit_message(self.outcome.diff, message, end.text)
+        self.outcome.commit = ws.commit(message)
+        self.outcome.outcome = "fixed"
+        self.outcome.explanation = f"Fixed by {tier.name} ({tier.model.id}) on branch {ws.branch}."
+        self.decide("outcome", "fixed", f"{tier.name} ({tier.model.id}) passed validation")
+
+
+def commit_message(title: str, targets: list[str], tier: str, model: str, summary: str = "") -> str:
+    """``fix: <what>``, the tests it fixes, the model's summary, and the Escalated-by trailer."""
+    subject = re.sub(r"\s+", " ", title).strip()
+    subject = subject if len(subject) <= 66 else subject[:63] + "..."
+    lines = [f"fix: {subject}", ""]
+    if targets:
+        lines += ["Makes these failing tests pass:"] + [f"  {t}" for t in targets] + [""]
+    words = re.sub(r"\bDONE\.?\s*$", "", summary.strip()).strip()
+    if words:
+        lines += [words[:1500], ""]
+    lines.append(f"Escalated-by: escalate ({tier}/{model})")
+    return "\n".join(lines) + "\n"
+
+
+def _final_table(progress: Progress, log: RunLog) -> None:
+    rows = []
+    for tier, model in dict.fromkeys([(a.tier, a.model) for a in log.attempts]):
+        tries = [a for a in log.attempts if (a.tier, a.model) == (tier, model)]
+        # The implementer's calls only: the helper roles get their own line below.
+        mine = [r for r in log.records if (r.tier, r.model) == (tier, model) and r.role == IMPLEMENTER]
+        cost = sum((r.cost_usd for r in mine), Decimal(0))
+        rows.append((tier, model, str(len(tries)), ", ".join(a.verdict for a in tries), cost))
+    try:
+        top = log.top_model_cost()
+    except Exception:  # a report detail must never mask the run's own outcome
+        top = None
+    progress.table(rows, log.spent, top)
+    helpers = {role: c for role, c in cost_by_role(log.records).items() if role != IMPLEMENTER}
+    if helpers:
+        progress.line("roles: " + ", ".join(f"{role} {fmt_usd(c)}" for role, c in helpers.items()))
+    progress.line(f"log: {log.path} (spent {fmt_usd(log.spent)})")

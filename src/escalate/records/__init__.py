@@ -1,0 +1,1 @@
+"""What a run leaves behind: record types, the run directory, the SQLite ledger, the console."""

@@ -1,0 +1,3 @@
+"""Where repository code lives and runs: the git worktree, subprocesses (sandboxed), and the repository
+map.
+"""
