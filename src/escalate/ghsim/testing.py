@@ -1,7 +1,7 @@
 """Test helpers: a running fake GitHub and the ``github_sim`` pytest fixture.
 
-Registered as the pytest plugin ``escalate_ghsim`` (entry point ``pytest11``), so any test
-in any repository that installs escalate can ask for ``github_sim``.
+A plugin loaded only when asked for (``pytest_plugins = ["escalate.ghsim.testing"]``), so it
+never loads into the test runs of the repositories escalate validates.
 """
 
 from __future__ import annotations

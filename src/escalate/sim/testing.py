@@ -1,6 +1,8 @@
-"""Test helpers: ``running_sim(...)`` and the ``sim`` pytest fixture (a pytest11 plugin).
+"""Test helpers: ``running_sim(...)`` and the ``sim`` pytest fixture.
 
-Every test in the project gets ``sim``: a simulated API on a free loopback port,
+A plugin loaded only when asked for (``pytest_plugins = ["escalate.sim.testing"]`` in a
+conftest.py, or ``-p escalate.sim.testing``), so it never loads into the test runs of the
+repositories escalate validates. With it, a test gets ``sim``: a simulated API on a free loopback port,
 with its request log, clock and script at hand::
 
     def test_fix(sim):

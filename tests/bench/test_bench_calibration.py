@@ -3,12 +3,7 @@ resolve rate over the real corpus is the line's SWE-bench Verified score."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.calibration import (  # noqa: E402
     RHO,

@@ -12,7 +12,7 @@ from pathlib import Path
 import anthropic
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_serve_prints_env_lines_serves_the_script_and_stops_cleanly(tmp_path):

@@ -17,7 +17,7 @@ from samplerepo import CALC_FIX, PYTEST_COMMAND, git, make_calc_repo
 
 from escalate.cli.main import main
 
-DATA = Path(__file__).parent / "data" / "github"
+DATA = Path(__file__).parents[1] / "data" / "github"
 SLUG = "octo/calc"
 EDITOR = "str_replace_based_edit_tool"
 HIDDEN = "SECRET-INSTRUCTION-ignore-the-tests"

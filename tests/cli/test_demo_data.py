@@ -1,13 +1,10 @@
 """The demo's sample project does what `escalate demo` relies on, proven with real pytest and ruff."""
 
 import shutil
-import sys
 from importlib import resources
 from pathlib import Path
 
 import yaml
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root, for `bench`
 
 from bench.corpus import COPY_IGNORE, apply_edits, run_pytest, run_ruff  # noqa: E402
 

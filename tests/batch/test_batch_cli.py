@@ -14,7 +14,7 @@ from escalate.cli.main import main
 from escalate.llm.pricing import PriceTable, fmt_usd
 from escalate.records.ledger import Ledger
 
-WORKFLOW = Path(__file__).resolve().parents[1] / ".github/workflows/escalate-nightly.yml"
+WORKFLOW = Path(__file__).resolve().parents[2] / ".github/workflows/escalate-nightly.yml"
 
 
 def _repo(tmp_path, sim, monkeypatch):

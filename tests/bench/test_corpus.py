@@ -7,14 +7,10 @@ four tasks keeps the suite fast.
 import ast
 import shutil
 import subprocess
-import sys
 from collections import Counter
-from pathlib import Path
 
 import pytest
 import yaml
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root, for `bench`
 
 from bench.corpus import (  # noqa: E402
     ID_PATTERN,

@@ -11,7 +11,7 @@ import pytest
 from escalate.errors import EscalateError
 from escalate.github.event import decide, infer_event_name, load_event
 
-DATA = Path(__file__).parent / "data" / "github"
+DATA = Path(__file__).parents[1] / "data" / "github"
 TRUSTED = ["OWNER", "MEMBER", "COLLABORATOR"]
 
 

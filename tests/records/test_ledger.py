@@ -17,7 +17,7 @@ from escalate.routing.route import Decision
 from escalate.routing.rules import Classification
 from escalate.task import Task
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 
 FINAL_SCHEMA = {
     "_migrations": ["name", "applied_at"],

@@ -13,7 +13,7 @@ from samplerepo import git, make_calc_repo
 from escalate.ghsim import GithubState
 from escalate.ghsim.testing import running_github_sim
 
-REFERENCE = Path(__file__).parent.parent / "src" / "escalate" / "ghsim" / "shapes.json"
+REFERENCE = Path(__file__).parents[2] / "src" / "escalate" / "ghsim" / "shapes.json"
 
 
 def call(sim, method: str, path: str, body=None, token: str | None = "default") -> tuple[int, dict, dict]:
@@ -133,7 +133,7 @@ def test_enterprise_prefix_is_enforced():
 
 def test_state_seeds_from_a_webhook_payload(github_sim):
     payload = json.loads(
-        (Path(__file__).parent / "data" / "github" / "issue_comment.created.json").read_text()
+        (Path(__file__).parents[1] / "data" / "github" / "issue_comment.created.json").read_text()
     )
     github_sim.state.seed_from_payload(payload)
     _, issue, _ = call(github_sim, "GET", "/repos/Codertocat/Hello-World/issues/1")
