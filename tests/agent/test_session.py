@@ -9,7 +9,7 @@ from escalate.agent.session import Session
 from escalate.llm.catalog import Catalog
 from escalate.llm.client import ModelClient
 from escalate.llm.pricing import Budget, PriceTable
-from escalate.routing.route import TierPlan
+from escalate.records.types import TierPlan
 
 EDITOR = "str_replace_based_edit_tool"
 CATALOG = Catalog.static()

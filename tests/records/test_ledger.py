@@ -12,8 +12,7 @@ import pytest
 from escalate.llm.client import CallRecord
 from escalate.records.ledger import Ledger, LedgerError, RunRecorder
 from escalate.records.migrations import MIGRATIONS
-from escalate.records.rundir import AttemptRecord, Outcome
-from escalate.routing.route import Decision
+from escalate.records.types import AttemptRecord, Decision, Outcome
 from escalate.routing.rules import Classification
 from escalate.task import Task
 

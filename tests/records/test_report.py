@@ -4,8 +4,8 @@ from decimal import Decimal
 
 from escalate.llm.client import CallRecord
 from escalate.llm.pricing import PriceTable, Usage
-from escalate.records.rundir import AttemptRecord, Outcome, RunLog
-from escalate.routing.route import Decision
+from escalate.records.rundir import RunLog
+from escalate.records.types import AttemptRecord, Decision, Outcome
 
 
 def record(tier: str, model: str, usage: Usage, prices: PriceTable) -> CallRecord:

@@ -11,6 +11,7 @@ from escalate.ladder.presets import apply_preset
 from escalate.llm.catalog import Catalog
 from escalate.llm.client import ModelClient
 from escalate.llm.pricing import Budget, PriceTable
+from escalate.records.types import TierPlan
 from escalate.roles.crew import Crew, ReadOnlyEditor
 from escalate.roles.plan import (
     Brief,
@@ -22,7 +23,7 @@ from escalate.roles.plan import (
     role_config,
 )
 from escalate.roles.review import parse_review, rejection
-from escalate.routing.route import Route, TierPlan
+from escalate.routing.route import Route
 from escalate.task import Task
 
 

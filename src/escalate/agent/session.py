@@ -15,7 +15,7 @@ from escalate.llm.client import ModelRequest
 
 if TYPE_CHECKING:
     from escalate.llm.client import ModelClient, ModelReply
-    from escalate.routing.route import TierPlan
+    from escalate.records.types import TierPlan
 
 CUT_OFF = (
     "Your reply was cut off at max_tokens, so any tool call in it was not run. "

@@ -22,7 +22,7 @@ from escalate.batch.queue import FIXED, NEEDS_HUMAN, RESOLVED, WAITING, Queue
 from escalate.batch.submit import COLLECTED, SUBMITTED, BatchError, make_client, open_ledger, reconcile
 from escalate.errors import EscalateError
 from escalate.llm.pricing import fmt_usd
-from escalate.records.rundir import AttemptRecord, Outcome
+from escalate.records.types import AttemptRecord, Outcome
 
 if TYPE_CHECKING:
     from escalate.config import Config

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from escalate.agent.editor import Editor
     from escalate.llm.client import ModelRequest
-    from escalate.routing.route import TierPlan
+    from escalate.records.types import TierPlan
     from escalate.task import Task
 
 # Files shown whole (or as windows around the lines of interest) in a one-shot request.

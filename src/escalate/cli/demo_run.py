@@ -28,7 +28,7 @@ from escalate.errors import EscalateError
 
 if TYPE_CHECKING:
     from escalate.config import Config
-    from escalate.records.rundir import Outcome
+    from escalate.records.types import Outcome
 
 EDITOR_TOOL = "str_replace_based_edit_tool"
 SIM_KEY = "sk-sim-demo-not-a-real-key"

@@ -16,7 +16,7 @@ PRESETS = ("ladder", "plan-execute", "single")
 
 def apply_preset(route: Any, config: Any) -> list[Any]:
     """Reshape ``route`` (a router.Route) for ``config.roles.preset``; the decisions it made."""
-    from escalate.routing.route import Decision
+    from escalate.records.types import Decision
 
     preset = config.roles.preset
     if preset == "single":

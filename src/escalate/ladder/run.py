@@ -19,16 +19,15 @@ from escalate.ladder.policy import ACCEPT, ESCALATE, GIVE_UP, EscalationPolicy
 from escalate.llm.client import ModelCallError, ModelClient, require_api_key
 from escalate.llm.pricing import Budget, BudgetExceeded, PriceTable, fmt_usd
 from escalate.records.console import Progress
-from escalate.records.rundir import AttemptRecord, Outcome, RunLog, cost_by_role, new_run_id
+from escalate.records.rundir import RunLog, cost_by_role, new_run_id
+from escalate.records.types import AttemptRecord, Decision, Outcome
 from escalate.roles.plan import IMPLEMENTER
 from escalate.routing.first_request import first_request
-from escalate.routing.route import Decision, route
+from escalate.routing.route import route
 
 if TYPE_CHECKING:
     from escalate.config import Config
     from escalate.task import Task
-
-__all__ = ["AttemptRecord", "Outcome", "run_task"]
 
 
 @dataclass

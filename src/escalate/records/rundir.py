@@ -8,84 +8,21 @@ call made. ``finish`` writes the summary and the ``--json`` result.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from escalate.llm.pricing import fmt_usd, usd
+from escalate.records.types import AttemptRecord, Decision, Outcome
 
 if TYPE_CHECKING:
     from escalate.llm.client import CallRecord
     from escalate.llm.pricing import PriceTable
 
-OUTCOMES = ("fixed", "needs_human", "budget_exceeded", "cannot_reproduce", "error")
-
-
-@dataclass
-class AttemptRecord:
-    """One attempt on one tier: the conversation turns up to a validation verdict."""
-
-    tier: str
-    model: str
-    n: int
-    verdict: str  # "pass" | "fail" | "circular" | "error"
-    stage: str
-    reason: str
-    cost_usd: Decimal = Decimal(0)
-    output: str = ""  # the failing stage's output (JUnit failure text); not in the JSON
-    duration_s: float = 0.0
-
-    def to_json(self) -> dict:
-        return {
-            "tier": self.tier,
-            "model": self.model,
-            "n": self.n,
-            "verdict": self.verdict,
-            "stage": self.stage,
-            "reason": self.reason,
-            "cost_usd": _money(self.cost_usd),
-        }
-
-
-@dataclass
-class Outcome:
-    """How a task ended; ``to_json`` is the exact ``--json`` object."""
-
-    outcome: str
-    branch: str | None = None
-    commit: str | None = None
-    cost_usd: Decimal = Decimal(0)
-    calls: int = 0
-    attempts: list[AttemptRecord] = field(default_factory=list)
-    decisions: list[Any] = field(default_factory=list)  # router.Decision
-    log_dir: str | None = None
-    diff: str = ""
-    explanation: str = ""
-    cost_by_role: dict[str, Decimal] = field(default_factory=dict)  # set by RunLog.finish
-
-    def to_json(self) -> dict:
-        return {
-            "outcome": self.outcome,
-            "branch": self.branch,
-            "commit": self.commit,
-            "cost_usd": _money(self.cost_usd),
-            "calls": self.calls,
-            "attempts": [a.to_json() for a in self.attempts],
-            "decisions": [_plain(d) for d in self.decisions],
-            "log_dir": self.log_dir,
-            "explanation": self.explanation,
-            "cost_by_role": {role: _money(cost) for role, cost in self.cost_by_role.items()},
-        }
-
 
 def _money(value: Decimal) -> float:
     return usd(value)
-
-
-def _plain(obj: Any) -> dict:
-    return asdict(obj) if hasattr(obj, "__dataclass_fields__") else dict(obj)
 
 
 def new_run_id(slug: str) -> str:
@@ -104,7 +41,7 @@ class RunLog:
         self.title = title
         self.records: list[CallRecord] = []
         self.attempts: list[AttemptRecord] = []
-        self.decisions: list[Any] = []
+        self.decisions: list[Decision] = []
         self._calls = open(self.path / "calls.jsonl", "a", encoding="utf-8")  # noqa: SIM115
         self._decisions = open(self.path / "decisions.jsonl", "a", encoding="utf-8")  # noqa: SIM115
 
@@ -113,9 +50,9 @@ class RunLog:
         self._calls.write(json.dumps(record.to_json()) + "\n")
         self._calls.flush()
 
-    def decision(self, decision: Any) -> None:
+    def decision(self, decision: Decision) -> None:
         self.decisions.append(decision)
-        self._decisions.write(json.dumps(_plain(decision)) + "\n")
+        self._decisions.write(json.dumps(decision.to_json()) + "\n")
         self._decisions.flush()
 
     def attempt(self, record: AttemptRecord) -> None:
@@ -199,8 +136,7 @@ class RunLog:
         if self.decisions:
             lines += ["", "## Decisions", ""]
             for d in self.decisions:
-                p = _plain(d)
-                lines.append(f"- **{p.get('kind')}**: {p.get('choice')} ({p.get('reason')})")
+                lines.append(f"- **{d.kind}**: {d.choice} ({d.reason})")
         return "\n".join(lines) + "\n"
 
     def top_model_cost(self) -> Decimal | None:

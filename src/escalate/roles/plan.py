@@ -22,7 +22,7 @@ from escalate.errors import EscalateError
 if TYPE_CHECKING:
     from escalate.config import Config, RoleConfig
     from escalate.llm.catalog import Catalog, ModelInfo
-    from escalate.routing.route import Decision
+    from escalate.records.types import Decision
 
 ROLES = ("explorer", "planner", "reviewer", "committer")
 IMPLEMENTER = "implementer"
@@ -139,7 +139,7 @@ def choose(
 ) -> tuple[dict[str, RolePlan], list[Decision]]:
     """Which roles play for a task of class ``klass`` (a classify.Classification, or None when
     unknown) and ``labels``, on which models, with a Decision each (kinds "roles", "role")."""
-    from escalate.routing.route import Decision
+    from escalate.records.types import Decision
 
     roles = config.roles
     if roles.preset == "single":
@@ -168,7 +168,7 @@ def describe(config: Config, catalog: Catalog, route: Any = None) -> list[Decisi
     choice the runner makes from the route's classification); a missing price is said, not raised."""
     from escalate.errors import PriceError
     from escalate.llm.pricing import PriceTable
-    from escalate.routing.route import Decision
+    from escalate.records.types import Decision
 
     klass = getattr(route, "classification", None)
     labels = getattr(getattr(klass, "signals", None), "labels", ()) or ()

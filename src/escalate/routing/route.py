@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from escalate.errors import EscalateError
+from escalate.records.types import Decision, TierPlan
 
 if TYPE_CHECKING:
     from escalate.config import Config, TierConfig
@@ -34,36 +35,6 @@ OUTPUT_ROOM = 2048  # tokens kept for the answer and its tool calls next to a th
 # max_tokens - OUTPUT_ROOM): a standard fix thinks less than a reasoning-intensive one.
 DEFAULT_BUDGET = {"generative": 4096, "reasoning": 16000}
 EFFORT_ORDER = ("low", "medium", "high", "xhigh", "max")
-
-
-@dataclass
-class Decision:
-    kind: str  # "context", "class", "classifier", "start_tier", "skip", "effort", "thinking", "escalate", ...
-    choice: str
-    reason: str
-
-    def to_json(self) -> dict:
-        return {"kind": self.kind, "choice": self.choice, "reason": self.reason}
-
-
-@dataclass
-class TierPlan:
-    name: str
-    model: ModelInfo
-    max_attempts: int
-    max_tokens: int
-    effort: str | None
-    thinking: dict | None
-
-    def to_json(self) -> dict:
-        return {
-            "name": self.name,
-            "model": self.model.id,
-            "max_attempts": self.max_attempts,
-            "max_tokens": self.max_tokens,
-            "effort": self.effort,
-            "thinking": self.thinking,
-        }
 
 
 @dataclass

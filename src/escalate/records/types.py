@@ -1,0 +1,120 @@
+"""The records a run is made of: routing decisions, tier plans, attempts and the outcome.
+
+They carry data, not sentences: the target tests, the failing stage, the costs and the top
+tier travel as fields from the runner to every renderer (run directory, ledger, console,
+pull request), so nothing downstream parses a reason string to get them back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from escalate.llm.pricing import usd
+
+if TYPE_CHECKING:
+    from escalate.llm.catalog import ModelInfo
+    from escalate.llm.client import CallRecord
+
+OUTCOMES = ("fixed", "needs_human", "budget_exceeded", "cannot_reproduce", "error")
+
+
+@dataclass
+class Decision:
+    """One choice the run made, with its reason (routing, baseline, escalation, outcome)."""
+
+    kind: str  # "context", "class", "classifier", "start_tier", "skip", "effort", "thinking", "escalate", ...
+    choice: str
+    reason: str
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "choice": self.choice, "reason": self.reason}
+
+
+@dataclass
+class TierPlan:
+    """One tier of the ladder as the router planned it: the model and the request settings."""
+
+    name: str
+    model: ModelInfo
+    max_attempts: int
+    max_tokens: int
+    effort: str | None
+    thinking: dict | None
+
+    def to_json(self) -> dict:
+        return {
+            "name": self.name,
+            "model": self.model.id,
+            "max_attempts": self.max_attempts,
+            "max_tokens": self.max_tokens,
+            "effort": self.effort,
+            "thinking": self.thinking,
+        }
+
+
+@dataclass
+class AttemptRecord:
+    """One attempt on one tier: the conversation turns up to a validation verdict."""
+
+    tier: str
+    model: str
+    n: int
+    verdict: str  # "pass" | "fail" | "circular" | "error"
+    stage: str  # the stage that decided: "ok", "syntax", "ruff", "target", "suite", "review", ...
+    reason: str
+    cost_usd: Decimal = Decimal(0)
+    output: str = ""  # the failing stage's output (JUnit failure text); not in the JSON
+    duration_s: float = 0.0
+
+    def to_json(self) -> dict:
+        return {
+            "tier": self.tier,
+            "model": self.model,
+            "n": self.n,
+            "verdict": self.verdict,
+            "stage": self.stage,
+            "reason": self.reason,
+            "cost_usd": usd(self.cost_usd),
+        }
+
+
+@dataclass
+class Outcome:
+    """How a task ended; ``to_json`` is the exact ``--json`` object.
+
+    The fields after ``cost_by_role`` are for the renderers (pull request, comment) and stay
+    out of the JSON: the records of every call, the target tests, the top tier's model and
+    what the same tokens would have cost there.
+    """
+
+    outcome: str
+    branch: str | None = None
+    commit: str | None = None
+    cost_usd: Decimal = Decimal(0)
+    calls: int = 0
+    attempts: list[AttemptRecord] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+    log_dir: str | None = None
+    diff: str = ""
+    explanation: str = ""
+    cost_by_role: dict[str, Decimal] = field(default_factory=dict)  # set by RunLog.finish
+    call_records: list[CallRecord] = field(default_factory=list)
+    targets: list[str] = field(default_factory=list)  # the tests that had to pass; [] = the whole suite
+    top_model: str | None = None  # the top tier's model id, as the run resolved it
+    top_model_cost_usd: Decimal | None = None  # the same tokens on top_model; None without usage
+
+    def to_json(self) -> dict:
+        return {
+            "outcome": self.outcome,
+            "branch": self.branch,
+            "commit": self.commit,
+            "cost_usd": usd(self.cost_usd),
+            "calls": self.calls,
+            "attempts": [a.to_json() for a in self.attempts],
+            "decisions": [d.to_json() for d in self.decisions],
+            "log_dir": self.log_dir,
+            "explanation": self.explanation,
+            "cost_by_role": {role: usd(cost) for role, cost in self.cost_by_role.items()},
+        }
