@@ -134,6 +134,19 @@ class Task:
         )
 
     @classmethod
+    def from_cli(cls, tests: Iterable[str], issue_file: str | Path | None, issue_text: str | None) -> Task:
+        """The task the command-line flags name: an issue (file or text) that must also make
+        ``tests`` pass, else the failing tests alone."""
+        if issue_file is not None:
+            task = cls.from_issue_file(Path(issue_file))
+        elif issue_text is not None:
+            task = cls.from_issue_text(issue_text)
+        else:
+            return cls.from_tests(tests)
+        task.target_tests = list(tests)  # --test with an issue: those tests must pass too
+        return task
+
+    @classmethod
     def from_findings(cls, findings: Iterable[str], kind: str = "lint", source: str = "cli") -> Task:
         """A maintenance task from lint findings or warnings, one ``path:line: message`` per item."""
         items = [f.strip() for f in findings if f and f.strip()]

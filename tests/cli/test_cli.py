@@ -29,3 +29,22 @@ def test_help_does_not_import_the_sdk_or_git():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "HEAVY="
+
+
+def test_commands_share_code_only_through_common():
+    """A command module imports no other command: what two commands share lives in cli/common.py
+    (or the library package that owns it)."""
+    import ast
+    from pathlib import Path
+
+    import escalate.cli
+
+    cli = Path(escalate.cli.__file__).parent
+    own_helpers = {"demo": {"escalate.cli.demo_run"}}  # a command's own module, imported by it alone
+    for path in sorted(cli.glob("*.py")):
+        allowed = {"escalate.cli.common", *own_helpers.get(path.stem, ())}
+        if path.stem in ("main", "__main__"):  # the group names the commands (lazily, by module path)
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("escalate.cli."):
+                assert node.module in allowed, f"cli/{path.name} imports {node.module}"

@@ -12,7 +12,7 @@ from escalate.errors import EXIT_FIXED, EXIT_NOT_FIXED
 
 
 def _setup(repo: str | None):
-    from escalate.cli.fix import find_repo_root
+    from escalate.cli.common import find_repo_root
     from escalate.config import load_config
 
     root = find_repo_root(Path(repo) if repo else Path.cwd())

@@ -27,8 +27,8 @@ def demo(ctx, keep, as_json):
     """
     from pathlib import Path
 
+    from escalate.cli.common import EXIT_BY_OUTCOME, interrupts_unwind
     from escalate.cli.demo_run import run_demo
-    from escalate.cli.fix import EXIT_BY_OUTCOME, interrupts_unwind
 
     out = sys.stderr if as_json else sys.stdout  # stdout holds only the JSON object with --json
     with interrupts_unwind():

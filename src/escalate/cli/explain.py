@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from escalate.cli.fix import find_repo_root, make_task, task_options, task_tests
+from escalate.cli.common import find_repo_root, task_options, task_tests
 
 
 @click.command()
@@ -34,6 +34,7 @@ def explain(nodeids, tests, issue_file, issue_text, repo, no_baseline, as_json):
     read the failing tests' tracebacks (as fix does); --no-baseline skips that.
     """
     from escalate.config import load_config
+    from escalate.task import Task
 
     tests = task_tests(
         nodeids,
@@ -44,7 +45,7 @@ def explain(nodeids, tests, issue_file, issue_text, repo, no_baseline, as_json):
     )
     root = find_repo_root(Path(repo))
     config = load_config(root)
-    task = make_task(tests, issue_file, issue_text)
+    task = Task.from_cli(tests, issue_file, issue_text)
     report = explain_task(task, root, config, baseline=not no_baseline, status=_status(as_json))
     if as_json:
         click.echo(json.dumps(report))
