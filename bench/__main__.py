@@ -3,6 +3,7 @@
     python -m bench                       # everything (< 15 min on 2 cores)
     python -m bench --quick               # smoke run: 1 seed, a few tasks
     python -m bench --only economics      # one section (repeatable: --only batch --only startup)
+    python -m bench replay                # the routing code replayed on real SWE-bench outcomes
 
 Writes bench/results/<date>.md and .json (and the cost/resolve chart as .png, or .svg without
 matplotlib). ``--quick`` and ``--only`` runs get their own suffix, so they never overwrite a full run.
@@ -50,6 +51,12 @@ def pick_tasks(tasks: list, quick: bool, limit: int | None) -> list:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["replay"]:  # the trace-driven replay on real outcomes: bench/replay.py
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from bench.replay import main as replay
+
+        return replay(argv[1:])
     args = parse(argv)
     # The corpus projects need no pytest plugins; not loading this venv's (xdist, timeout, the
     # sim fixtures) saves about a second per pytest run. The fault matrix turns them back on.
