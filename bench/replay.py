@@ -201,7 +201,9 @@ def run_arm(
         finally:
             policy.close()
         name = policy.name
-        per_order.append({"order": k, "cost": total, "resolved": count, "per_resolved": total / max(count, 1)})
+        per_order.append(
+            {"order": k, "cost": total, "resolved": count, "per_resolved": total / max(count, 1)}
+        )
         starts.append(start_counts)
         gave.append(g)
     return ArmResult(name, cost, solved, per_order, starts, gave)
@@ -213,8 +215,14 @@ def oracle_arm(name: str, items: Sequence[Instance], strict: bool) -> ArmResult:
     solved = [float(t.resolved) for t in traces]
     total, count = sum(cost), sum(solved)
     starts = [sum(1 for t in traces if t.tried and t.tried[0] == s) for s in range(3)]
-    return ArmResult(name, cost, solved, [{"order": 0, "cost": total, "resolved": count,
-                                           "per_resolved": total / max(count, 1)}], [starts], [0])  # fmt: skip
+    return ArmResult(
+        name,
+        cost,
+        solved,
+        [{"order": 0, "cost": total, "resolved": count, "per_resolved": total / max(count, 1)}],
+        [starts],
+        [0],
+    )
 
 
 def bootstrap(cost: list[float], solved: list[float], *, reps: int = 2000, seed: int = 7) -> dict:
@@ -283,8 +291,14 @@ def replay_ladder(ladder: Ladder, rows: list[dict], shuffles: int, workdir: Path
         oracle_arm("strict oracle", items, strict=True),
     ]
     by = {a.name: a for a in arms}
-    out = {"ladder": ladder.name, "describe": ladder.describe(), "unit": ladder.unit, "instances": len(items),
-           "orders": len(orders), "arms": {}}  # fmt: skip
+    out = {
+        "ladder": ladder.name,
+        "describe": ladder.describe(),
+        "unit": ladder.unit,
+        "instances": len(items),
+        "orders": len(orders),
+        "arms": {},
+    }
     for a in arms:
         stats = bootstrap(a.cost, a.resolved)
         stats["per_order"] = a.per_order
@@ -317,12 +331,17 @@ def money(value: float | None, unit: str) -> str:
 
 def report(results: dict) -> str:
     lines = [f"# Replay on real SWE-bench Verified outcomes ({results['label']})", ""]
-    lines += [f"- command: `{results['command']}`", f"- commit: {results['commit']}",
-              f"- started: {results['started']}", f"- table: {results['table']} ({results['rows']} rows)",
-              f"- orders: by instance_id plus {results['shuffles']} seeded shuffles; 95% bootstrap CIs "
-              "over instances (2000 resamples) of the per-instance figures averaged over the orders",
-              "- the router sees only the repository and instance id (the table has no issue text), "
-              "and only the outcomes of tiers it tried", ""]  # fmt: skip
+    lines += [
+        f"- command: `{results['command']}`",
+        f"- commit: {results['commit']}",
+        f"- started: {results['started']}",
+        f"- table: {results['table']} ({results['rows']} rows)",
+        f"- orders: by instance_id plus {results['shuffles']} seeded shuffles; 95% bootstrap CIs "
+        "over instances (2000 resamples) of the per-instance figures averaged over the orders",
+        "- the router sees only the repository and instance id (the table has no issue text), "
+        "and only the outcomes of tiers it tried",
+        "",
+    ]
     for lad in results["ladders"]:
         unit = lad["unit"]
         lines += [f"## {lad['ladder']}: {lad['describe']}", ""]
@@ -365,7 +384,8 @@ def goals(results: dict) -> list[str]:
         out.append(
             f"- {lad['ladder']}: router $/resolved {'<=' if ok_cheap else '>'} always-cheapest "
             f"({r['vs_always_cheapest']['ratio']:.2f}x); {ratio:.2f}x the strict oracle (goal <= 1.3x: "
-            f"{'met' if ratio <= 1.3 else 'not met'}) at {r['share_of_top_rate']:.1%} of always-top's resolve "
+            f"{'met' if ratio <= 1.3 else 'not met'}) at {r['share_of_top_rate']:.1%} of always-top's "
+            f"resolve "
             f"rate (goal >= 98%: {'met' if r['share_of_top_rate'] >= 0.98 else 'not met'})"
         )
     return out + [""]
@@ -386,12 +406,18 @@ def chart(results: dict, dest: Path) -> Path | None:
             lo, hi = s["per_resolved_ci"]
             marker = "*" if "oracle" in name else "o"
             ax.errorbar(
-                [s["per_resolved"]], [s["resolve_rate"] * 100],
+                [s["per_resolved"]],
+                [s["resolve_rate"] * 100],
                 xerr=[[s["per_resolved"] - lo], [hi - s["per_resolved"]]],
-                yerr=[[(s["resolve_rate"] - s["resolve_rate_ci"][0]) * 100],
-                      [(s["resolve_rate_ci"][1] - s["resolve_rate"]) * 100]],
-                fmt=marker, ms=11 if marker == "*" else 6, capsize=2, label=name,
-            )  # fmt: skip
+                yerr=[
+                    [(s["resolve_rate"] - s["resolve_rate_ci"][0]) * 100],
+                    [(s["resolve_rate_ci"][1] - s["resolve_rate"]) * 100],
+                ],
+                fmt=marker,
+                ms=11 if marker == "*" else 6,
+                capsize=2,
+                label=name,
+            )
         ax.set_title(f"{lad['ladder']}", fontsize=9)
         ax.set_xlabel(f"cost per resolved instance ({lad['unit']})")
         ax.set_ylabel("resolve rate (%)")
@@ -408,10 +434,19 @@ def chart(results: dict, dest: Path) -> Path | None:
 
 def commit() -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True,
-                             cwd=Path(__file__).resolve().parent)  # fmt: skip
-        dirty = subprocess.run(["git", "status", "--porcelain", "src"], capture_output=True, text=True,
-                               cwd=Path(__file__).resolve().parent).stdout.strip()  # fmt: skip
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).resolve().parent,
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "src"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).resolve().parent,
+        ).stdout.strip()
         return out.stdout.strip() + (" (src modified)" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"

@@ -23,8 +23,10 @@ class Ladder:
     unit: str  # "USD" or "units" (a cheap-tier attempt at list prices = 1)
 
     def describe(self) -> str:
-        charge = "measured $ per run" if self.prices is None else "per attempt " + ":".join(
-            f"{p:g}" for p in self.prices
+        charge = (
+            "measured $ per run"
+            if self.prices is None
+            else "per attempt " + ":".join(f"{p:g}" for p in self.prices)
         )
         return f"{' -> '.join(self.runs)} ({charge})"
 
