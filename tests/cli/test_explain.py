@@ -98,11 +98,11 @@ def test_explain_offline_without_baseline_or_key(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     monkeypatch.delenv("ANTHROPIC_AUTH_TOKEN", raising=False)
     root = repo(tmp_path)
-    text = "Fix the race condition in the payment retry worker"
+    text = "Fix the race condition in the payment retry worker: a privilege escalation"
     code = main(["explain", "--issue-text", text, "--repo", str(root), "--no-baseline"])
     out, err = capsys.readouterr()
     assert code == 0
-    assert "Class: reasoning/high" in out and "the task mentions 'race condition'" in out
+    assert "Class: reasoning/high" in out and "the task's prose mentions 'race condition'" in out
     assert "Start tier: opus (claude-opus-4-6)" in out
     assert "local estimate, characters / 4; no API client" in out
     assert "Baseline: not run" in out and "Model calls: none" in out

@@ -60,7 +60,7 @@ CASES = [
     Case(
         "rename-across-files", "issue", "Rename get_usr() to get_user() everywhere",
         "get_usr is used in api/views.py, api/auth.py and cli.py; the old name reads like a typo.",
-        expect=("mechanical", "low", "haiku", False),
+        expect=("generative", "low", "haiku", True),  # words never make a task mechanical
     ),
     Case(
         "deprecation-warning", "warning", "DeprecationWarning: datetime.datetime.utcnow() is deprecated",
@@ -71,7 +71,7 @@ CASES = [
         "import-error", "test", "tests/test_dates.py::test_parse",
         "ImportError: cannot import name 'parse_date' from 'app.dates' (app/dates.py)",
         frames=[("tests/test_dates.py", 3)],
-        expect=("mechanical", "low", "haiku", False),
+        expect=("generative", "low", "haiku", True),
     ),
     Case(
         "off-by-one", "test", "tests/test_pager.py::test_last_page",
@@ -120,7 +120,7 @@ CASES = [
     Case(
         "migration", "issue", "Migrate settings loading from configparser to pydantic-settings",
         "Every module reads settings.ini directly today.",
-        expect=("reasoning", "low", "sonnet", True),
+        expect=("generative", "low", "haiku", True),  # "migrat*" sent small Django migrations to sonnet
     ),
     Case(
         "concurrency-label", "issue", "Cache returns stale entries", "Seen under load.",
@@ -151,12 +151,12 @@ CASES = [
     ),
     Case(
         "typo-in-password-mail", "issue", "Fix typo in the password reset email", "'pasword' in the subject.",
-        expect=("mechanical", "high", "sonnet", False),
+        expect=("generative", "low", "haiku", True),  # "password" is no security risk
     ),
     Case(
         "migration-production", "issue", "Database migration drops the orders.email index",
         "Lookups by email time out since release 4.2.", labels=["production"],
-        expect=("reasoning", "high", "opus", True),
+        expect=("generative", "high", "sonnet", True),
     ),
     Case(
         "architecture-security", "issue", "Split the monolithic auth module",
@@ -211,7 +211,7 @@ def test_reasons_quote_the_signals():
     )
     reasons = classify(signals, cfg).reasons
     assert "label 'concurrency' -> reasoning-intensive" in reasons
-    assert "the task mentions 'race' -> reasoning-intensive" in reasons
+    assert "the task's prose mentions 'race' -> reasoning-intensive" in reasons
     assert "label 'security' -> high error cost" in reasons
     assert "no tests cover the code involved -> high error cost" in reasons
     five = Signals(kind="test", files=("a/x.py", "a/y.py", "b/z.py"), covered=True)

@@ -107,7 +107,8 @@ def test_class_and_report_settings(tmp_path):
     assert kinds(plan, "class")[0].choice == "generative/high"
     assert plan.tiers[plan.start].name == "sonnet"  # one tier up for a high error cost
     assert plan.tiers[2].effort == "high"
-    lint = Task.from_issue_text("unused import in calc/ops.py (F401)", title="lint")
+    # Mechanical comes from a label (or the task kind), never from the words of an issue.
+    lint = Task.from_issue_text("unused import in calc/ops.py (F401)", title="lint", labels=["lint"])
     plan = route(lint, None, config, STATIC)
     assert kinds(plan, "class")[0].choice == "mechanical/low"
     assert plan.tiers[0].thinking is None and plan.tiers[2].effort == "medium"
@@ -133,7 +134,7 @@ def test_learning_off_keeps_the_rules(tmp_path):
 
 def test_a_model_that_always_thinks_gets_low_effort_for_mechanical_work(tmp_path):
     config = load_config(tmp_path, {"tiers": [{"name": "sonnet", "model": "claude-sonnet-5-5"}]})
-    plan = route(Task.from_issue_text("fix the typo in the README"), None, config, STATIC)
+    plan = route(Task.from_issue_text("fix the typo in the README", labels=["typo"]), None, config, STATIC)
     assert plan.tiers[0].effort == "low" and plan.tiers[0].thinking is None
     assert "always thinks" in kinds(plan, "effort")[0].reason
 

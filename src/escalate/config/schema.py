@@ -149,22 +149,19 @@ class RouterConfig(Section):
     mechanical_labels: list[str] = ["typo", "formatting", "lint", "docs"]
     """Issue labels that mark a task as mechanical."""
     reasoning_keywords: list[str] = [
-        "race", "races", "race condition*", "racy", "deadlock*", "livelock*", "thread-safe*", "thread safety",
-        "concurren*", "lock ordering", "architect*", "redesign*", "migrat*", "refactor*", "memory leak*",
-        "heisenbug*", "intermittent*", "flaky", "nondetermini*", "non-determini*",
+        "race", "races", "race condition", "race conditions", "racy", "deadlock", "deadlocks", "deadlocked",
+        "livelock", "thread-safe", "thread safety", "threadsafe", "thread-unsafe", "concurrency",
+        "concurrently", "lock ordering", "redesign", "memory leak", "memory leaks", "heisenbug",
+        "intermittent", "intermittently", "flaky", "nondeterministic", "non-deterministic",
     ]  # fmt: skip
-    """Words in the title or text that mark a task reasoning-intensive (whole words; trailing * = any end)."""
-    mechanical_keywords: list[str] = [
-        "typo*", "spelling", "misspel*", "format", "formatting", "reformat", "whitespace", "indent*",
-        "renam*", "unused import*", "import order", "sort imports", "isort", "line too long", "pep 8", "pep8",
-        "trailing", "docstring*", "deprecat*", "importerror", "modulenotfounderror",
-    ]  # fmt: skip
-    """Words in the task title or text that mark it mechanical (whole words; a trailing * = any ending)."""
+    """Words in the issue's prose that mark it reasoning-intensive (whole words; code, logs, paths and
+    identifiers are not read; a negated mention does not count; a trailing * adds lowercase letters)."""
     high_error_cost_keywords: list[str] = [
-        "security", "vulnerab*", "exploit*", "cve", "injection", "xss", "csrf", "authenticat*", "authoriz*",
-        "password*", "credential*", "production", "outage", "data loss", "corrupt*", "payment*", "billing",
+        "cve", "vulnerability", "vulnerabilities", "vulnerable", "injection", "privilege", "privileges",
+        "privilege escalation", "remote code execution", "xss",
     ]  # fmt: skip
-    """Words in the task title or text that mark a high error cost (whole words; trailing * = any ending)."""
+    """Explicit security terms in the issue's prose that mark a high error cost (read like the reasoning
+    keywords). Mechanical (no thinking) never comes from words: only from the task kind or a label."""
     multi_module_threshold: int = Field(3, ge=2)
     """Distinct source modules in the failing tests' tracebacks that make a task reasoning-intensive."""
     routine_effort: Effort = "medium"

@@ -170,7 +170,9 @@ def _pattern(words: tuple[str, ...]) -> re.Pattern[str]:
     for word in sorted(words, key=len, reverse=True):  # longest first: "race condition" before "race"
         stem = word.strip().lower().rstrip("*")
         body = r"[\s_-]+".join(re.escape(w) for w in re.split(r"[\s_-]+", stem))
-        parts.append(body + (r"\w*" if word.strip().endswith("*") else ""))
+        # A trailing * takes lowercase letters only, case-sensitively: "renam*" matches "renamed" but
+        # never runs into the next word of an identifier ("RenameModel").
+        parts.append(body + (r"(?-i:[a-z]*)" if word.strip().endswith("*") else ""))
     return re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)", re.IGNORECASE)
 
 
@@ -180,6 +182,22 @@ def matched(words: Sequence[str], text: str) -> list[str]:
         return []
     found = _pattern(tuple(words)).findall(text)
     return list(dict.fromkeys(m.lower() for m in found))
+
+
+def prose_matches(words: Sequence[str], text: str) -> tuple[list[str], list[str]]:
+    """(asserted, only negated): the keywords found in the prose of `text`.
+
+    Code, logs, dumps, tracker metadata, paths and identifiers are not read (``prose.split``); a
+    keyword inside a negated clause tail ("not a race condition") does not count.
+    """
+    from escalate.routing.prose import split
+
+    if not words or not text:
+        return [], []
+    parts = split(text)
+    asserted = matched(words, parts.affirmed)
+    negated = [w for w in matched(words, parts.negated) if w not in asserted]
+    return asserted, negated
 
 
 def _quote(items: Sequence[str], limit: int = 3) -> str:
@@ -198,8 +216,10 @@ _KIND_NAMES = {
 def classify(signals: Signals, cfg: Any) -> Classification:
     """Complexity and error cost from `signals` under `cfg` (a ``config.RouterConfig``).
 
-    Reasoning signals win over mechanical ones (a "typo" in a deadlock report is still
-    a deadlock); every signal that fired is kept as a reason.
+    Reasoning signals win over mechanical ones (a lint finding whose traceback spans five modules
+    is still multi-file); every signal that fired is kept as a reason. Keywords are read in the
+    prose only (``prose_matches``). Mechanical (no thinking) comes from the task kind or a label,
+    never from words; a high error cost from a label, an explicit security term or no coverage.
     """
     reasons: list[str] = []
     labels = set(signals.labels)
@@ -212,9 +232,11 @@ def classify(signals: Signals, cfg: Any) -> Classification:
         )
     for label in sorted(labels & {x.lower() for x in cfg.reasoning_labels}):
         reasoning.append(f"label '{label}' -> reasoning-intensive")
-    words = matched(cfg.reasoning_keywords, signals.text)
+    words, denied = prose_matches(cfg.reasoning_keywords, signals.text)
     if words:
-        reasoning.append(f"the task mentions {_quote(words)} -> reasoning-intensive")
+        reasoning.append(f"the task's prose mentions {_quote(words)} -> reasoning-intensive")
+    if denied:
+        reasons.append(f"the task's prose mentions {_quote(denied)} only negated: not counted")
     if len(signals.files) >= cfg.multi_module_threshold:
         reasoning.append(
             f"the failing tests' tracebacks touch {len(signals.files)} modules in {len(signals.packages)} "
@@ -227,9 +249,6 @@ def classify(signals: Signals, cfg: Any) -> Classification:
         mechanical.append(f"{_KIND_NAMES[signals.kind]}{codes} -> mechanical")
     for label in sorted(labels & {x.lower() for x in cfg.mechanical_labels}):
         mechanical.append(f"label '{label}' -> mechanical")
-    words = matched(cfg.mechanical_keywords, signals.text)
-    if words:
-        mechanical.append(f"the task mentions {_quote(words)} -> mechanical")
 
     if reasoning:
         complexity = "reasoning"
@@ -250,9 +269,11 @@ def classify(signals: Signals, cfg: Any) -> Classification:
     high: list[str] = []
     for label in sorted(labels & {x.lower() for x in cfg.high_error_cost_labels}):
         high.append(f"label '{label}' -> high error cost")
-    words = matched(cfg.high_error_cost_keywords, signals.text)
+    words, denied = prose_matches(cfg.high_error_cost_keywords, signals.text)
     if words:
-        high.append(f"the task mentions {_quote(words)} -> high error cost")
+        high.append(f"the task's prose names a security risk ({_quote(words)}) -> high error cost")
+    if denied:
+        reasons.append(f"the task's prose mentions {_quote(denied)} only negated: not counted")
     if signals.covered is False:
         high.append("no tests cover the code involved -> high error cost")
     if high:
@@ -261,7 +282,7 @@ def classify(signals: Signals, cfg: Any) -> Classification:
     else:
         error_cost = "low"
         cover = "tests cover the code" if signals.covered else "test coverage unknown"
-        reasons.append(f"no security, production or coverage signal ({cover}) -> low error cost")
+        reasons.append(f"no security label, security term or coverage signal ({cover}) -> low error cost")
     return Classification(complexity, error_cost, reasons, signals)
 
 
