@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from samplerepo import git, make_calc_repo
 
-from escalate.github.render import CallRow as Row
 from escalate.github.render import (
     PushError,
+    Report,
     changed_files,
     checked_explanation,
     cost_section,
+    pr_body,
     push_branch,
     write_outputs,
 )
+from escalate.llm.client import CallRecord
 from escalate.llm.pricing import PriceTable, Usage
+from escalate.records.types import AttemptRecord, Decision, Outcome
 
 TOKEN = "ghs_secretsecretsecret123"
 
@@ -55,7 +60,9 @@ def test_push_runs_no_pre_push_hook_that_could_read_the_token(cloned):
     hook.chmod(0o755)
     git(work, "checkout", "-q", "-b", "escalate/issue-8")
     git(work, "commit", "-q", "--allow-empty", "-m", "fix")
-    sha = push_branch(work, "escalate/issue-8", "escalate/issue-8", token=TOKEN, server_url="https://github.com")
+    sha = push_branch(
+        work, "escalate/issue-8", "escalate/issue-8", token=TOKEN, server_url="https://github.com"
+    )
     assert git(bare, "rev-parse", "refs/heads/escalate/issue-8").strip() == sha
     assert not seen.exists()
 
@@ -92,17 +99,48 @@ def test_explanation_keeps_only_claims_about_changed_files():
     assert "ops.py now adds" in kept and "test_add passes" in kept and "No other change." in kept
 
 
+def haiku_call(prices: PriceTable) -> CallRecord:
+    usage = Usage(input_tokens=10_000, output_tokens=1_000, cache_read=5_000)
+    cost = prices.cost("claude-haiku-4-5", usage)
+    return CallRecord("run", "haiku", "implementer", "claude-haiku-4-5", 10_000, 1_000, 0, 5_000, 0, cost,
+                      "req_1", 0.5, "end_turn", usage=usage)  # fmt: skip
+
+
 def test_cost_table_and_top_tier_counterfactual():
     prices = PriceTable.load()
-    usage = Usage(input_tokens=10_000, output_tokens=1_000, cache_read=5_000)
-    row = Row(
-        "haiku", "claude-haiku-4-5", 10_000, 1_000, 0, 5_000, 0, prices.cost("claude-haiku-4-5", usage), usage
-    )
-    text = cost_section([row], row.cost_usd, prices, "claude-opus-4-6")
+    call = haiku_call(prices)
+    top = sum((prices.cost("claude-opus-4-6", c.usage) for c in [call]), Decimal(0))
+    outcome = Outcome("fixed", cost_usd=call.cost_usd, call_records=[call], top_model="claude-opus-4-6",
+                      top_model_cost_usd=top)  # fmt: skip
+    text = cost_section(outcome)
     # By hand, $/MTok: haiku 10k*1 + 1k*5 + 5k*0.1 (read); opus-4-6 10k*5 + 1k*25 + 5k*0.5.
     assert "| haiku | `claude-haiku-4-5` | 1 | 10,000 | 1,000 | 0 | 5,000 | $0.0155 |" in text
     assert "**Total: $0.0155** over 1 API call(s)." in text
     assert "(`claude-opus-4-6`) for the same tokens would have cost **$0.0775**" in text
+
+
+def test_pr_body_renders_the_runs_fields_and_parses_no_prose(tmp_path):
+    """Targets, the top tier and its cost come from the Outcome's fields: a decision whose reason
+    names other tests changes nothing, and the renderer prices nothing itself."""
+    call = haiku_call(PriceTable.load())
+    outcome = Outcome(
+        "fixed",
+        cost_usd=call.cost_usd,
+        attempts=[
+            AttemptRecord("haiku", "claude-haiku-4-5", 1, "pass", "ok", "all stages passed", call.cost_usd)
+        ],
+        decisions=[
+            Decision("baseline", "targets", "tests failing at base become the targets: tests/t.py::wrong")
+        ],
+        call_records=[call],
+        targets=["tests/test_ops.py::test_add"],
+        top_model="a-model-no-price-table-knows",
+        top_model_cost_usd=Decimal("1.2345"),
+    )
+    body = pr_body(outcome, Report(tmp_path, stages=["syntax", "target tests"]), issue=4)
+    assert "Target tests: `tests/test_ops.py::test_add`" in body and "`tests/t.py::x`" not in body
+    assert "(`a-model-no-price-table-knows`) for the same tokens would have cost **$1.2345**" in body
+    assert "Stages, relative to the base commit: syntax, target tests." in body and "Fixes #4" in body
 
 
 def test_outputs_use_the_heredoc_form(tmp_path):

@@ -17,6 +17,7 @@ from samplerepo import (
 )
 
 from escalate.ladder.run import run_task
+from escalate.llm.pricing import PriceTable
 from escalate.task import Task
 
 EDITOR = "str_replace_based_edit_tool"
@@ -101,6 +102,13 @@ def test_haiku_fixes_on_the_first_try(tmp_path, env):
         outcome.cost_usd, abs=Decimal("0.000001")
     )
     assert {r["request_id"] for r in records} == {r["request_id"] for r in env.messages_requests()}
+    # What the renderers read travels as fields: the records of the calls, the targets, the top tier.
+    assert [r.request_id for r in outcome.call_records] == [r["request_id"] for r in records]
+    assert outcome.targets == ["tests/test_ops.py::test_add"]
+    opus = outcome.top_model
+    assert opus and opus.startswith("claude-opus")
+    prices = PriceTable.load()
+    assert outcome.top_model_cost_usd == sum(prices.cost(opus, r.usage) for r in outcome.call_records) > 0
 
 
 def test_haiku_fails_twice_then_sonnet_fixes_with_a_hand_over(tmp_path, env):

@@ -245,6 +245,14 @@ class GithubRepo:
         )
         return self._pull(pr)
 
+    def open_or_update_pull(self, branch: str, *, title: str, body: str, draft: bool) -> PullInfo:
+        """The pull request from ``branch`` to the default branch: opened, or (a re-run: same branch,
+        force-pushed) the open one updated with the new title and body."""
+        existing = self.pull_for_head(branch)
+        if existing is not None:
+            return self.update_pull(existing.number, title=title, body=body)
+        return self.open_pull(title=title, body=body, head=branch, base=self.default_branch, draft=draft)
+
     def update_pull(self, number: int, *, title: str, body: str) -> PullInfo:
         pr = self._call(f"reading pull request #{number}", self._repo.get_pull, number)
         self._call(f"updating pull request #{number}", pr.edit, title=title, body=body)

@@ -9,7 +9,6 @@ about files that are really in the diff.
 from __future__ import annotations
 
 import base64
-import json
 import os
 import re
 import subprocess
@@ -18,11 +17,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from escalate.errors import EscalateError
-from escalate.llm.pricing import PriceTable, Usage, fmt_usd
+from escalate.llm.pricing import fmt_usd
 from escalate.records.rundir import TOKEN_FIELDS
+from escalate.records.types import AttemptRecord, Decision, Outcome
+
+if TYPE_CHECKING:
+    from escalate.llm.client import CallRecord
 
 # GitHub refuses bodies over 65,536 characters; leave room for the footer.
 MAX_BODY = 60_000
@@ -36,56 +39,8 @@ class PushError(EscalateError):
     """git push failed; the message carries git's own words."""
 
 
-@dataclass
-class CallRow:
-    """One line of ``calls.jsonl``, enough for the cost tables."""
-
-    tier: str
-    model: str
-    input_tokens: int
-    output_tokens: int
-    cache_write_tokens: int
-    cache_read_tokens: int
-    thinking_tokens: int
-    cost_usd: Decimal
-    usage: Usage
-
-
-def load_calls(log_dir: str | Path | None) -> list[CallRow]:
-    path = Path(log_dir) / "calls.jsonl" if log_dir else None
-    if path is None or not path.exists():
-        return []
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        c = json.loads(line)
-        usage = Usage(
-            input_tokens=c.get("input_tokens", 0),
-            output_tokens=c.get("output_tokens", 0),
-            cache_write_5m=c.get("cache_write_5m", c.get("cache_write_tokens", 0)),
-            cache_write_1h=c.get("cache_write_1h", 0),
-            cache_read=c.get("cache_read_tokens", 0),
-            thinking_tokens=c.get("thinking_tokens", 0),
-        )
-        fields = {f: int(c.get(f, 0)) for f in TOKEN_FIELDS}
-        rows.append(
-            CallRow(c["tier"], c["model"], **fields, cost_usd=Decimal(str(c["cost_usd"])), usage=usage)
-        )
-    return rows
-
-
-def token_totals(calls: list[CallRow]) -> dict[str, int]:
+def token_totals(calls: list[CallRecord]) -> dict[str, int]:
     return {f: sum(getattr(c, f) for c in calls) for f in TOKEN_FIELDS}
-
-
-def top_tier_cost(calls: list[CallRow], prices: PriceTable, top_model: str) -> Decimal:
-    """The same tokens priced at the top tier's model: what "always use the best" would have cost.
-
-    An estimate by construction (a stronger model would not use the same tokens); the reports
-    say so next to the figure.
-    """
-    return sum((prices.cost(top_model, c.usage) for c in calls), Decimal(0))
 
 
 # -- the model's explanation, checked against the diff ------------------------------------------
@@ -153,9 +108,11 @@ def _cell(text: Any, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def cost_section(
-    calls: list[CallRow], total: Decimal, prices: PriceTable | None, top_model: str | None
-) -> str:
+def cost_section(outcome: Outcome) -> str:
+    """The calls by tier and model, the total, and the top tier's price for the same tokens
+    (the runner's figure: an estimate by construction, since a stronger model would not use
+    the same tokens; the text says so next to it)."""
+    calls = outcome.call_records
     lines = ["| tier | model | calls | input | output | cache writes | cache reads | $ |", "|---" * 8 + "|"]
     for tier, model in dict.fromkeys((c.tier, c.model) for c in calls):
         mine = [c for c in calls if (c.tier, c.model) == (tier, model)]
@@ -171,27 +128,23 @@ def cost_section(
         )
     if not calls:
         lines.append("| - | - | 0 | 0 | 0 | 0 | 0 | $0.00 |")
-    lines += ["", f"**Total: {fmt_usd(total)}** over {len(calls)} API call(s)."]
-    if prices is not None and top_model and calls:
-        top = top_tier_cost(calls, prices, top_model)
+    lines += ["", f"**Total: {fmt_usd(outcome.cost_usd)}** over {len(calls)} API call(s)."]
+    if outcome.top_model and outcome.top_model_cost_usd is not None and calls:
         lines.append(
-            f"Always using the top tier (`{top_model}`) for the same tokens would have cost "
-            f"**{fmt_usd(top)}** (an estimate: a different model uses different tokens)."
+            f"Always using the top tier (`{outcome.top_model}`) for the same tokens would have cost "
+            f"**{fmt_usd(outcome.top_model_cost_usd)}** "
+            "(an estimate: a different model uses different tokens)."
         )
     return "\n".join(lines)
 
 
-def decisions_section(decisions: list[Any]) -> str:
+def decisions_section(decisions: list[Decision]) -> str:
     if not decisions:
         return "_No routing decisions were recorded._"
-    out = []
-    for d in decisions:
-        p = d if isinstance(d, Mapping) else vars(d)
-        out.append(f"- **{p.get('kind')}**: {_cell(p.get('choice'), 200)} ({_cell(p.get('reason'), 300)})")
-    return "\n".join(out)
+    return "\n".join(f"- **{d.kind}**: {_cell(d.choice, 200)} ({_cell(d.reason, 300)})" for d in decisions)
 
 
-def attempts_details(attempts: list[Any], limit: int = 20_000) -> str:
+def attempts_details(attempts: list[AttemptRecord], limit: int = 20_000) -> str:
     rows = ["| tier | model | # | verdict | stage | reason | $ |", "|---" * 7 + "|"]
     for a in attempts:
         cells = [a.tier, f"`{a.model}`", str(a.n), a.verdict, a.stage, _cell(a.reason), fmt_usd(a.cost_usd)]
@@ -213,39 +166,26 @@ def stages(validate: Any) -> list[str]:
     return out
 
 
-def validation_section(outcome: Any, targets: list[str], stage_names: list[str]) -> str:
+def validation_section(outcome: Outcome, stage_names: list[str]) -> str:
     passing = [a for a in outcome.attempts if a.verdict == "pass"]
     lines = []
     if passing:
         a = passing[-1]
         lines.append(f"Passed on **{a.tier}** (`{a.model}`), attempt {a.n}: {_cell(a.reason, 300)}")
     lines.append("Stages, relative to the base commit: " + ", ".join(stage_names) + ".")
-    if targets:
-        lines.append("Target tests: " + ", ".join(f"`{t}`" for t in targets[:20]))
+    if outcome.targets:
+        lines.append("Target tests: " + ", ".join(f"`{t}`" for t in outcome.targets[:20]))
     return "\n\n".join(lines)
-
-
-def _targets(outcome: Any) -> list[str]:
-    for d in outcome.decisions:
-        p = d if isinstance(d, Mapping) else vars(d)
-        if p.get("kind") == "baseline" and p.get("choice") == "targets":
-            reason = str(p.get("reason", ""))
-            if ": " in reason and "fail" in reason:
-                return [t.strip() for t in reason.split(": ", 1)[1].split(",") if t.strip()]
-    return []
 
 
 @dataclass
 class Report:
-    """What the publisher needs besides the Outcome."""
+    """What the renderer needs besides the Outcome: where the repository is, a link to the
+    workflow run, and the validation stages the config ran."""
 
     repo_root: Path
-    calls: list[CallRow]
-    prices: PriceTable | None
-    top_model: str | None
     log_hint: str = ""
-    targets: list[str] | None = None  # the task's target tests, when it named them
-    stages: list[str] = field(default_factory=lambda: stages(None))  # validation stages the config ran
+    stages: list[str] = field(default_factory=lambda: stages(None))
 
 
 def pr_title(number: int | None, title: str) -> str:
@@ -256,9 +196,9 @@ def pr_title(number: int | None, title: str) -> str:
     return (head + clean)[:250]
 
 
-def pr_body(outcome: Any, report: Report, *, issue: int | None, closes: bool = True) -> str:
+def pr_body(outcome: Outcome, report: Report, *, issue: int | None, closes: bool = True) -> str:
     diff_files = changed_files(outcome.diff)
-    targets = report.targets or _targets(outcome)
+    targets = outcome.targets
     summary = model_summary(report.repo_root, outcome.commit)
     explanation, dropped = checked_explanation(
         neutralize(summary), diff_files, [t.split("::")[0] for t in targets]
@@ -276,9 +216,9 @@ def pr_body(outcome: Any, report: Report, *, issue: int | None, closes: bool = T
         what,
         f"Files changed: {files}",
         "## Validation",
-        validation_section(outcome, targets, report.stages),
+        validation_section(outcome, report.stages),
         "## Cost",
-        cost_section(report.calls, outcome.cost_usd, report.prices, report.top_model),
+        cost_section(outcome),
         "## Routing decisions",
         decisions_section(outcome.decisions),
         attempts_details(outcome.attempts),
@@ -288,7 +228,7 @@ def pr_body(outcome: Any, report: Report, *, issue: int | None, closes: bool = T
     return _fit("\n\n".join(p for p in parts if p))
 
 
-def failure_comment(outcome: Any, report: Report, *, pushed_branch: str | None, push_hint: str) -> str:
+def failure_comment(outcome: Outcome, report: Report, *, pushed_branch: str | None, push_hint: str) -> str:
     last = outcome.attempts[-1] if outcome.attempts else None
     why = {
         "needs_human": "every tier tried and none passed validation",
@@ -309,7 +249,7 @@ def failure_comment(outcome: Any, report: Report, *, pushed_branch: str | None, 
         "#### What was tried",
         attempts_details(outcome.attempts) if outcome.attempts else "_No attempt was made._",
         "#### Cost",
-        cost_section(report.calls, outcome.cost_usd, report.prices, report.top_model),
+        cost_section(outcome),
         "#### Routing decisions",
         decisions_section(outcome.decisions),
         f"<sub>escalate{report.log_hint}</sub>",
@@ -380,6 +320,18 @@ def push_branch(
     if not sha:
         raise PushError(f"git push reported success but {remote} has no branch {remote_branch}.")
     return sha
+
+
+def push_with_env_token(repo_root: Path, local: str, remote_branch: str, env: Mapping[str, str]) -> str:
+    """``push_branch`` with the token and server the Actions environment gives (GITHUB_TOKEN or
+    GH_TOKEN, GITHUB_SERVER_URL): how the interactive and the nightly flows push."""
+    return push_branch(
+        repo_root,
+        local,
+        remote_branch,
+        token=env.get("GITHUB_TOKEN") or env.get("GH_TOKEN"),
+        server_url=env.get("GITHUB_SERVER_URL"),
+    )
 
 
 # -- the Action's outputs -------------------------------------------------------------------------

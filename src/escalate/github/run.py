@@ -9,21 +9,39 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from escalate.config import load_config
 from escalate.errors import ConfigError, EscalateError
 from escalate.github.event import Trigger, decide, load_event
+from escalate.github.render import (
+    MARKER,
+    Report,
+    failure_comment,
+    pr_body,
+    pr_title,
+    push_with_env_token,
+    stages,
+    token_totals,
+    write_outputs,
+    write_step_summary,
+)
+from escalate.ladder.run import run_task
+from escalate.llm.pricing import usd
+from escalate.records.console import Progress
+from escalate.records.types import Outcome
+from escalate.task import Task
 
 if TYPE_CHECKING:
     from escalate.config import Config
-    from escalate.github.client import GithubRepo, IssueInfo
-    from escalate.github.render import Report
-    from escalate.records.console import Progress
+    from escalate.github.client import GithubRepo, IssueInfo, PullInfo
+
+Publish = Callable[[Outcome, Report, "GithubResult"], None]  # puts a finished run on GitHub
 
 # "Fixes #12", "closes #12", "resolved #12": GitHub's closing keywords.
 _CLOSING = r"\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\s*:?\s+#{n}\b"
@@ -38,7 +56,7 @@ class GithubResult:
     pr_url: str | None = None
     comment_url: str | None = None
     pushed_branch: str | None = None
-    run: Any = None  # the runner's Outcome, when a run happened
+    run: Outcome | None = None  # when a run happened
     tokens: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict:
@@ -138,24 +156,12 @@ class Publisher:
 
     # -- runs -------------------------------------------------------------------------------
 
-    def _report(self, outcome: Any, targets: list[str] | None = None) -> Report:
-        from escalate.github.render import Report, load_calls, stages
-        from escalate.llm.catalog import Catalog
-        from escalate.llm.pricing import PriceTable
-
-        prices = PriceTable.load(self.config.prices)
-        top = Catalog.static().resolve(self.config.tiers[-1], len(self.config.tiers) - 1).id
-        hint = ""
+    def _report(self) -> Report:
         run_url = _run_url(self.env)
-        if run_url:
-            hint = f" in [this workflow run]({run_url})"
-        return Report(
-            self.root, load_calls(outcome.log_dir), prices, top, hint, targets, stages(self.config.validate)
-        )
+        hint = f" in [this workflow run]({run_url})" if run_url else ""
+        return Report(self.root, hint, stages(self.config.validate))
 
-    def _run(self, task: Any) -> Any:
-        from escalate.ladder.run import run_task
-
+    def _run(self, task: Task) -> Outcome:
         return run_task(
             task,
             self.root,
@@ -166,15 +172,7 @@ class Publisher:
         )
 
     def _push(self, local: str, remote_branch: str) -> str:
-        from escalate.github.render import push_branch
-
-        return push_branch(
-            self.root,
-            local,
-            remote_branch,
-            token=self.env.get("GITHUB_TOKEN") or self.env.get("GH_TOKEN"),
-            server_url=self.env.get("GITHUB_SERVER_URL"),
-        )
+        return push_with_env_token(self.root, local, remote_branch, self.env)
 
     def issue(self, number: int, *, actor: str | None = None, via: str = "cli") -> GithubResult:
         info = self.gh.issue(number, self.cfg.trusted_associations)
@@ -188,8 +186,6 @@ class Publisher:
             self.gh.remove_label(number, self.cfg.running_label)
 
     def _issue_run(self, info: IssueInfo) -> GithubResult:
-        from escalate.github.render import pr_body, pr_title
-
         n = info.number
         task = issue_task(info)
         self.progress.line(f"issue #{n}: {task.title}")
@@ -197,7 +193,7 @@ class Publisher:
         def say(body: str) -> str:
             return self.gh.comment(n, body)
 
-        def fixed(outcome: Any, report: Report, result: GithubResult) -> None:
+        def fixed(outcome: Outcome, report: Report, result: GithubResult) -> None:
             branch = f"escalate/issue-{n}"
             self._push(outcome.branch, branch)
             result.pushed_branch = branch
@@ -207,7 +203,7 @@ class Publisher:
             if self.cfg.needs_human_label in info.labels:
                 self.gh.remove_label(n, self.cfg.needs_human_label)
 
-        def not_fixed(outcome: Any, report: Report, result: GithubResult) -> None:
+        def not_fixed(outcome: Outcome, report: Report, result: GithubResult) -> None:
             result.pushed_branch = self._push_best(outcome, f"escalate/issue-{n}-attempt")
             result.comment_url = say(self._failure(outcome, report, result.pushed_branch))
             self.gh.add_labels(n, self.cfg.needs_human_label)
@@ -217,8 +213,6 @@ class Publisher:
         )
 
     def ci_failure(self, trigger: Trigger) -> GithubResult:
-        from escalate.github.render import pr_body
-
         sha = trigger.head_sha or ""
         branch = f"escalate/ci-{sha[:12]}"
         task = ci_task(trigger)
@@ -227,7 +221,7 @@ class Publisher:
         def say(body: str) -> str:
             return self.gh.commit_comment(sha, body)
 
-        def fixed(outcome: Any, report: Report, result: GithubResult) -> None:
+        def fixed(outcome: Outcome, report: Report, result: GithubResult) -> None:
             self._push(outcome.branch, branch)
             result.pushed_branch = branch
             body = pr_body(outcome, report, issue=None)
@@ -236,18 +230,23 @@ class Publisher:
             title = f"Fix CI failure on {trigger.head_branch} at {sha[:7]}"
             result.pr_url = self._open_or_update(branch, title, body).url
 
-        def not_fixed(outcome: Any, report: Report, result: GithubResult) -> None:
+        def not_fixed(outcome: Outcome, report: Report, result: GithubResult) -> None:
             result.pushed_branch = self._push_best(outcome, f"{branch}-attempt")
             result.comment_url = say(self._failure(outcome, report, result.pushed_branch))
 
         return self._settle(task, say, fixed, not_fixed, lambda: None)
 
-    def _settle(self, task: Any, say: Any, fixed: Any, not_fixed: Any, flag: Any) -> GithubResult:
+    def _settle(
+        self,
+        task: Task,
+        say: Callable[[str], str],
+        fixed: Publish,
+        not_fixed: Publish,
+        flag: Callable[[], None],
+    ) -> GithubResult:
         """Run the task and publish; whatever breaks, the last word goes to GitHub (``say``)."""
 
         def last_word(why: str) -> None:
-            from escalate.github.render import MARKER
-
             try:
                 say(f"{MARKER}\n\n### escalate stopped\n\n{why}")
                 flag()
@@ -261,8 +260,8 @@ class Publisher:
             raise
         result = GithubResult(outcome.outcome, outcome.explanation, run=outcome)
         try:
-            report = self._report(outcome, task.target_tests)
-            result.tokens = _tokens(report)
+            report = self._report()
+            result.tokens = token_totals(outcome.call_records)
             if outcome.outcome == "fixed":
                 fixed(outcome, report, result)
                 self.progress.line(f"pull request: {result.pr_url}")
@@ -274,23 +273,16 @@ class Publisher:
             raise
         return result
 
-    def _open_or_update(self, branch: str, title: str, body: str) -> Any:
-        existing = self.gh.pull_for_head(branch)
-        if existing:  # a re-run: same branch (force-pushed), same PR, new body
-            return self.gh.update_pull(existing.number, title=title, body=body)
-        return self.gh.open_pull(
-            title=title, body=body, head=branch, base=self.gh.default_branch, draft=self.cfg.draft
-        )
+    def _open_or_update(self, branch: str, title: str, body: str) -> PullInfo:
+        return self.gh.open_or_update_pull(branch, title=title, body=body, draft=self.cfg.draft)
 
-    def _push_best(self, outcome: Any, branch: str) -> str | None:
+    def _push_best(self, outcome: Outcome, branch: str) -> str | None:
         if not (self.cfg.push_failed_branch and outcome.branch and outcome.commit):
             return None
         self._push(outcome.branch, branch)
         return branch
 
-    def _failure(self, outcome: Any, report: Report, pushed: str | None) -> str:
-        from escalate.github.render import failure_comment
-
+    def _failure(self, outcome: Outcome, report: Report, pushed: str | None) -> str:
         hint = "" if self.cfg.push_failed_branch else " (set `github.push_failed_branch: true` to get one)"
         return failure_comment(outcome, report, pushed_branch=pushed, push_hint=hint)
 
@@ -308,9 +300,7 @@ def issue_task(info: IssueInfo) -> Any:
     return Task.from_issue_text(text, info.title, info.labels, source=f"github#{info.number}")
 
 
-def ci_task(trigger: Trigger) -> Any:
-    from escalate.task import Task
-
+def ci_task(trigger: Trigger) -> Task:
     sha = trigger.head_sha or ""
     where = f" ({trigger.run_url})" if trigger.run_url else ""
     return Task(
@@ -331,17 +321,8 @@ def _run_url(env: Mapping[str, str]) -> str | None:
     return None
 
 
-def _tokens(report: Report) -> dict[str, int]:
-    from escalate.github.render import token_totals
-
-    return token_totals(report.calls)
-
-
 def _finish(result: GithubResult, env: Mapping[str, str]) -> GithubResult:
     """The Action's outputs and step summary (no-ops outside Actions)."""
-    from escalate.github.render import write_outputs, write_step_summary
-    from escalate.llm.pricing import usd
-
     run = result.run
     write_outputs(
         {
@@ -366,8 +347,6 @@ def _finish(result: GithubResult, env: Mapping[str, str]) -> GithubResult:
 
 
 def _config(repo_root: Path, env: Mapping[str, str], overrides: dict | None) -> Config:
-    from escalate.config import load_config
-
     merged = action_overrides(env)
     for key, value in (overrides or {}).items():  # the command's own flags win over the action's
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
@@ -382,8 +361,6 @@ def _setup(
 ) -> tuple[Mapping[str, str], Config, Progress]:
     """The environment (default ``os.environ``), the merged config and a progress stream (quiet
     by default): what both entry points start from."""
-    from escalate.records.console import Progress
-
     env = os.environ if env is None else env
     return env, _config(repo_root, env, overrides), progress or Progress(quiet=True)
 
@@ -462,8 +439,7 @@ def run_command(
 
     import click
 
-    from escalate.errors import EXIT_FIXED, EXIT_INTERNAL, EXIT_NOT_FIXED, EscalateError
-    from escalate.records.console import Progress
+    from escalate.errors import EXIT_FIXED, EXIT_INTERNAL, EXIT_NOT_FIXED
 
     if issue is not None and event is not None:
         raise EscalateError("Use either --issue N or --event PATH, not both.")

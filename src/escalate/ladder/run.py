@@ -133,8 +133,14 @@ def _close(ws: Any, task: Task, outcome: Outcome, keep: bool, log: RunLog, progr
             outcome.calls = len(log.records)
             outcome.attempts = list(log.attempts)
             outcome.decisions = list(log.decisions)
+            outcome.call_records = list(log.records)
+            outcome.top_model = log.top_model
+            try:
+                outcome.top_model_cost_usd = log.top_model_cost()
+            except Exception:  # a report detail must never mask the run's own outcome
+                outcome.top_model_cost_usd = None
             log.finish(outcome)
-            _final_table(progress, log)
+            _final_table(progress, log, outcome.top_model_cost_usd)
 
 
 def _keep_attempt(ws: Any, task: Task, outcome: Outcome) -> None:
@@ -362,8 +368,10 @@ class _Ladder:
                 return None
             if passing:
                 self.decide("baseline", "targets", f"already passing at base, dropped: {', '.join(passing)}")
+            self.outcome.targets = targets
             return targets
         targets = sorted(failing)
+        self.outcome.targets = targets
         if targets:
             self.decide(
                 "baseline", "targets", f"tests failing at base become the targets: {', '.join(targets)}"
@@ -416,7 +424,7 @@ def commit_message(title: str, targets: list[str], tier: str, model: str, summar
     return "\n".join(lines) + "\n"
 
 
-def _final_table(progress: Progress, log: RunLog) -> None:
+def _final_table(progress: Progress, log: RunLog, top: Decimal | None) -> None:
     rows = []
     for tier, model in dict.fromkeys([(a.tier, a.model) for a in log.attempts]):
         tries = [a for a in log.attempts if (a.tier, a.model) == (tier, model)]
@@ -424,10 +432,6 @@ def _final_table(progress: Progress, log: RunLog) -> None:
         mine = [r for r in log.records if (r.tier, r.model) == (tier, model) and r.role == IMPLEMENTER]
         cost = sum((r.cost_usd for r in mine), Decimal(0))
         rows.append((tier, model, str(len(tries)), ", ".join(a.verdict for a in tries), cost))
-    try:
-        top = log.top_model_cost()
-    except Exception:  # a report detail must never mask the run's own outcome
-        top = None
     progress.table(rows, log.spent, top)
     helpers = {role: c for role, c in cost_by_role(log.records).items() if role != IMPLEMENTER}
     if helpers:
