@@ -162,20 +162,44 @@ def test_invalid_toml_names_file_and_line(tmp_path):
 
 
 def test_unknown_keys_warn_with_their_path(tmp_path):
-    write(
-        tmp_path,
-        ".escalate.yml",
-        "budgett: 1\nrouter: {learnign: false}\ntiers:\n  - {name: a, line: x, colour: red}\n",
-    )
+    write(tmp_path, ".escalate.yml", "color_scheme: 1\ntiers:\n  - {name: a, line: x, colour: red}\n")
     with pytest.warns(ConfigWarning) as record:
         config = load_config(tmp_path)
     messages = sorted(str(w.message) for w in record)
     assert messages == [
-        "Unknown key 'budgett' in .escalate.yml (ignored)",
-        "Unknown key 'router.learnign' in .escalate.yml (ignored)",
+        "Unknown key 'color_scheme' in .escalate.yml (ignored)",
         "Unknown key 'tiers[0].colour' in .escalate.yml (ignored)",
     ]
-    assert config.router.learning is True
+    assert config.tiers[0].name == "a"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("budgett: {max_cost_usd: 1}\n", "Unknown key 'budgett' in .escalate.yml: did you mean 'budget'?"),
+        (
+            "router: {learnign: false}\n",
+            "Unknown key 'router.learnign' in .escalate.yml: did you mean 'router.learning'?",
+        ),
+        (
+            "tiers:\n  - {name: a, line: haiku, max_attempt: 3}\n",
+            "Unknown key 'tiers[0].max_attempt' in .escalate.yml: did you mean 'tiers[0].max_attempts'?",
+        ),
+    ],
+)
+def test_a_misspelt_key_is_an_error_that_names_the_right_one(tmp_path, text, message):
+    write(tmp_path, ".escalate.yml", text)
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path)
+    assert str(err.value) == message
+
+
+@pytest.mark.parametrize("value", [".inf", ".nan", "-.inf"])
+def test_budget_inf_and_nan_are_rejected(tmp_path, value):
+    write(tmp_path, ".escalate.yml", f"budget: {{max_cost_usd: {value}}}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path)
+    assert "budget" in str(err.value) and "max_cost_usd" in str(err.value)
 
 
 def test_empty_yml_and_pyproject_without_table_mean_defaults(tmp_path):

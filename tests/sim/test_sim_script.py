@@ -130,7 +130,7 @@ def test_set_script_from_yaml_file(sim, tmp_path: Path):
 
 
 def test_example_escalation_script_parses():
-    script = Script.load(Path(__file__).parents[2] / "examples" / "sim" / "escalation.yml")
+    script = Script.load("escalation")
     haiku = script.models["claude-haiku-4-5"]
     edits = [b["input"]["new_str"] for e in haiku for b in e.content if b["type"] == "tool_use"]
     assert edits == ["a * b", "b - a"]

@@ -28,7 +28,7 @@ def test_serve_prints_env_lines_serves_the_script_and_stops_cleanly(tmp_path):
         "--log",
         str(log),
         "--script",
-        str(ROOT / "examples" / "sim" / "faults.yml"),
+        "faults",
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
     env["PYTHONUNBUFFERED"] = "1"
@@ -60,7 +60,7 @@ def test_serve_prints_env_lines_serves_the_script_and_stops_cleanly(tmp_path):
 
 @pytest.mark.slow
 def test_escalation_example_walks_haiku_twice_then_sonnet(tmp_path, sim):
-    """The docs/sim.md walkthrough: examples/sim/escalation.yml on the tiny calc sample."""
+    """The docs/sim.md walkthrough: the shipped escalation script on the tiny calc sample."""
     repo = tmp_path / "calc"
     (repo / "tests").mkdir(parents=True)
     (repo / "calc.py").write_text("def add(a, b):\n    return a - b\n")
@@ -76,7 +76,7 @@ def test_escalation_example_walks_haiku_twice_then_sonnet(tmp_path, sim):
         ["commit", "-qm", "init"],
     ):
         subprocess.run(["git", *args], cwd=repo, check=True)
-    sim.set_script(ROOT / "examples" / "sim" / "escalation.yml")
+    sim.set_script("escalation")
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}, **sim.env()}
     proc = subprocess.run(
         [sys.executable, "-m", "escalate.cli", "fix", "tests/test_calc.py::test_add"],

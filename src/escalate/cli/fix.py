@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import click
@@ -15,7 +16,11 @@ from escalate.errors import EXIT_INTERNAL
 @task_options
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object on stdout.")
 @click.option(
-    "--max-cost", type=float, metavar="USD", help="Budget for this task [default: budget.max_cost_usd]."
+    "--max-cost",
+    type=click.FloatRange(min=0, min_open=True, max=1e9),  # inf and nan are mistakes, not budgets
+    callback=lambda ctx, param, v: _finite(v),
+    metavar="USD",
+    help="Budget for this task [default: budget.max_cost_usd].",
 )
 @click.option(
     "--keep", is_flag=True, help="Keep the branch (with the last attempt committed) even when not fixed."
@@ -113,6 +118,12 @@ def fix(
     if not quiet:
         _explain(outcome)
     ctx.exit(EXIT_BY_OUTCOME.get(outcome.outcome, EXIT_INTERNAL))
+
+
+def _finite(value: float | None) -> float | None:
+    if value is not None and not math.isfinite(value):  # nan slips through FloatRange's comparisons
+        raise click.BadParameter(f"{value} is not a number of dollars.")
+    return value
 
 
 def _explain(outcome) -> None:

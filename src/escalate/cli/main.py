@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 import os
 import sys
 import traceback
@@ -81,31 +82,47 @@ _default_showwarning = warnings.showwarning
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; map errors to exit codes. Under pytest, bugs propagate as tracebacks."""
+    """Run the CLI; map errors to exit codes. Under pytest, bugs propagate as tracebacks.
+
+    With ``--json``, every exit prints exactly one JSON object on stdout: a command that ends
+    prints its own; an error that ends it early prints ``{"outcome": "error", "error_kind": ...}``.
+    """
     warnings.showwarning = _show_warning
+    args = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in args[: args.index("--")] if "--" in args else "--json" in args
     try:
-        rc = cli.main(args=argv, prog_name="escalate", standalone_mode=False)
+        rc = cli.main(args=args, prog_name="escalate", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
         exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
+        return _failed(as_json, "usage", exc.format_message(), exc.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("Interrupted.", err=True)
-        return EXIT_INTERRUPTED
+        return _failed(as_json, "interrupted", "interrupted (Ctrl-C or SIGTERM)", EXIT_INTERRUPTED)
     except EscalateError as exc:
         click.echo(f"error: {exc}", err=True)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
-        return EXIT_INTERRUPTED
+        return _failed(as_json, _kind(exc), str(exc), exc.exit_code)
     except Exception as exc:
         if os.environ.get("ESCALATE_RAISE") or "PYTEST_CURRENT_TEST" in os.environ:
             raise
         log = _crash_log(exc)
         click.echo(f"internal error: {exc!r}\nA crash log was written to {log}", err=True)
-        return EXIT_INTERNAL
+        return _failed(as_json, "internal", f"internal error: {exc!r} (crash log: {log})", EXIT_INTERNAL)
     return rc if isinstance(rc, int) else 0
+
+
+def _kind(exc: EscalateError) -> str:
+    """The error family as a word for ``--json`` readers: ConfigError -> "config"."""
+    name = type(exc).__name__.removesuffix("Error")
+    return "usage" if name == "Escalate" else "".join(f"_{c.lower()}" if c.isupper() else c for c in name)[1:]
+
+
+def _failed(as_json: bool, kind: str, message: str, code: int) -> int:
+    if as_json:
+        body = {"outcome": "error", "error_kind": kind, "explanation": message, "exit_code": code}
+        click.echo(json.dumps(body))
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

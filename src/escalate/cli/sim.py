@@ -14,7 +14,10 @@ def sim() -> None:
 
 @sim.command()
 @click.option(
-    "--script", "script", type=click.Path(exists=True, dir_okay=False), help="Script YAML (docs/sim.md)."
+    "--script",
+    "script",
+    metavar="FILE|NAME",
+    help="Script YAML (docs/sim.md), or a shipped script by name: escalation, faults, oracle.",
 )
 @click.option("--port", type=int, default=8765, show_default=True, help="Port; 0 picks a free one.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")

@@ -5,6 +5,7 @@ The schema itself is in schema.py; ``load_config`` and ``config_sources`` here a
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 import types
 import typing
@@ -101,7 +102,12 @@ def load_config(repo_root: Path, overrides: dict | None = None) -> Config:
     """Load and validate the effective config for `repo_root`; raise ConfigError on invalid input."""
     layers = _layers(repo_root, overrides)
     for source, raw in layers:
-        for path in _unknown_keys(Config, raw, ()):
+        for path, known in _unknown_keys(Config, raw, ()):
+            close = difflib.get_close_matches(str(path[-1]), known, n=1, cutoff=0.75)
+            if close:  # a misspelling silently ignored would run with the default instead
+                fixed = _dotted((*path[:-1], close[0]))
+                where = _where(source)
+                raise ConfigError(f"Unknown key {_dotted(path)!r} in {where}: did you mean {fixed!r}?")
             message = f"Unknown key {_dotted(path)!r} in {_where(source)} (ignored)"
             warnings.warn(message, ConfigWarning, stacklevel=2)
     merged: dict = {}
@@ -184,13 +190,14 @@ def nested_model(annotation: Any) -> tuple[str, type[BaseModel]] | None:
     return None
 
 
-def _unknown_keys(model: type[BaseModel], raw: Any, path: tuple) -> Iterator[tuple]:
+def _unknown_keys(model: type[BaseModel], raw: Any, path: tuple) -> Iterator[tuple[tuple, list[str]]]:
+    """(key path, the keys known at that level) for every key the schema does not have."""
     if not isinstance(raw, dict):
         return
     for key, value in raw.items():
         field = model.model_fields.get(key)
         if field is None:
-            yield (*path, key)
+            yield (*path, key), list(model.model_fields)
             continue
         found = nested_model(field.annotation)
         if not found:

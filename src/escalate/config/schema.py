@@ -38,7 +38,10 @@ class _KeyProblem(ValueError):
 
 class Section(BaseModel):
     # extra="ignore": unknown keys are reported by _unknown_keys() with their source, not rejected.
-    model_config = ConfigDict(extra="ignore", use_attribute_docstrings=True, validate_assignment=True)
+    # allow_inf_nan=False: `max_cost_usd: .inf` is a mistake, not an unlimited budget.
+    model_config = ConfigDict(
+        extra="ignore", use_attribute_docstrings=True, validate_assignment=True, allow_inf_nan=False
+    )
 
 
 class TierConfig(Section):
@@ -82,7 +85,11 @@ class BudgetConfig(Section):
 
 class ValidateConfig(Section):
     test_command: list[str] = ["python", "-m", "pytest"]
-    """The repository's test command; node ids and JUnit XML options are appended."""
+    """The repository's test command; node ids and JUnit XML options are appended. A leading `python`
+    is the project's interpreter (see `python`); a leading `ruff` in ruff_command is escalate's ruff."""
+    python: str | None = None
+    """The project's interpreter for `python` in test_command. Default: $VIRTUAL_ENV, else the
+    repository's .venv/, else python on PATH (docs/fix.md says which one a run used)."""
     ruff: bool = True
     """Run ruff on changed files; only findings that are new against the baseline fail an attempt."""
     ruff_command: list[str] = ["ruff", "check"]

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from escalate.agent import prompts as prompt
 from escalate.agent.session import AttemptEnd, Session
 from escalate.errors import EscalateError
+from escalate.ladder import preflight
 from escalate.ladder.policy import ACCEPT, ESCALATE, GIVE_UP, EscalationPolicy
 from escalate.llm.client import ModelCallError, ModelClient, require_api_key
 from escalate.llm.pricing import Budget, BudgetExceeded, PriceTable, fmt_usd
@@ -69,6 +70,8 @@ def run_task(
     for i, t in enumerate(config.tiers):
         if t.model is not None and t.model in static:
             prices.price(static.resolve(t, i).id)
+    pre = preflight.check(config, repo_root, prices, static)
+    config = pre.config
     top_model = config.tiers[-1].model or static.resolve(config.tiers[-1], len(config.tiers) - 1).id
     limit = Decimal(str(max_cost)) if max_cost is not None else Decimal(str(config.budget.max_cost_usd))
     budget = Budget(limit)
@@ -76,8 +79,11 @@ def run_task(
     log = RunLog(repo_root / config.log_dir / new_run_id(task.slug), prices, top_model, task.title)
     outcome = Outcome("error", log_dir=str(log.path))
     ladder = _Ladder(task, config, log, progress, budget, outcome)
+    ladder.preflight(pre)
     ws = None
+    lock = preflight.TaskLock(repo_root, task.slug)
     try:
+        lock.__enter__()  # a second run of this task stops here (exit 2), before any work
         ladder.open_ledger(repo_root)
         ws = Workspace.create(repo_root, task.slug)
         ladder.base_commit = ws.base_commit
@@ -100,7 +106,7 @@ def run_task(
     except ModelCallError as exc:
         ladder.stopped("error", "api", str(exc))
     except EscalateError as exc:
-        ladder.stopped("error", "config", str(exc))
+        ladder.stopped("error", "config", str(exc), say=False)  # the CLI's handler prints it, once
         raise
     except KeyboardInterrupt:
         ladder.stopped("error", "interrupted", "interrupted (Ctrl-C or SIGTERM); the worktree was removed")
@@ -112,7 +118,10 @@ def run_task(
         try:
             _close(ws, task, outcome, keep, log, progress)
         finally:
-            ladder.close_ledger()
+            try:
+                ladder.close_ledger()
+            finally:
+                lock.__exit__()
     return outcome
 
 
@@ -222,7 +231,24 @@ class _Ladder:
     def decide(self, kind: str, choice: str, reason: str) -> None:
         self.decision(Decision(kind, choice, reason))
 
-    def stopped(self, outcome: str, stage: str, reason: str) -> None:
+    def preflight(self, pre: preflight.Preflight) -> None:
+        """Say which tools judge the patch, and warn about uncommitted edits in the checkout."""
+        tools = pre.tools
+        if tools.interpreter is not None:
+            self.decide("tools", tools.interpreter.path, f"tests run with {tools.interpreter.describe()}")
+        if tools.ruff:
+            self.decide("tools", tools.ruff, "ruff for the lint stage")
+        if pre.dirty:
+            more = len(pre.dirty) - 5
+            shown = ", ".join(pre.dirty[:5]) + (f" and {more} more" if more > 0 else "")
+            reason = (
+                f"uncommitted changes in {shown}: the fix is made from the last commit, and `git merge` of "
+                "the fix branch fails if it touches one of them (commit or stash them first)"
+            )
+            self.decide("dirty", str(len(pre.dirty)), reason)
+            self.progress.line(f"warning: {reason}")
+
+    def stopped(self, outcome: str, stage: str, reason: str, *, say: bool = True) -> None:
         """The run stops mid-way (budget, API error, interrupt): close the attempt under way."""
         if self.current is not None:
             tier, model, n = self.current
@@ -231,7 +257,8 @@ class _Ladder:
         self.outcome.outcome = outcome
         self.outcome.explanation = reason
         self.decide("outcome", outcome, reason)
-        self.progress.line(f"{outcome}: {reason}")
+        if say:
+            self.progress.line(f"{outcome}: {reason}")
 
     def _record(self, tier: str, model: str, n: int, verdict: Any, word: str) -> AttemptRecord:
         spent = self.budget.spent - self.attempt_spent_from

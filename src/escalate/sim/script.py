@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 import yaml
@@ -187,8 +188,14 @@ class Script:
         if isinstance(source, dict):
             return cls(source)
         path = Path(source)
+        if not path.is_file() and isinstance(source, str) and source in packaged_scripts():
+            path = Path(str(resources.files("escalate.sim").joinpath(f"scripts/{source}.yml")))
         if not path.is_file():
-            raise ConfigError(f"sim script: {path} does not exist; pass a YAML file (see docs/sim.md)")
+            names = ", ".join(packaged_scripts())
+            raise ConfigError(
+                f"sim script: {path} does not exist; pass a YAML file or a shipped script's name ({names}); "
+                "see docs/sim.md"
+            )
         try:
             return cls(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
         except yaml.YAMLError as exc:
@@ -211,3 +218,9 @@ class Script:
         return [
             e.label for entries in self.models.values() for e in entries if not e.consumed and not e.repeat
         ]
+
+
+def packaged_scripts() -> list[str]:
+    """The example scripts shipped with escalate, by name (``escalate sim serve --script escalation``)."""
+    folder = resources.files("escalate.sim").joinpath("scripts")
+    return sorted(e.name.removesuffix(".yml") for e in folder.iterdir() if e.name.endswith(".yml"))
