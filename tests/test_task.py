@@ -5,7 +5,7 @@ import pytest
 from samplerepo import make_repo
 
 from escalate.errors import EscalateError
-from escalate.task import Frame, Task, TaskError, sanitize_untrusted, traceback_frames
+from escalate.task import Frame, Task, TaskError, sanitize_untrusted, stable_slug, traceback_frames
 from escalate.workspace.worktree import safe_slug
 
 
@@ -288,3 +288,22 @@ def test_traceback_frames_from_the_baselines_junit_failure_text(tb_repo):
     baseline = run_baseline(tb_repo, cfg, ["tests/test_ops.py::test_add"])
     frames = traceback_frames(baseline.target_failures["tests/test_ops.py::test_add"], tb_repo)
     assert frames == EXPECTED[:3]
+
+
+def test_from_issue_reads_trusted_comments_and_keeps_a_stable_slug():
+    from escalate.github.client import IssueComment, IssueInfo
+
+    def issue(*comments: IssueComment, body: str = "add(2, 3) returns -1") -> IssueInfo:
+        return IssueInfo(12, "add\u200b subtracts", body, ("bug",), "open", False, "amy",
+                         "https://x/12", False, comments)  # fmt: skip
+
+    task = Task.from_issue(issue(IssueComment("maint", "MEMBER", "See calc/ops.py <!-- hidden -->")))
+    assert (task.kind, task.title, task.labels, task.issue, task.source) == (
+        "issue", "add subtracts", ["bug"], 12, "github#12"
+    )  # fmt: skip
+    assert "Comment by maint (MEMBER):\nSee calc/ops.py" in task.text and "hidden" not in task.text
+    assert task.heading == "#12: add subtracts"
+    # A new comment or an edited body is the same task (the nightly queue keys on the slug).
+    edited = Task.from_issue(issue(body="edited"))
+    assert edited.slug == task.slug == stable_slug("issue", "12-add\u200b subtracts", "12")
+    assert task.slug.startswith("issue-12-")

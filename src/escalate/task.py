@@ -29,9 +29,10 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import yaml
 
@@ -54,6 +55,45 @@ def _hash6(*parts: str) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:6]
 
 
+def stable_slug(kind: str, name: str, identity: str) -> str:
+    """A stable, readable id for a task: the same finding (or issue) on another night gets the same slug.
+
+    Lowercase ``[a-z0-9-]`` and at most 49 characters, so it is both a legal batch
+    ``custom_id`` (``^[a-zA-Z0-9_-]{1,64}$``) and, behind ``batch-``, a branch name that
+    ``safe_slug`` (60 characters) keeps whole.
+    """
+    readable = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:30].strip("-") or "x"
+    digest = hashlib.sha256(f"{kind}\0{identity}".encode()).hexdigest()[:10]
+    return f"{kind}-{readable}-{digest}"
+
+
+class IssueComment(Protocol):
+    """A comment on an issue, as a task source reads it (``github.client.IssueComment``)."""
+
+    @property
+    def author(self) -> str: ...
+    @property
+    def association(self) -> str: ...  # GitHub's author_association: OWNER, MEMBER, ...
+    @property
+    def body(self) -> str: ...
+
+
+class Issue(Protocol):
+    """An issue, as a task source reads it (``github.client.IssueInfo``): its comments are the
+    ones the caller trusts (``github.trusted_associations``)."""
+
+    @property
+    def number(self) -> int: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def body(self) -> str: ...
+    @property
+    def labels(self) -> Sequence[str]: ...
+    @property
+    def comments(self) -> Sequence[IssueComment]: ...
+
+
 @dataclass
 class Task:
     """One unit of work for the runner. ``slug`` is deterministic; the workspace adds -2, -3 on clashes."""
@@ -65,6 +105,12 @@ class Task:
     labels: list[str] = field(default_factory=list)
     source: str = "cli"
     slug: str = ""
+    issue: int | None = None  # the GitHub issue number, for a task made from one
+
+    @property
+    def heading(self) -> str:
+        """The title as a list of tasks shows it: ``#12: <title>`` for a GitHub issue."""
+        return f"#{self.issue}: {self.title}" if self.issue is not None else self.title
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -104,6 +150,22 @@ class Task:
             f"issue-{number.group(1)}-{_hash6(title, clean)}" if number else f"issue-{_hash6(title, clean)}"
         )
         return cls("issue", title or "Untitled issue", clean, labels=list(labels), source=source, slug=slug)
+
+    @classmethod
+    def from_issue(cls, issue: Issue) -> Task:
+        """The task for a GitHub issue, the one way both ``escalate fix --issue N`` and the nightly
+        job make it: title, body and the (trusted) comments, sanitized; nothing in them can reach
+        config, tools or allowed paths (they only ever become prompt text). The slug depends on the
+        number and title only, so a new comment does not make a new task in the nightly queue."""
+        parts = [issue.body.strip()]
+        for c in issue.comments:
+            if c.body.strip():
+                parts.append(f"Comment by {c.author} ({c.association}):\n{c.body.strip()}")
+        text = "\n\n".join(p for p in parts if p) or issue.title
+        task = cls.from_issue_text(text, issue.title, issue.labels, source=f"github#{issue.number}")
+        task.issue = issue.number
+        task.slug = stable_slug("issue", f"{issue.number}-{issue.title}", str(issue.number))
+        return task
 
     @classmethod
     def from_issue_file(cls, path: Path) -> Task:

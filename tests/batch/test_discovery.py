@@ -7,8 +7,9 @@ import re
 from batchrepo import LEGACY, STYLE, make_nightly_repo
 from samplerepo import PYTEST_COMMAND, make_calc_repo
 
-from escalate.batch.discovery import scan, still_present, task_slug
+from escalate.batch.discovery import scan, still_present
 from escalate.config import load_config
+from escalate.task import stable_slug
 
 CUSTOM_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
@@ -44,8 +45,9 @@ def test_scan_finds_each_kind(tmp_path):
 def test_slugs_are_stable_and_filters_apply(tmp_path):
     root = make_nightly_repo(tmp_path)
     # A slug depends on the finding only, never on the night or the process: the ledger keys on it.
-    assert task_slug("test", "tests/test_ops.py", "tests/test_ops.py") == "test-tests-test-ops-py-50dc911a93"
-    assert task_slug("lint", "x" * 200, "id") != task_slug("lint", "x" * 200, "other")
+    slug = stable_slug("test", "tests/test_ops.py", "tests/test_ops.py")
+    assert slug == "test-tests-test-ops-py-50dc911a93"
+    assert stable_slug("lint", "x" * 200, "id") != stable_slug("lint", "x" * 200, "other")
     # Paths keep tests/test_ops.py out; rules "F" keep E741 out, and F401 stays out since ruff fixes it.
     found = scan(root, _config(root, paths=["calc/legacy.py", "calc/style.py"], ruff_rules=["F"]), "base")
     assert [t.kind for t in found.tasks] == ["warning"]

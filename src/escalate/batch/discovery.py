@@ -11,20 +11,18 @@ finding whose fix ``ruff check --fix`` would apply (applicability "safe") is not
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import json
 import os
-import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from escalate.errors import EscalateError
+from escalate.task import Task, stable_slug
 
 if TYPE_CHECKING:
     from escalate.config import Config
-    from escalate.task import Task
 
 PROBE_MODULE = "escalate_nightly_probe"
 # Loaded by the project's pytest through `-p`; it must only use the standard library.
@@ -96,18 +94,6 @@ class Scan:
     lint: list[LintFinding] = field(default_factory=list)
     tasks: list[Task] = field(default_factory=list)
     checks: dict[str, dict] = field(default_factory=dict)  # task slug -> what still_present() looks for
-
-
-def task_slug(kind: str, name: str, identity: str) -> str:
-    """A stable, readable id for a task: the same finding on another night gets the same slug.
-
-    Lowercase ``[a-z0-9-]`` and at most 49 characters, so it is both a legal batch
-    ``custom_id`` (``^[a-zA-Z0-9_-]{1,64}$``) and, behind ``batch-``, a branch name that
-    ``safe_slug`` (60 characters) keeps whole.
-    """
-    readable = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:30].strip("-") or "x"
-    digest = hashlib.sha256(f"{kind}\0{identity}".encode()).hexdigest()[:10]
-    return f"{kind}-{readable}-{digest}"
 
 
 def in_scope(path: str, scopes: list[str]) -> bool:
@@ -242,8 +228,6 @@ def warning_findings(records: list[dict], root: Path, scopes: list[str]) -> list
 
 
 def _test_tasks(failing: dict[str, str]) -> list[Task]:
-    from escalate.task import Task
-
     by_file: dict[str, list[str]] = {}
     for nodeid in failing:
         by_file.setdefault(nodeid.split("::")[0], []).append(nodeid)
@@ -261,19 +245,17 @@ def _test_tasks(failing: dict[str, str]) -> list[Task]:
                 target_tests=ids,
                 labels=[],
                 source="nightly",
-                slug=task_slug("test", path, path),
+                slug=stable_slug("test", path, path),
             )
         )
     return tasks
 
 
 def _warning_tasks(warnings: list[WarningFinding], checks: dict[str, dict]) -> list[Task]:
-    from escalate.task import Task
-
     tasks = []
     for w in warnings:
         # The line is left out of the identity: unrelated edits above it must not make a new task.
-        slug = task_slug("warning", w.path, f"{w.path}\0{w.category}\0{w.message}")
+        slug = stable_slug("warning", w.path, f"{w.path}\0{w.category}\0{w.message}")
         checks[slug] = {"kind": "warning", "path": w.path, "category": w.category, "message": w.message}
         tests = ", ".join(w.tests[:5]) or "test collection"
         tasks.append(
@@ -295,8 +277,6 @@ def _warning_tasks(warnings: list[WarningFinding], checks: dict[str, dict]) -> l
 
 
 def _lint_tasks(findings: list[LintFinding], checks: dict[str, dict]) -> list[Task]:
-    from escalate.task import Task
-
     by_file: dict[str, list[LintFinding]] = {}
     for f in findings:
         by_file.setdefault(f.path, []).append(f)
@@ -307,7 +287,7 @@ def _lint_tasks(findings: list[LintFinding], checks: dict[str, dict]) -> list[Ta
             for f in items
         )
         codes = sorted({f.code for f in items})
-        slug = task_slug("lint", path, f"{path}\0{','.join(codes)}")
+        slug = stable_slug("lint", path, f"{path}\0{','.join(codes)}")
         checks[slug] = {"kind": "lint", "path": path, "codes": codes}
         tasks.append(
             Task(
@@ -377,18 +357,8 @@ def github_issues(config: Config) -> list[Task]:
         return []
     from escalate.github.client import GithubRepo
 
-    return [issue_task(i) for i in GithubRepo.from_env().labelled_issues(config.batch.issue_label)]
-
-
-def issue_task(issue: Any) -> Task:
-    from escalate.task import Task, sanitize_untrusted
-
-    return Task(
-        kind="issue",
-        title=f"#{issue.number}: {sanitize_untrusted(issue.title)}",
-        text=sanitize_untrusted(issue.body or ""),
-        target_tests=[],
-        labels=list(issue.labels),
-        source=f"github#{issue.number}",
-        slug=task_slug("issue", f"{issue.number}-{issue.title}", str(issue.number)),
-    )
+    repo = GithubRepo.from_env()
+    return [
+        Task.from_issue(i)
+        for i in repo.labelled_issues(config.batch.issue_label, config.github.trusted_associations)
+    ]

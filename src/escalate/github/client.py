@@ -157,6 +157,10 @@ class GithubRepo:
     def issue(self, number: int, trusted: frozenset[str] | set[str] | list[str]) -> IssueInfo:
         """The issue, with only the comments whose author_association is in ``trusted``."""
         issue = self._call(f"reading issue #{number}", self._repo.get_issue, number)
+        return self._with_comments(issue, trusted)
+
+    def _with_comments(self, issue: Any, trusted: frozenset[str] | set[str] | list[str]) -> IssueInfo:
+        number = issue.number
         comments = self._call(f"reading the comments of #{number}", lambda: list(issue.get_comments()))
         return _issue_info(
             issue,
@@ -167,16 +171,17 @@ class GithubRepo:
             ),
         )
 
-    def labelled_issues(self, label: str) -> list[IssueInfo]:
-        """Open issues (pull requests left out) carrying ``label``, newest first; comments are not read.
+    def labelled_issues(self, label: str, trusted: frozenset[str] | set[str] | list[str]) -> list[IssueInfo]:
+        """Open issues (pull requests left out) carrying ``label``, newest first, each with the
+        comments whose author_association is in ``trusted`` (as ``issue`` reads them).
 
-        Only people with triage access can label, so the label itself is the trust check.
+        Only people with triage access can label, so the label itself is the trust check for the issue.
         """
         found = self._call(
             f"listing issues labelled {label!r}",
             lambda: list(self._repo.get_issues(state="open", labels=[label])),
         )
-        return [_issue_info(i, ()) for i in found if i.pull_request is None]
+        return [self._with_comments(i, trusted) for i in found if i.pull_request is None]
 
     def comment(self, number: int, body: str) -> str:
         """Comment on an issue or pull request; returns the comment's URL."""

@@ -187,7 +187,7 @@ class Publisher:
 
     def _issue_run(self, info: IssueInfo) -> GithubResult:
         n = info.number
-        task = issue_task(info)
+        task = Task.from_issue(info)
         self.progress.line(f"issue #{n}: {task.title}")
 
         def say(body: str) -> str:
@@ -285,19 +285,6 @@ class Publisher:
     def _failure(self, outcome: Outcome, report: Report, pushed: str | None) -> str:
         hint = "" if self.cfg.push_failed_branch else " (set `github.push_failed_branch: true` to get one)"
         return failure_comment(outcome, report, pushed_branch=pushed, push_hint=hint)
-
-
-def issue_task(info: IssueInfo) -> Any:
-    """The Task for an issue: title, body and trusted comments, sanitized by ``Task.from_issue_text``;
-    nothing in them can reach config, tools or allowed paths (they only ever become prompt text)."""
-    from escalate.task import Task
-
-    parts = [info.body.strip()]
-    for c in info.comments:
-        if c.body.strip():
-            parts.append(f"Comment by {c.author} ({c.association}):\n{c.body.strip()}")
-    text = "\n\n".join(p for p in parts if p) or info.title
-    return Task.from_issue_text(text, info.title, info.labels, source=f"github#{info.number}")
 
 
 def ci_task(trigger: Trigger) -> Task:
