@@ -6,11 +6,11 @@ from samplerepo import CALC_FILES, CALC_FIX, git, make_calc_repo, write_files
 from escalate.agent.editor import (
     EDITOR_TOOL_NAME,
     MAX_LISTED,
-    MAX_SEARCH_HITS,
     Editor,
     glob_regex,
     path_matches,
 )
+from escalate.agent.search import MAX_SEARCH_HITS
 from escalate.workspace.worktree import Workspace
 
 PROTECTED = [".github/workflows/**", ".escalate.yml"]
@@ -300,3 +300,136 @@ def test_absolute_paths_through_an_unresolved_root(tmp_path):
     assert not edit(editor, command="view", path=str(alias / "calc/ops.py")).is_error
     assert not edit(editor, command="view", path=str(real.resolve() / "calc/ops.py")).is_error
     assert edit(editor, command="view", path=str(tmp_path / "elsewhere.py")).is_error
+
+
+# -- bad input: every one is a tool error, none an exception ----------------------------------
+
+DEEP = "/".join(["d"] * 2000) + "/f.py"
+BAD_CALLS = {
+    "nul in path": {"command": "view", "path": "calc/ops\x00.py"},
+    "nul in new path": {"command": "create", "path": "a\x00b.py", "file_text": "x"},
+    "2000 levels, view": {"command": "view", "path": DEEP},
+    "2000 levels, create": {"command": "create", "path": DEEP, "file_text": "x"},
+    "100 levels, create": {"command": "create", "path": "/".join(["d"] * 100), "file_text": "x"},
+    "300-byte name, view": {"command": "view", "path": "x" * 300},
+    "300-byte name, create": {"command": "create", "path": "x" * 300 + ".py", "file_text": "x"},
+    "long multi-byte name": {"command": "create", "path": "é" * 130, "file_text": "x"},
+    "lone surrogate in path": {"command": "view", "path": "calc/\ud800.py"},
+    "lone surrogate in text": {"command": "create", "path": "s.py", "file_text": "x = '\udfff'"},
+    "newline in path": {"command": "create", "path": "a\nb.py", "file_text": "x"},
+    "path too long": {"command": "view", "path": "a" * 5000},
+    "str_replace on a directory": {"command": "str_replace", "path": "calc", "old_str": "a", "new_str": "b"},
+    "insert on a directory": {"command": "insert", "path": "calc", "insert_line": 0, "insert_text": "x"},
+    "create on a directory": {"command": "create", "path": "calc", "file_text": "x"},
+    "view under a file": {"command": "view", "path": "calc/ops.py/inner.py"},
+    "create under a file": {"command": "create", "path": "calc/ops.py/inner.py", "file_text": "x"},
+    "non-UTF-8 file, str_replace": {
+        "command": "str_replace",
+        "path": "latin.txt",
+        "old_str": "c",
+        "new_str": "d",
+    },
+    "binary file, insert": {"command": "insert", "path": "blob.bin", "insert_line": 0, "insert_text": "x"},
+    "fifo, view": {"command": "view", "path": "pipe"},
+    "fifo, create": {"command": "create", "path": "pipe", "file_text": "x"},
+    "fifo, str_replace": {"command": "str_replace", "path": "pipe", "old_str": "a", "new_str": "b"},
+    "symlink loop": {"command": "view", "path": "loop/x.py"},
+    "file over the size cap": {"command": "view", "path": "huge.txt"},
+    "text over the size cap": {"command": "create", "path": "big.py", "file_text": "x" * 5_000_001},
+    "path not a string": {"command": "view", "path": ["calc"]},
+    "command not a string": {"command": {"view": 1}, "path": "calc"},
+}
+
+
+@pytest.fixture
+def hostile(repo):
+    """The sample repo plus files the editor must refuse without blocking or raising."""
+    (repo / "blob.bin").write_bytes(b"\x00\x01\x02")
+    (repo / "latin.txt").write_bytes("caf\xe9".encode("latin-1"))
+    os.mkfifo(repo / "pipe")
+    os.symlink("loop", repo / "loop")
+    with open(repo / "huge.txt", "wb") as fh:
+        fh.truncate(5_000_001)  # sparse: no disk used
+    return repo
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("case", list(BAD_CALLS), ids=list(BAD_CALLS))
+def test_bad_input_is_a_tool_error_not_an_exception(hostile, case):
+    editor = Editor(hostile, PROTECTED)
+    before = snapshot_tree(hostile)
+    result = edit(editor, **BAD_CALLS[case])
+    assert result.is_error and result.content.startswith("Error: "), result.content
+    assert result.changed is None and editor.changed == set()
+    assert len(result.content) < 600  # a bad path is echoed back shortened, not whole
+    assert result.content.isprintable()  # no NUL, surrogate or newline from the input goes back raw
+    assert snapshot_tree(hostile) == before  # nothing written, no stray directory made
+
+
+def snapshot_tree(root):
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if ".git" not in p.parts)
+
+
+def test_bad_input_messages_say_what_to_do(hostile):
+    editor = Editor(hostile, PROTECTED)
+
+    def error(case: str) -> str:
+        return edit(editor, **BAD_CALLS[case]).content
+
+    assert "'\\x00'" in error("nul in path") and "printable" in error("nul in path")
+    assert "4004 characters long; at most 1024" in error("2000 levels, create")
+    assert "100 levels; at most 64" in error("100 levels, create")
+    assert "300 bytes" in error("300-byte name, view") and "255" in error("300-byte name, view")
+    assert "260 bytes" in error("long multi-byte name")
+    assert "lone surrogate" in error("lone surrogate in text")
+    assert "not a regular file" in error("fifo, view") and "not a regular file" in error("fifo, create")
+    assert "5,000,001 bytes" in error("file over the size cap") and "search_repo" in error(
+        "file over the size cap"
+    )
+    assert "is a file, not a directory" in error("create under a file")
+    assert "cannot be resolved" in error("symlink loop")
+    # What no check foresees is still an answer: the OSError's reason, with the path as the model gave it.
+    assert (
+        error("view under a file")
+        == "Error: the filesystem refused this: Not a directory (calc/ops.py/inner.py)."
+    )
+
+
+def test_str_replace_with_200k_matches_counts_once_and_lists_a_few(editor, repo):
+    (repo / "many.py").write_text("x = 1\n" * 200_000)
+    result = edit(editor, command="str_replace", path="many.py", old_str="x = 1", new_str="x = 2")
+    assert result.is_error
+    assert result.content == (
+        "Error: No replacement was performed. Multiple occurrences of old_str in lines "
+        "[1, 2, 3, 4, 5, ... (200000 in all)]. Please ensure it is unique."
+    )
+    spread = "a\n" * 10 + "needle\n" + "b\n" * 5 + "needle needle\n"
+    (repo / "spread.py").write_text(spread)
+    two = edit(editor, command="str_replace", path="spread.py", old_str="needle", new_str="x")
+    assert "lines [11, 17, 17]" in two.content and "in all" not in two.content
+
+
+@pytest.mark.timeout(30)  # Python's re takes exponential time on this pattern and input
+def test_search_repo_cannot_hang_on_catastrophic_backtracking(editor, repo):
+    (repo / "evil.txt").write_text("a" * 50_000 + "!\n" + "aaaa\n")
+    result = editor.handle("search_repo", {"pattern": "(a+)+$", "regex": True})
+    assert not result.is_error and result.content == "evil.txt:2: aaaa"
+    for pattern in (r"(?<=a)b", r"(a)\1"):
+        refused = editor.handle("search_repo", {"pattern": pattern, "regex": True})
+        assert refused.is_error and "RE2 syntax" in refused.content and "backreferences" in refused.content
+    long = editor.handle("search_repo", {"pattern": "a" * 1001, "regex": True})
+    assert long.is_error and "at most 1000" in long.content
+
+
+def test_search_repo_counts_at_most_a_bounded_number_of_lines(editor, repo, monkeypatch):
+    import escalate.agent.search as search
+
+    monkeypatch.setattr(search, "MAX_COUNTED", 120)
+    (repo / "hay.txt").write_text("needle\n" * 1000)
+    lines = editor.handle("search_repo", {"pattern": "needle"}).content.splitlines()
+    assert len(lines) == MAX_SEARCH_HITS + 1 and "counting stopped at 120 matching lines" in lines[-1]
+    monkeypatch.setattr(search, "MAX_SCAN_BYTES", 10)
+    note = editor.handle("search_repo", {"pattern": "needle", "path": "hay.txt"}).content
+    assert note.startswith("hay.txt:1: needle")
+    wide = editor.handle("search_repo", {"pattern": "zzz-none"}).content
+    assert wide.startswith("No matches") and "files not searched" in wide

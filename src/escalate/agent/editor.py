@@ -5,8 +5,12 @@ The model edits files only through ``handle()``. Every path is checked before us
 tree and anything inside ``.git`` are refused for every command; protected paths
 (config ``editor.protected_paths``) may be viewed but never edited or created.
 Problems come back as ``ToolResult(is_error=True)`` for the model to read, never as
-exceptions. Two read-only helpers, ``search_repo`` and ``list_files``, save the model
-from viewing files one by one. There is no shell tool.
+exceptions: a path is checked for what the filesystem cannot take (NUL, lone surrogates,
+control characters, a name over 255 bytes, more than ``MAX_PATH_DEPTH`` levels) before it
+is used, only regular files are read or written (a FIFO would block), files are size-capped,
+and any ``OSError`` left is answered with its reason. Two read-only helpers, ``search_repo``
+(RE2, see ``escalate.agent.search``) and ``list_files``, save the model from viewing files one
+by one. There is no shell tool.
 """
 
 from __future__ import annotations
@@ -14,17 +18,21 @@ from __future__ import annotations
 import os
 import posixpath
 import re
+import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from escalate.agent.pathtext import path_problem, shown
+from escalate.agent.search import SEARCH_TOOL, SearchError, compile_pattern, describe, search
 
 EDITOR_TOOL_TYPE = "text_editor_20250728"
 EDITOR_TOOL_NAME = "str_replace_based_edit_tool"
 COMMANDS = ("view", "create", "str_replace", "insert")
 SNIPPET_LINES = 4
-MAX_SEARCH_HITS = 50
 MAX_LISTED = 200
-MAX_SEARCH_FILE_BYTES = 1_000_000
+MAX_MATCH_LINES = 5  # str_replace names at most this many lines of a non-unique old_str
+MAX_FILE_BYTES = 5_000_000  # view and edit; larger files are refused (search_repo still reads up to 1 MB)
 # Skipped by the directory walk when no file lister (git's view of the tree) is given.
 WALK_SKIP = {".git", "__pycache__", "node_modules", ".venv", "venv", ".tox", ".mypy_cache", ".ruff_cache"}
 
@@ -75,6 +83,17 @@ def path_matches(rel: str, patterns: Iterable[re.Pattern[str]]) -> bool:
     return any(p.match(c) for p in patterns for c in candidates)
 
 
+def _match_lines(text: str, needle: str, limit: int) -> list[int]:
+    """Line numbers of the first ``limit`` occurrences of needle, newlines counted once."""
+    lines, pos, line, counted_to = [], text.find(needle), 1, 0
+    while pos >= 0 and len(lines) < limit:
+        line += text.count("\n", counted_to, pos)
+        lines.append(line)
+        counted_to = pos
+        pos = text.find(needle, pos + len(needle))
+    return lines
+
+
 def _numbered(lines: list[str], first: int) -> str:
     # The real tool's `cat -n` layout: right-aligned number, a tab, the line.
     return "\n".join(f"{n:6}\t{line}" for n, line in enumerate(lines, start=first))
@@ -110,36 +129,7 @@ class Editor:
         """The tool definitions to send with every request."""
         return [
             {"type": EDITOR_TOOL_TYPE, "name": EDITOR_TOOL_NAME, "max_characters": self.max_view_chars},
-            {
-                "name": "search_repo",
-                "description": (
-                    "Search the repository's text files for a literal string (default) or a Python regular "
-                    f"expression. Returns `path:line: text` hits, at most {MAX_SEARCH_HITS}. Read-only."
-                ),
-                "input_schema": {
-                    "type": "object",
-                    "properties": {
-                        "pattern": {"type": "string", "description": "Text or regex to find."},
-                        "regex": {
-                            "type": "boolean",
-                            "description": "Treat pattern as a regex (default false).",
-                        },
-                        "ignore_case": {
-                            "type": "boolean",
-                            "description": "Case-insensitive (default false).",
-                        },
-                        "path": {
-                            "type": "string",
-                            "description": "Directory or file to search (default: root).",
-                        },
-                        "glob": {
-                            "type": "string",
-                            "description": "Only files matching this glob, e.g. **/*.py",
-                        },
-                    },
-                    "required": ["pattern"],
-                },
-            },
+            SEARCH_TOOL,
             {
                 "name": "list_files",
                 "description": (
@@ -168,17 +158,30 @@ class Editor:
             if name == "list_files":
                 return ToolResult(self._list(tool_input))
             known = ", ".join([EDITOR_TOOL_NAME, "search_repo", "list_files"])
-            raise _Refused(f"Unknown tool `{name}`. Available tools: {known}.")
+            raise _Refused(f"Unknown tool `{shown(name)}`. Available tools: {known}.")
         except _Refused as exc:
             return ToolResult(f"Error: {exc}", is_error=True)
+        except OSError as exc:  # what no check foresaw (a full disk, a file limit): the model hears why
+            where = f" ({shown(self._relative(exc.filename))})" if exc.filename else ""
+            return ToolResult(
+                f"Error: the filesystem refused this: {exc.strerror or exc}{where}.", is_error=True
+            )
 
     # -- paths -----------------------------------------------------------------------------
+
+    def _relative(self, filename: object) -> str:
+        name = os.fsdecode(filename) if isinstance(filename, bytes | str) else str(filename)
+        root = self.root.as_posix() + "/"
+        return name[len(root) :] if name.startswith(root) else name
 
     def resolve(self, path: object, *, write: bool = False) -> tuple[Path, str]:
         """The absolute path and normalised relative path for a tool path, or ``_Refused``."""
         if not isinstance(path, str) or not path.strip():
             raise _Refused("Parameter `path` must be a non-empty string.")
         raw = path.strip()
+        problem = path_problem(raw)
+        if problem:
+            raise _Refused(problem)
         if raw.startswith("/"):
             root = next((r for r in self._shown_roots if raw == r or raw.startswith(r + "/")), None)
             if root is None:
@@ -189,45 +192,90 @@ class Editor:
             raw = raw[len(root) :].lstrip("/") or "."
         rel = posixpath.normpath(raw)
         if rel == ".." or rel.startswith("../"):
-            raise _Refused(f"The path {path} leaves the repository (`..`); only files inside it can be used.")
-        target = (self.root / rel).resolve()
+            raise _Refused(
+                f"The path {shown(path)} leaves the repository (`..`); only files inside it can be used."
+            )
+        try:
+            target = (self.root / rel).resolve()
+        except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python < 3.13)
+            raise _Refused(f"The path {shown(path)} cannot be resolved: {exc}.") from None
         if target != self.root and self.root not in target.parents:
             raise _Refused(
-                f"The path {path} resolves through a symlink to {target}, outside the repository; refused."
+                f"The path {shown(path)} resolves through a symlink to {shown(target)}, outside the "
+                "repository; refused."
             )
         real_rel = target.relative_to(self.root).as_posix()
         for candidate in {rel, real_rel}:
             if ".git" in candidate.split("/"):
                 raise _Refused(
-                    f"The path {path} is inside git's own data (.git); it cannot be viewed or edited."
+                    f"The path {shown(path)} is inside git's own data (.git); it cannot be viewed or edited."
                 )
             if write and path_matches(candidate, self._protected_res):
                 raise _Refused(
-                    f"The path {path} is protected (editor.protected_paths: {', '.join(self.protected)}); "
-                    "it may be viewed but not edited. Fix the problem elsewhere."
+                    f"The path {shown(path)} is protected "
+                    f"(editor.protected_paths: {', '.join(self.protected)}); it may be viewed but not "
+                    "edited. Fix the problem elsewhere."
                 )
         return target, real_rel
 
-    def _read(self, target: Path, shown: str) -> str:
-        if not target.exists():
-            raise _Refused(f"The path {shown} does not exist. Use `view` on a directory to see what exists.")
-        if target.is_dir():
-            raise _Refused(f"The path {shown} is a directory; this command needs a file.")
-        data = target.read_bytes()
+    def _read(self, target: Path, path: str) -> str:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it.
+        try:
+            fd = os.open(target, os.O_RDONLY | os.O_NONBLOCK)
+        except FileNotFoundError:
+            raise _Refused(
+                f"The path {shown(path)} does not exist. Use `view` on a directory to see what exists."
+            ) from None
+        except IsADirectoryError:
+            raise _Refused(f"The path {shown(path)} is a directory; this command needs a file.") from None
+        with os.fdopen(fd, "rb") as fh:
+            info = os.fstat(fd)
+            if stat.S_ISDIR(info.st_mode):
+                raise _Refused(f"The path {shown(path)} is a directory; this command needs a file.")
+            if not stat.S_ISREG(info.st_mode):
+                raise _Refused(f"The path {shown(path)} is not a regular file; only text files can be used.")
+            if info.st_size > MAX_FILE_BYTES:
+                raise _Refused(
+                    f"The file {shown(path)} is {info.st_size:,} bytes, over the {MAX_FILE_BYTES:,}-byte "
+                    "limit for viewing and editing; use search_repo to find what you need in it."
+                )
+            data = fh.read(MAX_FILE_BYTES + 1)
         if b"\0" in data[:8192]:
-            raise _Refused(f"The file {shown} is binary; only text files can be viewed or edited.")
+            raise _Refused(f"The file {shown(path)} is binary; only text files can be viewed or edited.")
         try:
             # newline="" semantics: keep \r\n so writing back does not rewrite every line ending.
             return data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise _Refused(
-                f"The file {shown} is not UTF-8 text ({exc.reason}); it cannot be edited."
-            ) from exc
+                f"The file {shown(path)} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                "it cannot be viewed or edited."
+            ) from None
 
     def _write(self, target: Path, rel: str, text: str) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with open(target, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
+        try:
+            data = text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise _Refused(
+                f"The text holds a character that cannot be written as UTF-8 ({ascii(text[exc.start])} at "
+                f"position {exc.start}, a lone surrogate); send valid Unicode."
+            ) from None
+        if len(data) > MAX_FILE_BYTES:
+            raise _Refused(f"The text is {len(data):,} bytes; files are limited to {MAX_FILE_BYTES:,} bytes.")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise _Refused(
+                f"A parent of {shown(rel)} is a file, not a directory; choose another path."
+            ) from None
+        if target.exists() and not target.is_file():
+            raise _Refused(f"The path {shown(rel)} is not a regular file; it cannot be written.")
+        # O_NONBLOCK: should a FIFO appear after the check, opening it fails (ENXIO) instead of blocking.
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK, 0o644)
+        with os.fdopen(fd, "wb") as fh:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise _Refused(f"The path {shown(rel)} is not a regular file; it cannot be written.")
+            fh.truncate(0)
+            fh.write(data)
         self.changed.add(rel)
 
     # -- the text editor -------------------------------------------------------------------
@@ -281,10 +329,10 @@ class Editor:
             last = len(lines) if end == -1 else min(end, len(lines))
         if not lines:
             return ToolResult(f"The file {rel} is empty.")
-        shown = lines[first - 1 : last]
-        body, cut = self._fit(shown, first)
+        wanted = lines[first - 1 : last]
+        body, cut = self._fit(wanted, first)
         if cut:
-            shown_last = first + len(shown) - cut - 1
+            shown_last = first + len(wanted) - cut - 1
             body += (
                 f"\n[... output truncated at {self.max_view_chars} characters: showing lines {first}-"
                 f"{shown_last} of {len(lines)}. Use `view_range` to see lines {shown_last + 1} onward.]"
@@ -341,18 +389,20 @@ class Editor:
         text = self._read(target, args["path"])
         if old not in text and "\r\n" in text and "\r\n" not in old:
             old, new = old.replace("\n", "\r\n"), new.replace("\n", "\r\n")  # a CRLF file
-        starts = [m.start() for m in re.finditer(re.escape(old), text)]
-        if not starts:
+        count = text.count(old)  # one pass, however many matches
+        if count == 0:
             raise _Refused(f"No replacement was performed, old_str did not appear verbatim in {rel}.")
-        if len(starts) > 1:
-            lines = [text.count("\n", 0, s) + 1 for s in starts]
+        if count > 1:
+            lines = _match_lines(text, old, MAX_MATCH_LINES)
+            listed = ", ".join(map(str, lines)) + (f", ... ({count} in all)" if count > len(lines) else "")
             raise _Refused(
-                f"No replacement was performed. Multiple occurrences of old_str in lines {lines}. "
+                f"No replacement was performed. Multiple occurrences of old_str in lines [{listed}]. "
                 "Please ensure it is unique."
             )
+        first_at = text.index(old)
         updated = text.replace(old, new, 1)
         self._write(target, rel, updated)
-        at = text.count("\n", 0, starts[0]) + 1
+        at = text.count("\n", 0, first_at) + 1
         return ToolResult(
             f"The file {rel} has been edited. Here's the result of running `cat -n` on a snippet of {rel}:\n"
             f"{self._snippet(updated, at, new.count(chr(10)))}\n"
@@ -432,37 +482,13 @@ class Editor:
         pattern = args.get("pattern")
         if not isinstance(pattern, str) or not pattern:
             raise _Refused("Parameter `pattern` is required for search_repo and must be a non-empty string.")
-        flags = re.IGNORECASE if args.get("ignore_case") else 0
         try:
-            regex = re.compile(pattern if args.get("regex") else re.escape(pattern), flags)
-        except re.error as exc:
-            raise _Refused(
-                f"Invalid regular expression {pattern!r}: {exc}. Set regex=false to search literally."
-            ) from None
-        hits, total = [], 0
-        for rel in self._scope(args, "glob", None):
-            path = self.root / rel
-            try:
-                if path.is_symlink() or path.stat().st_size > MAX_SEARCH_FILE_BYTES:
-                    continue
-                data = path.read_bytes()
-            except OSError:
-                continue
-            if b"\0" in data[:8192]:
-                continue
-            for n, line in enumerate(data.decode("utf-8", "replace").splitlines(), start=1):
-                if regex.search(line):
-                    total += 1
-                    if len(hits) < MAX_SEARCH_HITS:
-                        text = line.strip()
-                        hits.append(f"{rel}:{n}: {text[:200]}{' [...]' if len(text) > 200 else ''}")
-        if not hits:
-            return f"No matches for {pattern!r}."
-        if total > len(hits):
-            hits.append(
-                f"[... {total - len(hits)} more matches not shown; narrow the pattern, path or glob.]"
+            program = compile_pattern(
+                pattern, regex=bool(args.get("regex")), ignore_case=bool(args.get("ignore_case"))
             )
-        return "\n".join(hits)
+        except SearchError as exc:
+            raise _Refused(str(exc)) from None
+        return describe(pattern, search(self.root, self._scope(args, "glob", None), program))
 
     def _list(self, args: dict) -> str:
         files = self._scope(args, "glob", "**/*")
