@@ -145,3 +145,18 @@ def test_pause_turn_continues_the_turn(sim, tmp_path):
         "assistant",
         "user",
     ]
+
+
+def test_reply_with_a_lone_surrogate_is_made_sendable_except_signed_thinking():
+    import json
+
+    from escalate.agent.session import sendable
+
+    plain = [{"type": "text", "text": "ok é"}]
+    assert sendable(plain) is plain  # nothing to do: the very same list
+    thinking = {"type": "thinking", "thinking": "t", "signature": "sig"}
+    tool = {"type": "tool_use", "id": "t1", "name": "x", "input": {"path": "a\ud800b", "n": [1, "\udfff"]}}
+    out = sendable([thinking, tool])
+    assert out[0] is thinking and out[1]["input"] == {"path": "a\ufffdb", "n": [1, "\ufffd"]}
+    assert tool["input"]["path"] == "a\ud800b"  # the editor still sees what the model sent
+    json.dumps(out, ensure_ascii=False).encode("utf-8")

@@ -228,7 +228,7 @@ class Editor:
             ) from None
         except IsADirectoryError:
             raise _Refused(f"The path {shown(path)} is a directory; this command needs a file.") from None
-        with os.fdopen(fd, "rb") as fh:
+        try:
             info = os.fstat(fd)
             if stat.S_ISDIR(info.st_mode):
                 raise _Refused(f"The path {shown(path)} is a directory; this command needs a file.")
@@ -239,7 +239,13 @@ class Editor:
                     f"The file {shown(path)} is {info.st_size:,} bytes, over the {MAX_FILE_BYTES:,}-byte "
                     "limit for viewing and editing; use search_repo to find what you need in it."
                 )
-            data = fh.read(MAX_FILE_BYTES + 1)
+            chunks, size = [], 0
+            while size <= MAX_FILE_BYTES and (chunk := os.read(fd, 1 << 20)):
+                chunks.append(chunk)
+                size += len(chunk)
+            data = b"".join(chunks)
+        finally:
+            os.close(fd)
         if b"\0" in data[:8192]:
             raise _Refused(f"The file {shown(path)} is binary; only text files can be viewed or edited.")
         try:

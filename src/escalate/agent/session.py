@@ -8,6 +8,7 @@ conversation. A new tier is a new Session: models are never switched mid-convers
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,29 @@ CUT_OFF = (
     "Your reply was cut off at max_tokens, so any tool call in it was not run. "
     "Continue in smaller steps (one edit per tool call)."
 )
+
+
+def sendable(content: list[dict]) -> list[dict]:
+    """Reply blocks as they can be sent back: a lone surrogate (JSON may carry one in a tool input,
+    UTF-8 cannot) becomes U+FFFD. Thinking blocks stay as they are: their signature covers them."""
+    try:
+        json.dumps(content, ensure_ascii=False).encode("utf-8")
+        return content
+    except UnicodeEncodeError:
+        return [b if b.get("type") in SIGNED else _scrub(b) for b in content]
+
+
+SIGNED = ("thinking", "redacted_thinking")
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in value)
+    if isinstance(value, dict):
+        return {k: _scrub(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    return value
 
 
 @dataclass
@@ -77,7 +101,7 @@ class Session:
             reply = self.client.send(self._request())
             end.turns += 1
             if reply.content:
-                self.messages.append({"role": "assistant", "content": reply.content})
+                self.messages.append({"role": "assistant", "content": sendable(reply.content)})
             end.text = reply.text or end.text
             stop = reply.stop_reason
             if stop == "tool_use" or (reply.tool_uses and stop not in ("max_tokens", "refusal")):

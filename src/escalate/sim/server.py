@@ -141,7 +141,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
 
     def _send_json(self, status: int, payload: object, request_id: str, extra: dict | None = None) -> None:
-        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        text = json.dumps(payload, ensure_ascii=False)
+        try:
+            data = text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate (a script's tool input): JSON's \uXXXX escapes carry it
+            data = json.dumps(payload).encode("ascii")
         self._send_bytes(status, data, "application/json", request_id, extra)
 
     def _send_bytes(

@@ -28,7 +28,8 @@ OUTPUT_TOOL_USE_OVERHEAD = 10
 
 def text_tokens(text: str, factor: float = 1.0) -> int:
     """ceil(utf-8 bytes x tokenizer factor / 4); 0 for the empty string."""
-    return math.ceil(len(text.encode("utf-8")) * factor / 4)
+    # surrogatepass: a lone surrogate in a tool input counts as its 3 bytes instead of crashing the count
+    return math.ceil(len(text.encode("utf-8", "surrogatepass")) * factor / 4)
 
 
 def _dumps(value: object) -> str:
