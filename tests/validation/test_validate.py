@@ -188,7 +188,11 @@ PARAM_FILES = {
         "    def test_broken(self):\n        raise ValueError(f'bad box at {hex(id(self))}')\n\n"
         "    class TestInner:\n        def test_deep(self):\n            assert 1 == 2\n"
     ),
-    "tests/test_nocollect.py": "import does_not_exist  # noqa: F401\n\n\ndef test_never():\n    pass\n",
+    # A misspelt import of the project's own module: a bug at base, not an environment problem.
+    "shapes/__init__.py": "",
+    "tests/test_nocollect.py": (
+        "from shapes import does_not_exist  # noqa: F401\n\n\ndef test_never():\n    pass\n"
+    ),
 }
 
 
@@ -294,10 +298,11 @@ def test_timeout_fails_the_stage_with_a_clear_reason(tmp_path):
     root = make_repo(tmp_path, HANG_FILES)
     baseline = Baseline(failing_tests=set(), lint_findings=Counter(), target_failures={})
     verdict = validate(root, [], baseline, ["tests/test_hang.py::test_hang"], config(timeout_s=3, ruff=False))
+    # The hanging test is named: pytest -v announced it before it hung.
     assert (verdict.stage, verdict.reason, verdict.signature) == (
         "target",
-        "timed out after 3 s",
-        "target|timeout",
+        "timed out after 3 s in tests/test_hang.py::test_hang",
+        "target|timeout|tests/test_hang.py::test_hang",
     )
     assert "timed out after 3 s (process group killed)" in verdict.feedback
 
@@ -378,16 +383,16 @@ def _fake_pytest_writing(tmp_path: Path, report: str) -> list[str]:
 
 
 def test_a_truncated_junit_report_counts_as_no_report(tmp_path):
-    from escalate.validation.stages import _pytest
+    from escalate.validation.testrun import run_pytest
 
     command = _fake_pytest_writing(tmp_path, '<testsuites><testsuite name="pytest"><testcase')
-    run, results, xml = _pytest(tmp_path, config(test_command=command), [])
-    assert run.returncode == 1
-    assert (results, xml) == (None, None)
+    tr = run_pytest(tmp_path, config(test_command=command), [])
+    assert tr.run.returncode == 1
+    assert (tr.results, tr.junit, tr.complete) == (None, None, False)
 
 
 def test_a_junit_parsing_bug_is_not_taken_for_a_truncated_report(tmp_path, monkeypatch):
-    import escalate.validation.stages as validate_module
+    import escalate.validation.testrun as validate_module
 
     def broken(xml_text, root=None):
         raise TypeError("a bug in the parser")
@@ -395,4 +400,4 @@ def test_a_junit_parsing_bug_is_not_taken_for_a_truncated_report(tmp_path, monke
     monkeypatch.setattr(validate_module, "parse_junit", broken)
     command = _fake_pytest_writing(tmp_path, "<testsuites></testsuites>")
     with pytest.raises(TypeError, match="a bug in the parser"):
-        validate_module._pytest(tmp_path, config(test_command=command), [])
+        validate_module.run_pytest(tmp_path, config(test_command=command), [])

@@ -106,7 +106,10 @@ def run_task(
     except ModelCallError as exc:
         ladder.stopped("error", "api", str(exc))
     except EscalateError as exc:
-        ladder.stopped("error", "config", str(exc), say=False)  # the CLI's handler prints it, once
+        from escalate.validation.baseline import EnvironmentProblem, ValidationError
+
+        kind = "environment" if isinstance(exc, (EnvironmentProblem, ValidationError)) else "config"
+        ladder.stopped("error", kind, str(exc), say=False)  # the CLI's handler prints it, once
         raise
     except KeyboardInterrupt:
         ladder.stopped("error", "interrupted", "interrupted (Ctrl-C or SIGTERM); the worktree was removed")
@@ -289,7 +292,9 @@ class _Ladder:
 
         task, config = self.task, self.config
         self.progress.line(f"escalate: {task.title} (worktree {ws.path}, branch {ws.branch})")
-        baseline = run_baseline(ws.path, config.validate, list(task.target_tests))
+        baseline = run_baseline(
+            ws.path, config.validate, list(task.target_tests), at_base=ws.base_view, notify=self.progress.line
+        )
         targets = self._targets(baseline)
         if targets is None:
             return
@@ -353,6 +358,8 @@ class _Ladder:
                 self.attempt_spent_from = self.budget.spent
                 self.progress.attempt_start(tier.name, tier.model.id, n)
                 end = session.attempt(feedback)
+                # Only the model's edits make an attempt: what tests or tools wrote goes back to base.
+                ws.restore_except(editor.changed)
                 tree = ws.tree_hash()
                 verdict = self._judge(end, tree, policy, ws, baseline, targets, validate)
                 if verdict.passed:  # the reviewer reads what the tests cannot judge
@@ -362,7 +369,7 @@ class _Ladder:
                 self._record(tier.name, tier.model.id, n, verdict, word)
                 self.current = None
                 if step.action == ACCEPT:
-                    self._fixed(ws, tier, targets, end)
+                    self._fixed(ws, tier, targets, end, editor.changed)
                     return
                 history.append((f"{label} ({tier.model.id})", verdict.stage, verdict.reason, ws.diff(), word))
                 if step.action in (ESCALATE, GIVE_UP):
@@ -424,14 +431,17 @@ class _Ladder:
         if circular:
             # Validating a state already known to fail (or the base) only costs time.
             return _Verdict(False, "circular", circular, circular, f"circular:{tree}")
-        return validate(ws.path, ws.changed_files(), baseline, targets, self.config.validate)
+        return validate(
+            ws.path, ws.changed_files(), baseline, targets, self.config.validate, notify=self.progress.line
+        )
 
-    def _fixed(self, ws: Any, tier: Any, targets: list[str], end: AttemptEnd) -> None:
+    def _fixed(self, ws: Any, tier: Any, targets: list[str], end: AttemptEnd, edited: set[str]) -> None:
         task = self.task
         message = commit_message(task.title, targets, tier.name, tier.model.id, end.text)
+        ws.restore_except(edited)  # the last validation's by-products are not part of the fix
         self.outcome.diff = ws.diff()
         message = self.crew.commit_message(self.outcome.diff, message, end.text)
-        self.outcome.commit = ws.commit(message)
+        self.outcome.commit = ws.commit(message, paths=edited)
         self.outcome.outcome = "fixed"
         self.outcome.explanation = f"Fixed by {tier.name} ({tier.model.id}) on branch {ws.branch}."
         self.decide("outcome", "fixed", f"{tier.name} ({tier.model.id}) passed validation")

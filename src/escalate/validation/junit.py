@@ -8,12 +8,23 @@ the file attribute the dotted classname is matched against files on disk.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
 # Worse outcomes win when a test reports twice (a failure in the call, an error in teardown).
 _RANK = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
+# CSI and OSC escape sequences: a project's `--color=yes` must not reach the model or the reports.
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)")
+
+
+class IncompleteReport(ValueError):
+    """The report holds a testcase with no name: pytest stopped while writing it."""
+
+
+def strip_ansi(text: str) -> str:
+    return _ANSI.sub("", text)
 
 
 @dataclass
@@ -59,13 +70,15 @@ def parse_junit(xml_text: str, root: Path | None = None) -> dict[str, CaseResult
     results: dict[str, CaseResult] = {}
     tree = ET.fromstring(xml_text)
     for case in tree.iter("testcase"):
+        if not case.get("name") and not case.get("classname"):
+            raise IncompleteReport("the JUnit report holds a testcase without a name (an aborted run)")
         nodeid = nodeid_of(case.get("classname", ""), case.get("name", ""), case.get("file"), root)
         outcome, message, text = "passed", "", ""
         for tag in ("error", "failure", "skipped"):
             node = case.find(tag)
             if node is not None:
                 outcome = {"failure": "failed"}.get(tag, tag)
-                message, text = node.get("message", ""), (node.text or "")
+                message, text = strip_ansi(node.get("message", "")), strip_ansi(node.text or "")
                 break
         result = CaseResult(nodeid, outcome, message, text)
         previous = results.get(nodeid)
@@ -79,5 +92,22 @@ def parse_junit(xml_text: str, root: Path | None = None) -> dict[str, CaseResult
 
 
 def selects(target: str, nodeid: str) -> bool:
-    """True when a target given on the command line selects nodeid (a file, class or unparametrized id)."""
-    return nodeid == target or nodeid.startswith((target + "::", target + "["))
+    """True when a target given on the command line selects nodeid: the id itself, a file, a
+    directory, a class, or a function (every parametrized case of it)."""
+    return nodeid == target or nodeid.startswith((target + "::", target + "[", target.rstrip("/") + "/"))
+
+
+def covers(target: str, nodeid: str, outcome: str) -> bool:
+    """True when nodeid's result speaks for target: selected by it, or a collection error of the
+    module (or directory) the target lives in."""
+    return selects(target, nodeid) or (outcome == "error" and "::" not in nodeid and selects(nodeid, target))
+
+
+def norm_nodeid(nodeid: str) -> str:
+    """A node id as pytest prints it: the path part with forward slashes and no leading ./; the
+    rest (class, function, parameters) exactly as given, backslashes and all."""
+    nodeid = nodeid.strip()
+    path, sep, rest = nodeid.partition("::")
+    path = path.replace("\\", "/")
+    path = path[2:] if path.startswith("./") else path
+    return path + sep + rest

@@ -21,6 +21,8 @@ import shutil
 import sys
 import tempfile
 import weakref
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,6 +117,7 @@ class Workspace:
         self.committed = False
         self.closed = False
         self._wt = None
+        self.build_outputs: list[str] = []  # git-ignored files copied in from the checkout (buildout)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -156,7 +159,18 @@ class Workspace:
             ) from exc
         ws = cls(repo, path, branch, base_commit)
         _OPEN.add(ws)
+        ws.copy_build_outputs()
         return ws
+
+    def copy_build_outputs(self) -> list[str]:
+        """Copy the checkout's git-ignored importable files (generated ``_version.py``, built
+        extensions) into the worktree; see ``escalate.workspace.buildout``."""
+        from escalate.workspace.buildout import copy_files, ignored_importables, python_packages
+
+        if not self.build_outputs:
+            packages = python_packages(self.repo_root)
+            self.build_outputs = ignored_importables(self._repo, packages) if packages else []
+        return copy_files(self.repo_root, self.path, self.build_outputs)
 
     def __enter__(self) -> Workspace:
         return self
@@ -274,16 +288,60 @@ class Workspace:
         self._git.reset("--hard", "-q", self.base_commit)
         # -x: the worktree started clean, so anything ignored in it now came from an attempt.
         self._git.clean("-ffdxq")
+        self.copy_build_outputs()  # -x took them too
         self.committed = False
 
-    def commit(self, message: str) -> str:
-        """Commit every change on the branch and return the new commit's sha.
+    def restore_except(self, keep: Iterable[str]) -> list[str]:
+        """Undo every change except to the paths in keep (the model's edits): files that running
+        tests or tools wrote go back to the base. Returns the paths restored."""
+        keep = set(keep)
+        stray = [c for c in self.changes() if c.path not in keep]
+        tracked = [c.path for c in stray if c.status != "A"]
+        if tracked:
+            self._git.checkout(self.base_commit, "--", *tracked)
+        for c in stray:
+            if c.status == "A":
+                (self.path / c.path).unlink(missing_ok=True)
+        return [c.path for c in stray]
+
+    @contextmanager
+    def base_view(self) -> Iterator[Path]:
+        """The worktree with every change set aside: the base commit's files, for re-running tests
+        on the base; the changed files come back (byte for byte) when the block ends."""
+        changes = self.changes()
+        saved: dict[str, bytes | None] = {}
+        for c in changes:
+            target = self.path / c.path
+            saved[c.path] = target.read_bytes() if c.status != "D" and target.is_file() else None
+        try:
+            tracked = [c.path for c in changes if c.status != "A"]
+            if tracked:
+                self._git.checkout(self.base_commit, "--", *tracked)
+            for c in changes:
+                if c.status == "A":
+                    (self.path / c.path).unlink(missing_ok=True)
+            yield self.path
+        finally:
+            for rel, data in saved.items():
+                target = self.path / rel
+                if data is None:
+                    target.unlink(missing_ok=True)
+                else:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(data)
+
+    def commit(self, message: str, paths: Iterable[str] | None = None) -> str:
+        """Commit the changes to paths (default: every change) on the branch; returns the sha.
 
         The author is the repository's configured user, else ``escalate <escalate@localhost>``.
         """
         import git
 
-        if not self.changed_files():
+        changed = self.changed_files()
+        if paths is not None:
+            wanted = set(paths)
+            changed = [p for p in changed if p in wanted]
+        if not changed:
             raise WorkspaceError(f"nothing to commit on {self.branch}: the worktree equals the base commit.")
         name, email = self._author()
         env = {
@@ -293,7 +351,7 @@ class Workspace:
             "GIT_COMMITTER_EMAIL": email,
         }
         try:
-            self._git.add("-A")
+            self._git.add("-A", "--", *changed)
             self._git(c=f"core.hooksPath={os.devnull}").commit(
                 "-q", "--no-verify", "--no-gpg-sign", "-F", "-", istream=_message_stream(message), env=env
             )
