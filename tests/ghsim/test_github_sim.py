@@ -113,6 +113,30 @@ def test_permission_endpoint_reports_role_names(seeded):
     assert call(seeded, "GET", "/repos/octo/calc/collaborators/ghost/permission")[0] == 404
 
 
+def test_permission_endpoint_custom_roles_and_who_may_ask(seeded):
+    # An organization's custom role: role_name is its name, permission its legacy base.
+    seeded.state.set_role("octo/calc", "sec", "write", custom="security-engineer")
+    _, body, _ = call(seeded, "GET", "/repos/octo/calc/collaborators/sec/permission")
+    assert (body["permission"], body["role_name"], body["user"]["role_name"]) == (
+        "write",
+        "security-engineer",
+        "security-engineer",
+    )
+    assert body["user"]["permissions"] == {
+        "admin": False,
+        "maintain": False,
+        "push": True,
+        "triage": True,
+        "pull": True,
+    }
+    # GitHub: a person's token needs push access to read permissions; a workflow's token does not.
+    seeded.state.add_token("ghp_reader", login="reader", type="User", role="read")
+    status, body, _ = call(seeded, "GET", "/repos/octo/calc/collaborators/sec/permission", token="ghp_reader")
+    assert (status, body["message"]) == (403, "Must have push access to view collaborator permission.")
+    seeded.state.add_token("ghs_app", login="app[bot]", type="Bot", role="read")
+    assert call(seeded, "GET", "/repos/octo/calc/collaborators/sec/permission", token="ghs_app")[0] == 200
+
+
 def test_writes_need_a_role(seeded):
     seeded.state.add_token("ghp_reader", login="reader", type="User", role="read")
     status, body, _ = call(seeded, "POST", "/repos/octo/calc/issues/1/labels", ["x"], token="ghp_reader")

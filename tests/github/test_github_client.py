@@ -48,6 +48,10 @@ def test_labels_comments_and_roles(repo, github_sim):
     assert (
         repo.role("tri") == "triage" and repo.role("octo") == "admin" and repo.role("nobody-known") == "none"
     )
+    # A custom role counts for its legacy base only, never for its name.
+    github_sim.state.set_role("octo/calc", "auditor", "read", custom="write-ups-team")
+    github_sim.state.set_role("octo/calc", "sec", "maintain", custom="security-engineer")
+    assert (repo.role("auditor"), repo.role("sec")) == ("read", "write")
 
 
 def test_pull_request_lifecycle(repo, github_sim, tmp_path):

@@ -269,6 +269,46 @@ def test_untrusted_commenter_is_refused(world, capsys):
     assert world.sim.messages_requests() == [] and world.gh.calls() == []  # decided from the payload alone
 
 
+def commented(world: World, login: str, association: str = "MEMBER") -> Path:
+    comment = {
+        "body": "@escalate fix",
+        "author_association": association,
+        "user": {"login": login, "type": "User"},
+    }
+    return world.payload("issue_comment.created", comment=comment)
+
+
+@pytest.mark.parametrize(
+    ("role", "custom"),
+    [("read", None), ("triage", None), ("read", "docs-writers"), ("none", None)],
+    ids=["read", "triage", "custom-role-on-read", "no-role"],
+)
+def test_fix_comment_from_a_member_without_write_access_is_refused_through_the_api(
+    world, capsys, role, custom
+):
+    # The payload says MEMBER for every organization member; only the API knows who may push.
+    world.state.set_role(SLUG, "reader", role, custom=custom)
+    code = main(["fix", "--repo", str(world.work), "--event", str(commented(world, "reader")), "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert (code, result["outcome"]) == (0, "skipped")
+    assert result["reason"] == (
+        f"`@escalate fix` was asked by reader, whose role is {role!r} (write, maintain or admin needed)"
+    )
+    assert world.gh.calls("GET", "/collaborators/reader/permission")
+    assert world.sim.messages_requests() == [] and world.comments() == []
+    assert world.gh.calls("POST", "/labels") == []  # not even the running label
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("role", "custom"), [("write", None), ("maintain", "release-managers")])
+def test_fix_comment_from_a_writer_starts_a_run(world, role, custom):
+    world.state.set_role(SLUG, "dev", role, custom=custom)
+    world.sim.set_script({"models": {"*": [FIX_TURN, DONE]}})
+    assert world.escalate("--event", str(commented(world, "dev", "COLLABORATOR"))) == 0
+    [pr] = world.pulls()
+    assert "Fixes #5" in pr.body and world.outputs_dict()["outcome"] == "fixed"
+
+
 def test_issue_already_taken_is_skipped(world, capsys):
     git(world.work, "push", "-q", "origin", "main:someone/fix")
     world.state.add_pull(SLUG, "my fix", "This fixes #5 properly.", head="someone/fix", user="helper")

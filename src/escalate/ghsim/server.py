@@ -384,15 +384,27 @@ def _refresh_head(state: GithubState, slug: str, issue: Issue) -> None:
 
 
 def get_permission(server: GithubServer, *, owner: str, name: str, user: str, viewer: str, **_: Any):
+    # GitHub: a person's token needs push access to read anyone's permission ("Must have push access
+    # to view collaborator permission."); an installation token (a workflow's) needs only metadata read.
     state = server.state
     slug = _slug(owner, name)
     repo = state.repo(slug)
+    viewer_role = state.role(repo, viewer)
+    if viewer_role == "none":
+        raise ApiError(404, "Not Found", docs="rest/collaborators/collaborators")
+    if state.users[viewer].type != "Bot" and ROLES.index(viewer_role) < ROLES.index("write"):
+        raise ApiError(
+            403,
+            "Must have push access to view collaborator permission.",
+            docs="rest/collaborators/collaborators",
+        )
     if user not in state.users:
-        raise ApiError(404, f"{user} is not a user", docs="rest/collaborators/collaborators")
+        raise ApiError(404, "Not Found", docs="rest/collaborators/collaborators")
     role = state.role(repo, user)
+    role_name = repo.custom_roles.get(user, role)
     return 200, {
         "permission": LEGACY_PERMISSION[role],
-        "role_name": role,
+        "role_name": role_name,
         "user": {
             **server.render.user(state.users[user]),
             "permissions": {
@@ -402,7 +414,7 @@ def get_permission(server: GithubServer, *, owner: str, name: str, user: str, vi
                 "triage": role not in ("none", "read"),
                 "pull": role != "none",
             },
-            "role_name": role,
+            "role_name": role_name,
         },
     }
 

@@ -101,7 +101,8 @@ class Repo:
     id: int
     default_branch: str = "main"
     git_dir: Path | None = None  # when set, PR heads and bases must exist here (as pushed)
-    roles: dict[str, str] = field(default_factory=dict)  # login -> role name
+    roles: dict[str, str] = field(default_factory=dict)  # login -> base role (one of ROLES)
+    custom_roles: dict[str, str] = field(default_factory=dict)  # login -> custom role name, over its base
     issues: dict[int, Issue] = field(default_factory=dict)
     comments: list[Comment] = field(default_factory=list)
     commit_comments: list[dict] = field(default_factory=list)
@@ -153,11 +154,20 @@ class GithubState:
             self.repos[slug] = repo
             return repo
 
-    def set_role(self, slug: str, login: str, role: str, type: str = "User") -> None:
+    def set_role(
+        self, slug: str, login: str, role: str, type: str = "User", *, custom: str | None = None
+    ) -> None:
+        """Give login a base role on the repository; ``custom`` names an organization's custom role
+        built on that base (the permission endpoint reports it as ``role_name``)."""
         if role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}, not {role!r}")
         self.add_user(login, type)
-        self.repo(slug).roles[login] = role
+        repo = self.repo(slug)
+        repo.roles[login] = role
+        if custom:
+            repo.custom_roles[login] = custom
+        else:
+            repo.custom_roles.pop(login, None)
 
     def _next_number(self, repo: Repo) -> int:
         return max(repo.issues, default=0) + 1

@@ -19,6 +19,10 @@ DEFAULT_API_URL = "https://api.github.com"
 
 # Roles that may triage issues: a label from anyone weaker never starts a paid run.
 TRIAGE_ROLES = frozenset({"triage", "write", "maintain", "admin"})
+# Roles that may push: an `@escalate fix` comment from anyone weaker never starts a paid run.
+WRITE_ROLES = frozenset({"write", "maintain", "admin"})
+# GitHub's base roles; a custom role's name is none of these and is judged by its legacy base.
+BASE_ROLES = ("none", "read", "triage", "write", "maintain", "admin")
 
 
 class GithubError(EscalateError):
@@ -209,11 +213,20 @@ class GithubRepo:
                 raise GithubError(_advice(exc.status, f"removing label {label!r} from #{number}")) from exc
 
     def role(self, login: str) -> str:
-        """The user's role on the repository: none, read, triage, write, maintain or admin."""
+        """The user's base role on the repository: none, read, triage, write, maintain or admin.
+
+        From ``GET /repos/{owner}/{repo}/collaborators/{username}/permission``: ``role_name``, or
+        for an organization's custom role (whose name is none of those) its legacy ``permission``
+        (admin, write, read or none), so a custom role never counts for more than its base.
+        """
         from github import GithubException
 
         try:
-            return self._repo.get_collaborator_role_name(login)
+            name = self._repo.get_collaborator_role_name(login)
+            if name in BASE_ROLES:
+                return name
+            legacy = self._repo.get_collaborator_permission(login)
+            return legacy if legacy in BASE_ROLES else "none"
         except GithubException as exc:
             if exc.status == 404:  # not a user GitHub knows: no role at all
                 return "none"

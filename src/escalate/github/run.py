@@ -142,12 +142,23 @@ class Publisher:
                 f"a run for #{n} is already in progress (label {self.cfg.running_label!r}); "
                 "remove the label if that run died"
             )
+        # The payload's author_association says MEMBER for any organization member, read-only ones
+        # too: who may start a paid run is asked of the API, for labels and comments alike.
         if actor and via == "label":
             from escalate.github.client import TRIAGE_ROLES
 
             role = self.gh.role(actor)
             if role not in TRIAGE_ROLES:
                 return f"the label was added by {actor}, whose role is {role!r} (triage or write needed)"
+        if actor and via == "comment":
+            from escalate.github.client import WRITE_ROLES
+
+            role = self.gh.role(actor)
+            if role not in WRITE_ROLES:
+                return (
+                    f"`@escalate fix` was asked by {actor}, whose role is {role!r} "
+                    "(write, maintain or admin needed)"
+                )
         closing = re.compile(_CLOSING.format(n=n), re.IGNORECASE)
         for pr in self.gh.open_pulls():
             if not pr.head.startswith("escalate/") and closing.search(pr.body):
