@@ -121,7 +121,7 @@ class Task:
     @classmethod
     def from_tests(cls, node_ids: Iterable[str], source: str = "cli") -> Task:
         """A task to make failing tests pass: ``tests/test_ops.py::test_add`` -> slug ``fix-test-add``."""
-        ids = [n.strip().replace("\\", "/").removeprefix("./") for n in node_ids if n and n.strip()]
+        ids = [norm_nodeid(n) for n in node_ids if n and n.strip()]
         if not ids:
             raise TaskError("no test ids given; pass pytest node ids such as tests/test_calc.py::test_add.")
         first = ids[0].split("[", 1)[0]
@@ -352,3 +352,13 @@ def traceback_frames(output: str, root: Path) -> list[Frame]:
             seen.add(frame)
             frames.append(frame)
     return frames
+
+
+def norm_nodeid(nodeid: str) -> str:
+    """A node id as pytest prints it: the path part with forward slashes and no leading ./; the
+    rest (class, function, parameters) exactly as given, backslashes and all (``[C:\\\\foo;x]``)."""
+    nodeid = nodeid.strip()
+    path, sep, rest = nodeid.partition("::")
+    path = path.replace("\\", "/")
+    path = path[2:] if path.startswith("./") else path
+    return path + sep + rest

@@ -13,6 +13,10 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
+from escalate.task import norm_nodeid
+
+__all__ = ["CaseResult", "IncompleteReport", "covers", "norm_nodeid", "parse_junit", "selects", "strip_ansi"]
+
 # Worse outcomes win when a test reports twice (a failure in the call, an error in teardown).
 _RANK = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
 # CSI and OSC escape sequences: a project's `--color=yes` must not reach the model or the reports.
@@ -101,13 +105,3 @@ def covers(target: str, nodeid: str, outcome: str) -> bool:
     """True when nodeid's result speaks for target: selected by it, or a collection error of the
     module (or directory) the target lives in."""
     return selects(target, nodeid) or (outcome == "error" and "::" not in nodeid and selects(nodeid, target))
-
-
-def norm_nodeid(nodeid: str) -> str:
-    """A node id as pytest prints it: the path part with forward slashes and no leading ./; the
-    rest (class, function, parameters) exactly as given, backslashes and all."""
-    nodeid = nodeid.strip()
-    path, sep, rest = nodeid.partition("::")
-    path = path.replace("\\", "/")
-    path = path[2:] if path.startswith("./") else path
-    return path + sep + rest

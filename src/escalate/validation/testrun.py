@@ -134,7 +134,13 @@ def _run_once(root: Path, cfg: ValidateConfig, selection, deselect, extra) -> Te
         except IncompleteReport as exc:
             aborted = str(exc)
     missing = tuple(_not_found(run, root))
-    if not run.timed_out and not missing:
+    # Exit 4 with "found no collectors" is a target whose module failed to import: the report
+    # holds that collection error, which is the answer, not an aborted run.
+    collection_error = bool(results) and any(
+        r.outcome == "error" and "::" not in n for n, r in results.items()
+    )
+    no_collectors = run.returncode == 4 and "found no collectors for" in run.output and collection_error
+    if not run.timed_out and not missing and not no_collectors:
         if run.returncode in _ABORTED:
             aborted = (
                 aborted or f"pytest stopped with exit code {run.returncode} ({_ABORTED[run.returncode]})"

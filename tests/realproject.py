@@ -1,0 +1,70 @@
+"""Small projects with real-world layouts, and `escalate fix` run on them through the simulated API.
+
+Each project is a git repo built in the test; ``fix`` runs the CLI (``--json``) with a scripted
+model whose edits are given as text editor ``str_replace`` calls, and returns the exit code,
+the one JSON object and what the sim was sent.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from samplerepo import PYTEST_COMMAND, git, make_repo
+
+from escalate.cli.main import main
+
+EDITOR = "str_replace_based_edit_tool"
+
+
+def config_yaml(timeout_s: float = 60, **validate) -> str:
+    lines = [
+        "validate:",
+        f"  test_command: {json.dumps(PYTEST_COMMAND)}",
+        f"  ruff_command: {json.dumps([sys.executable, '-m', 'ruff', 'check'])}",
+        f"  timeout_s: {timeout_s}",
+        *(f"  {k}: {json.dumps(v)}" for k, v in validate.items()),
+        "roles:",
+        *(f"  {role}: {{enabled: false}}" for role in ("explorer", "planner", "reviewer", "committer")),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def project(tmp_path: Path, files: dict[str, str], *, timeout_s: float = 60, **validate) -> Path:
+    """A committed repo holding files and an .escalate.yml (this session's pytest and ruff)."""
+    return make_repo(tmp_path, {".escalate.yml": config_yaml(timeout_s, **validate), **files})
+
+
+def edit(path: str, old: str, new: str) -> dict:
+    return {"type": "tool_use", "name": EDITOR,
+            "input": {"command": "str_replace", "path": path, "old_str": old, "new_str": new}}  # fmt: skip
+
+
+def script(*attempts: list[dict], model: str = "claude-haiku-4-5") -> dict:
+    """One attempt per list of edits, in order, on one model; each attempt ends with DONE."""
+    replies = []
+    for edits in attempts:  # the task, then each feedback message, opens an attempt
+        opening = {"last_user_has_tool_result": False}
+        replies.append({"when": opening, "content": [{"type": "text", "text": "On it."}, *edits]})
+        replies.append({"when": {"last_user_has_tool_result": True}, "content": "Changed it. DONE"})
+    return {"models": {model: replies}}
+
+
+def fix(capsys, root: Path, *targets: str) -> tuple[int, dict, str]:
+    code = main(["fix", *targets, "--repo", str(root), "--json"])
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert len(lines) == 1, out  # exactly one JSON object on stdout, whatever the outcome
+    return code, json.loads(lines[0]), err
+
+
+def commit_files(root: Path, result: dict) -> list[str]:
+    """The files the fix commit changes against its parent."""
+    return git(root, "show", "--format=", "--name-only", result["commit"]).split()
+
+
+def commit_lines(root: Path, result: dict) -> list[str]:
+    """The changed lines of the fix commit ('-old' / '+new'), without file headers."""
+    diff = git(root, "show", "--format=", "-U0", result["commit"])
+    return [ln for ln in diff.splitlines() if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
