@@ -20,7 +20,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-SECTIONS = ("startup", "overhead", "faults", "batch", "economics")  # run order: economics takes the rest
+# Run order: economics takes the rest.
+SECTIONS = ("startup", "overhead", "sidebyside", "faults", "batch", "economics")
 RESULTS = Path(__file__).resolve().parent / "results"
 RESERVE_S = 30  # writing the report and chart
 
@@ -130,6 +131,7 @@ def write(stem: Path, results: dict, final: bool = False) -> None:
     for name, render in (
         ("batch", report.batch_section),
         ("overhead", report.overhead_section),
+        ("sidebyside", _sidebyside_section),
         ("faults", report.faults_section),
     ):
         if name in results:
@@ -139,6 +141,12 @@ def write(stem: Path, results: dict, final: bool = False) -> None:
     if "economics" in slim:  # call records are large; the per-run rows keep the totals
         slim["economics"] = {k: v for k, v in slim["economics"].items() if k != "call_records"}
     stem.with_suffix(".json").write_text(json.dumps(slim, indent=1, default=str) + "\n", encoding="utf-8")
+
+
+def _sidebyside_section(results: dict) -> list[str]:
+    from bench.sidebyside import sidebyside_section
+
+    return sidebyside_section(results)
 
 
 def run_section(
@@ -163,6 +171,11 @@ def run_section(
         from bench.overhead import run_overhead, suitable
 
         return run_overhead(tasks if suitable(tasks) else load_corpus(), 1 if args.quick else 2, log=log)
+    if name == "sidebyside":
+        from bench.corpus import load_corpus
+        from bench.sidebyside import run_sidebyside
+
+        return run_sidebyside(load_corpus(), 2 if args.quick else 4, 2 if args.quick else 3, log=log)
     if name == "faults":
         from bench.faults import run_faults
 

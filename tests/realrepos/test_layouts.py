@@ -95,14 +95,19 @@ DOCTEST = "textkit/words.py::textkit.words.title_case"
 
 def test_tox_ini_doctest_target_and_no_colour_in_feedback(tmp_path, env, capsys):
     root = project(tmp_path, TEXTKIT)
-    wrong = edit("textkit/words.py", "w.upper() for w", "w.lower() for w")
-    right = edit("textkit/words.py", "w.lower() for w", "w.capitalize() for w")
-    env.set_script(script([wrong], [right]))
+    # The first patch kills the test process: the feedback is pytest's own (coloured) output.
+    wrong = edit(
+        "textkit/words.py", "def title_case(text):", "import os\n\nos._exit(3)\n\n\ndef title_case(text):"
+    )
+    undo = edit("textkit/words.py", "import os\n\nos._exit(3)\n\n\ndef title_case", "def title_case")
+    right = edit("textkit/words.py", "w.upper() for w", "w.capitalize() for w")
+    env.set_script(script([wrong], [undo, right]))
     code, result, err = fix(capsys, root, DOCTEST)
     assert (code, result["outcome"]) == (0, "fixed"), err
     assert [(a["verdict"], a["stage"]) for a in result["attempts"]] == [("fail", "target"), ("pass", "ok")]
     feedback = str(env.messages_requests()[-1]["body"]["messages"])
-    assert "Hello Big World" in feedback and "\x1b" not in feedback and "\\x1b" not in feedback
+    assert "test session starts" in feedback and "exit code: 3" in feedback
+    assert "\x1b" not in feedback and "\\x1b" not in feedback and "#x1B" not in feedback
     assert "\x1b" not in (Path(result["log_dir"]) / "attempts.xml").read_text()
     assert commit_files(root, result) == ["textkit/words.py"]
     assert commit_lines(root, result) == [

@@ -20,7 +20,8 @@ __all__ = ["CaseResult", "IncompleteReport", "covers", "norm_nodeid", "parse_jun
 # Worse outcomes win when a test reports twice (a failure in the call, an error in teardown).
 _RANK = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
 # CSI and OSC escape sequences: a project's `--color=yes` must not reach the model or the reports.
-_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)")
+# In JUnit XML pytest writes the ESC character (not legal XML) as the text "#x1B".
+_ANSI = re.compile(r"(?:\x1b|#x1B)(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\|#x1B\\|#x07))")
 
 
 class IncompleteReport(ValueError):

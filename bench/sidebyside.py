@@ -1,0 +1,284 @@
+"""`escalate fix` against doing it by hand, side by side in one run.
+
+Per case, alternating (escalate, by hand) ``repeat`` times so load drifts hit both alike:
+
+- **escalate**: ``escalate fix --json -q <targets>`` as a subprocess, against a simulated API
+  that answers at once with the true fix (one attempt, the helper roles off);
+- **by hand**: on a copy with the fix applied, ``ruff check .`` then the full ``pytest``.
+
+The ratio is median(escalate) / median(by hand), with a bootstrap 95% interval over the
+repeats. A separate, untimed run of escalate goes through shims that log every ``git``, pytest
+and ruff process it starts (count and time): escalate's own time is its wall time minus the
+time in pytest and ruff and in API calls; the git count is how many ``git`` processes it ran.
+
+Cases: corpus tasks (sub-second suites) and generated suites of 3 s or more (``suite_project``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import stat
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from bench.corpus import CorpusTask, apply_edits, materialize
+
+EDITOR = "str_replace_based_edit_tool"
+ROLES_OFF = {r: {"enabled": False} for r in ("explorer", "planner", "reviewer", "committer")}
+GOAL = 1.25
+
+
+def _script(edits: list[dict]) -> dict:
+    uses = [{"type": "tool_use", "name": EDITOR, "input": {"command": "str_replace", **e}} for e in edits]
+    return {
+        "models": {
+            "*": [
+                {
+                    "when": {"last_user_has_tool_result": False},
+                    "content": [{"type": "text", "text": "Fix."}, *uses],
+                },
+                {"when": {"last_user_has_tool_result": True}, "content": "Done. DONE", "repeat": True},
+            ]
+        }
+    }
+
+
+# -- generated suites of 3 s or more ---------------------------------------------------------------
+
+
+def suite_project(dest: Path, name: str, modules: int, tests: int, work: int) -> tuple[list[str], list[dict]]:
+    """A package with a one-line bug and ``modules`` x ``tests`` tests, each doing ``work`` units of
+    arithmetic; returns (targets, fix edits). The repo is committed at dest."""
+    files = {
+        "pyproject.toml": f'[project]\nname = "{name}"\nversion = "0.1"\n\n'
+        '[tool.pytest.ini_options]\ntestpaths = ["tests"]\n\n[tool.ruff]\nline-length = 110\n',
+        f"{name}/__init__.py": "",
+        f"{name}/core.py": "def churn(n):\n    total = 0\n    for i in range(n):\n"
+        "        total += i * i % 7\n    return total\n\n\n"
+        "def clamp(x, lo, hi):\n    return max(lo, min(x, lo))\n",
+        "tests/test_clamp.py": f"from {name}.core import clamp\n\n\ndef test_clamp():\n"
+        "    assert clamp(5, 0, 10) == 5\n",
+    }
+    for m in range(modules):
+        body = [f"from {name}.core import churn\n"]
+        for t in range(tests):
+            body.append(f"\ndef test_churn_{m}_{t}():\n    assert churn({work}) >= 0\n")
+        files[f"tests/test_work_{m:03d}.py"] = "\n".join(body)
+    dest.mkdir(parents=True)
+    for rel, text in files.items():
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        (dest / rel).write_text(text)
+    env = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@x", "GIT_COMMITTER_NAME": "b",
+           "GIT_COMMITTER_EMAIL": "b@x"}  # fmt: skip
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "initial"]):
+        subprocess.run(["git", *args], cwd=dest, check=True, env=env, capture_output=True)
+    fix = [{"path": f"{name}/core.py", "old_str": "min(x, lo)", "new_str": "min(x, hi)"}]
+    return ["tests/test_clamp.py::test_clamp"], fix
+
+
+SUITES = (  # (name, modules, tests per module, work per test): about 3-4 s and 6-8 s on 2 cores
+    ("suite_many", 40, 25, 3_000),
+    ("suite_heavy", 10, 8, 250_000),
+)
+
+
+# -- the shims that count processes -------------------------------------------------------------------
+
+
+def _shim(bin_dir: Path, name: str, real: list[str], log: Path) -> Path:
+    path = bin_dir / name
+    path.write_text(
+        "#!/bin/bash\n"
+        "s=$(date +%s%N)\n"
+        f'{" ".join(_q(r) for r in real)} "$@"\n'
+        "rc=$?\n"
+        f'echo "{name} $s $(date +%s%N)" >> {_q(str(log))}\n'
+        "exit $rc\n"
+    )
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    return path
+
+
+def _q(s: str) -> str:
+    return "'" + s.replace("'", "'\\''") + "'"
+
+
+def _config(test_command: list[str], ruff_command: list[str]) -> dict:
+    return {
+        "validate": {"test_command": test_command, "ruff_command": ruff_command, "timeout_s": 300},
+        "roles": ROLES_OFF,
+    }
+
+
+def _escalate_command() -> list[str]:
+    script = Path(sys.executable).parent / "escalate"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "escalate.cli"]
+
+
+def _run_escalate(repo: Path, targets: list[str], edits: list[dict], env: dict) -> tuple[float, dict]:
+    from escalate.sim.testing import running_sim
+
+    with running_sim(_script(edits)) as sim:
+        started = time.perf_counter()
+        proc = subprocess.run(
+            [*_escalate_command(), "fix", "--repo", str(repo), "--json", "-q", *targets],
+            capture_output=True, text=True, env={**env, **sim.env()},
+        )  # fmt: skip
+        wall = time.perf_counter() - started
+    result = json.loads(proc.stdout)
+    if result["outcome"] != "fixed":
+        raise RuntimeError(
+            f"escalate did not fix {repo}: {result['outcome']} {result['explanation']}\n{proc.stderr}"
+        )
+    subprocess.run(["git", "branch", "-D", result["branch"]], cwd=repo, capture_output=True)
+    return wall, result
+
+
+def _by_hand(copy: Path, env: dict) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "ruff", "check", "."], cwd=copy, capture_output=True, env=env)
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=copy,
+        capture_output=True,
+        env=env,
+    )
+    return time.perf_counter() - started
+
+
+def _bootstrap_ratio(a: list[float], b: list[float], n: int = 2000, seed: int = 1) -> tuple[float, float]:
+    rng = random.Random(seed)
+    ratios = sorted(
+        statistics.median(rng.choices(a, k=len(a))) / statistics.median(rng.choices(b, k=len(b)))
+        for _ in range(n)
+    )
+    return ratios[int(0.025 * n)], ratios[int(0.975 * n) - 1]
+
+
+def measure_case(
+    name: str, repo: Path, targets: list[str], edits: list[dict], repeat: int, tmp: Path
+) -> dict:
+    env = dict(os.environ)
+    copy = tmp / f"{name}-by-hand"
+    shutil.copytree(repo, copy)
+    apply_edits(copy, edits)
+    plain = _config([sys.executable, "-m", "pytest"], [sys.executable, "-m", "ruff", "check"])
+    (repo / ".escalate.yml").write_text(yaml.safe_dump(plain))
+    subprocess.run(["git", "add", ".escalate.yml"], cwd=repo, check=True)
+    subprocess.run(
+        ["git", "-c", "user.name=b", "-c", "user.email=b@x", "commit", "-qm", "config"], cwd=repo, check=True
+    )
+    esc, hand = [], []
+    for _ in range(repeat):
+        esc.append(_run_escalate(repo, targets, edits, env)[0])
+        hand.append(_by_hand(copy, env))
+    # One more run through the shims: what escalate spends in git, pytest and ruff processes.
+    bin_dir, log = tmp / f"{name}-shims", tmp / f"{name}-procs.log"
+    bin_dir.mkdir()
+    real_git = shutil.which("git") or "git"
+    _shim(bin_dir, "git", [real_git], log)
+    pytest_shim = _shim(bin_dir, "pytest-shim", [sys.executable, "-m", "pytest"], log)
+    ruff_shim = _shim(bin_dir, "ruff-shim", [sys.executable, "-m", "ruff", "check"], log)
+    (repo / ".escalate.yml").write_text(yaml.safe_dump(_config([str(pytest_shim)], [str(ruff_shim)])))
+    shim_env = {
+        **env,
+        "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
+        "GIT_PYTHON_GIT_EXECUTABLE": str(bin_dir / "git"),
+    }
+    wall, result = _run_escalate(repo, targets, edits, shim_env)
+    procs: dict[str, list[float]] = {}
+    for line in log.read_text().splitlines():
+        kind, start, end = line.split()
+        procs.setdefault(kind, []).append((int(end) - int(start)) / 1e9)
+    calls = [json.loads(x) for x in (Path(result["log_dir"]) / "calls.jsonl").read_text().splitlines() if x]
+    model_s = sum(c.get("duration_s", 0) for c in calls)
+    tools_s = sum(procs.get("pytest-shim", [])) + sum(procs.get("ruff-shim", []))
+    lo, hi = _bootstrap_ratio(esc, hand)
+    return {
+        "case": name,
+        "escalate_s": esc,
+        "by_hand_s": hand,
+        "escalate_median_s": statistics.median(esc),
+        "by_hand_median_s": statistics.median(hand),
+        "ratio": statistics.median(esc) / statistics.median(hand),
+        "ratio_ci95": [lo, hi],
+        "traced_wall_s": wall,
+        "pytest_runs": len(procs.get("pytest-shim", [])),
+        "pytest_s": sum(procs.get("pytest-shim", [])),
+        "ruff_runs": len(procs.get("ruff-shim", [])),
+        "git_calls": len(procs.get("git", [])),
+        "git_s": sum(procs.get("git", [])),
+        "model_s": model_s,
+        "escalate_own_s": wall - tools_s - model_s,
+    }
+
+
+def run_sidebyside(tasks: list[CorpusTask], n_corpus: int = 4, repeat: int = 3, log=print) -> dict:
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-sidebyside-") as tmp_dir:
+        tmp = Path(tmp_dir)
+        for name, modules, tests, work in SUITES:
+            targets, fix = suite_project(tmp / name, name, modules, tests, work)
+            rows.append(measure_case(name, tmp / name, targets, fix, repeat, tmp))
+            _say(rows[-1], log)
+        for t in [t for t in tasks if t.tests][:n_corpus]:
+            repo = materialize(t, tmp / t.id)
+            rows.append(measure_case(t.id, repo, list(t.tests), t.fix, repeat, tmp))
+            rows[-1]["corpus"] = True
+            _say(rows[-1], log)
+    corpus = [r for r in rows if r.get("corpus")]
+    return {
+        "rows": rows,
+        "repeat": repeat,
+        "goal": GOAL,
+        "corpus_ratio_geomean": _geomean([r["ratio"] for r in corpus]) if corpus else None,
+        "suites_ratio_geomean": _geomean([r["ratio"] for r in rows if not r.get("corpus")]),
+    }
+
+
+def _geomean(xs: list[float]) -> float:
+    return statistics.geometric_mean(xs)
+
+
+def _say(r: dict, log) -> None:
+    log(
+        f"  {r['case']}: escalate {r['escalate_median_s']:.2f} s, by hand {r['by_hand_median_s']:.2f} s, "
+        f"ratio {r['ratio']:.2f} [{r['ratio_ci95'][0]:.2f}, {r['ratio_ci95'][1]:.2f}]; own "
+        f"{r['escalate_own_s']:.2f} s, {r['git_calls']} git, {r['pytest_runs']} pytest, {r['ruff_runs']} ruff"
+    )
+
+
+def sidebyside_section(s: dict) -> list[str]:
+    lines = [
+        "## escalate fix against ruff + pytest by hand",
+        "",
+        f"Instant simulated model sending the true fix; {s['repeat']} alternating repeats per case; "
+        "ratio = median(escalate) / median(by hand) with a bootstrap 95% interval; "
+        f"goal {s['goal']}x or less. "
+        "Own time = escalate's wall time minus its pytest/ruff processes and API calls (traced run).",
+        "",
+        "| case | by hand s | escalate s | ratio [95% CI] | pytest runs (s) | ruff runs | git calls (s) "
+        "| own s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in s["rows"]:
+        lines.append(
+            f"| {r['case']} | {r['by_hand_median_s']:.2f} | {r['escalate_median_s']:.2f} | {r['ratio']:.2f} "
+            f"[{r['ratio_ci95'][0]:.2f}, {r['ratio_ci95'][1]:.2f}] | "
+            f"{r['pytest_runs']} ({r['pytest_s']:.2f}) | "
+            f"{r['ruff_runs']} | {r['git_calls']} ({r['git_s']:.2f}) | {r['escalate_own_s']:.2f} |"
+        )
+    lines.append("")
+    if s.get("corpus_ratio_geomean"):
+        lines.append(f"Geometric mean ratio: corpus {s['corpus_ratio_geomean']:.2f}x, "
+                     f"3 s+ suites {s['suites_ratio_geomean']:.2f}x.")  # fmt: skip
+    return lines + [""]
