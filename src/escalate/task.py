@@ -94,6 +94,15 @@ class Issue(Protocol):
     def comments(self) -> Sequence[IssueComment]: ...
 
 
+_NAMED_TEST = re.compile(r"(?<![\w/.-])([\w./-]+\.py::[^\s`'\"<>]+)")
+
+
+def named_tests(text: str) -> list[str]:
+    """pytest node ids written in an issue (``tests/test_x.py::test_y``), in order, once each."""
+    found = (m.group(1).rstrip(".,;:)!?") for m in _NAMED_TEST.finditer(text))
+    return list(dict.fromkeys(n for n in found if n))
+
+
 @dataclass
 class Task:
     """One unit of work for the runner. ``slug`` is deterministic; the workspace adds -2, -3 on clashes."""

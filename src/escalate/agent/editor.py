@@ -99,6 +99,11 @@ def _numbered(lines: list[str], first: int) -> str:
     return "\n".join(f"{n:6}\t{line}" for n, line in enumerate(lines, start=first))
 
 
+# Why a write at a path is refused (a sentence for the model), or None; the second argument is the new
+# text where the caller has it (a role that may write test files only, say).
+WriteGuard = Callable[[str, str], str | None]
+
+
 class Editor:
     """Carries out text editor and helper tool calls inside ``root``; see the module docstring.
 
@@ -113,8 +118,10 @@ class Editor:
         max_view_chars: int = 20000,
         *,
         file_lister: Callable[[], list[str]] | None = None,
+        write_guard: WriteGuard | None = None,
     ):
         self.root = Path(root).resolve()
+        self.write_guard = write_guard
         # Absolute paths may use the root as shown to the model or its resolved form (/tmp vs /private/tmp).
         self._shown_roots = sorted(
             {Path(root).absolute().as_posix(), self.root.as_posix()}, key=len, reverse=True
@@ -216,6 +223,9 @@ class Editor:
                     f"(editor.protected_paths: {', '.join(self.protected)}); it may be viewed but not "
                     "edited. Fix the problem elsewhere."
                 )
+        refusal = self.write_guard(real_rel, "") if write and self.write_guard is not None else None
+        if refusal:
+            raise _Refused(refusal)
         return target, real_rel
 
     def _read(self, target: Path, path: str) -> str:

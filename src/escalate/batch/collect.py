@@ -22,7 +22,7 @@ from escalate.batch.queue import FIXED, NEEDS_HUMAN, RESOLVED, WAITING, Queue
 from escalate.batch.submit import COLLECTED, SUBMITTED, BatchError, make_client, open_ledger, reconcile
 from escalate.errors import EscalateError
 from escalate.llm.pricing import fmt_usd
-from escalate.records.types import AttemptRecord, Outcome
+from escalate.records.types import AttemptRecord, Outcome, Reproduction
 
 if TYPE_CHECKING:
     from escalate.config import Config
@@ -55,11 +55,13 @@ class RequestResult:
     base_commit: str = ""
     log_dir: str | None = None  # the run directory with the cost log (calls.jsonl)
     target_tests: list[str] = field(default_factory=list)
+    reproduction: Reproduction | None = None  # an issue's test, written in the same answer, judged first
 
     def to_json(self) -> dict:
         out = asdict(self)
         out["cost_usd"] = round(float(self.cost_usd), 6)
         out["interactive_usd"] = round(float(self.interactive_usd), 6)
+        out["reproduction"] = self.reproduction.to_json() if self.reproduction else None
         return out
 
 
@@ -316,7 +318,9 @@ class _Context:
         from escalate.agent.editor import Editor
         from escalate.batch.discovery import still_present
         from escalate.batch.oneshot import apply_response
+        from escalate.ladder.reproduce import reproduce_in_answer
         from escalate.ladder.run import commit_message
+        from escalate.routing.testability import named_targets, writes_test_first
         from escalate.validation.stages import run_baseline, validate
         from escalate.workspace.worktree import Workspace
 
@@ -339,6 +343,14 @@ class _Context:
             if not applied.ok:
                 res.state, res.detail = "failed", "edit: " + "; ".join(applied.errors)[:1500]
                 return "fail"
+            if task.kind == "issue" and not targets:
+                targets = named_targets(task, failing)
+                if not targets and writes_test_first(task) and cfg.roles.test_writer.enabled:
+                    check, res.reproduction = reproduce_in_answer(ws, cfg, task.title, res.tier, res.model)
+                    if res.reproduction is None:
+                        res.state, res.detail = "failed", f"reproduce: {check.reason}"[:1500]
+                        return "fail"
+                    targets = res.target_tests = list(res.reproduction.tests)
             verdict = validate(ws.path, ws.changed_files(), baseline, targets, cfg.validate)
             if not verdict.passed:
                 res.state, res.detail = "failed", f"{verdict.stage}: {verdict.reason}"[:1500]

@@ -55,6 +55,17 @@ accepts the change only if everything that passed before still passes.
 """
 
 
+# For an issue without a failing test: the same proof as `escalate fix` asks for (docs/fix.md, "Issues").
+TEST_FIRST = (
+    "This issue has no failing test yet, and a fix is only accepted with one. Make two kinds of edits: "
+    "first `create` a test file (or `insert` a test into an existing test file), in the repository's "
+    "own test style and place, with a test that fails on the current code for the reason the issue "
+    "gives and passes once it is fixed; then fix the code. The runner first runs your new test on the "
+    "unchanged code (it must fail there, and not because of a mistake in the test), then on your fix. "
+    "Do not change existing tests or conftest.py."
+)
+
+
 @dataclass
 class Applied:
     """What became of one response's edits."""
@@ -141,6 +152,10 @@ def first_message(task: Task, root: Path, failures: dict[str, str]) -> list[dict
         ask.append(
             "These tests must pass afterwards, without breaking others: " + ", ".join(task.target_tests)
         )
+    from escalate.routing.testability import writes_test_first
+
+    if writes_test_first(task):
+        ask.append(TEST_FIRST)
     ask.append("Make every edit now, in this one response.")
     return [
         {"type": "text", "text": "\n".join(context).strip() + "\n"},

@@ -16,6 +16,7 @@ from escalate.batch.discovery import github_configured
 from escalate.llm.pricing import fmt_usd
 
 if TYPE_CHECKING:
+    from escalate.batch.collect import RequestResult
     from escalate.config import Config
     from escalate.task import Task
 
@@ -23,7 +24,7 @@ FENCE = "`" * 3
 NO_GITHUB = "PR skipped: GitHub not configured (set GITHUB_REPOSITORY and GITHUB_TOKEN); branch kept locally"
 
 
-def pr_body(task: Task, results: list[Any], *, full_suite: bool = True) -> str:
+def pr_body(task: Task, results: list[RequestResult], *, full_suite: bool = True) -> str:
     """What the reviewer reads: the task, who fixed it at what price, and how it was proven.
 
     Task text may come from an issue: it is neutralized (no pings, no hidden HTML) and fenced.
@@ -43,6 +44,12 @@ def pr_body(task: Task, results: list[Any], *, full_suite: bool = True) -> str:
         lines.append(
             f"| {title} | {r.tier} ({r.model}) | {fmt_usd(r.cost_usd)} | {fmt_usd(r.interactive_usd)} |"
         )
+    for r in results:
+        if r.reproduction is not None:
+            from escalate.records.rundir import evidence_lines
+            from escalate.records.types import Outcome
+
+            lines += ["", *evidence_lines(Outcome("fixed", reproduction=r.reproduction))]
     suite = " and the full suite has no new failures" if full_suite else ""
     lines += [
         "",

@@ -116,6 +116,7 @@ def _route(
 ) -> dict:
     from escalate.routing.first_request import first_request
     from escalate.routing.route import route
+    from escalate.routing.testability import named_targets, testability
 
     base = None
     failing: list[str] = []
@@ -124,8 +125,14 @@ def _route(
 
         base = measure(path, config.validate, list(task.target_tests))
         failing = sorted(base.failing_tests)
-        # Which tests must pass, as the runner picks them (targets that fail at base, else all failing).
-        targets = [t for t in task.target_tests if base.reproduces([t])] if task.target_tests else failing
+        # Which tests must pass, as the runner picks them: the named targets failing at base; for an
+        # issue, the failing tests its text names (else a reproduction test comes first).
+        if task.target_tests:
+            targets = [t for t in task.target_tests if base.reproduces([t])]
+        elif task.kind == "issue":
+            targets = named_targets(task, set(failing))
+        else:
+            targets = failing
         reproduces = bool(targets) or not task.target_tests
         failures = dict(base.target_failures or {})
     else:
@@ -134,8 +141,11 @@ def _route(
     plan = route(task, base, config, catalog, ledger, root=path, request=request, llm=llm)
     extra = _preset_and_roles(config, catalog, plan)
     spent = sum((c.cost_usd for c in calls), Decimal(0))
+    testable = testability(task) if task.kind == "issue" and not targets else None
+    proof = {"reproduce": testable.reproduce, "reason": testable.reason} if testable else None
     return {
         "task": {"kind": task.kind, "title": task.title, "labels": list(task.labels), "targets": targets},
+        "reproduction": proof,
         "baseline": {
             "ran": run_baseline,
             "failing_tests": failing,
@@ -182,6 +192,10 @@ def render(report: dict) -> str:
             lines.append("  the target tests pass at base: `escalate fix` would stop (cannot reproduce)")
     else:
         lines.append(f"Baseline: not run ({base['note']})")
+    proof = report.get("reproduction")
+    if proof is not None:
+        how = "a reproduction test first, then the fix" if proof["reproduce"] else "judged without a test"
+        lines.append(f"Proof: {how} ({proof['reason']})")
     lines.append(f"Models: {report.get('catalog', '')}")
     decisions = r["decisions"]
     ctx = next((d for d in decisions if d["kind"] == "context"), None)

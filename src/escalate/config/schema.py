@@ -279,6 +279,16 @@ class CommitterConfig(RoleConfig):
     """`max_tokens` for the commit message."""
 
 
+class TestWriterConfig(RoleConfig):
+    tier: str | None = "sonnet"
+    """Tier (by name, else by model line) that writes the reproduction test first (report: test
+    writing on Sonnet 4.6); when its test is not accepted, the tiers above it try in turn."""
+    max_turns: int = Field(12, ge=1)
+    """Model turns for one try at a reproduction test (viewing code and tests, then writing it)."""
+    max_tokens: int = Field(8192, ge=1)
+    """`max_tokens` for the test writer's calls."""
+
+
 class RolesConfig(Section):
     """Roles from the routing report's table; each may be turned off or moved to another model."""
 
@@ -295,6 +305,9 @@ class RolesConfig(Section):
     """Reads a patch that passed validation; a rejection with findings fails the attempt."""
     committer: CommitterConfig = CommitterConfig()
     """Writes the commit message (its body is the pull request's "what changed and why")."""
+    test_writer: TestWriterConfig = TestWriterConfig()
+    """For an issue without a named failing test: writes a test that fails at base for the issue's
+    reason first; the fix must make it pass (docs/fix.md, "Issues")."""
 
 
 # "validate" shadows the deprecated BaseModel.validate; the contract name wins.
@@ -341,7 +354,8 @@ with warnings.catch_warnings():
                 got = f"expected one of the tier names {names}, got {self.start_tier!r}"
                 raise _KeyProblem(("start_tier",), got)
             # A role's tier is a tier name or a model line (resolved at run time like the router does).
-            for loc in (("explorer",), ("planner",), ("reviewer",), ("reviewer", "security"), ("committer",)):
+            roles = (("explorer",), ("planner",), ("reviewer",), ("reviewer", "security"), ("committer",))
+            for loc in (*roles, ("test_writer",)):
                 rc: RoleConfig = self.roles
                 for part in loc:
                     rc = getattr(rc, part)

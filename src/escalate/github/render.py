@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from escalate.errors import EscalateError
 from escalate.llm.pricing import fmt_usd
-from escalate.records.rundir import TOKEN_FIELDS
+from escalate.records.rundir import TOKEN_FIELDS, evidence_lines
 from escalate.records.types import AttemptRecord, Decision, Outcome
 
 if TYPE_CHECKING:
@@ -217,6 +217,7 @@ def pr_body(outcome: Outcome, report: Report, *, issue: int | None, closes: bool
         f"Files changed: {files}",
         "## Validation",
         validation_section(outcome, report.stages),
+        "\n".join(evidence_lines(outcome)),
         "## Cost",
         cost_section(outcome),
         "## Routing decisions",

@@ -25,6 +25,7 @@ from escalate.records.types import AttemptRecord, Decision, Outcome
 from escalate.roles.plan import IMPLEMENTER
 from escalate.routing.first_request import first_request
 from escalate.routing.route import route
+from escalate.routing.testability import named_targets
 
 if TYPE_CHECKING:
     from escalate.config import Config
@@ -312,6 +313,11 @@ class _Ladder:
             self.decision(d)
         for d in apply_preset(plan, config):  # plan-execute moves the start, single keeps one tier
             self.decision(d)
+        if task.kind == "issue" and not targets:
+            reproduced = self._reproduce(ws, llm, plan)
+            if reproduced is None:
+                return
+            targets, failures = reproduced
         base_tree = ws.tree_hash()
         policy = EscalationPolicy(base_tree, len(plan.tiers))
         system = request.system
@@ -404,6 +410,17 @@ class _Ladder:
                 self.decide("baseline", "targets", f"already passing at base, dropped: {', '.join(passing)}")
             self.outcome.targets = targets
             return targets
+        if task.kind == "issue":  # the issue's tests, never the base's other failures
+            targets = named_targets(task, failing)
+            others = sorted(failing - set(targets))
+            if others:
+                why = f"pre-existing, neither blocking nor targets: {', '.join(others)}"
+                self.decide("baseline", "failing at base", why)
+            if targets:
+                why = f"the issue names these failing tests: {', '.join(targets)}"
+                self.decide("baseline", "targets", why)
+            self.outcome.targets = targets
+            return targets  # [] -> reproduce first
         targets = sorted(failing)
         self.outcome.targets = targets
         if targets:
@@ -413,6 +430,46 @@ class _Ladder:
         else:
             self.decide("baseline", "targets", "no test fails at base: the whole suite and ruff must pass")
         return targets
+
+    def _reproduce(self, ws: Any, llm: ModelClient, plan: Any) -> tuple[list[str], dict[str, str]] | None:
+        """An issue without a named test: a reproduction test first, or judged without one (and said
+        so). Returns the targets and their failures at base; None when the run ends here."""
+        from escalate.ladder.reproduce import reproduce
+        from escalate.routing.testability import testability
+
+        choice = testability(self.task)
+        if choice.reproduce and not self.config.roles.test_writer.enabled:
+            choice = type(choice)(False, "roles.test_writer.enabled is false")
+        if not choice.reproduce:
+            self.decide("reproduce", "no test", choice.reason)
+            self.outcome.no_test_reason = choice.reason
+            self.decide("baseline", "targets", "no test proves it: the suite, ruff and the reviewer judge it")
+            return [], {}
+        self.decide("reproduce", "test first", choice.reason)
+        found = reproduce(self.task, self.config, ws, llm, plan.tiers, self, self.progress)
+        if found is None:
+            why = "no tier wrote a test that fails at base for the reason the issue gives"
+            self.decide("reproduce", "failed", why)
+            self.outcome.outcome = "needs_human"
+            self.outcome.explanation = f"Could not reproduce the issue: {why}. Nothing was changed."
+            self.progress.line(f"needs a human: {why}")
+            return None
+        self.outcome.reproduction = found
+        self.outcome.targets = list(found.tests)
+        why = f"written by {found.tier} ({found.model}), fails at base; committed as {found.commit[:12]}"
+        self.decide("reproduce", ", ".join(found.tests), why)
+        self.decide("baseline", "targets", f"the reproduction test must pass: {', '.join(found.tests)}")
+        return list(found.tests), dict(found.failures)
+
+    # -- the attempt log the reproduce phase writes to (ladder.reproduce.AttemptLog) ----------
+
+    def begin_attempt(self, tier: str, model: str, n: int) -> None:
+        self.current = (tier, model, n)
+        self.attempt_spent_from = self.budget.spent
+
+    def end_attempt(self, tier: str, model: str, n: int, verdict: Any, word: str) -> None:
+        self._record(tier, model, n, verdict, word)
+        self.current = None
 
     def _judge(
         self,
@@ -442,6 +499,11 @@ class _Ladder:
         self.outcome.diff = ws.diff()
         message = self.crew.commit_message(self.outcome.diff, message, end.text)
         self.outcome.commit = ws.commit(message, paths=edited)
+        if self.outcome.reproduction is not None:  # the evidence: the same tests, passing now
+            from escalate.ladder.reproduce import passing_run
+
+            repro = self.outcome.reproduction
+            repro.after_output = passing_run(ws.path, self.config, repro)
         self.outcome.outcome = "fixed"
         self.outcome.explanation = f"Fixed by {tier.name} ({tier.model.id}) on branch {ws.branch}."
         self.decide("outcome", "fixed", f"{tier.name} ({tier.model.id}) passed validation")

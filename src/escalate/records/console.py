@@ -44,7 +44,10 @@ class Progress:
         self._write(text + "\n")
 
     def attempt_start(self, tier: str, model: str, n: int) -> None:
-        label = f"tier {tier} ({model}) attempt {n} "
+        self.step_start(f"tier {tier} ({model}) attempt {n} ")
+
+    def step_start(self, label: str) -> None:
+        """A status line left open for ``attempt_end`` (an attempt, or a phase's try)."""
         self._label = label + "." * max(3, WIDTH - 28 - len(label)) + " "
         self._write(self._label)
         self._open_line = True

@@ -109,6 +109,9 @@ class RunLog:
             lines.append(f"Branch: `{outcome.branch}`{at}")
         if outcome.explanation:
             lines += ["", outcome.explanation]
+        evidence = evidence_lines(outcome)
+        if evidence:
+            lines += ["", *evidence]
         lines += ["", "## Cost by tier", ""]
         lines += tier_table(self.records, self.attempts)
         if self.records:
@@ -144,6 +147,43 @@ class RunLog:
         if not self.records or any(r.usage is None for r in self.records):
             return None
         return sum((self.prices.cost(self.top_model, r.usage) for r in self.records), Decimal(0))
+
+
+def evidence_lines(outcome: Outcome, limit: int = 3000) -> list[str]:
+    """What proves an issue's fix (Markdown, for the summary and the PR body): the reproduction test,
+    its failure at base and its run after the fix; or, plainly, that no test proves it."""
+    repro = outcome.reproduction
+    if repro is None:
+        if outcome.no_test_reason is None:
+            return []
+        return [
+            "## No test proves this change",
+            "",
+            f"No test was written for this issue ({outcome.no_test_reason}). The change was judged by "
+            "the existing test suite, ruff and the reviewer only: read it with that in mind.",
+        ]
+    tests = ", ".join(f"`{t}`" for t in repro.tests)
+    files = ", ".join(f"`{f}`" for f in repro.files)
+    lines = [
+        "## Reproduction",
+        "",
+        f"Written first by the test writer on {repro.tier} (`{repro.model}`) in {files}, and committed "
+        f"before the fix (`{repro.commit[:12]}`): {tests}.",
+        "",
+        "Failing at the base commit:",
+        "",
+        "```",
+        _clip(repro.base_output, limit),
+        "```",
+    ]
+    if repro.after_output:
+        lines += ["", "After the fix:", "", "```", _clip(repro.after_output, limit), "```"]
+    return lines
+
+
+def _clip(text: str, limit: int) -> str:
+    text = text.replace("```", "ˋˋˋ").strip()  # a fence in the output must not close ours
+    return text if len(text) <= limit else text[: limit // 2] + "\n[...]\n" + text[-limit // 2 :]
 
 
 def tier_table(records: list[CallRecord], attempts: list[AttemptRecord]) -> list[str]:

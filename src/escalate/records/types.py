@@ -81,6 +81,28 @@ class AttemptRecord:
 
 
 @dataclass
+class Reproduction:
+    """The evidence that an issue was reproduced: a test that failed at base and passes after the fix.
+
+    The test is committed on the fix branch before the fix (``commit``) and judged from there
+    like every existing test: the implementer cannot weaken it.
+    """
+
+    tests: list[str]  # node ids
+    files: list[str]
+    tier: str
+    model: str
+    commit: str
+    base_output: str  # the failure at base, as pytest printed it
+    after_output: str = ""  # the passing run after the fix
+    failures: dict[str, str] = field(default_factory=dict)  # node id -> failure text at base
+
+    def to_json(self) -> dict:
+        return {"tests": self.tests, "files": self.files, "tier": self.tier, "model": self.model,
+                "commit": self.commit}  # fmt: skip
+
+
+@dataclass
 class Outcome:
     """How a task ended; ``to_json`` is the exact ``--json`` object.
 
@@ -104,6 +126,8 @@ class Outcome:
     targets: list[str] = field(default_factory=list)  # the tests that had to pass; [] = the whole suite
     top_model: str | None = None  # the top tier's model id, as the run resolved it
     top_model_cost_usd: Decimal | None = None  # the same tokens on top_model; None without usage
+    reproduction: Reproduction | None = None  # an issue reproduced by a test first (in the JSON)
+    no_test_reason: str | None = None  # why no test proves this change (in the JSON)
 
     def to_json(self) -> dict:
         return {
@@ -117,4 +141,6 @@ class Outcome:
             "log_dir": self.log_dir,
             "explanation": self.explanation,
             "cost_by_role": {role: usd(cost) for role, cost in self.cost_by_role.items()},
+            "reproduction": self.reproduction.to_json() if self.reproduction else None,
+            "no_test_reason": self.no_test_reason,
         }

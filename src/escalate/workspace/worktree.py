@@ -305,10 +305,12 @@ class Workspace:
         return [c.path for c in stray]
 
     @contextmanager
-    def base_view(self) -> Iterator[Path]:
-        """The worktree with every change set aside: the base commit's files, for re-running tests
-        on the base; the changed files come back (byte for byte) when the block ends."""
-        changes = self.changes()
+    def base_view(self, keep: Iterable[str] = ()) -> Iterator[Path]:
+        """The worktree with every change but those to ``keep`` set aside: the base commit's files,
+        for re-running tests on the base (or judging a new test on the unchanged code); the changed
+        files come back (byte for byte) when the block ends."""
+        keep = set(keep)
+        changes = [c for c in self.changes() if c.path not in keep]
         saved: dict[str, bytes | None] = {}
         for c in changes:
             target = self.path / c.path
@@ -359,6 +361,24 @@ class Workspace:
             raise WorkspaceError(f"git commit on {self.branch} failed: {exc.stderr.strip()}") from exc
         self.committed = True
         return self._git.rev_parse("HEAD")
+
+    def read_base_text(self, rel: str) -> str | None:
+        """A file's text at the base commit, or None when the base has no such file."""
+        import git
+
+        try:
+            return self._git.show(f"{self.base_commit}:{rel}", strip_newline_in_stdout=False)
+        except git.GitCommandError:
+            return None
+
+    def advance_base(self, message: str, paths: Iterable[str]) -> str:
+        """Commit paths and make that commit the base (a reproduction test), the rest of the tree
+        reset to it: diffs, resets, circular-fix states and the judge's files count from it now."""
+        commit = self.commit(message, paths=paths)
+        self.base_commit = commit
+        self.reset_to_base()  # what a test run left behind is not part of the new base
+        self.committed = False  # the fix itself is not committed yet
+        return commit
 
     def cherry_pick(self, commit: str) -> bool:
         """Replay another branch's commit onto this branch; on a conflict, abort and return False.

@@ -1,0 +1,79 @@
+"""Can a test prove this issue's fix? Decided before any model call, from the issue and its labels.
+
+An issue without a named failing test is reproduced first: a test writer writes a test that fails
+at base for the reason the issue gives, and the fix must make it pass (SWE-bench's FAIL_TO_PASS).
+Some issues have no behaviour to test: documentation, typos, wording, configuration. Those are
+judged by the suite, lint and the reviewer, and the PR says plainly that no test proves them.
+
+The signals, strongest first: a label (``documentation``, ``typo``, ...); words in the title; words
+in the prose of the body (code, tracebacks and logs are not read, negated clauses do not count:
+``routing.rules.prose_matches``) when the title says nothing. Anything else is reproduced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from escalate.routing.rules import matched, prose_matches
+from escalate.task import named_tests
+from escalate.validation.junit import selects
+
+if TYPE_CHECKING:
+    from escalate.task import Task
+
+NO_TEST_LABELS = frozenset({
+    "documentation", "docs", "doc", "typo", "typos", "spelling", "wording", "copy", "readme",
+    "changelog", "config", "configuration", "chore",
+})  # fmt: skip
+# Words that say what is wrong is text or settings, not behaviour.
+NO_TEST_WORDS = (
+    "typo*", "docstring*", "documentation", "docs", "readme", "spelling", "misspell*", "grammar",
+    "wording", "changelog", "comment*", "broken link*", "dead link*", "rst", "sphinx", "mkdocs",
+)  # fmt: skip
+# Words that say a behaviour is wrong: they win over NO_TEST_WORDS in the same text.
+BEHAVIOUR_WORDS = (
+    "raise*", "crash*", "exception", "traceback", "returns", "return value", "wrong result",
+    "incorrect*", "instead of", "expected", "regression", "fails", "bug",
+)  # fmt: skip
+
+
+def named_targets(task: Task, failing: set[str]) -> list[str]:
+    """An issue's targets: the tests failing at base that its text names (``tests/t.py::test_x``).
+    The base's other failures are pre-existing, never an issue's targets."""
+    named = named_tests(f"{task.title}\n{task.text}")
+    return sorted(t for t in failing if any(t == n or selects(n, t) for n in named))
+
+
+@dataclass(frozen=True)
+class Testability:
+    """Whether the runner writes a reproduction test first, and why (a decision's reason)."""
+
+    reproduce: bool
+    reason: str
+
+
+def testability(task: Task) -> Testability:
+    """For an issue without named tests; other tasks have their test (or their findings) already."""
+    if task.kind != "issue" or task.target_tests:
+        return Testability(False, "the task names its failing tests")
+    labels = sorted(label for label in task.labels if label.lower() in NO_TEST_LABELS)
+    if labels:
+        return Testability(False, f"labelled {', '.join(repr(x) for x in labels)}: no behaviour to test")
+    title_doc = matched(NO_TEST_WORDS, task.title)
+    if title_doc and not matched(BEHAVIOUR_WORDS, task.title):
+        quoted = ", ".join(repr(w) for w in title_doc)
+        return Testability(False, f"the title is about text, not behaviour ({quoted})")
+    body_doc, _ = prose_matches(NO_TEST_WORDS, task.text)
+    body_behaviour, _ = prose_matches(BEHAVIOUR_WORDS, f"{task.title}\n\n{task.text}")
+    if body_doc and not body_behaviour:
+        quoted = ", ".join(repr(w) for w in body_doc[:3])
+        return Testability(False, f"the issue is about text, not behaviour ({quoted}) and names no failure")
+    return Testability(True, "an issue without a named failing test: reproduce it with a test first")
+
+
+def writes_test_first(task: Task) -> bool:
+    """An issue that gets a reproduction test before its fix: no test named, and one can prove it.
+    (A named test that does not fail at base is found out later, by the baseline.)"""
+    named = task.target_tests or named_tests(f"{task.title}\n{task.text}")
+    return task.kind == "issue" and not named and testability(task).reproduce

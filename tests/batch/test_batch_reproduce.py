@@ -1,0 +1,74 @@
+"""The nightly job takes an issue without a failing test down the same path as `escalate fix`: its one
+answer carries a reproduction test and the fix; the test is judged on the unchanged code first,
+committed first, and the fix must make it pass."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from batchrepo import tool_uses
+from samplerepo import PYTEST_COMMAND, git, make_repo
+
+from escalate.batch.collect import collect
+from escalate.batch.oneshot import TEST_FIRST
+from escalate.batch.submit import submit
+from escalate.config import load_config
+from escalate.task import Task
+
+pytestmark = pytest.mark.slow
+
+FILES = {
+    "pyproject.toml": '[tool.pytest.ini_options]\ntestpaths = ["tests"]\npythonpath = ["."]\n',
+    "calc/__init__.py": "",
+    "calc/ops.py": "def add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n    return a + b\n",
+    "tests/test_ops.py": "from calc.ops import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n",
+}
+TEST = {
+    "command": "create",
+    "path": "tests/test_mul.py",
+    "file_text": "from calc.ops import mul\n\n\ndef test_mul_multiplies():\n    assert mul(2, 3) == 6\n",
+}
+FIX = {"command": "str_replace", "path": "calc/ops.py", "old_str": "def mul(a, b):\n    return a + b",
+       "new_str": "def mul(a, b):\n    return a * b"}  # fmt: skip
+ISSUE = Task.from_issue_text(
+    "mul(2, 3) returns 5; it should return 6.", title="mul() adds instead of multiplying"
+)
+
+
+def nightly(tmp_path, sim, edits: list[dict]):
+    root = make_repo(tmp_path, FILES)
+    config = load_config(root, {"validate": {"test_command": PYTEST_COMMAND, "timeout_s": 60}})
+    client = sim.client(max_retries=0)
+    sub = submit(root, config, client=client, issues=[ISSUE])
+    [planned] = sub.planned
+    sim.set_script({"models": {"*": [{"content": tool_uses(edits), "repeat": True}]}})
+    [result] = collect(root, config, client=client).results
+    return root, planned, result
+
+
+def test_an_issue_answer_with_a_failing_test_and_its_fix_is_fixed_in_two_commits(tmp_path, sim):
+    root, planned, result = nightly(tmp_path, sim, [TEST, FIX])
+    assert TEST_FIRST in json.dumps(planned.params["messages"])
+    assert result.state == "fixed", result.detail
+    assert result.reproduction.tests == ["tests/test_mul.py::test_mul_multiplies"]
+    assert result.target_tests == ["tests/test_mul.py::test_mul_multiplies"]
+    log = git(root, "log", "--format=%s", f"main..{result.branch}").splitlines()
+    assert len(log) == 2 and log[1].startswith("test: reproduce mul() adds")
+    first = git(root, "show", "--name-only", "--format=", f"{result.branch}~1").split()
+    assert first == ["tests/test_mul.py"]
+    assert git(root, "show", "--name-only", "--format=", result.branch).split() == ["calc/ops.py"]
+    assert result.to_json()["reproduction"]["files"] == ["tests/test_mul.py"]
+
+
+@pytest.mark.parametrize(
+    ("edits", "why"),
+    [
+        ([FIX], "reproduce: no test was written"),  # a fix with no test proves nothing
+        ([{**TEST, "file_text": TEST["file_text"].replace("== 6", "== 5")}, FIX], "passes on the unchanged"),
+    ],
+)
+def test_an_issue_answer_without_a_reproduction_fails_and_goes_up_a_tier(tmp_path, sim, edits, why):
+    _, _, result = nightly(tmp_path, sim, edits)
+    assert result.state == "failed" and why in result.detail and result.next_tier
+    assert result.branch is None

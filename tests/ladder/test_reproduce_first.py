@@ -1,0 +1,194 @@
+"""Issues without a failing test, end to end through the simulated API: a test that reproduces the
+issue first (fail at base, for the issue's reason), then the fix judged against it; documentation
+issues judged without a test, and said so."""
+
+import json
+
+import pytest
+from samplerepo import ROLES_OFF, git, make_repo
+
+from escalate.cli.main import main
+
+pytestmark = pytest.mark.slow
+
+EDITOR = "str_replace_based_edit_tool"
+WRITER = "You write a test that reproduces a reported problem"
+IMPLEMENTER = "You are a careful software engineer"
+FILES = {
+    "pyproject.toml": '[tool.pytest.ini_options]\ntestpaths = ["tests"]\npythonpath = ["."]\n',
+    ".gitignore": "__pycache__/\n",
+    "calc/__init__.py": "",
+    "calc/ops.py": (
+        'def add(a, b):\n    """Add a and b."""\n    return a + b\n\n\n'
+        'def mul(a, b):\n    """Multiply a and b."""\n    return a + b\n'
+    ),
+    "tests/test_ops.py": (
+        "from calc.ops import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n\n\n"
+        "def test_legacy_feature():\n    assert False, 'broken for years, unrelated'\n"
+    ),
+}
+ISSUE = "mul() adds instead of multiplying\n\nmul(2, 3) returns 5; it should return 6."
+GOOD_TEST = "from calc.ops import mul\n\n\ndef test_mul_multiplies():\n    assert mul(2, 3) == 6\n"
+PASSING_TEST = "from calc.ops import mul\n\n\ndef test_mul_by_zero():\n    assert mul(2, 0) == 2\n"
+IMPORT_ERROR_TEST = (
+    "from calc.ops import multiply\n\n\ndef test_mul_multiplies():\n    assert multiply(2, 3) == 6\n"
+)
+NAME_ERROR_TEST = "def test_mul_multiplies():\n    assert mul(2, 3) == 6\n"
+
+
+def fix_input(new: str) -> dict:
+    return {
+        "command": "str_replace",
+        "path": "calc/ops.py",
+        "old_str": '"""Multiply a and b."""\n    return a + b',
+        "new_str": f'"""Multiply a and b."""\n    return {new}',
+    }
+
+
+def writer(source: str, *, name: str = "tests/test_mul.py") -> list[dict]:
+    """The test writer's two turns: create the test file, then say it is done."""
+    edit = {"command": "create", "path": name, "file_text": source}
+    create = {"type": "tool_use", "name": EDITOR, "input": edit}
+    return [
+        {"when": {"system_contains": WRITER, "last_user_has_tool_result": False}, "content": [create]},
+        {"when": {"system_contains": WRITER, "last_user_has_tool_result": True}, "content": "test_mul DONE"},
+    ]
+
+
+def implementer(new: str) -> list[dict]:
+    edit = {"type": "tool_use", "name": EDITOR, "input": fix_input(new)}
+    return [
+        {"when": {"system_contains": IMPLEMENTER, "last_user_has_tool_result": False}, "content": [edit]},
+        {"when": {"system_contains": IMPLEMENTER, "last_user_has_tool_result": True}, "content": "DONE"},
+    ]
+
+
+def config(test_writer_tier: str = "sonnet") -> str:
+    return json.dumps(
+        {
+            "validate": {"timeout_s": 60},
+            "roles": {**ROLES_OFF, "test_writer": {"tier": test_writer_tier}},
+        }
+    )
+
+
+@pytest.fixture
+def env(sim, monkeypatch):
+    for key, value in sim.env().items():
+        monkeypatch.setenv(key, value)
+    return sim
+
+
+def run(capsys, root, *args: str) -> tuple[int, dict, str]:
+    code = main(["fix", "--repo", str(root), "--json", *args])
+    out, err = capsys.readouterr()
+    [line] = out.splitlines()
+    return code, json.loads(line), err
+
+
+def requests_of(sim, system: str) -> list[dict]:
+    return [r for r in sim.messages_requests() if system in json.dumps(r["body"].get("system"))]
+
+
+def repo(tmp_path, tier: str = "sonnet"):
+    return make_repo(tmp_path, {**FILES, ".escalate.yml": config(tier)})
+
+
+def test_an_unrelated_failing_test_is_no_target_and_the_fix_is_judged_on_the_reproduction(
+    tmp_path, env, capsys
+):
+    env.set_script({"models": {"*": writer(GOOD_TEST) + implementer("a * b")}})
+    root = repo(tmp_path)
+    code, result, err = run(capsys, root, "--issue-text", ISSUE)
+    assert code == 0, err
+    assert result["outcome"] == "fixed"
+    repro = result["reproduction"]
+    assert repro["tests"] == ["tests/test_mul.py::test_mul_multiplies"]
+    assert repro["files"] == ["tests/test_mul.py"]
+    assert repro["tier"] == "sonnet"
+    decisions = {(d["kind"], d["choice"]): d["reason"] for d in result["decisions"]}
+    assert "tests/test_ops.py::test_legacy_feature" in decisions[("baseline", "failing at base")]
+    assert ("reproduce", "test first") in decisions
+    assert "must pass: tests/test_mul.py::test_mul_multiplies" in decisions[("baseline", "targets")]
+    # Two commits on the branch: the reproduction, then the fix, each holding only its own files.
+    branch = result["branch"]
+    log = git(root, "log", "--format=%s", f"main..{branch}").splitlines()
+    assert len(log) == 2 and log[1].startswith("test: reproduce mul() adds")
+    assert git(root, "show", "--name-only", "--format=", f"{branch}~1").split() == ["tests/test_mul.py"]
+    assert git(root, "show", "--name-only", "--format=", branch).split() == ["calc/ops.py"]
+    assert "return a * b" in git(root, "show", f"{branch}:calc/ops.py")
+    # The implementer saw the reproduction's failure at base; the unrelated failure blocked nothing.
+    first = json.dumps(requests_of(env, IMPLEMENTER)[0]["body"]["messages"])
+    assert "test_mul_multiplies" in first and "assert 5 == 6" in first
+    summary = (root / result["log_dir"] / "summary.md").read_text()
+    assert "## Reproduction" in summary and "assert 5 == 6" in summary and "passed" in summary
+
+
+def test_a_reproduction_that_passes_at_base_is_sent_back_then_fails_the_phase(tmp_path, env, capsys):
+    env.set_script({"models": {"*": writer(PASSING_TEST) * 2 + implementer("a * b")}})
+    root = repo(tmp_path, "opus")  # the top tier writes: one tier, no climbing
+    code, result, _ = run(capsys, root, "--issue-text", ISSUE)
+    assert (code, result["outcome"]) == (1, "needs_human")
+    assert "Could not reproduce the issue" in result["explanation"]
+    [attempt] = result["attempts"]
+    assert (attempt["tier"], attempt["stage"], attempt["verdict"]) == ("opus", "reproduce", "fail")
+    assert "passes on the unchanged code" in attempt["reason"]
+    writes = requests_of(env, WRITER)
+    sent_back = [r for r in writes if "did not accept the test" in json.dumps(r["body"]["messages"])]
+    assert sent_back and "passes on the unchanged code" in json.dumps(sent_back[0]["body"]["messages"])
+    assert requests_of(env, IMPLEMENTER) == []  # no fix was attempted without a reproduction
+    assert git(root, "status", "--porcelain") == ""
+
+
+@pytest.mark.parametrize(
+    ("broken", "words"),
+    [(IMPORT_ERROR_TEST, "does not load"), (NAME_ERROR_TEST, "NameError at tests/test_mul.py")],
+)
+def test_a_reproduction_that_breaks_itself_is_rejected_and_the_send_back_can_mend_it(
+    tmp_path, env, capsys, broken, words
+):
+    env.set_script({"models": {"*": writer(broken) + writer(GOOD_TEST) + implementer("a * b")}})
+    root = repo(tmp_path)
+    code, result, _ = run(capsys, root, "--issue-text", ISSUE)
+    assert code == 0 and result["outcome"] == "fixed"
+    rejected = [r for r in requests_of(env, WRITER) if "did not accept the test" in json.dumps(r["body"])]
+    assert rejected and words in json.dumps(rejected[0]["body"]["messages"])
+    assert result["reproduction"]["tests"] == ["tests/test_mul.py::test_mul_multiplies"]
+
+
+def test_a_documentation_issue_is_judged_without_a_test_and_says_so(tmp_path, env, capsys):
+    doc_fix = {
+        "command": "str_replace",
+        "path": "calc/ops.py",
+        "old_str": '"""Add a and b."""',
+        "new_str": '"""Add a and b, and return the sum."""',
+    }
+    edit = {"type": "tool_use", "name": EDITOR, "input": doc_fix}
+    env.set_script({"models": {"*": [
+        {"when": {"system_contains": IMPLEMENTER, "last_user_has_tool_result": False}, "content": [edit]},
+        {"when": {"system_contains": IMPLEMENTER, "last_user_has_tool_result": True}, "content": "DONE"},
+    ]}})  # fmt: skip
+    root = repo(tmp_path)
+    code, result, _ = run(capsys, root, "--issue-text", "Typo in the docstring of add\n\nIt should say more.")
+    assert code == 0 and result["outcome"] == "fixed"
+    assert result["reproduction"] is None
+    assert result["no_test_reason"].startswith("the title is about text, not behaviour")
+    assert requests_of(env, WRITER) == []
+    summary = (root / result["log_dir"] / "summary.md").read_text()
+    assert "No test proves this change" in summary
+
+
+def test_reproduction_and_fix_both_climb_to_the_second_tier(tmp_path, env, capsys):
+    env.set_script({"models": {
+        "claude-haiku-4-5": writer(PASSING_TEST) * 2 + implementer("a - b") * 2,
+        "claude-sonnet-4-6": writer(GOOD_TEST) + implementer("a * b"),
+    }})  # fmt: skip
+    root = repo(tmp_path, "haiku")
+    code, result, _ = run(capsys, root, "--issue-text", ISSUE)
+    assert code == 0 and result["outcome"] == "fixed"
+    steps = [(a["tier"], a["stage"], a["verdict"]) for a in result["attempts"]]
+    assert steps[:2] == [("haiku", "reproduce", "fail"), ("sonnet", "reproduce", "pass")]
+    assert steps[-1] == ("sonnet", "ok", "pass") and ("haiku", "target", "fail") in steps
+    assert result["reproduction"]["tier"] == "sonnet"
+    climbs = [d["choice"] for d in result["decisions"] if d["kind"] == "escalate"]
+    assert any(c.startswith("haiku -> sonnet") for c in climbs)

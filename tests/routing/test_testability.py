@@ -1,0 +1,62 @@
+"""Which issues get a reproduction test first, which are judged without one, and which failing
+tests are an issue's own targets; `escalate explain` says which and why."""
+
+import json
+
+import pytest
+from samplerepo import make_repo
+
+from escalate.cli.main import main
+from escalate.routing import testability as proof
+from escalate.task import Task, named_tests
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "labels", "reproduce", "why"),
+    [
+        ("mul() adds instead of multiplying", "mul(2, 3) returns 5; it should be 6.", [], True, "reproduce"),
+        ("Typo in the docstring of add", "It says 'substract'.", [], False, "'typo', 'docstring'"),
+        ("Update the README", "", ["documentation"], False, "labelled 'documentation'"),
+        ("Improve the wording", "The comment above parse() is unclear.", [], False, "'wording'"),
+        # Behaviour words win over documentation words: a crash described in a docs-flavoured title.
+        ("Docs build: parse() raises on empty input", "parse('') raises IndexError.", [], True, "reproduce"),
+        # Words inside code are not read: a docstring in a snippet does not make it a docs issue.
+        ("parse() drops the last item", '```\ndef f():\n    """docstring typo"""\n```\nparse("a,b") == ["a"]',
+         [], True, "reproduce"),
+        ("Spelling of an error message", "The message says 'recieved'. This is not a crash.", [], False,
+         "'spelling'"),
+    ],
+)  # fmt: skip
+def test_which_issues_are_reproduced(title, text, labels, reproduce, why):
+    found = proof.testability(Task.from_issue_text(text or "x", title=title, labels=labels))
+    assert found.reproduce is reproduce and why in found.reason
+
+
+def test_a_task_with_named_tests_needs_no_reproduction():
+    assert proof.testability(Task.from_tests(["tests/t.py::test_x"])).reproduce is False
+
+
+def test_an_issues_targets_are_the_failing_tests_it_names():
+    text = "Since 2.0 `tests/test_ops.py::test_add` fails, and tests/test_io.py::TestRead too."
+    task = Task.from_issue_text(text, title="add broke")
+    assert named_tests(text) == ["tests/test_ops.py::test_add", "tests/test_io.py::TestRead"]
+    failing = {
+        "tests/test_ops.py::test_add",
+        "tests/test_io.py::TestRead::test_a[x]",
+        "tests/test_legacy.py::test_old",  # fails at base, but the issue is not about it
+    }
+    targets = ["tests/test_io.py::TestRead::test_a[x]", "tests/test_ops.py::test_add"]
+    assert proof.named_targets(task, failing) == targets
+
+
+def test_explain_says_whether_an_issue_is_reproduced_or_judged_without_a_test(tmp_path, capsys):
+    root = make_repo(tmp_path, {"calc.py": "def mul(a, b):\n    return a + b\n", "tests/test_calc.py": ""})
+    assert main(["explain", "--repo", str(root), "--no-baseline", "--json",
+                 "--issue-text", "mul() adds\n\nmul(2, 3) returns 5."]) == 0  # fmt: skip
+    report = json.loads(capsys.readouterr().out)
+    assert report["reproduction"]["reproduce"] is True
+    assert main(["explain", "--repo", str(root), "--no-baseline", "--issue-text", "Typo in a docstring"]) == 0
+    out = capsys.readouterr().out
+    assert "Proof: judged without a test (the title is about text, not behaviour ('typo', 'docstring'))" in (
+        out
+    )
