@@ -4,6 +4,7 @@
     python -m bench --quick               # smoke run: 1 seed, a few tasks
     python -m bench --only economics      # one section (repeatable: --only batch --only startup)
     python -m bench replay                # the routing code replayed on real SWE-bench outcomes
+    python -m bench issues                # issue-only tasks: reproduce-first vs suite-only
 
 Writes bench/results/<date>.md and .json (and the cost/resolve chart as .png, or .svg without
 matplotlib). ``--quick`` and ``--only`` runs get their own suffix, so they never overwrite a full run.
@@ -53,6 +54,11 @@ def pick_tasks(tasks: list, quick: bool, limit: int | None) -> list:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["issues"]:  # issue-only tasks, reproduce-first vs suite-only: bench/issues.py
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from bench.issues import main as issues
+
+        return issues(argv[1:])
     if argv[:1] == ["replay"]:  # the trace-driven replay on real outcomes: bench/replay.py
         sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
         from bench.replay import main as replay

@@ -18,6 +18,9 @@ from escalate.task import Task, named_tests
         ("Typo in the docstring of add", "It says 'substract'.", [], False, "'typo', 'docstring'"),
         ("Update the README", "", ["documentation"], False, "labelled 'documentation'"),
         ("Improve the wording", "The comment above parse() is unclear.", [], False, "'wording'"),
+        # The body alone never makes it a docs issue: it quotes a docstring about wrong behaviour.
+        ("Split shares don't add up", "The docstring promises shares that sum to the bill.", [], True,
+         "reproduce"),
         # Behaviour words win over documentation words: a crash described in a docs-flavoured title.
         ("Docs build: parse() raises on empty input", "parse('') raises IndexError.", [], True, "reproduce"),
         # Words inside code are not read: a docstring in a snippet does not make it a docs issue.

@@ -5,9 +5,11 @@ at base for the reason the issue gives, and the fix must make it pass (SWE-bench
 Some issues have no behaviour to test: documentation, typos, wording, configuration. Those are
 judged by the suite, lint and the reviewer, and the PR says plainly that no test proves them.
 
-The signals, strongest first: a label (``documentation``, ``typo``, ...); words in the title; words
-in the prose of the body (code, tracebacks and logs are not read, negated clauses do not count:
-``routing.rules.prose_matches``) when the title says nothing. Anything else is reproduced.
+The signals: a label (``documentation``, ``typo``, ...), or words in the title that say the problem
+is text (``typo``, ``docstring``, ``README``...) with none that say a behaviour is wrong (``raises``,
+``crash``, ``instead of``...). The body is not read for this: a bug report often quotes a docstring
+("the docstring promises shares that sum to the bill") about behaviour that is wrong. Anything else
+is reproduced: a needless reproduction costs one test writer call, a missed one leaves a fix unproven.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from escalate.routing.rules import matched, prose_matches
+from escalate.routing.rules import matched
 from escalate.task import named_tests
 from escalate.validation.junit import selects
 
@@ -64,11 +66,6 @@ def testability(task: Task) -> Testability:
     if title_doc and not matched(BEHAVIOUR_WORDS, task.title):
         quoted = ", ".join(repr(w) for w in title_doc)
         return Testability(False, f"the title is about text, not behaviour ({quoted})")
-    body_doc, _ = prose_matches(NO_TEST_WORDS, task.text)
-    body_behaviour, _ = prose_matches(BEHAVIOUR_WORDS, f"{task.title}\n\n{task.text}")
-    if body_doc and not body_behaviour:
-        quoted = ", ".join(repr(w) for w in body_doc[:3])
-        return Testability(False, f"the issue is about text, not behaviour ({quoted}) and names no failure")
     return Testability(True, "an issue without a named failing test: reproduce it with a test first")
 
 
