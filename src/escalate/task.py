@@ -1,24 +1,9 @@
-"""What to fix: failing tests, issue text or lint findings, plus the untrusted-text rules.
+"""What to fix: failing tests, issue text or lint findings.
 
-Issue text comes from anyone who can open an issue, so it is cleaned before a model
-sees it (``sanitize_untrusted``). The rule: **keep what a reader sees on GitHub, drop
-what they cannot see**:
-
-* HTML comments ``<!-- ... -->`` (an unterminated ``<!--`` hides the rest of the text,
-  so the rest is dropped);
-* invisible and bidirectional Unicode: format characters (category Cf: zero-width
-  space/joiners, bidi embeddings/overrides/isolates, word joiner, BOM, soft hyphen,
-  tag characters U+E0000-U+E007F), variation selectors, Hangul fillers;
-* elements a browser does not show: ``<script>``, ``<style>``, ``<template>``, any
-  element with a ``hidden`` attribute, ``aria-hidden="true"`` or an inline style with
-  ``display:none``, ``visibility:hidden``, ``font-size:0`` or ``opacity:0``, content
-  included (an unclosed one hides, and loses, the rest of the text);
-* markdown link reference definitions that carry a title (``[x]: url "title"``,
-  including the ``[//]: # (comment)`` idiom): they render as nothing;
-* ANSI escape sequences and other control characters (from pasted CI logs).
-
-``<details>`` blocks stay: their content is one click away for every reader. Runs of
-blank lines collapse to one; trailing spaces go.
+Issue text comes from anyone who can open an issue, so only what a reader of the rendered
+issue sees reaches a model: bodies and comments go through ``escalate.untrusted``
+(``visible_markdown``, each part on its own, as GitHub renders each on its own), titles
+through ``visible_plain``. An issue file is read only up to ``untrusted.MAX_CHARS``.
 
 ``traceback_frames`` turns pytest (or plain Python) traceback output into the frames
 that lie inside the repository, for the model's first message.
@@ -28,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +21,7 @@ from typing import Protocol
 import yaml
 
 from escalate.errors import EscalateError
+from escalate.untrusted import MAX_CHARS, strip_ansi, visible_markdown, visible_plain
 
 KINDS = ("test", "issue", "lint", "warning")
 MAX_SLUG = 40
@@ -145,13 +130,17 @@ class Task:
     def from_issue_text(
         cls, text: str, title: str | None = None, labels: Iterable[str] = (), source: str = "cli"
     ) -> Task:
-        """A task from an issue's text (sanitized here); the title defaults to its first line."""
-        clean = sanitize_untrusted(text)
+        """A task from an issue's Markdown (only what renders is kept); the title defaults to its
+        first line."""
+        return cls._from_visible(visible_markdown(text), title, labels, source)
+
+    @classmethod
+    def _from_visible(cls, clean: str, title: str | None, labels: Iterable[str], source: str) -> Task:
         if title is None:
             first = next((ln for ln in clean.splitlines() if ln.strip()), "")
             title = first.lstrip("#").strip()[:120]
         else:
-            title = " ".join(sanitize_untrusted(title).split())
+            title = " ".join(visible_plain(title).split())
         if not clean.strip() and not title:
             raise TaskError("the issue has no visible text; there is nothing to fix.")
         number = re.fullmatch(r"github#(\d+)", source)
@@ -163,15 +152,18 @@ class Task:
     @classmethod
     def from_issue(cls, issue: Issue) -> Task:
         """The task for a GitHub issue, the one way both ``escalate fix --issue N`` and the nightly
-        job make it: title, body and the (trusted) comments, sanitized; nothing in them can reach
-        config, tools or allowed paths (they only ever become prompt text). The slug depends on the
-        number and title only, so a new comment does not make a new task in the nightly queue."""
-        parts = [issue.body.strip()]
+        job make it: title, body and the (trusted) comments, each reduced to what renders on its
+        own; nothing in them can reach config, tools or allowed paths (they only ever become prompt
+        text). The slug depends on the number and title only, so a new comment does not make a new
+        task in the nightly queue."""
+        parts = [visible_markdown(issue.body).strip()]
         for c in issue.comments:
-            if c.body.strip():
-                parts.append(f"Comment by {c.author} ({c.association}):\n{c.body.strip()}")
-        text = "\n\n".join(p for p in parts if p) or issue.title
-        task = cls.from_issue_text(text, issue.title, issue.labels, source=f"github#{issue.number}")
+            body = visible_markdown(c.body).strip()
+            if body:
+                parts.append(f"Comment by {c.author} ({c.association}):\n{body}")
+        text = "\n\n".join(p for p in parts if p)
+        source = f"github#{issue.number}"
+        task = cls._from_visible(text + "\n" if text else "", issue.title, issue.labels, source)
         task.issue = issue.number
         task.slug = stable_slug("issue", f"{issue.number}-{issue.title}", str(issue.number))
         return task
@@ -181,6 +173,12 @@ class Task:
         """A task from a Markdown/text file: optional YAML front matter (title, labels), else ``# Title``."""
         path = Path(path)
         try:
+            size = path.stat().st_size
+            if size > 4 * MAX_CHARS:  # UTF-8: at most 4 bytes a character; the exact check follows
+                raise TaskError(
+                    f"the issue file {path} is {size:,} bytes; at most {MAX_CHARS:,} characters are read. "
+                    "Shorten it: keep the error and the relevant part of any log."
+                )
             raw = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise TaskError(
@@ -228,81 +226,6 @@ class Task:
         return cls(kind, title, text, source=source, slug=f"{kind}-{_hash6(*items)}")
 
 
-# -- untrusted text ------------------------------------------------------------------------
-
-_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)
-_INVISIBLE_EXTRA = {0x115F, 0x1160, 0x3164, 0xFFA0, 0x180E, 0x034F}  # fillers and joiners not in Cf
-_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
-_OPEN_TAG = re.compile(r"<([a-zA-Z][a-zA-Z0-9-]*)\b([^>]*)>", re.DOTALL)
-_ALWAYS_HIDDEN = {"script", "style", "template"}
-_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
-_HIDDEN_ATTR = re.compile(
-    r"""(?:^|\s)hidden(?:\s|=|/|$)|aria-hidden\s*=\s*["']?true"""
-    r"""|style\s*=\s*["'][^"']*(?:display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(?![.\d]*[1-9])"""
-    r"""|opacity\s*:\s*0(?![.\d]*[1-9]))""",
-    re.IGNORECASE,
-)
-_REF_DEF_TITLE = re.compile(
-    r"""^ {0,3}\[[^\]\n]+\]:[ \t]*\S+(?:[ \t]+|[ \t]*\n[ \t]*)(?:"[^"\n]*"|'[^'\n]*'|\([^)\n]*\))[ \t]*$""",
-    re.MULTILINE,
-)
-
-
-def _is_invisible(ch: str) -> bool:
-    code = ord(ch)
-    if ch in "\n\t":
-        return False
-    if unicodedata.category(ch) in ("Cf", "Cc") or code in _INVISIBLE_EXTRA:
-        return True
-    return 0xFE00 <= code <= 0xFE0F or 0xE0100 <= code <= 0xE01EF  # variation selectors
-
-
-def _drop_hidden_elements(text: str) -> str:
-    out, pos = [], 0
-    while True:
-        match = _OPEN_TAG.search(text, pos)
-        if match is None:
-            out.append(text[pos:])
-            return "".join(out)
-        name, attrs = match.group(1).lower(), match.group(2)
-        if name not in _ALWAYS_HIDDEN and not _HIDDEN_ATTR.search(attrs):
-            out.append(text[pos : match.end()])
-            pos = match.end()
-            continue
-        out.append(text[pos : match.start()])
-        if attrs.rstrip().endswith("/") or name in _VOID:
-            pos = match.end()
-            continue
-        pos = _matching_close(text, name, match.end())
-
-
-def _matching_close(text: str, name: str, start: int) -> int:
-    """The index after the tag closing the element opened before start (nesting counted), or len(text)."""
-    tags = re.compile(rf"<(/?){re.escape(name)}\b[^>]*?(/?)>", re.IGNORECASE)
-    depth = 1
-    for match in tags.finditer(text, start):
-        if match.group(1):
-            depth -= 1
-        elif not match.group(2):
-            depth += 1
-        if depth == 0:
-            return match.end()
-    return len(text)
-
-
-def sanitize_untrusted(text: str) -> str:
-    """Untrusted text with everything a reader cannot see removed (see the module docstring)."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = _ANSI.sub("", text)
-    text = "".join(ch for ch in text if not _is_invisible(ch))
-    text = _COMMENT.sub("", text)
-    text = _drop_hidden_elements(text)
-    text = _REF_DEF_TITLE.sub("", text)
-    lines = [line.rstrip() for line in text.split("\n")]
-    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
-    return text.strip("\n") + ("\n" if text.strip() else "")
-
-
 # -- tracebacks ----------------------------------------------------------------------------
 
 
@@ -340,7 +263,7 @@ def traceback_frames(output: str, root: Path) -> list[Frame]:
     frames: list[Frame] = []
     seen: set[Frame] = set()
     entry_def: str | None = None  # pytest long format shows the function source, not its name
-    for line in _ANSI.sub("", output).splitlines():
+    for line in strip_ansi(output).splitlines():
         if _SEPARATOR.match(line):
             entry_def = None
             continue

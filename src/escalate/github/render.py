@@ -56,9 +56,9 @@ def changed_files(diff: str) -> list[str]:
 
 def neutralize(text: str) -> str:
     """Model or issue text made safe to post: no @-mentions that ping people, no hidden HTML."""
-    from escalate.task import sanitize_untrusted
+    from escalate.untrusted import visible_markdown
 
-    return _MENTION.sub(r"`@\1`", sanitize_untrusted(text))
+    return _MENTION.sub(r"`@\1`", visible_markdown(text, escape_text=True))
 
 
 def checked_explanation(text: str, changed: list[str], allowed: list[str] = ()) -> tuple[str, int]:
@@ -189,9 +189,9 @@ class Report:
 
 
 def pr_title(number: int | None, title: str) -> str:
-    from escalate.task import sanitize_untrusted
+    from escalate.untrusted import visible_plain
 
-    clean = re.sub(r"\s+", " ", sanitize_untrusted(title)).strip()
+    clean = re.sub(r"\s+", " ", visible_plain(title)).strip()
     head = f"Fix #{number}: " if number is not None else "Fix: "
     return (head + clean)[:250]
 
