@@ -178,7 +178,7 @@ def test_too_much_text_is_refused_with_a_clear_error(tmp_path):
     assert visible_markdown("x" * MAX_CHARS) == "x" * MAX_CHARS + "\n"
     big = tmp_path / "issue.md"
     big.write_text("# Huge log\n" + "y" * (MAX_CHARS + 10))
-    with pytest.raises(UntrustedTextError, match="Shorten it"):
+    with pytest.raises(TaskError, match=f"issue file {big} is 262,165 characters; at most 262,144"):
         Task.from_issue_file(big)
     huge = tmp_path / "huge.md"
     with open(huge, "wb") as fh:

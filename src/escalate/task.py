@@ -180,6 +180,11 @@ class Task:
                     "Shorten it: keep the error and the relevant part of any log."
                 )
             raw = path.read_text(encoding="utf-8")
+            if len(raw) > MAX_CHARS:
+                raise TaskError(
+                    f"the issue file {path} is {len(raw):,} characters; at most {MAX_CHARS:,} are read. "
+                    "Shorten it: keep the error and the relevant part of any log."
+                )
         except (OSError, UnicodeDecodeError) as exc:
             raise TaskError(
                 f"cannot read issue file {path}: {exc}; pass a UTF-8 text or Markdown file."
