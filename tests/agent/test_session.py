@@ -7,7 +7,7 @@ import pytest
 from escalate.agent.editor import Editor
 from escalate.agent.session import Session
 from escalate.llm.catalog import Catalog
-from escalate.llm.client import ModelClient
+from escalate.llm.client import MeteredClient
 from escalate.llm.pricing import Budget, PriceTable
 from escalate.records.types import TierPlan
 
@@ -22,8 +22,8 @@ def use(command: str, **args) -> dict:
 def make_session(sim, tmp_path, model="claude-haiku-4-5", max_turns=5, thinking=None, max_tokens=4096):
     (tmp_path / "mod.py").write_text("X = 1\n")
     records: list = []
-    llm = ModelClient(
-        CATALOG, PriceTable.load(), Budget("5"), records.append, client=sim.client(max_retries=0)
+    llm = MeteredClient(
+        CATALOG, PriceTable.load(), Budget("5"), records.append, provider=sim.provider()
     )
     plan = TierPlan("haiku", CATALOG.get(model), 2, max_tokens, None, thinking)
     first = [{"type": "text", "text": "context: mod.py"}, {"type": "text", "text": "set X to 2"}]

@@ -19,7 +19,7 @@ def test_escalate_now_runs_the_next_tier_interactively(tmp_path, sim):
     root = make_calc_repo(tmp_path)
     config = load_config(root, {"validate": {"test_command": PYTEST_COMMAND, "full_suite": False}})
     first, second = config.tiers[0], config.tiers[1]
-    client = sim.client(max_retries=0)
+    provider = sim.provider()
     sim.set_script(
         {
             "models": {
@@ -31,10 +31,10 @@ def test_escalate_now_runs_the_next_tier_interactively(tmp_path, sim):
             }
         }
     )
-    sub = submit(root, config, client=client)
+    sub = submit(root, config, provider=provider)
     assert [p.tier for p in sub.planned] == [first.name]
 
-    out = collect(root, config, client=client, escalate_now=True)
+    out = collect(root, config, provider=provider, escalate_now=True)
     [res] = out.results
     assert res.state == "fixed" and res.next_tier is None
     assert res.escalated["outcome"] == "fixed" and "interactively from" in res.detail

@@ -39,12 +39,12 @@ def test_batch_night_one_and_two(tmp_path, sim):
         tmp_path, {"calc/names.py": "def first(items):\n    O = items[0]\n    return O\n"}
     )
     config = _config(root)
-    client = sim.client(max_retries=0)
+    provider = sim.provider()
     tiers = [t.name for t in config.tiers]
 
     # Night 1 ------------------------------------------------------------------------------
     sim.batch_seconds = 30 * HOUR  # request i of 4 finishes at 7.5 h * (i + 1): the last one expires at 24 h
-    sub = submit(root, config, client=client)
+    sub = submit(root, config, provider=provider)
     assert [p.task.kind for p in sub.planned] == ["test", "warning", "lint", "lint"]
     test_id, warn_id, lint_id, late_id = (p.custom_id for p in sub.planned)
     first_tier = {p.custom_id: p.tier for p in sub.planned}
@@ -70,13 +70,13 @@ def test_batch_night_one_and_two(tmp_path, sim):
         }
     )
     assert len(_creates(sim)) == 1 and sub.api_batch_id
-    [in_flight] = status(root, config, client=client)["in_flight"]
+    [in_flight] = status(root, config, provider=provider)["in_flight"]
     assert (in_flight["api_batch_id"], in_flight["processing_status"]) == (sub.api_batch_id, "in_progress")
-    early = collect(root, config, client=client, wait=True, timeout=0.05, poll_seconds=0.01)
+    early = collect(root, config, provider=provider, wait=True, timeout=0.05, poll_seconds=0.01)
     assert early.results == [] and early.in_progress == [in_flight["batch"]]
     sim.clock.advance(25 * HOUR)
 
-    out = collect(root, config, client=client)
+    out = collect(root, config, provider=provider)
     by_id = {r.custom_id: r for r in out.results}
     assert set(by_id) == {test_id, warn_id, lint_id, late_id}
 
@@ -117,10 +117,10 @@ def test_batch_night_one_and_two(tmp_path, sim):
 
     # Collecting again applies nothing twice.
     branches = _branches(root)
-    again = collect(root, config, client=client)
+    again = collect(root, config, provider=provider)
     assert again.results == [] and again.collected == [] and _branches(root) == branches
 
-    queued = status(root, config, client=client)
+    queued = status(root, config, provider=provider)
     assert queued["in_flight"] == []
     assert {(w["slug"], w["tier"]) for w in queued["waiting"]} == {
         (warn_id, nxt),
@@ -149,14 +149,14 @@ def test_batch_night_one_and_two(tmp_path, sim):
     # ran on night 1, so the target tests and ruff prove these.
     config.batch.combined_pr = True
     config.validate.full_suite = False
-    sub2 = submit(root, config, client=client)
+    sub2 = submit(root, config, provider=provider)
     assert {p.custom_id: p.tier for p in sub2.planned} == {
         warn_id: nxt,
         lint_id: first_tier[lint_id],
         late_id: first_tier[late_id],
     }
     assert (test_id, "fixed") in [(s, why.split(" ")[0]) for s, why in sub2.skipped]
-    out2 = collect(root, config, client=client)
+    out2 = collect(root, config, provider=provider)
     # calc/names.py gets an answer without edits this time: it fails on its own, the others are fixed.
     states = {r.custom_id: r.state for r in out2.results}
     assert states == {warn_id: "fixed", lint_id: "failed", late_id: "fixed"}

@@ -8,7 +8,7 @@ from escalate.agent.editor import Editor
 from escalate.batch.oneshot import apply_response, build_request
 from escalate.config import load_config
 from escalate.llm.catalog import Catalog
-from escalate.llm.client import build_params
+from escalate.llm.providers.anthropic import build_params
 from escalate.routing.route import route
 from escalate.task import Task
 

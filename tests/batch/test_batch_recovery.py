@@ -32,14 +32,14 @@ def test_a_crash_after_create_cannot_orphan_the_batch(tmp_path, sim):
     root = make_calc_repo(tmp_path)
     config = _config(root)
     config.validate.full_suite = False  # the target test proves the fix; the suite is not the point here
-    client = sim.client(max_retries=0)
+    provider = sim.provider()
     sim.set_script({"models": {"*": [{"content": tool_uses(TEST_EDITS)}]}})
 
     def crash(batch):
         raise Crash(batch.id)
 
     with pytest.raises(Crash) as died:
-        submit(root, config, client=client, on_created=crash)
+        submit(root, config, provider=provider, on_created=crash)
     api_id = str(died.value)
     with Ledger.open(root / ".escalate/ledger.db") as ledger:
         [intent] = ledger.batches()
@@ -47,7 +47,7 @@ def test_a_crash_after_create_cannot_orphan_the_batch(tmp_path, sim):
         planned = [t["custom_id"] for t in intent["tasks"]]
 
     # The next run finds the batch by its custom_id set, adopts it and collects it.
-    out = collect(root, config, client=client)
+    out = collect(root, config, provider=provider)
     assert any(api_id in note and "adopted" in note for note in out.reconciled)
     assert [r.custom_id for r in out.results] == planned and out.results[0].state == "fixed"
     # The same cost log as `escalate fix`: one call, flagged as a batch call, at the batch price.
@@ -63,9 +63,9 @@ def test_a_crash_after_create_cannot_orphan_the_batch(tmp_path, sim):
 
 def test_an_intent_without_a_batch_is_queued_again(tmp_path, sim):
     root = make_calc_repo(tmp_path)
-    client = sim.client(max_retries=0)
+    provider = sim.provider()
     # Another batch of the account, with a different custom_id set, must not be mistaken for ours.
-    other = client.messages.batches.create(
+    other = provider.sdk.messages.batches.create(
         requests=[{"custom_id": "someone-else", "params": {"model": "claude-haiku-4-5", "max_tokens": 10,
                                                           "messages": [{"role": "user", "content": "hi"}]}}]
     )  # fmt: skip
@@ -75,7 +75,7 @@ def test_an_intent_without_a_batch_is_queued_again(tmp_path, sim):
               "input_tokens": 1000, "max_tokens": 100}  # fmt: skip
     with Ledger.open(root / ".escalate/ledger.db") as ledger:
         ledger.record_batch_intent("nightly-dead", [("test-x-0123456789", json.dumps(record), "haiku")])
-        notes = reconcile(ledger, client)
+        notes = reconcile(ledger, provider)
         assert notes == ["nightly-dead: no batch was created; its 1 task(s) are queued again"]
         assert ledger.batches()[0]["status"] == "abandoned"
         entry = Queue(ledger).get("test-x-0123456789")
@@ -88,21 +88,21 @@ def test_nothing_to_do_sends_nothing(tmp_path, sim):
         "def add(a, b):\n    return a - b", "def add(a, b):\n    return a + b"
     )
     root = make_repo(tmp_path, {**CALC_FILES, "calc/ops.py": fixed})
-    out = submit(root, _config(root), client=sim.client(max_retries=0))
+    out = submit(root, _config(root), provider=sim.provider())
     assert out.planned == [] and out.api_batch_id is None
     assert _creates(sim) == [] and [r for r in sim.requests if r["method"] == "BATCH"] == []
 
 
 def test_a_result_that_cannot_be_applied_does_not_hold_up_the_others(tmp_path, sim):
     root = make_calc_repo(tmp_path)
-    client = sim.client(max_retries=0)
+    provider = sim.provider()
     sim.set_script({"models": {"*": [{"content": tool_uses(TEST_EDITS), "repeat": True}]}})
     params = {
         "model": "claude-haiku-4-5",
         "max_tokens": 100,
         "messages": [{"role": "user", "content": "fix"}],
     }
-    batch = client.messages.batches.create(
+    batch = provider.sdk.messages.batches.create(
         requests=[
             {"custom_id": "test-gone-base", "params": params},
             {"custom_id": "test-ok", "params": params},
@@ -130,7 +130,7 @@ def test_a_result_that_cannot_be_applied_does_not_hold_up_the_others(tmp_path, s
             "nightly-two", [(cid, json.dumps(rec), tier) for cid, rec, tier in records]
         )
         ledger.update_batch("nightly-two", status="submitted", api_batch_id=batch.id)
-    out = collect(root, config, client=client)
+    out = collect(root, config, provider=provider)
     by_id = {r.custom_id: r for r in out.results}
     assert (
         by_id["test-gone-base"].state == "error" and "cannot resolve base" in by_id["test-gone-base"].detail

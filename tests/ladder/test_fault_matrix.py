@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,7 @@ from samplerepo import (
 )
 
 from escalate.ladder.run import run_task
-from escalate.llm.client import STREAMING_THRESHOLD
+from escalate.llm.providers.anthropic import STREAMING_THRESHOLD
 from escalate.task import Task
 
 EDITOR = "str_replace_based_edit_tool"
@@ -102,11 +103,11 @@ def note(record_property, fault: str, expected: str, observed: str) -> None:
     record_property("observed", observed)
 
 
-# -- API faults: the SDK retries, the run ends clean ----------------------------------------------
+# -- API faults: escalate retries, every try is logged, the run ends clean ---------------------------
 
 
 @pytest.mark.parametrize("status", [429, 529, 500])
-def test_error_burst_is_retried_by_the_sdk(tmp_path, env, record_property, status):
+def test_error_burst_is_retried_and_every_try_logged(tmp_path, env, record_property, status):
     env.set_script(
         {"models": {"claude-haiku-4-5": FIXES}, "faults": [{"on_request": [1, 2], "status": status}]}
     )
@@ -114,24 +115,29 @@ def test_error_burst_is_retried_by_the_sdk(tmp_path, env, record_property, statu
     outcome = run_task(calc_task(), root, config_for(root))
     requests = env.messages_requests()
     retries = [r["headers"].get("x-stainless-retry-count") for r in requests]
+    logged = calls(outcome)
     note(
         record_property,
         f"{status} burst (2 in a row)",
-        "SDK retries, then fixed; the request log shows the retries",
-        f"{outcome.outcome}; {len(requests)} requests, retry counts {retries}",
+        "escalate retries (the SDK does not), then fixed; calls.jsonl has every try",
+        f"{outcome.outcome}; {len(requests)} requests, {len(logged)} calls logged",
     )
     assert outcome.outcome == "fixed", outcome.explanation
     assert [r["status"] for r in requests] == [status, status, 200, 200]
-    assert retries[:3] == ["0", "1", "2"]
-    assert {c["request_id"] for c in calls(outcome)} == completed_ids(requests)
+    assert retries == ["0"] * 4  # the SDK's own retries are off: every try is escalate's
+    assert [c["request_id"] for c in logged] == [r["request_id"] for r in requests]
+    assert [c["outcome"] for c in logged] == ["error", "error", "ok", "ok"]
+    assert all(c["cost_usd"] == 0 and str(status) in c["error"] for c in logged[:2])  # refused: not billed
+    assert {c["request_id"] for c in logged if c["outcome"] == "ok"} == completed_ids(requests)
     assert outcome.cost_usd == env.total_cost() and worktrees(root) == 1
 
 
-def test_mid_stream_error_ends_clean_and_bills_nothing_unseen(tmp_path, env, record_property):
-    # Above STREAMING_THRESHOLD the client streams; the sim breaks the first stream mid-way.
+def test_mid_stream_error_is_retried_and_the_broken_try_logged(tmp_path, env, record_property):
+    # Above STREAMING_THRESHOLD the client streams; the sim breaks the first stream mid-way (after
+    # consuming its script entry, so the retry takes the second opening).
     env.set_script(
         {
-            "models": {"claude-haiku-4-5": FIXES},
+            "models": {"claude-haiku-4-5": [opening(edit(CALC_FIX)), *FIXES]},
             "faults": [{"on_request": 1, "stream_error": "overloaded_error"}],
         }
     )
@@ -139,36 +145,57 @@ def test_mid_stream_error_ends_clean_and_bills_nothing_unseen(tmp_path, env, rec
     haiku = {"name": "haiku", "model": "claude-haiku-4-5", "max_tokens": STREAMING_THRESHOLD + 1}
     outcome = run_task(calc_task(), root, config_for(root, tiers=[haiku]))
     requests = env.messages_requests()
+    logged = calls(outcome)
     note(
         record_property,
         "mid-stream error event (overloaded_error)",
-        "retried to a fix, or a clean error outcome; every completed call logged; worktree removed",
-        f"{outcome.outcome}: {outcome.explanation[:90]}",
+        "retried to a fix; the broken try logged with what it reported; worktree removed",
+        f"{outcome.outcome}: {len(logged)} calls logged, the first {logged[0]['outcome']}",
     )
     assert requests[0]["stream"] and requests[0]["stream_error"] == "overloaded_error"
-    assert outcome.outcome in ("fixed", "error")
-    if outcome.outcome == "error":
-        assert requests[0]["request_id"] in outcome.explanation or "overloaded" in outcome.explanation
-        assert "broke off mid-stream" in outcome.explanation
-    assert {c["request_id"] for c in calls(outcome)} == completed_ids(requests)
-    assert outcome.cost_usd == sum(c["cost_usd"] for c in calls(outcome)) and worktrees(root) == 1
+    assert outcome.outcome == "fixed", outcome.explanation
+    assert [c["request_id"] for c in logged] == [r["request_id"] for r in requests]
+    broken = logged[0]
+    assert broken["outcome"] == "error" and "broke off mid-stream" in broken["error"]
+    # What message_start reported (the prompt) is charged; nothing is made up.
+    assert broken["input_tokens"] + broken["cache_write_tokens"] > 0 and not broken["cost_estimated"]
+    assert {c["request_id"] for c in logged[1:]} == completed_ids(requests)
+    assert outcome.cost_usd == sum(Decimal(str(c["cost_usd"])) for c in logged) and worktrees(root) == 1
     assert (Path(outcome.log_dir) / "result.json").is_file()
 
 
 # -- money ------------------------------------------------------------------------------------------
 
 
-def test_budget_reached_mid_task_stops_before_the_call(tmp_path, env, record_property):
-    env.set_script(
-        {
-            "models": {
-                "claude-haiku-4-5": [opening(edit(WRONG)), after_tools(), opening(), after_tools()],
-                "claude-sonnet-4-6": FIXES,
-            }
-        }
-    )
+HAIKU_FAILS = [opening(edit(WRONG)), after_tools(), opening(), after_tools()]
+
+
+def test_a_small_budget_lowers_max_tokens_and_reaches_sonnet(tmp_path, env, record_property):
+    env.set_script({"models": {"claude-haiku-4-5": HAIKU_FAILS, "claude-sonnet-4-6": FIXES}})
     root = make_calc_repo(tmp_path)
-    limit = 0.10  # Haiku's worst case (~$0.04) fits, Sonnet's (~$0.13 at 8192 tokens out) does not
+    limit = 0.06  # Sonnet's worst case at its 8192 max_tokens is ~$0.14: once refused, now lowered
+    outcome = run_task(calc_task(), root, config_for(root), max_cost=limit)
+    requests = env.messages_requests()
+    sonnet = [r["body"]["max_tokens"] for r in requests if r["body"]["model"] == "claude-sonnet-4-6"]
+    lowered = [d for d in outcome.decisions if d.kind == "max_tokens"]
+    note(
+        record_property,
+        f"budget ${limit:.2f}, Sonnet's worst case above it",
+        "Sonnet's max_tokens lowered to what the budget pays (a decision says so); cost_usd <= max_cost",
+        f"{outcome.outcome}, spent ${float(outcome.cost_usd):.4f}, Sonnet max_tokens {sonnet}",
+    )
+    assert outcome.outcome == "fixed", outcome.explanation
+    assert 0 < outcome.cost_usd <= limit
+    assert sonnet and all(1024 <= m < 8192 for m in sonnet)
+    assert any(d.choice.startswith("sonnet: 8,192 -> ") for d in lowered), outcome.decisions
+    logged = [c for c in calls(outcome) if c["model"] == "claude-sonnet-4-6"]
+    assert [c["max_tokens"] for c in logged] == sonnet  # calls.jsonl says which calls were lowered
+
+
+def test_budget_that_cannot_pay_the_floor_stops_before_the_call(tmp_path, env, record_property):
+    env.set_script({"models": {"claude-haiku-4-5": HAIKU_FAILS, "claude-sonnet-4-6": FIXES}})
+    root = make_calc_repo(tmp_path)
+    limit = 0.03  # Haiku's calls fit; Sonnet's prompt plus the 1,024-token floor does not
     outcome = run_task(calc_task(), root, config_for(root), max_cost=limit)
     models = [r["body"]["model"] for r in env.messages_requests()]
     note(
@@ -179,7 +206,7 @@ def test_budget_reached_mid_task_stops_before_the_call(tmp_path, env, record_pro
     )
     assert outcome.outcome == "budget_exceeded"
     assert 0 < outcome.cost_usd <= limit
-    assert "claude-sonnet-4-6" not in models  # stopped before Sonnet's call, not after
+    assert "claude-haiku-4-5" in models and "claude-sonnet-4-6" not in models  # stopped before Sonnet's call
     assert len(calls(outcome)) == len(models) and worktrees(root) == 1
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from escalate.config import load_config
 from escalate.llm.catalog import Catalog
-from escalate.llm.client import ModelClient, ModelRequest
+from escalate.llm.client import MeteredClient, ModelRequest
 from escalate.llm.pricing import Budget, PriceTable
 from escalate.routing.route import plan_tier
 from escalate.routing.rules import Classification, Signals
@@ -50,13 +50,13 @@ def shared_sim():
 @pytest.fixture(scope="module")
 def catalog(shared_sim, tmp_path_factory):
     # The Models API of the sim, as a run sees it (capabilities from the API, not the static table).
-    return Catalog.from_api(shared_sim.client(), tmp_path_factory.mktemp("cache") / "models.json", 0)
+    return Catalog.from_api(shared_sim.provider(), tmp_path_factory.mktemp("cache") / "models.json", 0)
 
 
 @pytest.fixture(scope="module")
 def llm(shared_sim, catalog):
-    return ModelClient(
-        catalog, PriceTable.load(), Budget(Decimal(1000)), lambda r: None, client=shared_sim.client()
+    return MeteredClient(
+        catalog, PriceTable.load(), Budget(Decimal(1000)), lambda r: None, provider=shared_sim.provider()
     )
 
 
@@ -86,7 +86,7 @@ def test_router_settings_are_accepted(shared_sim, catalog, llm, empty_dir, model
         thinking=plan.thinking,
     )
     reply = llm.send(request)  # a 400 raises ModelCallError
-    assert reply.stop_reason == "end_turn"
+    assert reply.record.stop_reason == "end_turn"
     body = shared_sim.messages_requests()[-1]["body"]
     assert body["model"] == model_id
     caps = model.capabilities

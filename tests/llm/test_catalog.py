@@ -143,9 +143,9 @@ def models_api():
 
 
 def client_for(url):
-    import anthropic
+    from escalate.llm.providers.anthropic import AnthropicProvider, sdk_client
 
-    return anthropic.Anthropic(api_key="sk-test", base_url=url, max_retries=0, timeout=5)
+    return AnthropicProvider(sdk_client(api_key="sk-test", base_url=url, timeout=5))
 
 
 def closed_port_url():
@@ -310,7 +310,7 @@ def test_models_command_uses_the_models_api_and_flags_missing_prices(models_api,
 
 
 def test_from_api_against_the_simulated_api_agrees_with_the_static_table(sim, tmp_path):
-    catalog = Catalog.from_api(sim.client(max_retries=0), tmp_path / "models.json", ttl_s=3600)
+    catalog = Catalog.from_api(sim.provider(), tmp_path / "models.json", ttl_s=3600)
     assert catalog.source == "api"
     static = Catalog.static()
     shared = [m for m in catalog.models if m in static]

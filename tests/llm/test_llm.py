@@ -2,14 +2,8 @@ import pytest
 
 from escalate.errors import MissingCredentialError
 from escalate.llm.catalog import Catalog
-from escalate.llm.client import (
-    ModelRequest,
-    block_to_param,
-    build_params,
-    estimate_input_tokens,
-    require_api_key,
-    thinking_param,
-)
+from escalate.llm.client import ModelRequest, estimate_input_tokens, require_api_key
+from escalate.llm.providers.anthropic import block_to_param, build_params, thinking_param
 
 CATALOG = Catalog.static()
 TOOLS = [{"type": "text_editor_20250728", "name": "str_replace_based_edit_tool"}]
@@ -121,8 +115,9 @@ def test_missing_key_says_how_to_set_it():
 
 from decimal import Decimal  # noqa: E402
 
-from escalate.llm.client import ModelClient  # noqa: E402
+from escalate.llm.client import MeteredClient  # noqa: E402
 from escalate.llm.pricing import Budget, BudgetExceeded, PriceTable  # noqa: E402
+from escalate.llm.protocols import Stop  # noqa: E402
 
 PRICES = PriceTable.load()
 
@@ -138,11 +133,9 @@ def logged(sim, n: int = 1) -> list[dict]:
     return sim.messages_requests()
 
 
-def client_for(sim, budget: str = "5", records: list | None = None) -> ModelClient:
+def client_for(sim, budget: str = "5", records: list | None = None, **kw) -> MeteredClient:
     sink = records if records is not None else []
-    return ModelClient(
-        CATALOG, PRICES, Budget(budget), sink.append, run="t", client=sim.client(max_retries=0)
-    )
+    return MeteredClient(CATALOG, PRICES, Budget(budget), sink.append, run="t", provider=sim.provider(), **kw)
 
 
 def _sim_models() -> list[str]:
@@ -160,7 +153,7 @@ def test_every_catalogue_model_accepts_the_request_we_build(sim):
     for model_id in models:
         thinking = {"type": "enabled", "budget_tokens": 2048}
         reply = llm.send(request(model_id, effort="medium", thinking=thinking, tier="t"))
-        assert reply.stop_reason == "end_turn", model_id
+        assert reply.stop == Stop.DONE and reply.record.stop_reason == "end_turn", model_id
     entries = logged(sim, len(models))
     assert [e["status"] for e in entries] == [200] * len(models), [e["error"] for e in entries]
     for record, entry in zip(records, entries, strict=True):

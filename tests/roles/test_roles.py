@@ -9,7 +9,7 @@ from escalate.config import Config
 from escalate.errors import ConfigError, EscalateError
 from escalate.ladder.presets import apply_preset
 from escalate.llm.catalog import Catalog
-from escalate.llm.client import ModelClient
+from escalate.llm.client import MeteredClient
 from escalate.llm.pricing import Budget, PriceTable
 from escalate.records.types import TierPlan
 from escalate.roles.crew import Crew, ReadOnlyEditor
@@ -254,7 +254,7 @@ def test_role_calls_are_checked_against_the_budget_before_sending(sim):
     """No money left: the commit writer's call is never sent, and the runner's message stands."""
     catalog, prices = Catalog.static(), PriceTable.load()
     records, decisions = [], []
-    llm = ModelClient(catalog, prices, Budget(Decimal("0.0001")), records.append, client=sim.client())
+    llm = MeteredClient(catalog, prices, Budget(Decimal("0.0001")), records.append, provider=sim.provider())
     crew = Crew.assemble(
         make_task(),
         Config.model_validate({"roles": {"explorer": {"enabled": False}}}),
@@ -277,8 +277,8 @@ def test_single_preset_assembles_no_roles(sim):
         make_task(),
         Config.model_validate({"roles": {"preset": "single"}}),
         Catalog.static(),
-        ModelClient(
-            Catalog.static(), PriceTable.load(), Budget(Decimal(1)), lambda r: None, client=sim.client()
+        MeteredClient(
+            Catalog.static(), PriceTable.load(), Budget(Decimal(1)), lambda r: None, provider=sim.provider()
         ),
         decide=lambda *d: decisions.append(d),
     )
@@ -332,7 +332,8 @@ def test_explorer_out_of_turns_gets_one_last_turn_and_the_planner_reads_its_file
     sim.set_script({"models": {"claude-haiku-4-5": explorer, "claude-opus-4-6": planner}})
     records, decisions = [], []
     catalog = Catalog.static()
-    llm = ModelClient(catalog, PriceTable.load(), Budget(Decimal(1)), records.append, client=sim.client())
+    prices = PriceTable.load()
+    llm = MeteredClient(catalog, prices, Budget(Decimal(1)), records.append, provider=sim.provider())
     config = Config.model_validate({"roles": {"preset": "plan-execute", "explorer": {"max_turns": 2}}})
     task = make_task(text="the cart total is one less than the sum")
     crew = Crew.assemble(task, config, catalog, llm, decide=lambda *d: decisions.append(d), root=tmp_path)

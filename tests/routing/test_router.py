@@ -9,7 +9,7 @@ import pytest
 from escalate.config import load_config
 from escalate.errors import EscalateError
 from escalate.llm.catalog import Catalog
-from escalate.llm.client import ModelClient
+from escalate.llm.client import MeteredClient
 from escalate.llm.pricing import Budget, BudgetExceeded, PriceTable
 from escalate.records.ledger import Ledger
 from escalate.routing.first_request import FirstRequest
@@ -38,8 +38,9 @@ def start_reason(plan) -> str:
     return kinds(plan, "start_tier")[0].reason
 
 
-def client_for(sim, records: list, limit: str = "5") -> ModelClient:
-    return ModelClient(STATIC, PriceTable.load(), Budget(Decimal(limit)), records.append, client=sim.client())
+def client_for(sim, records: list, limit: str = "5") -> MeteredClient:
+    prices = PriceTable.load()
+    return MeteredClient(STATIC, prices, Budget(Decimal(limit)), records.append, provider=sim.provider())
 
 
 def test_context_over_the_limit_starts_on_the_strongest_tier(tmp_path):
@@ -68,13 +69,13 @@ def test_context_is_counted_with_count_tokens(tmp_path, sim):
 
 
 def test_count_tokens_failure_falls_back_to_the_local_estimate(tmp_path):
-    import anthropic
+    from escalate.llm.providers.anthropic import AnthropicProvider, sdk_client
 
-    dead = anthropic.Anthropic(base_url="http://127.0.0.1:9", api_key="k", max_retries=0, timeout=2)
-    llm = ModelClient(STATIC, PriceTable.load(), Budget(Decimal(1)), lambda r: None, client=dead)
+    dead = AnthropicProvider(sdk_client(base_url="http://127.0.0.1:9", api_key="k", timeout=2))
+    llm = MeteredClient(STATIC, PriceTable.load(), Budget(Decimal(1)), lambda r: None, provider=dead)
     plan = route(calc_task(), None, load_config(tmp_path), STATIC, request=first(4000), llm=llm)
     assert plan.context.source == "local" and plan.context.tokens == pytest.approx(1000, abs=60)
-    assert "count_tokens failed: APIConnectionError" in plan.context.note
+    assert "count_tokens failed: APIConnectionError" in plan.context.note, plan.context.note
 
 
 def test_a_tier_whose_window_is_too_small_is_skipped(tmp_path):

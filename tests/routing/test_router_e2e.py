@@ -113,7 +113,9 @@ def test_an_api_failure_mid_run_leaves_what_was_written(tmp_path, env):
     outcome = run_task(Task.from_tests([CALC_TARGET]), root, config)
     assert outcome.outcome == "error"
     run = Path(outcome.log_dir).name
-    assert len(rows(root, f"SELECT role FROM calls WHERE run_id = '{run}'")) == 1  # the call that answered
+    # The call that answered, then the refused try (logged, not billed).
+    tries = rows(root, f"SELECT stop_reason, cost_usd FROM calls WHERE run_id = '{run}' ORDER BY id")
+    assert [t["stop_reason"] is not None for t in tries] == [True, False] and tries[1]["cost_usd"] == 0
     [attempt] = rows(root, f"SELECT tier, verdict, stage FROM attempts WHERE run_id = '{run}'")
     assert attempt == {"tier": "haiku", "verdict": "error", "stage": "api"}
     [out] = rows(root, f"SELECT outcome, cost_usd FROM outcomes WHERE run_id = '{run}'")

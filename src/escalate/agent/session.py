@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from escalate.llm.client import ModelRequest
+from escalate.llm.protocols import Stop
 
 if TYPE_CHECKING:
-    from escalate.llm.client import ModelClient, ModelReply
+    from escalate.llm.client import ModelReply
+    from escalate.llm.protocols import ModelClient
     from escalate.records.types import TierPlan
 
 CUT_OFF = (
@@ -103,25 +105,24 @@ class Session:
             if reply.content:
                 self.messages.append({"role": "assistant", "content": sendable(reply.content)})
             end.text = reply.text or end.text
-            stop = reply.stop_reason
-            if stop == "tool_use" or (reply.tool_uses and stop not in ("max_tokens", "refusal")):
+            stop = reply.stop
+            if stop == Stop.TOOL_USE or (reply.tool_uses and stop not in (Stop.CUT_OFF, Stop.REFUSAL)):
                 self._run_tools(reply, end)
                 continue
-            if stop == "pause_turn":  # a long turn paused by the API; ask it to go on
+            if stop == Stop.PAUSED:  # a long turn paused by the API; ask it to go on
                 self._add_user([{"type": "text", "text": "Continue."}])
                 continue
-            if stop == "max_tokens":
+            if stop == Stop.CUT_OFF:
                 self._refuse_tools(reply, CUT_OFF)
                 self._add_user([{"type": "text", "text": CUT_OFF}])
                 continue
-            if stop == "refusal":
-                explanation = (reply.stop_details or {}).get("explanation") or reply.text
-                end.reason, end.text = "refusal", explanation or ""
+            if stop == Stop.REFUSAL:
+                end.reason, end.text = "refusal", reply.refusal or reply.text or ""
                 return end
-            if stop == "model_context_window_exceeded":
+            if stop == Stop.CONTEXT_EXCEEDED:
                 end.reason = "context_exceeded"
                 return end
-            end.reason = "done"  # end_turn, stop_sequence: the model says it is finished
+            end.reason = "done"  # the model says it is finished
             return end
         return end
 

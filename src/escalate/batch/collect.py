@@ -11,7 +11,6 @@ with ``escalate_now``); errored, expired and canceled requests keep their tier. 
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
@@ -19,13 +18,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from escalate.batch.queue import FIXED, NEEDS_HUMAN, RESOLVED, WAITING, Queue
-from escalate.batch.submit import COLLECTED, SUBMITTED, BatchError, make_client, open_ledger, reconcile
+from escalate.batch.submit import COLLECTED, SUBMITTED, BatchError, make_provider, open_ledger, reconcile
 from escalate.errors import EscalateError
 from escalate.llm.pricing import fmt_usd
 from escalate.records.types import AttemptRecord, Outcome, Reproduction
 
 if TYPE_CHECKING:
     from escalate.config import Config
+    from escalate.llm.protocols import BatchItem, Completion, Provider
     from escalate.records.ledger import Ledger
     from escalate.task import Task
 
@@ -126,7 +126,7 @@ def collect(
     repo_root: Path,
     config: Config,
     *,
-    client: Any = None,
+    provider: Provider | None = None,
     catalog: Any = None,
     wait: bool = False,
     timeout: float | None = None,
@@ -137,26 +137,26 @@ def collect(
     from escalate.llm.pricing import PriceTable
 
     repo_root = Path(repo_root).resolve()
-    client = make_client(client)
+    provider = make_provider(provider)
     prices = PriceTable.load(config.prices)
     out = Collection()
     deadline = time.monotonic() + timeout if timeout else None
     with open_ledger(repo_root, config) as ledger:
-        out.reconciled = reconcile(ledger, client)
+        out.reconciled = reconcile(ledger, provider)
         # A collect that died mid-apply left its claim behind; its worktree is gone, so redo it.
         ledger.db.execute("UPDATE batch_tasks SET state = 'pending' WHERE state = 'applying'")
         queue = Queue(ledger)
         for batch in reversed(ledger.batches(SUBMITTED)):  # oldest first
-            remote = client.messages.batches.retrieve(batch["api_batch_id"])
+            remote = provider.retrieve_batch(batch["api_batch_id"])
             while wait and remote.processing_status != "ended":
                 if deadline is not None and time.monotonic() + poll_seconds > deadline:
                     break
                 time.sleep(poll_seconds)
-                remote = client.messages.batches.retrieve(batch["api_batch_id"])
+                remote = provider.retrieve_batch(batch["api_batch_id"])
             if remote.processing_status != "ended":
                 out.in_progress.append(batch["id"])
                 continue
-            ctx = _Context(repo_root, config, ledger, queue, prices, client, catalog, escalate_now)
+            ctx = _Context(repo_root, config, ledger, queue, prices, provider, catalog, escalate_now)
             out.results += ctx.handle_batch(batch)
             ledger.update_batch(batch["id"], status=COLLECTED, ended=True)
             out.collected.append(batch["id"])
@@ -175,7 +175,7 @@ class _Context:
     ledger: Ledger
     queue: Queue
     prices: Any
-    client: Any
+    provider: Provider
     catalog: Any
     escalate_now: bool
 
@@ -183,18 +183,18 @@ class _Context:
         rows = {t["custom_id"]: t for t in batch["tasks"]}
         results = []
         seen = set()
-        for item in self.client.messages.batches.results(batch["api_batch_id"]):
+        for item in self.provider.batch_results(batch["api_batch_id"]):
             seen.add(item.custom_id)
             row = rows.get(item.custom_id)
             if row is None or row["state"] != "pending" or not self.queue.claim(batch["id"], item.custom_id):
                 continue  # not ours, or handled by an earlier collect
-            results.append(self.handle(batch["id"], row, item.result))
+            results.append(self.handle(batch["id"], row, item))
         for cid, row in rows.items():
             if cid not in seen and row["state"] == "pending" and self.queue.claim(batch["id"], cid):
                 results.append(self.handle(batch["id"], row, None))
         return results
 
-    def handle(self, batch_id: str, row: dict, result: Any) -> RequestResult:
+    def handle(self, batch_id: str, row: dict, result: BatchItem | None) -> RequestResult:
         from escalate.task import Task
 
         record = row["task"]
@@ -206,14 +206,14 @@ class _Context:
             title=task.title,
             tier=row["tier"],
             model=record["model"],
-            result_type=result.type if result is not None else "missing",
+            result_type=result.kind if result is not None else "missing",
             state="",
             base_commit=record["base_commit"],
             target_tests=list(task.target_tests),
         )
-        if result is not None and result.type == "succeeded":
+        if result is not None and result.completion is not None:
             try:
-                self._succeeded(res, task, record, result.message)
+                self._succeeded(res, task, record, result.completion)
             except EscalateError as exc:
                 # A problem of this result (git, the test command) must not hold up the others.
                 res.state, res.detail, res.next_tier = (
@@ -250,11 +250,10 @@ class _Context:
                        detail=detail or None, input_tokens=record.get("input_tokens"),
                        max_tokens=record.get("max_tokens"))  # fmt: skip
 
-    def _succeeded(self, res: RequestResult, task: Task, record: dict, message: Any) -> None:
-        from escalate.llm.client import CallRecord
-        from escalate.llm.pricing import Usage
+    def _succeeded(self, res: RequestResult, task: Task, record: dict, message: Completion) -> None:
+        from escalate.llm.client import call_record
 
-        usage = Usage.from_api(message.usage)
+        usage = message.usage
         res.cost_usd = self.prices.cost(res.model, usage, batch=True)
         res.interactive_usd = self.prices.cost(res.model, usage)
         run_id = self.ledger.record_run_start(
@@ -267,13 +266,9 @@ class _Context:
         )
         if record.get("reason"):
             self.ledger.record_decision(run_id, "start_tier", res.tier, record["reason"])
-        call = CallRecord(
-            run=run_id, tier=res.tier, role="oneshot", model=res.model, input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens, cache_write_tokens=usage.cache_write_tokens,
-            cache_read_tokens=usage.cache_read, thinking_tokens=usage.thinking_tokens,
-            cost_usd=res.cost_usd, request_id=getattr(message, "id", None), duration_s=0.0,
-            stop_reason=message.stop_reason, batch=True, usage=usage,
-        )  # fmt: skip
+        call = call_record(run=run_id, tier=res.tier, role="oneshot", model=res.model, usage=usage,
+                           cost=res.cost_usd, request_id=message.request_id, stop_reason=message.stop_reason,
+                           batch=True)  # fmt: skip
         self.ledger.record_call(call)
         log = self._run_log(task, res, call)
         verdict = self._prove(res, task, record, message)
@@ -313,7 +308,7 @@ class _Context:
         res.log_dir = str(log.path)
         return log
 
-    def _prove(self, res: RequestResult, task: Task, record: dict, message: Any) -> str:
+    def _prove(self, res: RequestResult, task: Task, record: dict, message: Completion) -> str:
         """Apply the edits in a fresh worktree and validate them; sets res.state/detail/branch."""
         from escalate.agent.editor import Editor
         from escalate.batch.discovery import still_present
@@ -388,7 +383,7 @@ class _Context:
         from escalate.ladder.run import run_task
 
         outcome = run_task(task, self.repo_root, self.config.model_copy(update={"start_tier": nxt}),
-                           client=self.client, catalog=self.catalog)  # fmt: skip
+                           provider=self.provider, catalog=self.catalog)  # fmt: skip
         res.escalated = outcome.to_json()
         spent = Decimal(str(outcome.cost_usd or 0))  # interactive calls cost the same in both columns
         res.cost_usd += spent
@@ -415,14 +410,11 @@ def _by_base(results: list[RequestResult]) -> dict[str, list[RequestResult]]:
     return groups
 
 
-def _error_text(result: Any) -> str:
-    if result.type != "errored":
-        return "the request was not processed within the batch's 24-hour window" if result.type == "expired" \
+def _error_text(result: BatchItem) -> str:
+    if result.kind != "errored":
+        return "the request was not processed within the batch's 24-hour window" if result.kind == "expired" \
             else "the batch was canceled before this request ran"  # fmt: skip
-    err = getattr(result, "error", None)
-    inner = getattr(err, "error", None)
-    kind = getattr(inner, "type", None) or "error"
-    return f"{kind}: {getattr(inner, 'message', None) or json.dumps(getattr(err, 'to_dict', dict)())}"
+    return result.error or "error"
 
 
 __all__ = ["BatchError", "Collection", "RequestResult", "collect"]

@@ -196,7 +196,7 @@ def apply_response(content: list[Any], editor: Editor) -> Applied:
     since they were written against a file state that does not exist.
     """
     from escalate.agent.editor import EDITOR_TOOL_NAME
-    from escalate.llm.client import block_to_param
+    from escalate.llm.providers.anthropic import block_to_param
 
     applied = Applied()
     texts = []

@@ -26,6 +26,7 @@ from escalate.llm.pricing import fmt_usd
 
 if TYPE_CHECKING:
     from escalate.config import Config
+    from escalate.llm.protocols import BatchInfo, Provider
     from escalate.records.ledger import Ledger
     from escalate.task import Task
 
@@ -131,16 +132,16 @@ def open_ledger(repo_root: Path, config: Config) -> Ledger:
     return ledger
 
 
-def make_client(client: Any = None) -> Any:
-    """The SDK client (ANTHROPIC_BASE_URL / ANTHROPIC_API_KEY from the environment) unless given."""
-    if client is not None:
-        return client
-    import anthropic
-
+def make_provider(provider: Provider | None = None) -> Provider:
+    """The model provider (Anthropic's, ANTHROPIC_BASE_URL / ANTHROPIC_API_KEY from the environment)
+    unless given."""
+    if provider is not None:
+        return provider
     from escalate.llm.client import require_api_key
+    from escalate.llm.providers.anthropic import AnthropicProvider
 
     require_api_key()
-    return anthropic.Anthropic()
+    return AnthropicProvider()
 
 
 # ------------------------------------------------------------------------ planning
@@ -157,15 +158,24 @@ def _baseline(failing: dict[str, str], task: Task) -> Any:
 
 
 def plan_requests(
-    root: Path, config: Config, scan: Any, queue: Queue, catalog: Any, prices: Any, ledger: Any = None
+    root: Path,
+    config: Config,
+    scan: Any,
+    queue: Queue,
+    catalog: Any,
+    prices: Any,
+    ledger: Any = None,
+    provider: Provider | None = None,
 ) -> tuple[list[Planned], list[tuple[str, str]]]:
     """Route every found task and build its request; the first ``batch.max_tasks`` go out.
 
-    Tasks a failed fix moved up a tier come first: they already carry a night's work.
+    Tasks a failed fix moved up a tier come first: they already carry a night's work. Request
+    bodies are ``provider``'s (Anthropic's when None, as for a dry run without a key).
     """
     from escalate.agent.editor import Editor
     from escalate.batch.oneshot import build_request
-    from escalate.llm.client import build_params, estimate_input_tokens
+    from escalate.llm.client import estimate_input_tokens
+    from escalate.llm.providers.anthropic import build_params
     from escalate.routing.route import route
 
     in_flight = queue.in_flight()
@@ -216,7 +226,7 @@ def plan_requests(
         request = build_request(task, root, tier, editor, failures, max_tokens)
         # No cache breakpoints: every request's context is its own, so a cache write would only cost.
         request.cache = False
-        params = build_params(request)
+        params = provider.params(request) if provider is not None else build_params(request)
         tokens = estimate_input_tokens(params)
         worst = prices.worst_case(tier.model.id, tokens, request.max_tokens, batch=True)
         if worst > limit:
@@ -262,7 +272,7 @@ def submit(
     repo_root: Path,
     config: Config,
     *,
-    client: Any = None,
+    provider: Provider | None = None,
     catalog: Any = None,
     base: str = "HEAD",
     dry_run: bool = False,
@@ -285,14 +295,16 @@ def submit(
     with open_ledger(repo_root, config) as ledger:
         queue = Queue(ledger)
         if not dry_run:
-            client = make_client(client)
-            out.reconciled = reconcile(ledger, client)
+            provider = make_provider(provider)
+            out.reconciled = reconcile(ledger, provider)
         if issues is None:
             issues = github_issues(config)
         with Workspace.create(repo_root, "nightly-scan", base) as ws:
             found = run_scan(ws.path, config, ws.base_commit, issues=issues)
             out.base_commit = ws.base_commit
-            out.planned, out.skipped = plan_requests(ws.path, config, found, queue, catalog, prices, ledger)
+            out.planned, out.skipped = plan_requests(
+                ws.path, config, found, queue, catalog, prices, ledger, provider
+            )
         if dry_run:
             return out
         _resolve_gone(queue, {t.slug for t in found.tasks}, out.base_commit)
@@ -316,7 +328,7 @@ def submit(
                 max_tokens=p.max_tokens,
                 detail=out.local_id,
             )
-        batch = _create(client, ledger, queue, out)
+        batch = _create(provider, ledger, queue, out)
         if on_created is not None:
             on_created(batch)
         ledger.update_batch(out.local_id, status=SUBMITTED, api_batch_id=batch.id)
@@ -324,20 +336,16 @@ def submit(
     return out
 
 
-def _create(client: Any, ledger: Ledger, queue: Queue, out: Submission) -> Any:
-    import anthropic
+def _create(provider: Provider, ledger: Ledger, queue: Queue, out: Submission) -> BatchInfo:
+    from escalate.llm.protocols import ProviderError
 
-    requests = [{"custom_id": p.custom_id, "params": p.params} for p in out.planned]
     try:
-        return client.messages.batches.create(requests=requests)
-    except anthropic.APIStatusError as exc:
+        return provider.create_batch([(p.custom_id, p.params) for p in out.planned])
+    except ProviderError as exc:
         # The API answered no: no batch exists, so the tasks simply wait for the next run.
         ledger.update_batch(out.local_id, status=FAILED, ended=True)
-        _requeue_all(ledger, queue, out.local_id, f"batch create refused: HTTP {exc.status_code}")
-        raise BatchError(
-            f"The Message Batches API refused the batch (HTTP {exc.status_code}): {exc.message}. "
-            "The tasks stay queued for the next run."
-        ) from exc
+        _requeue_all(ledger, queue, out.local_id, f"batch create refused: HTTP {exc.status}")
+        raise BatchError(f"{exc}. The tasks stay queued for the next run.") from exc
     # Connection errors and timeouts propagate: the batch may exist, and the intent row lets
     # the next run's reconcile() find it.
 
@@ -356,7 +364,7 @@ def _requeue_all(ledger: Ledger, queue: Queue, local_id: str, why: str) -> None:
 # ------------------------------------------------------------------------ reconcile
 
 
-def reconcile(ledger: Ledger, client: Any) -> list[str]:
+def reconcile(ledger: Ledger, provider: Provider) -> list[str]:
     """Settle intents left by a submit that died between the ledger write and the batch id.
 
     An intent's fingerprint is its set of custom_ids. Among the account's newest batches
@@ -370,7 +378,7 @@ def reconcile(ledger: Ledger, client: Any) -> list[str]:
         return []
     known = {b["api_batch_id"] for b in ledger.batches() if b["api_batch_id"]}
     candidates = []
-    for seen, batch in enumerate(client.messages.batches.list(limit=100)):
+    for seen, batch in enumerate(provider.list_batches(limit=100)):
         if seen >= RECONCILE_LOOKBACK:
             break  # newest first: a lost batch is among the last few created
         if batch.id not in known:
@@ -379,13 +387,13 @@ def reconcile(ledger: Ledger, client: Any) -> list[str]:
     queue = Queue(ledger)
     for intent in intents:
         wanted = {t["custom_id"] for t in intent["tasks"]}
-        same_size = [b for b in candidates if sum(dict(b.request_counts).values()) == len(wanted)]
+        same_size = [b for b in candidates if sum(b.request_counts.values()) == len(wanted)]
         adopted, unsure = None, []
         for batch in same_size:
             if batch.processing_status != "ended":
                 unsure.append(batch.id)
                 continue
-            ids = {r.custom_id for r in client.messages.batches.results(batch.id)}
+            ids = {r.custom_id for r in provider.batch_results(batch.id)}
             if ids == wanted:
                 adopted = batch
                 break
@@ -405,7 +413,7 @@ def reconcile(ledger: Ledger, client: Any) -> list[str]:
 # ------------------------------------------------------------------------ status
 
 
-def status(repo_root: Path, config: Config, *, client: Any = None, prices: Any = None) -> dict:
+def status(repo_root: Path, config: Config, *, provider: Provider | None = None, prices: Any = None) -> dict:
     """Batches in flight (with live counts when a client is at hand), the queue, its worst case."""
     from escalate.llm.pricing import PriceTable
 
@@ -426,8 +434,8 @@ def status(repo_root: Path, config: Config, *, client: Any = None, prices: Any =
                 "counts": None,
                 "processing_status": None,
             }
-            if client is not None and b["api_batch_id"]:
-                remote = client.messages.batches.retrieve(b["api_batch_id"])
+            if provider is not None and b["api_batch_id"]:
+                remote = provider.retrieve_batch(b["api_batch_id"])
                 entry["processing_status"] = remote.processing_status
                 entry["counts"] = dict(remote.request_counts)
             flight.append(entry)

@@ -121,14 +121,14 @@ def collect(
 @click.option("--offline", is_flag=True, help="Ledger only: do not ask the API for live counts.")
 def status(repo: str | None, as_json: bool, offline: bool) -> None:
     """Batches in flight, tasks waiting for the next batch, and the worst case of the queue."""
-    from escalate.batch.submit import make_client
+    from escalate.batch.submit import make_provider
     from escalate.batch.submit import status as run_status
     from escalate.llm.client import api_key
     from escalate.llm.pricing import fmt_usd
 
     root, config = _setup(repo)
-    client = make_client() if api_key() and not offline else None
-    data = run_status(root, config, client=client)
+    provider = make_provider() if api_key() and not offline else None
+    data = run_status(root, config, provider=provider)
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return

@@ -91,14 +91,14 @@ def explain_task(
 
 def _client(catalog: Any, config: Any, calls: list) -> Any:
     """A model client when a key is set (count_tokens, the classifier call); None otherwise."""
-    from escalate.llm.client import ModelClient, api_key
+    from escalate.llm.client import MeteredClient, api_key
 
     if not api_key():
         return None
     from escalate.llm.pricing import Budget, PriceTable
 
     budget = Budget(Decimal(str(config.budget.max_cost_usd)))
-    return ModelClient(
+    return MeteredClient(
         catalog, PriceTable.load(config.prices), budget, calls.append, run="explain", max_retries=1
     )
 

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from escalate.errors import ConfigError
+from escalate.llm.catalog import MODEL_LINES
 
 YML_NAME = ".escalate.yml"
 PYPROJECT_NAME = "pyproject.toml"
@@ -21,7 +22,6 @@ DEFAULT = "default"
 CLI = "cli"
 
 Effort = Literal["low", "medium", "high", "xhigh", "max"]
-_MODEL_LINES = ("haiku", "sonnet", "opus")
 
 
 class ConfigWarning(UserWarning):
@@ -115,7 +115,8 @@ class SessionConfig(Section):
     max_turns: int = Field(20, ge=1)
     """Model turns (requests) per attempt before the attempt counts as failed."""
     max_retries: int = Field(2, ge=0)
-    """SDK retries per API call on 408/409/429/5xx and connection errors (the SDK's own backoff)."""
+    """Retries per API call on 408/409/429/5xx, a broken stream and connection errors. escalate runs them
+    itself (the SDK's are off), so every try is logged in calls.jsonl and paid from the budget."""
 
 
 class PriceOverride(Section):
@@ -359,8 +360,8 @@ with warnings.catch_warnings():
                 rc: RoleConfig = self.roles
                 for part in loc:
                     rc = getattr(rc, part)
-                if rc.enabled and rc.model is None and rc.tier not in (*names, *_MODEL_LINES):
-                    got = f"expected a tier name {names}, a model line {list(_MODEL_LINES)} or a model"
+                if rc.enabled and rc.model is None and rc.tier not in (*names, *MODEL_LINES):
+                    got = f"expected a tier name {names}, a model line {list(MODEL_LINES)} or a model"
                     raise _KeyProblem(("roles", *loc, "tier"), f"{got}, got {rc.tier!r}")
             return self
 

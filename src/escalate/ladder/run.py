@@ -17,7 +17,7 @@ from escalate.agent.session import AttemptEnd, Session
 from escalate.errors import EscalateError
 from escalate.ladder import preflight
 from escalate.ladder.policy import ACCEPT, ESCALATE, GIVE_UP, EscalationPolicy
-from escalate.llm.client import ModelCallError, ModelClient, require_api_key
+from escalate.llm.client import MeteredClient, ModelCallError, require_api_key
 from escalate.llm.pricing import Budget, BudgetExceeded, PriceTable, fmt_usd
 from escalate.records.console import Progress
 from escalate.records.rundir import RunLog, cost_by_role, new_run_id
@@ -29,6 +29,7 @@ from escalate.routing.testability import named_targets
 
 if TYPE_CHECKING:
     from escalate.config import Config
+    from escalate.llm.protocols import Provider
     from escalate.task import Task
 
 
@@ -53,14 +54,14 @@ def run_task(
     progress: Progress | None = None,
     max_cost: float | Decimal | None = None,
     catalog: Any = None,
-    client: Any = None,
+    provider: Provider | None = None,
 ) -> Outcome:
-    """Fix one task on a ladder of tiers; see the module docstring. ``client`` is for the SDK
-    client (tests pass one bound to a simulator); by default the SDK reads its environment."""
+    """Fix one task on a ladder of tiers; see the module docstring. ``provider`` is the model API
+    (``llm.protocols.Provider``); by default Anthropic's, which reads its environment."""
     from escalate.llm.catalog import Catalog
     from escalate.workspace.worktree import Workspace, ignore_log_dir
 
-    if client is None:
+    if provider is None:
         require_api_key()  # before any work
     progress = progress or Progress(quiet=True)
     repo_root = Path(repo_root).resolve()
@@ -90,15 +91,16 @@ def run_task(
         ladder.base_commit = ws.base_commit
         outcome.branch = ws.branch
 
-        def connect(catalog: Any) -> ModelClient:  # after the baseline: no SDK import for nothing
-            return ModelClient(
+        def connect(catalog: Any) -> MeteredClient:  # after the baseline: no SDK import for nothing
+            return MeteredClient(
                 catalog,
                 prices,
                 budget,
                 ladder.on_call,
                 run=log.path.name,
                 max_retries=config.session.max_retries,
-                client=client,
+                provider=provider,
+                decide=ladder.decide,
             )
 
         ladder.run(ws, connect, catalog or (lambda: Catalog.load(repo_root, config)))

@@ -23,7 +23,9 @@ from escalate.errors import EscalateError
 
 if TYPE_CHECKING:
     from escalate.config import Config, TierConfig
+    from escalate.llm.protocols import Provider
 
+MODEL_LINES = ("haiku", "sonnet", "opus")  # the model lines a tier may name, cheapest first
 EFFORT_LEVELS = ("low", "medium", "high", "xhigh", "max")
 THINKING_TYPES = ("enabled", "adaptive", "disabled", "between_tools")
 RETIREMENT_WARNING_DAYS = 60
@@ -171,10 +173,6 @@ def _static_table() -> dict[str, ModelInfo]:
     return {mid: _static_model(mid, row) for mid, row in yaml.safe_load(text)["models"].items()}
 
 
-def _raw_json(model: Any) -> dict:
-    return model.model_dump(mode="json") if hasattr(model, "model_dump") else dict(model)
-
-
 class Catalog:
     """The models escalate may use, and where their facts came from."""
 
@@ -191,24 +189,24 @@ class Catalog:
         return cls(_static_table(), "static", note)
 
     @classmethod
-    def from_api(cls, client: Any, cache_path: Path, ttl_s: int) -> Catalog:
-        """Models API through `client`, cached in `cache_path` for `ttl_s` seconds.
+    def from_api(cls, provider: Provider, cache_path: Path, ttl_s: int) -> Catalog:
+        """The provider's Models API, cached in `cache_path` for `ttl_s` seconds.
 
         If the API fails, a stale cache is used, then the static table; `source` and `note` say which.
         """
-        import anthropic
+        from escalate.llm.protocols import ProviderError
 
         cache_path = Path(cache_path)
-        base_url = str(getattr(client, "base_url", ""))
+        base_url = provider.base_url
         cached = _read_cache(cache_path, base_url)
         static = _static_table()
         if cached and time.time() - cached["fetched_at"] < ttl_s:
             models = {m["id"]: _api_model(m, static.get(m["id"])) for m in cached["models"]}
             return cls(models, "cache", f"fresh, in {cache_path}", cached["fetched_at"])
         try:
-            raw = [_raw_json(m) for m in client.models.list(limit=1000)]  # the SDK pages through has_more
-        except anthropic.APIError as exc:
-            reason = f"Models API unavailable ({type(exc).__name__}: {exc})"
+            raw = provider.list_models()
+        except ProviderError as exc:
+            reason = str(exc)
             if cached:
                 models = {m["id"]: _api_model(m, static.get(m["id"])) for m in cached["models"]}
                 return cls(models, "cache", f"stale, in {cache_path}; {reason}", cached["fetched_at"])
@@ -228,11 +226,10 @@ class Catalog:
             return cls.static("--offline")
         if not (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")):
             return cls.static("ANTHROPIC_API_KEY is not set")
-        import anthropic
+        from escalate.llm.providers.anthropic import AnthropicProvider
 
-        client = anthropic.Anthropic(max_retries=1, timeout=30)  # reads ANTHROPIC_BASE_URL
-        cache = Path(repo_root) / ".escalate" / "models.json"
-        return cls.from_api(client, cache, config.router.capability_cache_ttl_s)
+        cache = Path(repo_root) / ".escalate" / "models.json"  # the provider reads ANTHROPIC_BASE_URL
+        return cls.from_api(AnthropicProvider(timeout=30), cache, config.router.capability_cache_ttl_s)
 
     def get(self, model_id: str, key: str = "the model id") -> ModelInfo:
         """The model `model_id`; EscalateError naming `key` (e.g. "tiers[1].model") when unknown."""
@@ -242,7 +239,7 @@ class Catalog:
             known = ", ".join(sorted(self.models)) or "(none)"
             raise EscalateError(
                 f"Unknown model {model_id!r}: not in {self.describe()}. Set {key} to one of: {known}; "
-                f"or use `line:` (haiku, sonnet, opus) to pick the newest model of a line."
+                f"or use `line:` ({', '.join(MODEL_LINES)}) to pick the newest model of a line."
             ) from None
 
     def resolve(self, tier: TierConfig, index: int | None = None) -> ModelInfo:

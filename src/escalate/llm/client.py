@@ -1,18 +1,19 @@
-"""The model client: request building from capabilities, calls, usage, call records.
+"""The metered model client: the budget before each call, escalate's own retries, a record of every try.
 
-The only module that talks to Anthropic. Which request fields are sent is decided by the
-model's capabilities (``ModelInfo.capabilities``), never by its name: effort only where the
-model takes it, ``thinking.enabled`` only where it exists (``adaptive`` otherwise), no forced
-``tool_choice``, no prefill, no sampling parameters. Every call is checked against the budget
-at its worst case before it is sent, and priced from the usage the API reports after.
+``MeteredClient`` is the one ``ModelClient`` (``llm.protocols``): it sizes a request's worst case,
+lowers its ``max_tokens`` to what the budget left can pay (never under ``MIN_USEFUL_MAX_TOKENS``)
+or refuses it, sends it through a ``Provider`` (``llm.providers``), retries what may succeed on
+a second try, and reports one ``CallRecord`` per try: a try the API may have billed without
+saying what (a body that does not parse, a connection lost after sending) is charged at its
+worst case, so no paid call is missing from calls.jsonl or the budget.
 """
 
 from __future__ import annotations
 
-import copy
-import json
+import dataclasses
 import math
 import os
+import random
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -20,16 +21,20 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from escalate.errors import EscalateError, MissingCredentialError
+from escalate.llm.protocols import ProviderError, Stop
 
 if TYPE_CHECKING:
     from escalate.llm.catalog import ModelInfo
     from escalate.llm.pricing import Budget, PriceTable, Usage
+    from escalate.llm.protocols import Provider
 
-# The SDK refuses non-streaming requests that could take over 10 minutes (128k tokens per hour).
-STREAMING_THRESHOLD = 21_333
 # Server-side tokens the request JSON does not show (tool schemas of built-in tools, framing).
 _HIDDEN_INPUT_TOKENS = 1_000
-CACHE = {"type": "ephemeral"}
+# The fewest output tokens a call is lowered to when the budget cannot pay the tier's max_tokens:
+# room for a short explanation and one or two str_replace edits. Below it the call is refused.
+MIN_USEFUL_MAX_TOKENS = 1_024
+# Backoff between tries when the API names no wait: 0.5 s doubling, at most 8 s.
+_BACKOFF_S, _BACKOFF_MAX_S = 0.5, 8.0
 
 NO_KEY = (
     "No Anthropic API key. Set ANTHROPIC_API_KEY (https://console.anthropic.com/settings/keys), "
@@ -78,7 +83,7 @@ class ModelRequest:
 
 @dataclass
 class CallRecord:
-    """One API call as written to ``calls.jsonl``."""
+    """One try of an API call as written to ``calls.jsonl`` (build it with ``call_record``)."""
 
     run: str
     tier: str
@@ -95,6 +100,10 @@ class CallRecord:
     stop_reason: str | None
     batch: bool = False
     usage: Usage | None = None
+    outcome: str = "ok"  # "ok" | "error": the try failed (the error says how)
+    error: str | None = None
+    cost_estimated: bool = False  # billed but unreadable: charged at the try's worst case
+    max_tokens: int | None = None  # when the budget lowered the tier's max_tokens to this
 
     def to_json(self) -> dict:
         out = asdict(self)
@@ -107,13 +116,40 @@ class CallRecord:
         return out
 
 
+def call_record(
+    *,
+    run: str,
+    tier: str,
+    role: str,
+    model: str,
+    usage: Usage | None,
+    cost: Decimal,
+    request_id: str | None,
+    duration_s: float = 0.0,
+    stop_reason: str | None = None,
+    batch: bool = False,
+    **extra: Any,
+) -> CallRecord:
+    """The one place a CallRecord is made: token fields from ``usage`` (zeros when there is none)."""
+    from escalate.llm.pricing import Usage
+
+    u = usage or Usage()
+    return CallRecord(
+        run=run, tier=tier, role=role, model=model, input_tokens=u.input_tokens,
+        output_tokens=u.output_tokens, cache_write_tokens=u.cache_write_tokens,
+        cache_read_tokens=u.cache_read, thinking_tokens=u.thinking_tokens, cost_usd=cost,
+        request_id=request_id, duration_s=duration_s, stop_reason=stop_reason, batch=batch, usage=usage,
+        **extra,
+    )  # fmt: skip
+
+
 @dataclass
 class ModelReply:
     content: list[dict]  # blocks ready to go back into the conversation unchanged
-    stop_reason: str | None
-    stop_details: dict | None
+    stop: Stop
     usage: Usage
     record: CallRecord
+    refusal: str | None = None  # the API's explanation of a refusal, when it gives one
 
     @property
     def tool_uses(self) -> list[dict]:
@@ -124,96 +160,17 @@ class ModelReply:
         return "\n".join(b["text"] for b in self.content if b.get("type") == "text")
 
 
-def build_params(request: ModelRequest) -> dict[str, Any]:
-    """The Messages API body for a request, legal for the model's capabilities."""
-    caps = request.model.capabilities
-    if request.messages and request.messages[-1].get("role") != "user":
-        # Prefill is a 400 on Claude 4.6+, and pointless everywhere else for this tool.
-        raise ValueError("the conversation must end with a user message (no prefill)")
-    params: dict[str, Any] = {
-        "model": request.model.id,
-        "max_tokens": request.max_tokens,
-        "messages": _with_breakpoints(request.messages) if request.cache else copy.deepcopy(request.messages),
-    }
-    if request.system:
-        system: dict[str, Any] = {"type": "text", "text": request.system}
-        if request.cache:
-            system["cache_control"] = dict(CACHE)  # covers the tool definitions before it too
-        params["system"] = [system]
-    if request.tools:
-        params["tools"] = request.tools
-        # auto is the only choice legal with thinking and on models that reject forced tool use.
-        params["tool_choice"] = {"type": "auto"}
-    if request.effort and request.effort in caps.effort_levels:
-        params["output_config"] = {"effort": request.effort}
-    thinking = thinking_param(request.thinking, caps.thinking_types, request.max_tokens)
-    if thinking is not None:
-        params["thinking"] = thinking
-    return params
-
-
-def thinking_param(wanted: dict | None, types: frozenset[str], max_tokens: int) -> dict | None:
-    """Map a wanted thinking setting onto what the model accepts, or None to omit the field."""
-    if not wanted or wanted.get("type") in (None, "disabled"):
-        return None  # omitted = the model's default; "disabled" is a 400 on some models
-    # Adaptive where the model has it: the SDK deprecates `enabled` on models that offer both.
-    if "adaptive" in types:
-        return {"type": "adaptive"}
-    if "enabled" not in types:
-        return None
-    budget = int(wanted.get("budget_tokens") or min(max_tokens // 2, 8000))
-    budget = min(budget, max_tokens - 1)
-    if budget < 1024:  # the API minimum; no room for thinking under this max_tokens
-        return None
-    return {"type": "enabled", "budget_tokens": budget}
-
-
-def _with_breakpoints(messages: list[dict]) -> list[dict]:
-    """Copy of the conversation with two message breakpoints: the first user message's first
-    block (the repository context, stable for the whole tier) and the latest user message's last
-    block, so every turn reads the conversation so far from cache. With the system breakpoint
-    that is at most 3 of the 4 allowed."""
-    out = copy.deepcopy(messages)
-    for m in out:
-        if isinstance(m.get("content"), str):
-            m["content"] = [{"type": "text", "text": m["content"]}]
-    users = [m for m in out if m.get("role") == "user"]
-    if not users:
-        return out
-    targets = [users[0]["content"][0], users[-1]["content"][-1]]
-    for block in targets:
-        if block.get("type") in ("thinking", "redacted_thinking"):
-            continue
-        if block.get("type") == "text" and not block.get("text"):
-            continue
-        block["cache_control"] = dict(CACHE)
-    return out
-
-
 def estimate_input_tokens(params: dict) -> int:
-    """A deliberately high local estimate: JSON chars / 3 plus server-side overhead."""
-    body = {k: v for k, v in params.items() if k != "max_tokens"}
-    return math.ceil(len(json.dumps(body)) / 3) + _HIDDEN_INPUT_TOKENS
+    """A deliberately high local estimate of a provider's request body: chars / 3 plus overhead."""
+    from escalate.llm.providers.anthropic import body_size
+
+    return math.ceil(body_size(params) / 3) + _HIDDEN_INPUT_TOKENS
 
 
-def block_to_param(block: Any) -> dict | None:
-    """A response content block as it must be sent back; thinking blocks stay byte-identical."""
-    data = block if isinstance(block, dict) else block.model_dump(mode="json", exclude_none=True)
-    kind = data.get("type")
-    if kind == "text":
-        return {"type": "text", "text": data["text"]} if data.get("text") else None
-    if kind == "thinking":
-        return {"type": "thinking", "thinking": data.get("thinking", ""), "signature": data["signature"]}
-    if kind == "redacted_thinking":
-        return {"type": "redacted_thinking", "data": data["data"]}
-    if kind == "tool_use":
-        return {"type": "tool_use", "id": data["id"], "name": data["name"], "input": data.get("input", {})}
-    return data
-
-
-class ModelClient:
-    """Sends requests through the real SDK (``ANTHROPIC_BASE_URL``/``ANTHROPIC_API_KEY`` as the SDK
-    reads them), enforcing the budget before each call and reporting a CallRecord after it."""
+class MeteredClient:
+    """Sends requests through a ``Provider`` (by default Anthropic's, reading ``ANTHROPIC_BASE_URL`` /
+    ``ANTHROPIC_API_KEY``), paying for each from ``budget`` and reporting each try to ``on_call``.
+    ``decide(kind, choice, reason)`` hears when the budget lowers a call's max_tokens."""
 
     def __init__(
         self,
@@ -224,84 +181,119 @@ class ModelClient:
         *,
         run: str = "",
         max_retries: int = 2,
-        client: Any = None,
+        provider: Provider | None = None,
+        decide: Callable[[str, str, str], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.catalog = catalog
         self.prices = prices
         self.budget = budget
         self.on_call = on_call
         self.run = run
+        self.max_retries = max_retries
+        self.decide = decide
+        self.sleep = sleep
         self.calls = 0
-        if client is None:
-            import anthropic
+        self._lowered: set[tuple[str, str]] = set()  # (tier, role) already told of a lowered max_tokens
+        if provider is None:
+            from escalate.llm.providers.anthropic import AnthropicProvider
 
             require_api_key()
-            client = anthropic.Anthropic(max_retries=max_retries)
-        self.client = client
+            provider = AnthropicProvider()
+        self.provider = provider
 
     def worst_case(self, request: ModelRequest, params: dict | None = None) -> Decimal:
-        params = params if params is not None else build_params(request)
+        params = params if params is not None else self.provider.params(request)
         tokens = estimate_input_tokens(params)
         if request.cache:  # with breakpoints the whole prompt may be a cache write, dearer than input
             return self.prices.worst_case(request.model.id, 0, request.max_tokens, cache_write_tokens=tokens)
         return self.prices.worst_case(request.model.id, tokens, request.max_tokens)
 
-    def send(self, request: ModelRequest) -> ModelReply:
-        """One call. Raises BudgetExceeded before sending when its worst case could pass the limit,
-        ModelCallError when the API fails after the SDK's retries."""
-        import anthropic
+    def affordable(self, request: ModelRequest) -> ModelRequest:
+        """``request``, or a copy with the max_tokens the budget left can pay at worst (not under
+        MIN_USEFUL_MAX_TOKENS); BudgetExceeded when even that is too dear."""
+        worst = self.worst_case(request)
+        if self.budget.spent + worst <= self.budget.limit:
+            return request
+        floor = min(MIN_USEFUL_MAX_TOKENS, request.max_tokens)
+        prompt = self.worst_case(dataclasses.replace(request, max_tokens=0))
+        per_token = self.worst_case(dataclasses.replace(request, max_tokens=1)) - prompt
+        fits = int((self.budget.remaining - prompt) / per_token) if per_token > 0 else 0
+        if fits < floor:
+            self.budget.check(worst)  # raises BudgetExceeded with the tier's full worst case
+        lowered = dataclasses.replace(request, max_tokens=fits)
+        if self.decide is not None and (request.tier, request.role) not in self._lowered:
+            self._lowered.add((request.tier, request.role))  # later calls say it in calls.jsonl
+            self.decide(
+                "max_tokens",
+                f"{request.tier or request.model.id}: {request.max_tokens:,} -> {fits:,}",
+                f"{self.budget.remaining:.4f} USD left of the budget pays at most {fits:,} output tokens "
+                f"on {request.model.id} (worst case at {request.max_tokens:,}: {worst:.4f} USD); "
+                f"the call is sent with max_tokens {fits:,} instead of refused",
+            )
+        return lowered
 
-        from escalate.llm.pricing import Usage
-
-        params = build_params(request)
-        self.budget.check(self.worst_case(request, params))
-        started = time.monotonic()
+    def count_tokens(self, request: ModelRequest) -> int:
         try:
-            if request.max_tokens > STREAMING_THRESHOLD:
-                with self.client.messages.stream(**params) as stream:
-                    message = stream.get_final_message()
-                    request_id = stream.request_id
-            else:
-                message = self.client.messages.create(**params)
-                request_id = getattr(message, "_request_id", None)
-        except anthropic.APIStatusError as exc:
-            # A 200 here is an `error` event inside a stream that had started well.
-            how = "broke off mid-stream" if exc.status_code == 200 else f"answered {exc.status_code}"
-            raise ModelCallError(
-                f"The Anthropic API {how} for {request.model.id}: "
-                f"{getattr(exc, 'api_message', None) or exc.message} (request id {exc.request_id})",
-                exc.request_id,
-                exc.status_code,
-            ) from exc
-        except anthropic.APIError as exc:  # connection errors, timeouts, mid-stream error events
-            rid = getattr(exc, "request_id", None)
-            raise ModelCallError(
-                f"The Anthropic API call for {request.model.id} failed: {exc} (request id {rid}). "
-                f"Check ANTHROPIC_BASE_URL and your network.",
-                rid,
-            ) from exc
-        duration = time.monotonic() - started
-        usage = Usage.from_api(message.usage)
-        cost = self.prices.cost(request.model.id, usage)
+            return self.provider.count_tokens(request)
+        except ProviderError as exc:
+            raise ModelCallError(str(exc), exc.request_id, exc.status) from exc
+
+    def send(self, request: ModelRequest) -> ModelReply:
+        """One call, tried up to 1 + max_retries times. Raises BudgetExceeded before a try that the
+        budget cannot pay, ModelCallError when the last try fails or a failure is not worth a retry."""
+        tries = 0
+        while True:
+            tries += 1
+            sent = self.affordable(request)
+            started = time.monotonic()
+            try:
+                done = self.provider.complete(sent)
+            except ProviderError as exc:
+                cost, estimated = self._failed_try_cost(sent, exc)
+                self._report(sent, request, exc.usage, None, cost, exc.request_id, time.monotonic() - started,
+                             outcome="error", error=str(exc)[:500], cost_estimated=estimated)  # fmt: skip
+                if not exc.retryable or tries > self.max_retries:
+                    raise ModelCallError(str(exc), exc.request_id, exc.status) from exc
+                self.sleep(_backoff(tries, exc.retry_after_s))
+                continue
+            cost = self.prices.cost(sent.model.id, done.usage)
+            record = self._report(sent, request, done.usage, done.stop_reason, cost, done.request_id,
+                                  time.monotonic() - started)  # fmt: skip
+            return ModelReply(done.content, done.stop, done.usage, record, done.refusal)
+
+    def _failed_try_cost(self, sent: ModelRequest, exc: ProviderError) -> tuple[Decimal, bool]:
+        """What a failed try is charged, and whether that is an estimate: the usage it reported
+        before failing, else its worst case when the API may have billed it, else nothing."""
+        if exc.usage is not None:
+            return self.prices.cost(sent.model.id, exc.usage), False
+        if exc.billed:
+            return self.worst_case(sent), True
+        return Decimal(0), False
+
+    def _report(
+        self,
+        sent: ModelRequest,
+        asked: ModelRequest,
+        usage: Usage | None,
+        stop_reason: str | None,
+        cost: Decimal,
+        request_id: str | None,
+        duration: float,
+        **extra: Any,
+    ) -> CallRecord:
         self.budget.add(cost)
         self.calls += 1
-        record = CallRecord(
-            run=self.run,
-            tier=request.tier,
-            role=request.role,
-            model=request.model.id,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cache_write_tokens=usage.cache_write_5m + usage.cache_write_1h,
-            cache_read_tokens=usage.cache_read,
-            thinking_tokens=usage.thinking_tokens,
-            cost_usd=cost,
-            request_id=request_id,
-            duration_s=duration,
-            stop_reason=message.stop_reason,
-            usage=usage,
-        )
+        record = call_record(
+            run=self.run, tier=sent.tier, role=sent.role, model=sent.model.id,
+            usage=usage, cost=cost, request_id=request_id, duration_s=duration, stop_reason=stop_reason,
+            max_tokens=sent.max_tokens if sent.max_tokens != asked.max_tokens else None, **extra,
+        )  # fmt: skip
         self.on_call(record)
-        content = [p for p in (block_to_param(b) for b in message.content) if p is not None]
-        details = message.stop_details.model_dump(mode="json") if message.stop_details else None
-        return ModelReply(content, message.stop_reason, details, usage, record)
+        return record
+
+
+def _backoff(tries: int, retry_after_s: float | None) -> float:
+    if retry_after_s is not None and retry_after_s >= 0:
+        return min(retry_after_s, 60.0)
+    return min(_BACKOFF_S * 2 ** (tries - 1), _BACKOFF_MAX_S) * (1 - 0.25 * random.random())

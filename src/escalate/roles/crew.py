@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from escalate.llm.client import ModelCallError, ModelRequest
 from escalate.llm.pricing import BudgetExceeded
+from escalate.llm.protocols import Stop
 from escalate.roles import review as rv
 from escalate.roles.plan import (
     COMMITTER_SYSTEM,
@@ -34,7 +35,7 @@ from escalate.roles.plan import (
 if TYPE_CHECKING:
     from escalate.config import Config
     from escalate.llm.catalog import Catalog
-    from escalate.llm.client import ModelClient
+    from escalate.llm.protocols import ModelClient
     from escalate.records.console import Progress
     from escalate.task import Task
 
@@ -173,7 +174,7 @@ class Crew:
             excerpts = _excerpts(root, brief.paths or focus)
             reply = self._ask(plan, PLANNER_SYSTEM, "\n\n".join(p for p in [context, found, excerpts] if p))
             words = (reply.text or "").strip() if reply is not None else ""
-            if reply is not None and reply.stop_reason == "refusal":
+            if reply is not None and reply.stop == Stop.REFUSAL:
                 words = ""
             if words:
                 brief.plan = words[:MAX_PLAN_CHARS]
@@ -181,7 +182,7 @@ class Crew:
                 self.decide("role", "planner: plan", f"{len(words)} characters for the implementer")
                 self._line(f"planner ({plan.model.id}): a plan of {len(words.split())} words")
             elif reply is not None:
-                self.decide("role", "planner: no plan", f"empty answer (stop_reason {reply.stop_reason})")
+                self.decide("role", "planner: no plan", f"empty answer (stop: {reply.stop})")
         return brief
 
     def _explore(self, plan: RolePlan, root: Path, context: str) -> list:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from escalate.config import Config
     from escalate.llm.catalog import ModelInfo
+    from escalate.llm.protocols import ModelClient
     from escalate.task import Task
 
 CHARS_PER_TOKEN = 4
@@ -85,18 +86,16 @@ def local_estimate(request: FirstRequest) -> int:
     return math.ceil(request.chars() / CHARS_PER_TOKEN)
 
 
-def estimate(request: FirstRequest, model: ModelInfo, client: Any = None) -> ContextEstimate:
-    """Tokens of `request` on `model`: ``client.messages.count_tokens`` (an ``anthropic.Anthropic``),
-    else the local estimate with the reason."""
-    if client is None:
+def estimate(request: FirstRequest, model: ModelInfo, llm: ModelClient | None = None) -> ContextEstimate:
+    """Tokens of `request` on `model`: the API's count through `llm`, else the local estimate with
+    the reason."""
+    if llm is None:
         return ContextEstimate(local_estimate(request), "local", "no API client")
-    from escalate.llm.client import ModelRequest, build_params
+    from escalate.llm.client import ModelCallError, ModelRequest
 
-    params = build_params(ModelRequest(model, request.system, request.messages, 1, request.tools))
-    params.pop("max_tokens")  # count_tokens takes no max_tokens (a 400)
     try:
-        answer = client.messages.count_tokens(**params)
-        return ContextEstimate(int(answer.input_tokens), "count_tokens", f"counted on {model.id}")
-    except Exception as exc:  # any failure: the estimate must not stop the run
-        why = f"count_tokens failed: {type(exc).__name__}: {str(exc)[:160]}"
+        tokens = llm.count_tokens(ModelRequest(model, request.system, request.messages, 1, request.tools))
+        return ContextEstimate(tokens, "count_tokens", f"counted on {model.id}")
+    except ModelCallError as exc:  # the estimate must not stop the run
+        why = f"count_tokens failed: {str(exc)[:160]}"
         return ContextEstimate(local_estimate(request), "local", why)

@@ -106,7 +106,7 @@ def route(
     if request is not None:
         from escalate.routing.first_request import estimate
 
-        context = estimate(request, models[0], getattr(llm, "client", None))
+        context = estimate(request, models[0], llm)
         decisions.append(Decision("context", f"{context.tokens:,} tokens", context.describe()))
 
     frames = request.frames if request is not None else _frames(baseline, root)

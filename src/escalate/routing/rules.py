@@ -24,7 +24,9 @@ from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-LINES = ("haiku", "sonnet", "opus")  # model lines, cheapest first
+from escalate.llm.catalog import MODEL_LINES
+
+LINES = MODEL_LINES  # model lines, cheapest first
 _LINT_CODE = re.compile(r"\b[A-Z]{1,4}\d{3,4}\b")
 _TEST_FILE = re.compile(r"(^|/)(tests?/|test_[^/]*\.py$|[^/]*_test\.py$|conftest\.py$)")
 _OUTSIDE = ("site-packages/", "dist-packages/", "/lib/python", "<frozen", "<string>")

@@ -70,10 +70,16 @@ class SimHandle:
 
     def client(self, **kwargs):
         """A real ``anthropic.Anthropic`` pointed at this sim (max_retries=2 unless given)."""
-        import anthropic
+        from escalate.llm.providers.anthropic import sdk_client
 
         kwargs.setdefault("max_retries", 2)
-        return anthropic.Anthropic(base_url=self.url, api_key=self.api_key, **kwargs)
+        return sdk_client(base_url=self.url, api_key=self.api_key, **kwargs)
+
+    def provider(self):
+        """escalate's Anthropic provider (the real SDK, its retries off) pointed at this sim."""
+        from escalate.llm.providers.anthropic import AnthropicProvider
+
+        return AnthropicProvider(self.client(max_retries=0))
 
 
 @contextmanager

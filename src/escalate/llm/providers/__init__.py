@@ -1,0 +1,1 @@
+"""Model providers: one module per API, each implementing ``llm.protocols.Provider``."""
