@@ -32,8 +32,8 @@ def test_issues_join_the_batch_and_fixes_become_pull_requests(tmp_path, sim, git
         monkeypatch.setenv(name, value)
 
     config = load_config(root, {"validate": {"test_command": PYTEST_COMMAND, "full_suite": False}})
-    client = sim.client(max_retries=0)
-    sub = submit(root, config, client=client)
+    provider = sim.provider()
+    sub = submit(root, config, provider=provider)
     assert [(p.task.kind, p.task.source) for p in sub.planned] == [("test", "nightly"), ("issue", "github#1")]
     test_id, issue_id = (p.custom_id for p in sub.planned)
     # The nightly task for an issue is the one `escalate fix --issue 1` makes: same text (with the

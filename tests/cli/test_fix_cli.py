@@ -119,8 +119,9 @@ def test_every_tier_failing_needs_a_human(tmp_path, env, capsys):
     assert "needs a human" in err
 
 
-def test_budget_stops_before_the_call_that_could_pass_it(tmp_path, env, capsys):
-    # Haiku fails twice; Sonnet's first call could cost up to 8192 x $15/MTok = $0.12 alone.
+def test_budget_lowers_max_tokens_then_stops_before_the_call_it_cannot_pay(tmp_path, env, capsys):
+    # Every tier fails. Sonnet's first call could cost up to 8192 x $15/MTok = $0.12 alone: it is sent
+    # with fewer max_tokens, until what is left cannot pay even the 1,024-token floor.
     env.set_script(
         {
             "models": {
@@ -132,11 +133,12 @@ def test_budget_stops_before_the_call_that_could_pass_it(tmp_path, env, capsys):
         }
     )
     root = repo(tmp_path)
-    code, result, _ = run_json(capsys, CALC_TARGET, "--repo", str(root), "--max-cost", "0.11")
+    code, result, _ = run_json(capsys, CALC_TARGET, "--repo", str(root), "--max-cost", "0.05")
     assert code == 1 and result["outcome"] == "budget_exceeded"
-    models = {r["body"]["model"] for r in env.messages_requests()}
-    assert models == {"claude-haiku-4-5"}  # the Sonnet call was never sent
-    assert 0 < result["cost_usd"] <= 0.11 and env.total_cost() <= Decimal("0.11")
+    sonnet = [r["body"]["max_tokens"] for r in env.messages_requests() if "sonnet" in r["body"]["model"]]
+    assert sonnet and all(1024 <= m < 8192 for m in sonnet)  # reached, with what the budget paid
+    assert any(d["kind"] == "max_tokens" for d in result["decisions"])
+    assert 0 < result["cost_usd"] <= 0.05 and env.total_cost() <= Decimal("0.05")
     assert [a["verdict"] for a in result["attempts"]][-1] == "error"
     assert result["attempts"][-1]["stage"] == "budget"
 

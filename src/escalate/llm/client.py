@@ -263,10 +263,9 @@ class MeteredClient:
             return ModelReply(done.content, done.stop, done.usage, record, done.refusal)
 
     def _failed_try_cost(self, sent: ModelRequest, exc: ProviderError) -> tuple[Decimal, bool]:
-        """What a failed try is charged, and whether that is an estimate: the usage it reported
-        before failing, else its worst case when the API may have billed it, else nothing."""
-        if exc.usage is not None:
-            return self.prices.cost(sent.model.id, exc.usage), False
+        """What a failed try is charged, and whether that is an estimate: its worst case when the API
+        may have billed it without a final usage (what a broken stream showed is only a lower bound),
+        else nothing (a refused request)."""
         if exc.billed:
             return self.worst_case(sent), True
         return Decimal(0), False

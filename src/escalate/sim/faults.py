@@ -1,4 +1,5 @@
-"""Injected faults: error statuses, mid-stream errors and delays (docs/sim.md, "Faults").
+"""Injected faults: error statuses, mid-stream errors, delays, and billed answers the client cannot
+read (a malformed 200 body, a connection dropped after billing) (docs/sim.md, "Faults").
 
 Faults fire on the Nth ``POST /v1/messages`` (1-based, counting retries) or with a
 seeded probability. Status faults carry ``retry-after-ms`` (default 1) so the SDK's
@@ -25,7 +26,11 @@ KEYS = {
     "message",
     "should_retry",
     "custom_id",
+    "malformed_body",
+    "drop_connection",
 }
+# The faults that answer after the request was processed and billed.
+BILLED_FAULTS = ("malformed_body", "drop_connection")
 
 
 @dataclass
@@ -42,6 +47,8 @@ class Fault:
     message: str | None = None
     should_retry: bool | None = None
     custom_id: str | None = None  # a Message Batches item: its result becomes `errored`
+    malformed_body: bool = False  # billed, then a 200 whose body (or one SSE event) is not JSON
+    drop_connection: bool = False  # billed, then the connection closes with no response
     spec: dict = field(default_factory=dict)
 
     def fires(self, n: int, model: str | None) -> bool:
@@ -82,8 +89,11 @@ def _fault(i: int, spec: object) -> Fault:
         raise ConfigError(
             f"sim script: {where} needs `on_request: N`, `probability: P` (with `seed`) or `custom_id: ID`"
         )
-    if not any(k in spec for k in ("status", "stream_error", "delay_s")):
-        raise ConfigError(f"sim script: {where} needs `status`, `stream_error` or `delay_s`")
+    if not any(k in spec for k in ("status", "stream_error", "delay_s", *BILLED_FAULTS)):
+        raise ConfigError(
+            f"sim script: {where} needs `status`, `stream_error`, `delay_s`, `malformed_body` "
+            "or `drop_connection`"
+        )
     status = spec.get("status")
     if status is not None and int(status) not in ERROR_TYPES:
         raise ConfigError(f"sim script: {where}.status must be one of {sorted(ERROR_TYPES)}")
@@ -108,6 +118,8 @@ def _fault(i: int, spec: object) -> Fault:
         message=spec.get("message"),
         should_retry=spec.get("should_retry"),
         custom_id=spec.get("custom_id"),
+        malformed_body=bool(spec.get("malformed_body", False)),
+        drop_connection=bool(spec.get("drop_connection", False)),
         spec=dict(spec),
     )
 

@@ -12,6 +12,7 @@ import threading
 import time
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from escalate.errors import EscalateError
@@ -228,6 +229,8 @@ class _Handler(BaseHTTPRequestHandler):
         record.update(answer.decision)
         record["model"] = answer.model.id
         record["status"] = 200
+        if any(f.malformed_body or f.drop_connection for f in faults):
+            return self._billed_but_unreadable(answer, faults, stream, record)
         if not stream:
             record["usage"] = answer.message["usage"]
             record["cost_usd"], record["cost_usd_exact"] = float(answer.cost), str(answer.cost)
@@ -256,6 +259,34 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.flush()
                 return
             self.wfile.write(sse_frame(event, data))
+        self.wfile.flush()
+
+    def _billed_but_unreadable(self, answer: Any, faults: list, stream: bool, record: dict) -> None:
+        """The request was processed and billed; the client gets no readable answer."""
+        record["usage"] = answer.message["usage"]
+        record["cost_usd"], record["cost_usd_exact"] = float(answer.cost), str(answer.cost)
+        record["message_id"] = answer.message["id"]
+        rid = record["request_id"]
+        if any(f.drop_connection for f in faults):
+            record["fault_effect"] = "connection dropped after billing"
+            self._log()
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        record["fault_effect"] = "malformed body"
+        if not stream:
+            whole = json.dumps(answer.message).encode("utf-8")
+            return self._send_bytes(200, whole[: len(whole) // 2], "application/json", rid)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Connection", "close")
+        self._headers(rid)
+        self.end_headers()
+        self.close_connection = True
+        events = list(sse_events(answer.message))
+        self.wfile.write(sse_frame(*events[0]))  # message_start reads well; the next event does not
+        self._log()
+        self.wfile.write(b'event: content_block_start\ndata: {"type": "content_block_start", "ind\n\n')
         self.wfile.flush()
 
 

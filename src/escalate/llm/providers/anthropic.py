@@ -162,10 +162,10 @@ class AnthropicProvider:
 
 
 def _was_sent(exc: Exception) -> bool:
-    """Whether a transport error came after the request left (the API may have billed it)."""
-    import httpx
-
-    return not isinstance(exc.__cause__, httpx.ConnectError | httpx.ConnectTimeout)
+    """Whether a transport error came after the request left (the API may have billed it). Failing
+    to connect at all is the transport's ConnectError / ConnectTimeout (named, not imported: the
+    SDK's HTTP library is its own business)."""
+    return type(exc.__cause__).__name__ not in ("ConnectError", "ConnectTimeout")
 
 
 def completion(message: Any, request_id: str | None) -> Completion:
