@@ -105,6 +105,34 @@ def test_fixed_prints_one_json_object_and_exits_0(tmp_path, env, capsys):
     assert json.loads((Path(result["log_dir"]) / "result.json").read_text()) == result
 
 
+@pytest.mark.slow
+def test_a_malformed_200_body_is_an_api_error_with_one_json_object(tmp_path, env, capsys):
+    # The second call is billed but its body is half a JSON document.
+    env.set_script(
+        {
+            "models": {
+                "claude-haiku-4-5": [
+                    {"when": OPEN, "content": [FIX]},
+                    {"when": AFTER_TOOLS, "content": "DONE"},
+                ]
+            },
+            "faults": [{"on_request": 2, "malformed_body": True}],
+        }
+    )
+    root = repo(tmp_path)
+    code, result, err = run_json(capsys, "--test", CALC_TARGET, "--repo", str(root))
+    requests = env.messages_requests()
+    assert code == 3 and result["outcome"] == "error" and len(requests) == 2  # a billed body is not retried
+    bad = requests[1]
+    assert bad["fault_effect"] == "malformed body" and bad["request_id"] in result["explanation"]
+    calls = [json.loads(x) for x in (Path(result["log_dir"]) / "calls.jsonl").read_text().splitlines()]
+    assert [c["request_id"] for c in calls] == [r["request_id"] for r in requests]  # the billed call logged
+    assert calls[1]["outcome"] == "error" and calls[1]["cost_estimated"]
+    assert Decimal(str(result["cost_usd"])) >= env.total_cost().quantize(Decimal("0.000001"))  # none lost
+    assert result["attempts"][-1]["stage"] == "api"
+    assert json.loads((Path(result["log_dir"]) / "result.json").read_text()) == result
+
+
 def test_every_tier_failing_needs_a_human(tmp_path, env, capsys):
     env.set_script({"models": {"*": [{"content": "Looks right to me. DONE", "repeat": True}]}})
     root = repo(tmp_path)

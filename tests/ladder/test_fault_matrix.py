@@ -165,6 +165,27 @@ def test_mid_stream_error_is_retried_and_the_broken_try_logged(tmp_path, env, re
     assert (Path(outcome.log_dir) / "result.json").is_file()
 
 
+def test_a_connection_dropped_after_billing_is_retried_and_paid_for(tmp_path, env, record_property):
+    env.set_script({"models": {"claude-haiku-4-5": [opening(edit(CALC_FIX)), *FIXES]},
+                    "faults": [{"on_request": 1, "drop_connection": True}]})  # fmt: skip
+    root = make_calc_repo(tmp_path)
+    outcome = run_task(calc_task(), root, config_for(root))
+    requests = env.messages_requests()
+    logged = calls(outcome)
+    note(
+        record_property,
+        "connection dropped after the API billed the call",
+        "retried to a fix; the lost call logged and charged at its worst case",
+        f"{outcome.outcome}; {len(logged)} calls logged, spent ${float(outcome.cost_usd):.4f} "
+        f"(the API billed ${float(env.total_cost()):.4f})",
+    )
+    assert requests[0]["fault_effect"] == "connection dropped after billing"
+    assert outcome.outcome == "fixed", outcome.explanation
+    assert [c["outcome"] for c in logged] == ["error", "ok", "ok"] and logged[0]["cost_estimated"]
+    assert outcome.cost_usd >= env.total_cost()  # the billed call is in the budget, not lost
+    assert worktrees(root) == 1
+
+
 # -- money ------------------------------------------------------------------------------------------
 
 
