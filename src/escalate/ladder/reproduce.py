@@ -28,7 +28,7 @@ from escalate.validation.testrun import run_pytest
 
 if TYPE_CHECKING:
     from escalate.config import Config
-    from escalate.llm.client import ModelClient
+    from escalate.llm.protocols import ModelClient
     from escalate.records.console import Progress
     from escalate.records.types import TierPlan
     from escalate.task import Task

@@ -29,7 +29,7 @@ from escalate.routing.testability import named_targets
 
 if TYPE_CHECKING:
     from escalate.config import Config
-    from escalate.llm.protocols import Provider
+    from escalate.llm.protocols import ModelClient, Provider
     from escalate.task import Task
 
 
