@@ -31,11 +31,10 @@ def batch_one(job: dict) -> dict:
 
 
 def _batch(ct: CorpusTask, seed: int) -> dict:
-    import anthropic
-
     from escalate.batch.collect import collect
     from escalate.batch.submit import submit
     from escalate.config import load_config
+    from escalate.llm.providers.anthropic import AnthropicProvider, sdk_client
     from escalate.sim.server import SimServer
     from escalate.sim.simulator import Simulator
 
@@ -51,14 +50,14 @@ def _batch(ct: CorpusTask, seed: int) -> dict:
         server = SimServer(Simulator(oracle_script([ct], seed)), host="127.0.0.1", port=0).start()
         cost, states, requests, nights = Decimal(0), [], 0, 0
         try:
-            client = anthropic.Anthropic(base_url=server.url, api_key=SIM_KEY, max_retries=2)
+            provider = AnthropicProvider(sdk_client(base_url=server.url, api_key=SIM_KEY))
             for _ in range(NIGHTS):
-                sub = submit(repo, config, client=client, issues=[])
+                sub = submit(repo, config, provider=provider, issues=[])
                 if not sub.planned:
                     break
                 nights += 1
                 requests += len(sub.planned)
-                got = collect(repo, config, client=client, wait=True, timeout=60, poll_seconds=0.05)
+                got = collect(repo, config, provider=provider, wait=True, timeout=60, poll_seconds=0.05)
                 cost += got.cost
                 states += [r.state for r in got.results]
                 if any(s == "fixed" for s in states) or all(s == "needs_human" for s in states):

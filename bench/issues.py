@@ -158,7 +158,7 @@ def run_one(ct: CorpusTask, arm: str, seed: int, sim) -> IssueRun:
         })  # fmt: skip
         task = Task.from_issue_text(ct.text, title=ct.title, labels=[x for x in ct.labels if x != "bug"])
         start = time.monotonic()
-        outcome = run_task(task, repo, config, client=sim.client(max_retries=0))
+        outcome = run_task(task, repo, config, provider=sim.provider())
         wall = time.monotonic() - start
         fixed = outcome.outcome == "fixed"
         resolved = fixed and hidden_pass(repo, outcome.branch, originals, ct.tests)

@@ -158,11 +158,10 @@ def run_one(job: dict) -> dict:
 
 
 def _run(ct: CorpusTask, job: dict) -> RunResult:
-    import anthropic
-
     from escalate.config import load_config
     from escalate.ladder.run import run_task
     from escalate.llm.catalog import Catalog
+    from escalate.llm.providers.anthropic import AnthropicProvider, sdk_client
     from escalate.sim.server import SimServer
     from escalate.sim.simulator import Simulator
 
@@ -172,9 +171,11 @@ def _run(ct: CorpusTask, job: dict) -> RunResult:
         sim = Simulator(oracle_script([ct], job["seed"], job.get("success")))
         server = SimServer(sim, host="127.0.0.1", port=0).start()
         try:
-            client = anthropic.Anthropic(base_url=server.url, api_key=SIM_KEY, max_retries=2)
+            provider = AnthropicProvider(sdk_client(base_url=server.url, api_key=SIM_KEY))
             started = time.perf_counter()
-            outcome = run_task(corpus_task_to_task(ct), repo, config, catalog=Catalog.static(), client=client)
+            outcome = run_task(
+                corpus_task_to_task(ct), repo, config, catalog=Catalog.static(), provider=provider
+            )
             wall = time.perf_counter() - started
             log = sim.log.snapshot()
         finally:
