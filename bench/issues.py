@@ -111,7 +111,9 @@ def script(ct: CorpusTask, repro: str, seed: int) -> dict:
                 {"when": {"system_contains": WRITER, "last_user_has_tool_result": True}, "content": "DONE"},
             ]  # fmt: skip
         for i in range(ANSWERS_PER_TIER):
-            edits = ct.fix if rng.random() < P_FIX[tier] else ct.wrong[i % len(ct.wrong)]
+            # Wrong fixes rotate with the tier too, so a tier does not start on the very wrong fix the
+            # one below ended on (which the ladder would rightly stop as circular).
+            edits = ct.fix if rng.random() < P_FIX[tier] else ct.wrong[(i + tier) % len(ct.wrong)]
             entries += [
                 {"when": {"system_contains": IMPLEMENTER, "last_user_has_tool_result": False},
                  "content": [_edit(e) for e in edits]},
