@@ -11,10 +11,10 @@ ruff, the real SDK against the simulated API) on the same scripted model answers
 
 A task is **resolved** when the hidden tests pass on the branch escalate produced (they are put
 back and run after the run, by this script). The model is simulated per tier with fixed, stated
-probabilities (``P_TEST``, ``P_FIX``): a test writer writes the hidden tests (a true reproduction)
-or a test that passes at base; an implementer sends the task's real fix or one of its known wrong
-fixes. Draws are seeded per (task, seed, tier), so both arms see the same answers. Costs come from
-the sim's usage and the price table, as in every escalate run.
+probabilities (``P_TEST``, ``P_FIX``): a test writer puts the hidden tests back where they were
+(a true reproduction) or writes a test that passes at base; an implementer sends the task's real
+fix or one of its known wrong fixes. Draws are seeded per (task, seed, tier), so both arms see the
+same answers. Costs come from the sim's usage and the price table, as in every escalate run.
 """
 
 from __future__ import annotations
@@ -70,44 +70,41 @@ def _functions(source: str, names: set[str]) -> list[tuple[int, int]]:
     return spans
 
 
-def hide_tests(repo: Path, tests: list[str]) -> tuple[dict[str, str], str]:
-    """Remove the target test functions from their files; return {file: original text} and the
-    reproduction a perfect test writer would write (the files' imports plus the hidden functions)."""
+def hide_tests(repo: Path, tests: list[str]) -> dict[str, str]:
+    """Remove the target test functions from their files; return {file: original text}. A true
+    reproduction puts them back where they were, next to the fixtures and helpers they use."""
     by_file: dict[str, set[str]] = {}
     for nodeid in tests:
         path, _, name = nodeid.partition("::")
         by_file.setdefault(path, set()).add(name.split("[")[0].split("::")[-1])
-    originals, repro = {}, []
+    originals = {}
     for rel, names in by_file.items():
         text = (repo / rel).read_text()
         originals[rel] = text
         lines = text.splitlines(keepends=True)
-        spans = _functions(text, names)
-        imports = [ln for ln in lines if ln.startswith(("import ", "from "))]
-        repro += imports + ["\n\n"] + ["".join(lines[a - 1 : b]) + "\n\n" for a, b in spans]
-        for a, b in sorted(spans, reverse=True):
+        for a, b in sorted(_functions(text, names), reverse=True):
             del lines[a - 1 : b]
         (repo / rel).write_text("".join(lines))
-    return originals, "".join(dict.fromkeys(repro))  # imports once each, in order
+    return originals
 
 
 def _edit(e: dict) -> dict:
     return {"type": "tool_use", "name": EDITOR, "input": {"command": "str_replace", **e}}
 
 
-def script(ct: CorpusTask, repro: str, seed: int) -> dict:
+def script(ct: CorpusTask, originals: dict[str, str], seed: int) -> dict:
     """Per model: the test writer's and the implementer's answers, drawn once per (task, seed, tier)."""
-    wrong_test = "def test_issue_reproduced():\n    assert True\n"
+    wrong = [{"command": "create", "path": REPRO_FILE, "file_text": "def test_issue():\n    assert True\n"}]
+    right = [{"command": "create", "path": rel, "file_text": text} for rel, text in originals.items()]
     models = {}
     for tier, model in enumerate(TIERS):
         rng = random.Random(f"{ct.id}/{seed}/{tier}")
         entries = []
         for _ in range(ANSWERS_PER_TIER):
-            source = repro if rng.random() < P_TEST[tier] else wrong_test
-            create = {"command": "create", "path": REPRO_FILE, "file_text": source}
+            edits = right if rng.random() < P_TEST[tier] else wrong
             entries += [
                 {"when": {"system_contains": WRITER, "last_user_has_tool_result": False},
-                 "content": [{"type": "tool_use", "name": EDITOR, "input": create}]},
+                 "content": [{"type": "tool_use", "name": EDITOR, "input": e} for e in edits]},
                 {"when": {"system_contains": WRITER, "last_user_has_tool_result": True}, "content": "DONE"},
             ]  # fmt: skip
         for i in range(ANSWERS_PER_TIER):
@@ -148,10 +145,10 @@ def run_one(ct: CorpusTask, arm: str, seed: int, sim) -> IssueRun:
 
     with tempfile.TemporaryDirectory(prefix=f"bench-issue-{ct.id}-") as tmp:
         repo = materialize(ct, Path(tmp) / "repo")
-        originals, repro = hide_tests(repo, ct.tests)
+        originals = hide_tests(repo, ct.tests)
         subprocess.run(["git", "commit", "-qam", "hide the issue's tests"], cwd=repo, check=True,
                        env=_git_env())  # fmt: skip
-        sim.set_script(script(ct, repro, seed))
+        sim.set_script(script(ct, originals, seed))
         roles = {r: {"enabled": False} for r in ("explorer", "planner", "reviewer", "committer")}
         roles["test_writer"] = {"enabled": arm == "reproduce-first", "tier": "haiku"}
         config = load_config(repo, {
