@@ -90,7 +90,9 @@ def test_retries_follow_retry_after_and_stop_at_max_retries(sim):
     assert seen.sleeps == [0.25, 0.25]  # the API's retry-after-ms, between the three tries
     assert [c.request_id for c in seen.calls] == [r["request_id"] for r in requests]
     assert all(c.outcome == "error" and c.cost_usd == 0 for c in seen.calls)  # refused tries bill nothing
+    assert all(c.usage is not None and c.usage.prompt_tokens == 0 for c in seen.calls)  # zeros, not unknown
     assert info.value.status == 529 and info.value.request_id == requests[-1]["request_id"]
+    assert "3 tries" in str(info.value)
 
 
 def test_no_retry_when_the_api_says_not_to_or_the_request_is_bad(sim):

@@ -251,10 +251,12 @@ class MeteredClient:
                 done = self.provider.complete(sent)
             except ProviderError as exc:
                 cost, estimated = self._failed_try_cost(sent, exc)
-                self._report(sent, request, exc.usage, None, cost, exc.request_id, time.monotonic() - started,
+                seen = exc.usage or _no_usage()  # what it reported before failing; zeros for a refusal
+                self._report(sent, request, seen, None, cost, exc.request_id, time.monotonic() - started,
                              outcome="error", error=str(exc)[:500], cost_estimated=estimated)  # fmt: skip
                 if not exc.retryable or tries > self.max_retries:
-                    raise ModelCallError(str(exc), exc.request_id, exc.status) from exc
+                    how = f" ({tries} tries, each in calls.jsonl)" if tries > 1 else ""
+                    raise ModelCallError(f"{exc}{how}", exc.request_id, exc.status) from exc
                 self.sleep(_backoff(tries, exc.retry_after_s))
                 continue
             cost = self.prices.cost(sent.model.id, done.usage)
@@ -290,6 +292,12 @@ class MeteredClient:
         )  # fmt: skip
         self.on_call(record)
         return record
+
+
+def _no_usage() -> Usage:
+    from escalate.llm.pricing import Usage
+
+    return Usage()
 
 
 def _backoff(tries: int, retry_after_s: float | None) -> float:
