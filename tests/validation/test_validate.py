@@ -247,12 +247,13 @@ def test_broken_test_command_is_a_baseline_error(tmp_path):
 
 
 def test_secrets_never_reach_the_tests(tmp_path, monkeypatch):
-    dump = tmp_path / "env.json"
+    # The test reports the environment it sees as its failure message (a sandboxed test cannot
+    # write outside its own copy of the tree).
     files = {
         "pyproject.toml": CALC_FILES["pyproject.toml"],
         "tests/test_env.py": (
             "import json, os\n\n\ndef test_env():\n"
-            f"    open({str(dump)!r}, 'w').write(json.dumps(dict(os.environ)))\n"
+            "    raise AssertionError('ENV=' + json.dumps(dict(os.environ)) + '=ENV')\n"
         ),
     }
     root = make_repo(tmp_path, files)
@@ -266,10 +267,14 @@ def test_secrets_never_reach_the_tests(tmp_path, monkeypatch):
     ):
         monkeypatch.setenv(name, "sk-live-DO-NOT-LEAK")
     monkeypatch.setenv("HARMLESS_SETTING", "kept")
-    run_baseline(root, config(ruff=False), [])
-    env = json.loads(dump.read_text())
-    assert "sk-live-DO-NOT-LEAK" not in json.dumps(env)
+    monkeypatch.setenv("OTHER_SETTING", "dropped")
+    target = "tests/test_env.py::test_env"
+    baseline = run_baseline(root, config(ruff=False, pass_env=["HARMLESS_SETTING"]), [target])
+    text = baseline.target_failures[target]
+    env = json.loads(text[text.rindex("ENV={") + 4 : text.rindex("=ENV")])
+    assert "sk-live-DO-NOT-LEAK" not in text
     assert env["HARMLESS_SETTING"] == "kept" and env["PYTHONDONTWRITEBYTECODE"] == "1"
+    assert "OTHER_SETTING" not in env  # the sandbox passes an allow-list, not "all but secrets"
     assert env["PATH"] == os.environ["PATH"]
 
 

@@ -137,4 +137,6 @@ def _explain(outcome) -> None:
         echo(f"Not fixed: {outcome.outcome}. {outcome.explanation}")
         if outcome.branch:
             echo(f"The last attempt is kept on branch {outcome.branch}.")
+    if outcome.sandbox_note():
+        echo(outcome.sandbox_note().removeprefix("> "))
     echo(f"Cost log and summary: {outcome.log_dir}")

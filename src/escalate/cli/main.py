@@ -88,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     prints its own; an error that ends it early prints ``{"outcome": "error", "error_kind": ...}``.
     """
     warnings.showwarning = _show_warning
+    from escalate.workspace.hardening import undumpable
+
+    undumpable()  # code escalate runs (same user) cannot read this process's environ or memory
     args = list(sys.argv[1:] if argv is None else argv)
     as_json = "--json" in args[: args.index("--")] if "--" in args else "--json" in args
     try:

@@ -99,7 +99,23 @@ class ValidateConfig(Section):
     full_suite: bool = True
     """Run the full test suite after the target tests pass (new failures only fail an attempt)."""
     memory_limit_mb: int | None = Field(2048, ge=64)
-    """Address-space limit for validation subprocesses in MiB; None disables it."""
+    """Memory cap in MiB for one validation command's whole process tree (a cgroup where one can be
+    made, else an address-space limit per process); None disables it."""
+    sandbox: Literal["auto", "bwrap", "none"] = "auto"
+    """Isolation of the repository's code: `bwrap` requires bubblewrap (Linux), `auto` uses it when it
+    works and warns when not, `none` runs tests unsandboxed (flagged in the summary and the PR body)."""
+    network: bool = False
+    """Let sandboxed tests reach the network (loopback inside the sandbox works either way)."""
+    max_processes: int = Field(256, ge=8)
+    """Most processes one validation command's tree may have at once (a fork bomb stops here)."""
+    tmp_size_mb: int = Field(512, ge=16)
+    """Size of the sandbox's private /tmp in MiB."""
+    file_size_limit_mb: int = Field(1024, ge=1)
+    """Largest file a validation command may write, in MiB (RLIMIT_FSIZE)."""
+    output_limit_kb: int = Field(8192, ge=64)
+    """Output kept per stream of one validation command, in KiB; the head and the tail are kept."""
+    pass_env: list[str] = []
+    """Extra environment variable names passed into the sandbox (all others are dropped)."""
     feedback_chars: int = Field(6000, ge=200)
     """How much failure output is shown to the model after a failed attempt."""
 

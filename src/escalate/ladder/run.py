@@ -86,6 +86,10 @@ def run_task(
     lock = preflight.TaskLock(repo_root, task.slug)
     try:
         lock.__enter__()  # a second run of this task stops here (exit 2), before any work
+        from escalate.workspace.sandbox import isolation_for
+
+        isolation = isolation_for(config.validate)  # a sandbox asked for and missing stops here
+        outcome.sandbox, outcome.sandbox_warning = isolation.sandbox, isolation.why_not
         ladder.open_ledger(repo_root)
         ws = Workspace.create(repo_root, task.slug)
         ladder.base_commit = ws.base_commit

@@ -104,6 +104,8 @@ class RunLog:
         if self.title:
             lines += [f"Task: {self.title}", ""]
         lines += [f"Outcome: **{outcome.outcome}**"]
+        if outcome.sandbox_note():
+            lines += ["", outcome.sandbox_note(), ""]
         if outcome.branch:
             at = f" at `{outcome.commit[:12]}`" if outcome.commit else ""
             lines.append(f"Branch: `{outcome.branch}`{at}")

@@ -128,6 +128,17 @@ class Outcome:
     top_model_cost_usd: Decimal | None = None  # the same tokens on top_model; None without usage
     reproduction: Reproduction | None = None  # an issue reproduced by a test first (in the JSON)
     no_test_reason: str | None = None  # why no test proves this change (in the JSON)
+    sandbox: str = "none"  # the isolation the repository's code ran under: "bwrap" or "none"
+    sandbox_warning: str = ""  # why it ran without a sandbox; shown in the summary and the PR body
+
+    def sandbox_note(self) -> str:
+        """One Markdown line warning that tests ran unsandboxed, or "" when they were sandboxed."""
+        if self.sandbox == "bwrap" or not self.sandbox_warning:
+            return ""
+        return (
+            f"> **Warning: the repository's tests ran without a sandbox** ({self.sandbox_warning}); "
+            "the code under test could read this machine's files and reach its network. See docs/security.md."
+        )
 
     def to_json(self) -> dict:
         return {
@@ -143,4 +154,5 @@ class Outcome:
             "cost_by_role": {role: usd(cost) for role, cost in self.cost_by_role.items()},
             "reproduction": self.reproduction.to_json() if self.reproduction else None,
             "no_test_reason": self.no_test_reason,
+            "sandbox": {"mode": self.sandbox, "warning": self.sandbox_warning or None},
         }

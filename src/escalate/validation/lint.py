@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from escalate.workspace.process import CommandResult, run_command
+from escalate.workspace.sandbox import isolation_for
 
 if TYPE_CHECKING:
     from escalate.config import ValidateConfig
@@ -25,7 +26,7 @@ def ruff_findings(
 ) -> tuple[CommandResult, list[dict] | None]:
     """ruff's findings on paths (None when ruff failed to run or answer)."""
     argv = [*cfg.ruff_command, "--no-fix", "--output-format=json", "--no-cache", "--force-exclude", *paths]
-    run = run_command(argv, root, timeout_s=cfg.timeout_s, memory_limit_mb=cfg.memory_limit_mb)
+    run = run_command(argv, root, timeout_s=cfg.timeout_s, isolation=isolation_for(cfg))
     if run.timed_out or run.returncode not in (0, 1):
         return run, None
     try:

@@ -7,8 +7,9 @@ the changed files; only findings new against the baseline count), ``target`` (th
 target tests alone must pass), ``suite`` (the full suite; only failures new against
 the baseline count). Pre-existing problems never fail an attempt.
 
-Tests run through ``escalate.workspace.process.run_command``: no secrets in the environment, a
-timeout that kills the whole process group, an address-space limit.
+Tests and ruff run through ``escalate.workspace.process.run_command`` in the sandbox that
+``validate.sandbox`` asks for (``escalate.workspace.sandbox``): an exported copy of the tree, no
+secrets, a timeout and memory/process caps on the whole process tree.
 """
 
 from __future__ import annotations

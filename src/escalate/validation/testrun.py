@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tempfile
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from escalate.validation.junit import CaseResult, IncompleteReport, parse_junit, strip_ansi
 from escalate.workspace.process import CommandResult, run_command
+from escalate.workspace.sandbox import isolation_for
 
 if TYPE_CHECKING:
     from escalate.config import ValidateConfig
@@ -97,9 +99,10 @@ def run_pytest(
 
 
 def _run_once(root: Path, cfg: ValidateConfig, selection, deselect, extra) -> TestRun:
-    fd, xml_path = tempfile.mkstemp(prefix="escalate-junit-", suffix=".xml")
-    os.close(fd)
-    os.unlink(xml_path)  # a missing file afterwards means pytest never got to write one
+    # The report's own folder is the one host path a sandboxed run may write besides its tree;
+    # a missing file afterwards means pytest never got to write one.
+    report_dir = Path(tempfile.mkdtemp(prefix="escalate-junit-"))
+    xml_path = report_dir / "junit.xml"
     argv = [
         *cfg.test_command,
         "-p",
@@ -117,12 +120,12 @@ def _run_once(root: Path, cfg: ValidateConfig, selection, deselect, extra) -> Te
     ]
     try:
         run = run_command(
-            argv, root, timeout_s=cfg.timeout_s, memory_limit_mb=cfg.memory_limit_mb, env=import_env(root)
-        )
-        xml = Path(xml_path).read_text(errors="replace") if os.path.exists(xml_path) else None
+            argv, root, timeout_s=cfg.timeout_s, env=import_env(root), isolation=isolation_for(cfg),
+            writable=[report_dir],
+        )  # fmt: skip
+        xml = xml_path.read_text(errors="replace") if xml_path.is_file() else None
     finally:
-        if os.path.exists(xml_path):
-            os.unlink(xml_path)
+        shutil.rmtree(report_dir, ignore_errors=True)
     run.stdout, run.stderr = strip_ansi(run.stdout), strip_ansi(run.stderr)
     xml = strip_ansi(xml) if xml else xml
     results, aborted = None, ""

@@ -1,28 +1,39 @@
-"""Running the repository's own commands (tests, lint): secret-free, time- and memory-bounded.
+"""Running the repository's own commands (tests, lint): sandboxed, secret-free, time- and memory-bounded.
 
-Every validation subprocess goes through ``run_command``: it gets ``safe_env()`` (no API
-keys or tokens reach the code under test), its own process group (a timeout kills the
-test runner *and* anything it spawned), and an address-space limit so a test that
-allocates without bound fails instead of taking the machine. ``CommandResult.describe``
-is the one place that formats a command's outcome for people and for the model.
+Every validation subprocess goes through ``run_command``: given an ``Isolation`` it runs in
+the bubblewrap sandbox (``escalate.workspace.sandbox``) with its process tree capped
+(``escalate.workspace.treelimits``); in every case it gets ``safe_env()`` (no API keys or
+tokens), its own process group (a timeout kills the test runner *and* anything it spawned),
+and its output is read as it comes and capped, head and tail kept, so a test printing a
+gigabyte cannot take escalate's memory. ``CommandResult.describe`` is the one place that
+formats a command's outcome for people and for the model.
 """
 
 from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import signal
 import subprocess
+import threading
 import time
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from escalate.workspace.sandbox import Isolation, bwrap_argv, export_tree, sandbox_env
+from escalate.workspace.treelimits import TreeLimits, tree_limits
 
 # Variable names containing one of these (any case) never reach a validation subprocess.
 SECRET_MARKERS = ("TOKEN", "KEY", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL")
 ALWAYS_DROPPED = ("ANTHROPIC_API_KEY", "GITHUB_TOKEN")
 # Grace period to collect output after the process group is killed.
 REAP_TIMEOUT_S = 5.0
+CHUNK = 1 << 16
+# Output kept per stream when no Isolation says otherwise (head and tail, half each).
+DEFAULT_OUTPUT_LIMIT = 8 << 20
 
 
 def safe_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -86,15 +97,56 @@ class CommandResult:
         )
 
 
-def _limits(memory_limit_mb: int | None):
-    if memory_limit_mb is None:
+class _CappedStream:
+    """Reads one pipe to the end on its own thread, keeping at most limit bytes: the head and the tail."""
+
+    def __init__(self, pipe, limit: int):
+        self.pipe, self.half = pipe, max(limit // 2, 1)
+        self.head = bytearray()
+        self.tail: deque[bytes] = deque()
+        self.tail_size = 0
+        self.dropped = 0
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        try:
+            while chunk := self.pipe.read1(CHUNK) if hasattr(self.pipe, "read1") else self.pipe.read(CHUNK):
+                room = self.half - len(self.head)
+                if room > 0:
+                    self.head += chunk[:room]
+                    chunk = chunk[room:]
+                if chunk:
+                    self.tail.append(chunk)
+                    self.tail_size += len(chunk)
+                    while self.tail_size - len(self.tail[0]) >= self.half:
+                        self.dropped += len(self.tail[0])
+                        self.tail_size -= len(self.tail.popleft())
+        except (OSError, ValueError):
+            pass  # the pipe was closed under us (the run is being torn down)
+
+    def text(self) -> str:
+        tail = b"".join(self.tail)
+        if len(tail) > self.half:  # the oldest kept chunk may reach further back than needed
+            self.dropped += len(tail) - self.half
+            tail = tail[-self.half :]
+        cut = f"\n[... {self.dropped} bytes of output cut; the head and the tail are kept ...]\n"
+        body = bytes(self.head) + (cut.encode() if self.dropped else b"") + tail
+        return body.decode("utf-8", errors="replace")
+
+
+def _prepare(limits: TreeLimits | None, memory_limit_mb: int | None):
+    if limits is None and memory_limit_mb is None:
         return None
 
     def apply() -> None:  # runs in the child between fork and exec
-        import resource
+        if limits is not None:
+            limits.enter()
+        else:
+            import resource
 
-        limit = memory_limit_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+            limit = memory_limit_mb * 1024 * 1024
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
     return apply
 
@@ -106,53 +158,100 @@ def run_command(
     timeout_s: float,
     memory_limit_mb: int | None = None,
     env: Mapping[str, str] | None = None,
+    isolation: Isolation | None = None,
+    writable: Sequence[Path] = (),
 ) -> CommandResult:
-    """Run argv in cwd with ``safe_env(env)``; on timeout kill its whole process group.
+    """Run argv in cwd with ``safe_env(env)``; on timeout kill its whole process tree.
 
-    A missing executable is reported like a failed command (exit code 127), so callers
-    show it to the user the same way as any other failure.
+    With ``isolation`` the command runs as that Isolation says (sandboxed when it names bwrap, see
+    ``escalate.workspace.sandbox``; its tree capped by ``treelimits``); ``writable`` folders are the
+    only host paths besides the exported tree it may write. Output is capped (head and tail kept).
+    A missing executable, or a machine out of processes, is reported like a failed command (exit
+    code 127 / 126), so callers show it to the user the same way as any other failure.
     """
     argv = [str(a) for a in argv]
+    cwd = Path(cwd)
     start = time.monotonic()
+    clean_env = safe_env(env)
+    limits: TreeLimits | None = None
+    export: Path | None = None
+    output_limit = DEFAULT_OUTPUT_LIMIT
+    launch = argv
+    if isolation is not None and isolation.sandboxed and not _findable(argv[0], cwd, clean_env):
+        # bwrap would say so with its own exit code 1; a missing tool reads the same everywhere.
+        why = f"[Errno 2] No such file or directory: {argv[0]!r}\n"
+        return CommandResult(argv, 127, "", why, time.monotonic() - start, timeout_s, str(cwd))
+    if isolation is not None:
+        output_limit = isolation.output_limit_kb * 1024
+        limits = tree_limits(isolation.memory_limit_mb, isolation.max_processes, isolation.file_size_limit_mb)
+        memory_limit_mb = None  # the limits object applies it
+        if isolation.sandboxed:
+            export = export_tree(cwd)
+            launch = bwrap_argv(
+                argv, tree=cwd, export=export, iso=isolation, env=sandbox_env(clean_env, isolation),
+                writable=writable,
+            )  # fmt: skip
+            clean_env = {"PATH": clean_env.get("PATH", "/usr/bin:/bin")}
+    try:
+        return _run(argv, launch, cwd, clean_env, timeout_s, limits, memory_limit_mb, output_limit, start)
+    finally:
+        if limits is not None:
+            limits.close()
+        if export is not None:
+            shutil.rmtree(export, ignore_errors=True)
+
+
+def _findable(exe: str, cwd: Path, env: Mapping[str, str]) -> bool:
+    if os.sep in exe:
+        return os.access(cwd / exe, os.X_OK)
+    return shutil.which(exe, path=env.get("PATH")) is not None
+
+
+def _run(argv, launch, cwd, env, timeout_s, limits, memory_limit_mb, output_limit, start) -> CommandResult:
     try:
         proc = subprocess.Popen(
-            argv,
+            launch,
             cwd=cwd,
-            env=safe_env(env),
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            text=True,
-            errors="replace",
             start_new_session=True,  # own process group: killpg reaches grandchildren too
-            preexec_fn=_limits(memory_limit_mb),
+            preexec_fn=_prepare(limits, memory_limit_mb),
         )
     except (FileNotFoundError, PermissionError) as exc:
         return CommandResult(argv, 127, "", f"{exc}\n", time.monotonic() - start, timeout_s, str(cwd))
+    except (BlockingIOError, subprocess.SubprocessError) as exc:  # no process slot left (a fork bomb)
+        why = f"could not start the command: {exc}\n"
+        return CommandResult(argv, 126, "", why, time.monotonic() - start, timeout_s, str(cwd))
+    out = _CappedStream(proc.stdout, output_limit)
+    err = _CappedStream(proc.stderr, output_limit)
+    code: int | None
     try:
-        stdout, stderr = proc.communicate(timeout=timeout_s)
-        code: int | None = proc.returncode
+        code = proc.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired:
-        _kill_group(proc)
-        try:
-            stdout, stderr = proc.communicate(timeout=REAP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            # Something escaped the group and holds our pipes open; stop reading, but reap.
-            proc.kill()
-            stdout, stderr = "", "(output lost: a process outside the group kept the pipes open)\n"
-            proc.wait()
         code = None
     except BaseException:
-        _kill_group(proc)  # Ctrl-C during a test run must not leave the tests running
-        proc.wait()
+        _end(proc, limits)  # Ctrl-C during a test run must not leave the tests running
         raise
-    return CommandResult(
-        argv, code, stdout or "", stderr or "", time.monotonic() - start, timeout_s, str(cwd)
-    )
+    _end(proc, limits)
+    for stream in (out, err):
+        stream.thread.join(REAP_TIMEOUT_S)
+    stderr = err.text()
+    if any(s.thread.is_alive() for s in (out, err)):
+        # Something outside the tree holds our pipes open; stop reading, keep what arrived.
+        stderr += "(output cut: a process outside the run kept the pipes open)\n"
+    if limits is not None and limits.memory_hit():
+        stderr += f"(the process tree hit its memory limit: {limits.kind})\n"
+    return CommandResult(argv, code, out.text(), stderr, time.monotonic() - start, timeout_s, str(cwd))
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
+def _end(proc: subprocess.Popen, limits: TreeLimits | None) -> None:
+    """Kill the whole tree: the process group, the cgroup; the pid namespace goes with its first process."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
+    except (ProcessLookupError, PermissionError):
         pass
+    if limits is not None:
+        limits.kill()
+    proc.wait()

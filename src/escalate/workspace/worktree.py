@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from escalate.errors import EscalateError
+from escalate.workspace.hardening import harden_git
 
 BRANCH_PREFIX = "escalate/"
 DIR_PREFIX = "escalate-"
@@ -63,6 +64,7 @@ def _git_repo(repo_root: Path):
         raise WorkspaceError(
             f"{repo_root} is a bare repository; run escalate from a checkout with a working tree."
         )
+    harden_git(repo)
     return repo
 
 
@@ -227,6 +229,8 @@ class Workspace:
 
         if self._wt is None:
             self._wt = git.Repo(self.path)
+        # Re-read each time: code that ran since may have planted a filter in a config git reads.
+        harden_git(self._wt)
         return self._wt.git
 
     def _index_path(self) -> Path:

@@ -1,0 +1,81 @@
+"""escalate's own process and its own git, hardened against the code it runs.
+
+``undumpable`` clears the dumpable flag (``prctl(PR_SET_DUMPABLE, 0)``): other processes of the
+same user can no longer read ``/proc/<pid>/environ``/``mem`` of escalate. ``harden_git`` makes
+every git command escalate runs ignore what a repository (or code that wrote to its ``.git``)
+could plant: no hooks, no fsmonitor, no clean/smudge/process filters or textconv and external
+diff drivers, and an environment with every variable but a few blanked (no secrets).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+PR_SET_DUMPABLE = 4
+# git's empty tree: `attr.tree` pointing at it (git >= 2.42) means no .gitattributes at all.
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+GIT_ENV_ALLOW = ("PATH", "HOME", "LANG", "LANGUAGE", "TZ", "USER", "LOGNAME", "TMPDIR", "TERM", "SYSTEMROOT")
+SAFE_CONFIG = (
+    f"core.hooksPath={os.devnull}",
+    "core.fsmonitor=false",
+    f"attr.tree={EMPTY_TREE}",
+    f"core.attributesFile={os.devnull}",
+    "diff.external=",
+    "protocol.ext.allow=never",
+)
+# Driver keys that name a command git would run; each defined one is overridden with "".
+_DRIVER_KEYS = r"^(filter|diff|merge)\..*\.(clean|smudge|process|textconv|command|driver)$"
+
+
+def undumpable() -> bool:
+    """Clear this process's dumpable flag on Linux; True when it is cleared."""
+    if sys.platform != "linux":
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def git_env(base: dict[str, str] | None = None) -> dict[str, str]:
+    """Overrides that blank every variable of base (default os.environ) a git command does not need.
+
+    GitPython starts each command from a copy of ``os.environ``; blanking (not removing) is
+    what its ``update_environment`` can do. ``GIT_*`` names are left to git and to escalate's
+    own per-call values (author, index file).
+    """
+    env = os.environ if base is None else base
+    return {
+        name: ""
+        for name in env
+        if name not in GIT_ENV_ALLOW and not name.startswith(("LC_", "GIT_"))
+    }
+
+
+def git_config_overrides(repo) -> list[str]:
+    """``-c`` values for every git command: SAFE_CONFIG plus an empty command for each planted driver."""
+    import git
+
+    overrides = list(SAFE_CONFIG)
+    try:
+        found = repo.git.config("-z", "--get-regexp", _DRIVER_KEYS, strip_newline_in_stdout=False)
+    except git.GitCommandError:
+        found = ""  # exit code 1: no such key anywhere
+    for entry in filter(None, found.split("\0")):
+        key = entry.split("\n", 1)[0]
+        overrides.append(f"{key}=")
+        section, _, _ = key.rpartition(".")
+        if section.startswith("filter."):
+            overrides.append(f"{section}.required=false")
+    return overrides
+
+
+def harden_git(repo) -> None:
+    """Make every later command of ``repo.git`` run with the overrides above (re-read each call)."""
+    repo.git.update_environment(**git_env())
+    repo.git.set_persistent_git_options(c=[])
+    repo.git.set_persistent_git_options(c=git_config_overrides(repo))

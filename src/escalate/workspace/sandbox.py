@@ -1,0 +1,272 @@
+"""The sandbox every command that runs repository code goes through (tests, ruff, install commands).
+
+On Linux with bubblewrap (``validate.sandbox: auto | bwrap``) a command runs in new pid, ipc,
+uts, user, cgroup and (unless ``validate.network``) network namespaces with a fresh ``/proc``,
+so no other process of the machine is visible; the environment is cleared and rebuilt from an
+allow-list; the root filesystem is read-only; ``/tmp`` is a size-limited tmpfs; the user's git
+directory and well-known credential files are hidden; and the tree under test is an exported
+copy without the ``.git`` link back to the user's repository, mounted at the worktree's path so
+paths in reports read as usual. ``--die-with-parent`` and the pid namespace end every descendant
+with the run. See docs/security.md for what this does and does not guarantee.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from escalate.errors import EscalateError
+
+MODES = ("auto", "bwrap", "none")
+# Names that reach sandboxed code (besides validate.pass_env); everything else is dropped.
+ENV_ALLOW = (
+    "PATH", "LANG", "LANGUAGE", "TERM", "TZ", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE", "PYTHONHASHSEED",
+    "PYTHONUTF8", "PYTHONIOENCODING", "VIRTUAL_ENV", "CI", "NO_COLOR", "FORCE_COLOR", "COLUMNS",
+)  # fmt: skip
+ENV_ALLOW_PREFIXES = ("LC_",)
+SANDBOX_HOME = "/tmp/home"
+# Credential stores under $HOME that test code has no business reading (hidden when they exist).
+HOME_SECRETS = (
+    ".ssh", ".gnupg", ".aws", ".azure", ".kube", ".docker", ".netrc", ".git-credentials", ".pypirc",
+    ".config/gh", ".config/gcloud", ".config/git/credentials", ".cargo/credentials.toml", ".npmrc",
+    ".gitconfig", ".config/git",
+)  # fmt: skip
+FIX_HINT = (
+    "Install bubblewrap (`apt-get install bubblewrap`), allow unprivileged user namespaces "
+    "(Ubuntu 24.04: `sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`), "
+    "or set `validate.sandbox: none` to run the repository's code without isolation."
+)
+
+
+class SandboxUnavailable(EscalateError):
+    """The config (or the Action) asks for the sandbox and it cannot start here; the message names the fix."""
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """How one command that runs repository code is confined; built from ``ValidateConfig``."""
+
+    sandbox: str = "none"  # the mode in force: "bwrap" or "none" (auto is resolved already)
+    network: bool = False
+    memory_limit_mb: int | None = 2048  # the whole process tree (cgroup) or each process (rlimit)
+    max_processes: int = 256
+    tmp_size_mb: int = 512
+    file_size_limit_mb: int = 1024
+    output_limit_kb: int = 8192  # per stream; head and tail kept
+    pass_env: tuple[str, ...] = ()
+    why_not: str = ""  # auto fell back to none: the reason, for the summary and the PR body
+    warnings: list[str] = field(default_factory=list, compare=False)
+
+    @property
+    def sandboxed(self) -> bool:
+        return self.sandbox == "bwrap"
+
+
+@dataclass(frozen=True)
+class Probe:
+    """Whether bubblewrap can start a sandbox here, and why not."""
+
+    ok: bool
+    reason: str = ""
+    tmpfs_size: bool = False  # bwrap >= 0.8 knows --size for tmpfs
+
+
+_PROBE: Probe | None = None
+_SAID: set[str] = set()
+
+
+def probe_bwrap(*, fresh: bool = False) -> Probe:
+    """Start ``bwrap ... true`` once per process (cached): the only honest test that it works."""
+    global _PROBE
+    if _PROBE is not None and not fresh:
+        return _PROBE
+    exe = shutil.which("bwrap")
+    if sys.platform != "linux":
+        _PROBE = Probe(False, f"bubblewrap needs Linux (this is {sys.platform})")
+    elif exe is None:
+        _PROBE = Probe(False, "bubblewrap (bwrap) is not installed")
+    else:
+        argv = [exe, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "--proc", "/proc",
+                "--dev", "/dev", "true"]  # fmt: skip
+        try:
+            env = {"PATH": "/usr/bin:/bin"}
+            run = subprocess.run(argv, capture_output=True, text=True, timeout=20, env=env)
+            help_text = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=20).stdout
+        except (OSError, subprocess.SubprocessError) as exc:
+            _PROBE = Probe(False, f"bwrap could not be started: {exc}")
+        else:
+            if run.returncode == 0:
+                _PROBE = Probe(True, tmpfs_size="--size" in help_text)
+            else:
+                err = run.stderr.strip().splitlines()[-1:] or [f"exit code {run.returncode}"]
+                _PROBE = Probe(False, f"bwrap cannot create namespaces here ({err[0]})")
+    return _PROBE
+
+
+def isolation_for(cfg) -> Isolation:
+    """The Isolation that ``cfg`` (a ValidateConfig) asks for, ``auto`` resolved.
+
+    ``bwrap`` that cannot start raises SandboxUnavailable; ``auto`` that cannot start falls back
+    to ``none`` and says so once on stderr (and in ``why_not``, which the reports show).
+    """
+    mode = os.environ.get("ESCALATE_SANDBOX") or getattr(cfg, "sandbox", "auto")
+    if mode not in MODES:
+        raise SandboxUnavailable(f"validate.sandbox must be one of {', '.join(MODES)} (got {mode!r}).")
+    common = dict(
+        network=bool(getattr(cfg, "network", False)),
+        memory_limit_mb=cfg.memory_limit_mb,
+        max_processes=getattr(cfg, "max_processes", 256),
+        tmp_size_mb=getattr(cfg, "tmp_size_mb", 512),
+        file_size_limit_mb=getattr(cfg, "file_size_limit_mb", 1024),
+        output_limit_kb=getattr(cfg, "output_limit_kb", 8192),
+        pass_env=tuple(getattr(cfg, "pass_env", ()) or ()),
+    )
+    if mode == "none":
+        return Isolation("none", why_not="validate.sandbox: none (chosen in the config)", **common)
+    probe = probe_bwrap()
+    if probe.ok:
+        return Isolation("bwrap", **common)
+    if mode == "bwrap":
+        raise SandboxUnavailable(f"validate.sandbox: bwrap was asked for, but {probe.reason}. {FIX_HINT}")
+    why = f"{probe.reason}; validate.sandbox: auto fell back to none"
+    _say_once(f"escalate: WARNING: the repository's tests run WITHOUT a sandbox: {why}. {FIX_HINT}")
+    return Isolation("none", why_not=why, **common)
+
+
+def _say_once(message: str) -> None:
+    if message not in _SAID:
+        _SAID.add(message)
+        print(message, file=sys.stderr)
+
+
+def sandbox_env(env: Mapping[str, str], iso: Isolation) -> dict[str, str]:
+    """Only allow-listed names of env (plus ``validate.pass_env``); HOME and TMPDIR point into the sandbox."""
+    keep = {
+        k: v
+        for k, v in env.items()
+        if k in ENV_ALLOW or k in iso.pass_env or k.startswith(ENV_ALLOW_PREFIXES)
+    }
+    keep.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    keep.update(HOME=SANDBOX_HOME, TMPDIR="/tmp", PYTHONDONTWRITEBYTECODE="1")
+    return keep
+
+
+# -- the exported tree ---------------------------------------------------------------------
+
+
+def export_tree(root: Path) -> Path:
+    """A copy of root without its ``.git`` (file or folder), in a new temp folder; the caller removes it.
+
+    Writes by test code land in the copy: they never reach the worktree (and so never a commit),
+    and no ``.git`` file points the code under test at the user's repository.
+    """
+    dest = Path(tempfile.mkdtemp(prefix="escalate-export-"))
+    try:
+        for entry in os.scandir(root):
+            if entry.name == ".git":
+                continue
+            target = dest / entry.name
+            if entry.is_dir(follow_symlinks=False):
+                shutil.copytree(entry.path, target, symlinks=True)
+            else:
+                shutil.copy2(entry.path, target, follow_symlinks=False)
+    except BaseException:
+        shutil.rmtree(dest, ignore_errors=True)
+        raise
+    return dest
+
+
+def git_dirs(root: Path) -> list[Path]:
+    """The user's git directories a worktree's ``.git`` file leads to (its own and the common one)."""
+    dot_git = Path(root) / ".git"
+    if dot_git.is_dir():
+        return [dot_git.resolve()]
+    try:
+        line = dot_git.read_text(errors="replace").strip()
+    except OSError:
+        return []
+    if not line.startswith("gitdir:"):
+        return []
+    gitdir = (Path(root) / line.removeprefix("gitdir:").strip()).resolve()
+    dirs = [gitdir]
+    try:
+        common = (gitdir / (gitdir / "commondir").read_text().strip()).resolve()
+        dirs.insert(0, common)
+    except OSError:
+        pass
+    return dirs
+
+
+# -- the bwrap command line ----------------------------------------------------------------
+
+
+def bwrap_argv(
+    argv: Sequence[str],
+    *,
+    tree: Path,
+    export: Path,
+    iso: Isolation,
+    env: Mapping[str, str],
+    writable: Sequence[Path] = (),
+) -> list[str]:
+    """The bwrap command that runs argv with ``export`` mounted at ``tree`` (the worktree's path)."""
+    bw = shutil.which("bwrap") or "bwrap"
+    out = [bw, "--unshare-all", "--die-with-parent", "--new-session", "--clearenv"]
+    if iso.network:
+        out.append("--share-net")
+    out += ["--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev"]
+    if probe_bwrap().tmpfs_size:
+        out += ["--size", str(iso.tmp_size_mb * 1024 * 1024)]
+    out += ["--tmpfs", "/tmp", "--dir", SANDBOX_HOME]
+    out += _hidden(tree, iso)
+    for path in _tools_under_tmp(argv):
+        out += ["--ro-bind", str(path), str(path)]
+    out += ["--bind", str(export), str(tree)]
+    for path in writable:
+        out += ["--bind", str(path), str(path)]
+    for name, value in env.items():
+        out += ["--setenv", name, value]
+    return [*out, "--chdir", str(tree), "--", *argv]
+
+
+def _tools_under_tmp(argv: Sequence[str]) -> list[Path]:
+    """Interpreter prefixes under /tmp (a venv there, as in CI), kept visible over the fresh tmpfs."""
+    tmp = Path("/tmp")
+    candidates = {Path(sys.prefix), Path(sys.base_prefix)}
+    if os.environ.get("VIRTUAL_ENV"):
+        candidates.add(Path(os.environ["VIRTUAL_ENV"]))
+    exe = shutil.which(argv[0]) if argv else None
+    if exe:
+        candidates.add(Path(exe).parent.parent)  # <venv>/bin/python -> <venv>
+    out = []
+    for path in sorted(candidates):
+        path = path.resolve()
+        if path.is_relative_to(tmp) and path != tmp and path.is_dir():
+            out.append(path)
+    return out
+
+
+def _hidden(tree: Path, iso: Isolation) -> list[str]:
+    out: list[str] = []
+    run = Path("/run")
+    if run.is_dir() and not Path(tree).resolve().is_relative_to(run):
+        out += ["--tmpfs", "/run"]  # agent and docker sockets, other users' runtime dirs
+        resolv = Path("/etc/resolv.conf").resolve()
+        if iso.network and resolv.is_relative_to(run) and resolv.exists():
+            out += ["--ro-bind", str(resolv), str(resolv)]
+    for gitdir in git_dirs(tree):
+        if gitdir.is_dir() and not gitdir.is_relative_to(Path("/tmp")):
+            out += ["--tmpfs", str(gitdir)]  # under /tmp it is gone with the fresh tmpfs already
+    home = Path(os.path.expanduser("~"))
+    for rel in HOME_SECRETS:
+        path = home / rel
+        if path.is_symlink() or not path.exists() or path.is_relative_to(Path("/tmp")):
+            continue
+        out += ["--tmpfs", str(path)] if path.is_dir() else ["--ro-bind", "/dev/null", str(path)]
+    return out
