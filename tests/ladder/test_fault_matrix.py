@@ -11,7 +11,9 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+import uuid
 from decimal import Decimal
 from pathlib import Path
 
@@ -356,7 +358,9 @@ def test_secrets_in_the_environment_never_reach_the_tests(tmp_path, env, monkeyp
     )
     env.set_script({"models": {"claude-haiku-4-5": FIXES}})
     root = make_calc_repo(tmp_path, {"tests/test_env.py": spy})
-    outcome = run_task(calc_task(), root, config_for(root))
+    # The name filter of the unsandboxed mode (the spy writes outside its tree, which the sandbox
+    # forbids); the sandbox's allow-list is attacked in tests/security.
+    outcome = run_task(calc_task(), root, config_for(root, validate={"sandbox": "none"}))
     environ = json.loads(seen.read_text())
     leaked = sorted({"ANTHROPIC_API_KEY", *secrets} & set(environ))
     values = [v for v in (*secrets.values(), env.api_key) if v in json.dumps(environ)]
@@ -397,9 +401,9 @@ def test_hidden_text_in_an_issue_never_reaches_the_model(tmp_path, env, record_p
 # -- Ctrl-C on an `escalate fix` subprocess ---------------------------------------------------------------
 
 
-def start_fix(root: Path, sim, tmp_path: Path, marker: Path) -> subprocess.Popen:
+def start_fix(root: Path, sim, tmp_path: Path) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
-    env.update(sim.env(), FAULT_MARKER=str(marker))
+    env.update(sim.env())
     return subprocess.Popen(
         [sys.executable, "-m", "escalate.cli", "fix", "--test", CALC_TARGET, "--repo", str(root), "--json"],
         stdout=subprocess.PIPE,
@@ -421,28 +425,34 @@ def wait_for(condition, proc: subprocess.Popen, what: str, timeout: float = 90.0
         time.sleep(0.05)
 
 
-# A "fix" whose target test first touches $FAULT_MARKER, then sleeps: validation is under way.
-MARKER_PATCH = {
-    **CALC_FIX,
-    "new_str": (
-        "def add(a, b):\n"
-        "    open(__import__('os').environ['FAULT_MARKER'], 'w').close()\n"
-        "    __import__('time').sleep(60)\n"
-        "    return a + b"
-    ),
-}
+def sandbox_marker(name: str) -> bool:
+    """True once sandboxed test code wrote ``name`` into its tree: the exported copy is visible from here."""
+    return any(Path(tempfile.gettempdir()).glob(f"escalate-export-*/{name}"))
+
+
+def marker_patch(marker: str) -> dict:
+    """A "fix" whose target test first touches a marker in its tree, then sleeps: validation is under way."""
+    return {
+        **CALC_FIX,
+        "new_str": (
+            "def add(a, b):\n"
+            f"    open({marker!r}, 'w').close()\n"
+            "    __import__('time').sleep(60)\n"
+            "    return a + b"
+        ),
+    }
 
 
 @pytest.mark.parametrize("phase", ["baseline", "model call", "validation"])
 def test_ctrl_c_leaves_nothing_behind(tmp_path, sim, record_property, phase):
-    marker = tmp_path / "marker"
+    marker_id = uuid.uuid4().hex
+    marker = f"{phase.replace(' ', '-')}-marker-{marker_id}"
     extra = {}
     script: dict = {"models": {"claude-haiku-4-5": FIXES}}
     if phase == "baseline":  # a passing test that signals, then sleeps, only while the baseline runs
         extra["tests/test_slow.py"] = (
-            "import os\nimport time\n\n\ndef test_slow():\n"
-            f"    if not os.path.exists({str(marker)!r}):\n"
-            f"        open({str(marker)!r}, 'w').close()\n        time.sleep(60)\n"
+            "import time\n\n\ndef test_slow():\n"
+            f"    open({marker!r}, 'w').close()\n    time.sleep(60)\n"
         )
     elif phase == "model call":  # the second request hangs in the sim; the first completed
         view = opening(tool(command="view", path="calc/ops.py"))
@@ -451,7 +461,7 @@ def test_ctrl_c_leaves_nothing_behind(tmp_path, sim, record_property, phase):
             "faults": [{"on_request": 2, "delay_s": 30}],
         }
     else:
-        script = {"models": {"claude-haiku-4-5": [opening(edit(MARKER_PATCH)), after_tools()]}}
+        script = {"models": {"claude-haiku-4-5": [opening(edit(marker_patch(marker))), after_tools()]}}
     sim.set_script(script)
     root = make_calc_repo(tmp_path, extra)
     (root / ".escalate.yml").write_text(
@@ -466,11 +476,11 @@ def test_ctrl_c_leaves_nothing_behind(tmp_path, sim, record_property, phase):
         )
     )
     before = snapshot(root)
-    proc = start_fix(root, sim, tmp_path, marker)
+    proc = start_fix(root, sim, tmp_path)
     if phase == "model call":
         wait_for(lambda: sim.sim._messages_seen >= 2, proc, "the second model call")
     else:
-        wait_for(marker.exists, proc, f"the {phase}")
+        wait_for(lambda: sandbox_marker(marker), proc, f"the {phase}")
     time.sleep(0.2)  # let the child settle into its sleep
     seen = sim.requests
     proc.send_signal(signal.SIGINT)

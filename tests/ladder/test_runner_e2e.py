@@ -246,7 +246,8 @@ def test_dirty_checkout_untouched_preexisting_failures_ignored_secrets_kept_out(
     (root / "notes.txt").write_text("untracked\n")
     before = snapshot(root)
     status = git(root, "status", "--porcelain=v2")
-    outcome = run_task(task(), root, config_for(root))
+    # The unsandboxed mode's name filter: the spy writes outside its tree, which the sandbox forbids.
+    outcome = run_task(task(), root, config_for(root, validate={"sandbox": "none"}))
     # A failing test and a lint finding that exist at base never fail an attempt.
     assert outcome.outcome == "fixed", outcome.explanation
     after = {k: v for k, v in snapshot(root).items() if not k.startswith(".escalate/")}
