@@ -161,8 +161,10 @@ def _attack():
         fh.write("on: push\\n")
     with open(".escalate.yml", "w") as fh:
         fh.write("validate: {full_suite: false}\\n")
-    if [w for w in wrote if w != @LOOT_REPR@]:
-        _leak(wrote)
+    # /tmp and $HOME are the sandbox's own (the host side is checked from outside)
+    outside = [w for w in wrote if w.startswith((@USER_ROOT@, @USER_GIT@))]
+    if outside:
+        _leak(outside)
 
 
 _attack()

@@ -256,17 +256,26 @@ def _hidden(tree: Path, iso: Isolation) -> list[str]:
     out: list[str] = []
     run = Path("/run")
     if run.is_dir() and not Path(tree).resolve().is_relative_to(run):
-        out += ["--tmpfs", "/run"]  # agent and docker sockets, other users' runtime dirs
+        out += _empty("/run")  # agent and docker sockets, other users' runtime dirs
         resolv = Path("/etc/resolv.conf").resolve()
         if iso.network and resolv.is_relative_to(run) and resolv.exists():
             out += ["--ro-bind", str(resolv), str(resolv)]
-    for gitdir in git_dirs(tree):
+    masked: list[Path] = []
+    for gitdir in git_dirs(tree):  # the common dir first: a worktree's own git dir lies inside it
+        if any(gitdir.is_relative_to(m) for m in masked):
+            continue
+        masked.append(gitdir)
         if gitdir.is_dir() and not gitdir.is_relative_to(Path("/tmp")):
-            out += ["--tmpfs", str(gitdir)]  # under /tmp it is gone with the fresh tmpfs already
+            out += _empty(str(gitdir))  # under /tmp it is gone with the fresh tmpfs already
     home = Path(os.path.expanduser("~"))
     for rel in HOME_SECRETS:
         path = home / rel
         if path.is_symlink() or not path.exists() or path.is_relative_to(Path("/tmp")):
             continue
-        out += ["--tmpfs", str(path)] if path.is_dir() else ["--ro-bind", "/dev/null", str(path)]
+        out += _empty(str(path)) if path.is_dir() else ["--ro-bind", "/dev/null", str(path)]
     return out
+
+
+def _empty(path: str) -> list[str]:
+    """An empty, read-only folder over path: what was there is neither readable nor writable."""
+    return ["--tmpfs", path, "--remount-ro", path]
