@@ -191,3 +191,33 @@ def test_zizmor_finds_nothing_high_and_every_kept_finding_says_why(tmp_path):
             if "zizmor: ignore[" in line:
                 reason = line.split("]", 1)[1].strip()
                 assert len(reason) > 20, f"{path.name}: `{line.strip()}` gives no reason"
+
+
+def test_the_action_requires_the_sandbox_and_installs_it():
+    inputs, steps = ACTION["inputs"], ACTION["runs"]["steps"]
+    assert inputs["sandbox"]["default"] == "bwrap"
+    names = [s.get("name", "") for s in steps]
+    install = steps[names.index("Install the sandbox (bubblewrap)")]
+    run = next(s for s in steps if s.get("id") == "escalate")
+    assert (
+        names.index("Install the sandbox (bubblewrap)")
+        < names.index("Install the project")
+        < steps.index(run)
+    )
+    assert run["env"]["ESCALATE_SANDBOX"] == "${{ inputs.sandbox }}"
+    script = install["run"]
+    assert "apt-get install -y -qq bubblewrap" in script
+    assert "kernel.apparmor_restrict_unprivileged_userns=0" in script and "userns," in script
+
+
+@pytest.mark.skipif(not Path("/usr/bin/bwrap").exists(), reason="needs bubblewrap")
+def test_the_sandbox_step_passes_where_bubblewrap_works():
+    import subprocess
+
+    script = next(s for s in ACTION["runs"]["steps"] if s.get("name") == "Install the sandbox (bubblewrap)")[
+        "run"
+    ]
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
