@@ -154,3 +154,17 @@ def test_outputs_use_the_heredoc_form(tmp_path):
     )
     assert "two" in lines and "lines" in lines
     write_outputs({"x": 1}, None)  # outside Actions: nothing to write, no error
+
+
+def test_an_unsandboxed_run_is_flagged_in_the_pr_and_the_failure_comment(tmp_path):
+    from escalate.github.render import failure_comment
+
+    why = "bubblewrap (bwrap) is not installed; validate.sandbox: auto fell back to none"
+    outcome = Outcome("fixed", sandbox="none", sandbox_warning=why)
+    body = pr_body(outcome, Report(tmp_path), issue=4)
+    assert "Warning: the repository's tests ran without a sandbox" in body and why in body
+    comment = failure_comment(Outcome("needs_human", sandbox="none", sandbox_warning=why), Report(tmp_path),
+                              pushed_branch=None, push_hint="")  # fmt: skip
+    assert "ran without a sandbox" in comment
+    sandboxed = pr_body(Outcome("fixed", sandbox="bwrap"), Report(tmp_path), issue=4)
+    assert "without a sandbox" not in sandboxed

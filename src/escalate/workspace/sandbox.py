@@ -86,11 +86,11 @@ def probe_bwrap(*, fresh: bool = False) -> Probe:
     global _PROBE
     if _PROBE is not None and not fresh:
         return _PROBE
-    exe = shutil.which("bwrap")
+    exe = bwrap_exe()
     if sys.platform != "linux":
         _PROBE = Probe(False, f"bubblewrap needs Linux (this is {sys.platform})")
     elif exe is None:
-        _PROBE = Probe(False, "bubblewrap (bwrap) is not installed")
+        _PROBE = Probe(False, f"bubblewrap ({os.environ.get('ESCALATE_BWRAP') or 'bwrap'}) is not installed")
     else:
         argv = [exe, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "--proc", "/proc",
                 "--dev", "/dev", "true"]  # fmt: skip
@@ -107,6 +107,11 @@ def probe_bwrap(*, fresh: bool = False) -> Probe:
                 err = run.stderr.strip().splitlines()[-1:] or [f"exit code {run.returncode}"]
                 _PROBE = Probe(False, f"bwrap cannot create namespaces here ({err[0]})")
     return _PROBE
+
+
+def bwrap_exe() -> str | None:
+    """The bubblewrap binary: ``$ESCALATE_BWRAP`` when set, else ``bwrap`` on PATH."""
+    return shutil.which(os.environ.get("ESCALATE_BWRAP") or "bwrap")
 
 
 def isolation_for(cfg) -> Isolation:
@@ -216,7 +221,7 @@ def bwrap_argv(
     writable: Sequence[Path] = (),
 ) -> list[str]:
     """The bwrap command that runs argv with ``export`` mounted at ``tree`` (the worktree's path)."""
-    bw = shutil.which("bwrap") or "bwrap"
+    bw = bwrap_exe() or "bwrap"
     out = [bw, "--unshare-all", "--die-with-parent", "--new-session", "--clearenv"]
     if iso.network:
         out.append("--share-net")

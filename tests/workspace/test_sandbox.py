@@ -1,0 +1,104 @@
+"""The sandbox's own behaviour: the exported tree, the output cap, and what happens when bubblewrap
+cannot start (a clear stop when it is required, one clear warning when it is not)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from samplerepo import CALC_FILES, CALC_FIX, CALC_TARGET, PYTEST_COMMAND, ROLES_OFF, RUFF_COMMAND, make_repo
+
+from escalate.workspace.process import run_command
+from escalate.workspace.sandbox import Isolation, export_tree, probe_bwrap
+
+needs_bwrap = pytest.mark.skipif(
+    not probe_bwrap().ok, reason=f"bubblewrap cannot run here: {probe_bwrap().reason}"
+)
+
+
+def test_the_exported_tree_has_no_git_link(tmp_path):
+    root = make_repo(tmp_path, CALC_FILES)
+    (root / ".git-keep").write_text("x")
+    export = export_tree(root)
+    try:
+        assert not (export / ".git").exists() and (export / ".git-keep").exists()
+        assert (export / "calc" / "ops.py").read_text() == CALC_FILES["calc/ops.py"]
+    finally:
+        subprocess.run(["rm", "-rf", str(export)], check=True)
+
+
+@pytest.mark.parametrize("mode", [pytest.param("bwrap", marks=needs_bwrap), "none"])
+def test_output_is_capped_head_and_tail_kept(tmp_path, mode):
+    code = "import sys\nsys.stdout.write('HEAD' + 'x' * 50_000_000 + 'TAIL')\n"
+    iso = Isolation(mode, output_limit_kb=64)
+    run = run_command([sys.executable, "-c", code], tmp_path, timeout_s=60, isolation=iso)
+    assert run.ok, run.describe()[:2000]
+    assert len(run.stdout) < 70_000
+    assert (
+        run.stdout.startswith("HEAD") and run.stdout.endswith("TAIL") and "bytes of output cut" in run.stdout
+    )
+
+
+@needs_bwrap
+def test_writes_of_sandboxed_code_stay_in_its_copy(tmp_path):
+    (tmp_path / "kept.txt").write_text("original\n")
+    code = "open('kept.txt', 'w').write('changed'); open('new.txt', 'w').write('new')"
+    run = run_command([sys.executable, "-c", code], tmp_path, timeout_s=60, isolation=Isolation("bwrap"))
+    assert run.ok, run.describe()
+    assert (tmp_path / "kept.txt").read_text() == "original\n" and not (tmp_path / "new.txt").exists()
+
+
+def fix(tmp_path: Path, sim, sandbox: str) -> tuple[subprocess.CompletedProcess, Path]:
+    config = {
+        "validate": {"test_command": PYTEST_COMMAND, "ruff_command": RUFF_COMMAND, "timeout_s": 60,
+                     "sandbox": sandbox},
+        "roles": ROLES_OFF,
+        "ledger": {"enabled": False},
+    }  # fmt: skip
+    root = make_repo(tmp_path, {**CALC_FILES, ".escalate.yml": json.dumps(config)})
+    edit = {
+        "type": "tool_use",
+        "name": "str_replace_based_edit_tool",
+        "input": {"command": "str_replace", **CALC_FIX},
+    }
+    sim.set_script({"models": {"claude-haiku-4-5": [
+        {"when": {"last_user_has_tool_result": False}, "content": [edit]},
+        {"when": {"last_user_has_tool_result": True}, "content": "DONE"},
+    ]}})  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    env.update({**sim.env(), "ESCALATE_BWRAP": str(tmp_path / "no-such-bwrap")})
+    argv = [sys.executable, "-m", "escalate.cli", "fix", "--test", CALC_TARGET, "--repo", str(root), "--json"]
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    return done, root
+
+
+@pytest.mark.slow
+def test_a_required_sandbox_that_cannot_start_stops_the_run_with_the_fix(tmp_path, sim):
+    done, root = fix(tmp_path, sim, "bwrap")
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 1, done.stdout + done.stderr
+    result = json.loads(lines[0])
+    assert result["outcome"] == "error" and done.returncode >= 2
+    said = done.stderr + json.dumps(result)
+    for fix_named in (
+        "apt-get install bubblewrap",
+        "kernel.apparmor_restrict_unprivileged_userns",
+        "validate.sandbox: none",
+    ):
+        assert fix_named in said, said
+    assert not sim.messages_requests()  # stopped before any work
+
+
+@pytest.mark.slow
+def test_auto_without_bubblewrap_runs_and_says_so_once_and_everywhere(tmp_path, sim):
+    done, root = fix(tmp_path, sim, "auto")
+    result = json.loads(done.stdout)
+    assert result["outcome"] == "fixed", done.stderr
+    assert result["sandbox"]["mode"] == "none" and "not installed" in result["sandbox"]["warning"]
+    assert done.stderr.count("run WITHOUT a sandbox") == 1, done.stderr
+    summary = next((root / ".escalate" / "runs").iterdir()) / "summary.md"
+    assert "ran without a sandbox" in summary.read_text()
