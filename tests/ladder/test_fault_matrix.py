@@ -451,8 +451,7 @@ def test_ctrl_c_leaves_nothing_behind(tmp_path, sim, record_property, phase):
     script: dict = {"models": {"claude-haiku-4-5": FIXES}}
     if phase == "baseline":  # a passing test that signals, then sleeps, only while the baseline runs
         extra["tests/test_slow.py"] = (
-            "import time\n\n\ndef test_slow():\n"
-            f"    open({marker!r}, 'w').close()\n    time.sleep(60)\n"
+            f"import time\n\n\ndef test_slow():\n    open({marker!r}, 'w').close()\n    time.sleep(60)\n"
         )
     elif phase == "model call":  # the second request hangs in the sim; the first completed
         view = opening(tool(command="view", path="calc/ops.py"))

@@ -49,11 +49,7 @@ def git_env(base: dict[str, str] | None = None) -> dict[str, str]:
     own per-call values (author, index file).
     """
     env = os.environ if base is None else base
-    return {
-        name: ""
-        for name in env
-        if name not in GIT_ENV_ALLOW and not name.startswith(("LC_", "GIT_"))
-    }
+    return {name: "" for name in env if name not in GIT_ENV_ALLOW and not name.startswith(("LC_", "GIT_"))}
 
 
 def git_config_overrides(repo) -> list[str]:
