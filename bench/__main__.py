@@ -5,6 +5,7 @@
     python -m bench --only economics      # one section (repeatable: --only batch --only startup)
     python -m bench replay                # the routing code replayed on real SWE-bench outcomes
     python -m bench issues                # issue-only tasks: reproduce-first vs suite-only
+    python -m bench sandbox               # the sandbox's cost per test run, side by side
 
 Writes bench/results/<date>.md and .json (and the cost/resolve chart as .png, or .svg without
 matplotlib). ``--quick`` and ``--only`` runs get their own suffix, so they never overwrite a full run.
@@ -64,6 +65,11 @@ def main(argv: list[str] | None = None) -> int:
         from bench.replay import main as replay
 
         return replay(argv[1:])
+    if argv[:1] == ["sandbox"]:  # the sandbox's cost per test run: bench/sandbox.py
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from bench.sandbox import main as sandbox
+
+        return sandbox(argv[1:])
     args = parse(argv)
     # The corpus projects need no pytest plugins; not loading this venv's (xdist, timeout, the
     # sim fixtures) saves about a second per pytest run. The fault matrix turns them back on.

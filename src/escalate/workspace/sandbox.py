@@ -29,7 +29,8 @@ ENV_ALLOW = (
     "PATH", "LANG", "LANGUAGE", "TERM", "TZ", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE", "PYTHONHASHSEED",
     "PYTHONUTF8", "PYTHONIOENCODING", "VIRTUAL_ENV", "CI", "NO_COLOR", "FORCE_COLOR", "COLUMNS",
 )  # fmt: skip
-ENV_ALLOW_PREFIXES = ("LC_",)
+# PYTEST_*: the runner's own switches (PYTEST_ADDOPTS, PYTEST_DISABLE_PLUGIN_AUTOLOAD, ...) keep working.
+ENV_ALLOW_PREFIXES = ("LC_", "PYTEST_")
 SANDBOX_HOME = "/tmp/home"
 # Credential stores under $HOME that test code has no business reading (hidden when they exist).
 HOME_SECRETS = (

@@ -1,0 +1,196 @@
+"""What the sandbox costs per test run: the corpus's full suites, sandboxed and not, side by side.
+
+    python -m bench sandbox                 # every corpus task, 6 pairs each
+    python -m bench sandbox --tasks 8 --pairs 4
+
+For each corpus task (at its base commit) the full pytest suite runs through escalate's own
+``run_command`` in three arms, in a shuffled order within each round so drift on a shared
+machine hits every arm alike:
+
+* ``plain``: no Isolation (a subprocess with RLIMIT_AS, as before the sandbox existed);
+* ``none``: ``validate.sandbox: none`` (the tree caps: cgroup, rlimits, capped output);
+* ``bwrap``: the sandbox (namespaces, exported tree, cleared env, read-only root) plus the caps.
+
+Per task, the ratio of median wall times bwrap/plain (and bwrap/none, none/plain); overall, the
+geometric mean of the per-task ratios with a 95% bootstrap CI over tasks, and the median added
+milliseconds per run. Writes bench/results/<date>-sandbox.md and .json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ARMS = ("plain", "none", "bwrap")
+RESULTS = Path(__file__).resolve().parent / "results"
+GOAL = 0.05  # the sandbox should add under 5% to a suite run
+
+
+def _isolation(arm: str):
+    from escalate.workspace.sandbox import Isolation
+
+    return None if arm == "plain" else Isolation(arm)
+
+
+def run_once(root: Path, arm: str) -> float:
+    from escalate.workspace.process import run_command
+
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    started = time.perf_counter()
+    result = run_command(argv, root, timeout_s=300, memory_limit_mb=2048, isolation=_isolation(arm))
+    elapsed = time.perf_counter() - started
+    if result.returncode not in (0, 1):  # 1: the task's target test fails at base, as it should
+        raise RuntimeError(f"{arm} run failed in {root}:\n{result.describe()[:3000]}")
+    return elapsed
+
+
+def geomean(values: list[float]) -> float:
+    return math.exp(statistics.fmean(math.log(v) for v in values))
+
+
+def bootstrap_ci(values: list[float], rng: random.Random, n: int = 4000) -> tuple[float, float]:
+    """95% percentile bootstrap CI of the geometric mean, resampling tasks."""
+    means = sorted(geomean([rng.choice(values) for _ in values]) for _ in range(n))
+    return means[int(0.025 * n)], means[int(0.975 * n) - 1]
+
+
+def measure(tasks, pairs: int, rng: random.Random, tmp: Path) -> list[dict]:
+    from bench.corpus import materialize
+
+    rows = []
+    for task in tasks:
+        root = materialize(task, tmp / task.id)
+        for arm in ARMS:  # warm the page cache and the bytecode of each arm once, untimed
+            run_once(root, arm)
+        times: dict[str, list[float]] = {arm: [] for arm in ARMS}
+        for _ in range(pairs):
+            order = list(ARMS)
+            rng.shuffle(order)
+            for arm in order:
+                times[arm].append(run_once(root, arm))
+        med = {arm: statistics.median(v) for arm, v in times.items()}
+        rows.append(
+            {
+                "task": task.id,
+                "median_s": med,
+                "times_s": times,
+                "bwrap_over_plain": med["bwrap"] / med["plain"],
+                "bwrap_over_none": med["bwrap"] / med["none"],
+                "none_over_plain": med["none"] / med["plain"],
+                "added_ms": (med["bwrap"] - med["plain"]) * 1000,
+            }
+        )
+        print(f"{task.id:32} plain {med['plain']:.3f}s none {med['none']:.3f}s bwrap {med['bwrap']:.3f}s "
+              f"x{rows[-1]['bwrap_over_plain']:.3f}", file=sys.stderr)  # fmt: skip
+    return rows
+
+
+def summarize(rows: list[dict], rng: random.Random) -> dict:
+    out = {}
+    for key in ("bwrap_over_plain", "bwrap_over_none", "none_over_plain"):
+        values = [r[key] for r in rows]
+        low, high = bootstrap_ci(values, rng)
+        out[key] = {"geomean": geomean(values), "ci95": [low, high]}
+    out["added_ms_median"] = statistics.median(r["added_ms"] for r in rows)
+    out["plain_suite_s_median"] = statistics.median(r["median_s"]["plain"] for r in rows)
+    return out
+
+
+def _machine(m: dict) -> str:
+    load = m.get("load_average_at_start")
+    return f"{m.get('cpus')} CPUs ({m.get('cpu_model')}), {m.get('os')}, load average at start {load}"
+
+
+def render(results: dict) -> str:
+    s = results["summary"]
+    lines = [
+        f"# Sandbox cost per test run ({results['started'][:10]})",
+        "",
+        f"`{results['command'].strip()}` on {_machine(results['machine'])}. "
+        f"{len(results['rows'])} corpus tasks, "
+        f"{results['pairs']} shuffled rounds each (plus one untimed warm-up per arm); tree caps: "
+        f"{results['caps']}; bubblewrap {results['bwrap']}.",
+        "",
+        "| ratio (geometric mean over tasks) | value | 95% CI |",
+        "|---|---|---|",
+    ]
+    for key, label in (
+        ("bwrap_over_plain", "sandbox (bwrap + caps) / plain subprocess"),
+        ("bwrap_over_none", "sandbox (bwrap + caps) / caps only (`sandbox: none`)"),
+        ("none_over_plain", "caps only / plain subprocess"),
+    ):
+        v = s[key]
+        lines.append(f"| {label} | {v['geomean']:.3f} | {v['ci95'][0]:.3f} - {v['ci95'][1]:.3f} |")
+    overhead = s["bwrap_over_plain"]["geomean"] - 1
+    verdict = "meets" if s["bwrap_over_plain"]["ci95"][1] - 1 < GOAL else "does not meet"
+    lines += [
+        "",
+        f"The sandbox adds **{overhead:+.1%}** to a suite run (median {s['added_ms_median']:.0f} ms on a "
+        f"median suite of {s['plain_suite_s_median']:.2f} s); the upper end of the CI "
+        f"{verdict} the goal of under {GOAL:.0%}.",
+        "",
+        "| task | plain s | none s | bwrap s | bwrap/plain |",
+        "|---|---|---|---|---|",
+    ]
+    for r in results["rows"]:
+        m = r["median_s"]
+        lines.append(f"| {r['task']} | {m['plain']:.3f} | {m['none']:.3f} | {m['bwrap']:.3f} | "
+                     f"{r['bwrap_over_plain']:.3f} |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench sandbox", description=__doc__.split("\n\n")[0])
+    p.add_argument("--tasks", type=int, help="only the first N corpus tasks")
+    p.add_argument("--pairs", type=int, default=6, help="timed rounds per task (each runs every arm)")
+    p.add_argument("--seed", type=int, default=12)
+    p.add_argument("--out", type=Path, default=RESULTS)
+    args = p.parse_args(argv)
+    # The corpus needs no plugins (as elsewhere in bench/); every arm gets the variable (PYTEST_* passes
+    # the sandbox's allow-list), so the arms differ only in their isolation.
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    from bench.corpus import load_corpus
+    from bench.machine import describe
+    from escalate.workspace.sandbox import probe_bwrap
+    from escalate.workspace.treelimits import tree_limits
+
+    probe = probe_bwrap()
+    if not probe.ok:
+        print(f"bench sandbox: {probe.reason}", file=sys.stderr)
+        return 2
+    caps = tree_limits(2048, 256, 1024)
+    caps.close()
+    rng = random.Random(args.seed)
+    tasks = load_corpus()[: args.tasks] if args.tasks else load_corpus()
+    started = datetime.now(UTC)
+    with tempfile.TemporaryDirectory(prefix="bench-sandbox-") as tmp:
+        rows = measure(tasks, args.pairs, rng, Path(tmp))
+    results = {
+        "started": started.isoformat(timespec="seconds"),
+        "command": "python -m bench sandbox " + " ".join(argv if argv is not None else sys.argv[2:]),
+        "machine": describe(),
+        "caps": caps.kind,
+        "bwrap": "with --size tmpfs" if probe.tmpfs_size else "without --size",
+        "pairs": args.pairs,
+        "rows": rows,
+        "summary": summarize(rows, rng),
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = args.out / f"{started:%Y-%m-%d}-sandbox"
+    stem.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
+    stem.with_suffix(".md").write_text(render(results))
+    print(render(results))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
