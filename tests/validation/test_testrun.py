@@ -14,7 +14,9 @@ from escalate.validation.testrun import _running_when_killed, run_pytest
 
 
 def config(command: list[str]) -> ValidateConfig:
-    return ValidateConfig(test_command=command, ruff=False, timeout_s=60)
+    # Unsandboxed: the fake runners count their runs in a file of the tree, and a sandboxed run's
+    # writes stay in its own copy (by design, tests/workspace/test_sandbox.py).
+    return ValidateConfig(test_command=command, ruff=False, timeout_s=60, sandbox="none")
 
 
 def fake_pytest(tmp_path: Path, body: str) -> list[str]:
