@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -80,3 +81,19 @@ def test_escalate_is_not_dumpable():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
     assert "dumpable 0" in out
+
+
+def test_subprocess_git_gets_the_same_overrides_and_a_minimal_environment(tmp_path, monkeypatch):
+    from escalate.workspace.hardening import minimal_env, safe_git
+
+    monkeypatch.setenv("DATABASE_URL", "postgres://u:pw-never-seen@db/app")
+    loot = tmp_path / "loot"
+    root = make_repo(tmp_path, CALC_FILES)
+    plant(root, loot)
+    (root / ".gitattributes").write_text("* filter=pwn\n")
+    (root / "calc" / "ops.py").write_text("changed = True\n")
+    env = minimal_env()
+    subprocess.run(safe_git(root, "add", "-A"), check=True, env=env, capture_output=True)
+    subprocess.run(safe_git(root, "status", "--porcelain"), check=True, env=env, capture_output=True)
+    assert not list(tmp_path.glob("loot.*"))
+    assert "DATABASE_URL" not in env and env["PATH"] == os.environ["PATH"]

@@ -23,6 +23,7 @@ from escalate.errors import EscalateError
 from escalate.llm.pricing import fmt_usd
 from escalate.records.rundir import TOKEN_FIELDS, evidence_lines
 from escalate.records.types import AttemptRecord, Decision, Outcome
+from escalate.workspace.hardening import minimal_env, safe_git
 
 if TYPE_CHECKING:
     from escalate.llm.client import CallRecord
@@ -87,7 +88,10 @@ def model_summary(repo_root: Path, commit: str | None) -> str:
     if not commit:
         return ""
     proc = subprocess.run(
-        ["git", "show", "-s", "--format=%B", commit], cwd=repo_root, capture_output=True, text=True
+        safe_git(repo_root, "show", "-s", "--format=%B", commit),
+        capture_output=True,
+        text=True,
+        env=minimal_env(),
     )
     if proc.returncode != 0:
         return ""
@@ -277,7 +281,7 @@ def _fit(body: str) -> str:
 def _auth_env(token: str | None, server_url: str | None) -> dict[str, str]:
     """Git config passed through the environment (GIT_CONFIG_COUNT): the token reaches git for
     this one command and is never written to .git/config nor shown on a command line."""
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+    env = minimal_env({"GIT_TERMINAL_PROMPT": "0"})  # the token alone: no other secret reaches git
     if token:
         basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
         key = f"http.{server_url.rstrip('/')}/.extraheader" if server_url else "http.extraheader"
@@ -304,7 +308,7 @@ def push_branch(
     env = _auth_env(token, server_url)
     refspec = f"+{local}:refs/heads/{remote_branch}"
     proc = subprocess.run(
-        ["git", "push", "--porcelain", "--no-verify", remote, refspec],
+        safe_git(repo_root, "push", "--porcelain", "--no-verify", remote, refspec),
         cwd=repo_root,
         env=env,
         capture_output=True,
@@ -318,7 +322,7 @@ def push_branch(
         )
     # Verify on the remote itself: a branch is linked only once it is really there.
     check = subprocess.run(
-        ["git", "ls-remote", remote, f"refs/heads/{remote_branch}"],
+        safe_git(repo_root, "ls-remote", remote, f"refs/heads/{remote_branch}"),
         cwd=repo_root,
         env=env,
         capture_output=True,

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from escalate.errors import EscalateError, PriceError
 from escalate.validation.tools import Tools, resolve
+from escalate.workspace.hardening import minimal_env, safe_git
 
 if TYPE_CHECKING:
     from escalate.config import Config
@@ -66,13 +67,14 @@ def resolve_tools(config: Config, repo_root: Path) -> tuple[Config, Tools]:
 def dirty_files(repo_root: Path) -> list[str]:
     """Tracked files with uncommitted changes in the user's checkout (git's own words, no index change)."""
     try:
+        # `status` refreshes the index and would run a clean filter planted in the repository's config.
         out = subprocess.run(
-            ["git", "-C", str(repo_root), "status", "--porcelain=v1", "-z", "--untracked-files=no"],
+            safe_git(repo_root, "status", "--porcelain=v1", "-z", "--untracked-files=no"),
             capture_output=True,
             text=True,
             timeout=60,
             stdin=subprocess.DEVNULL,
-            env={"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/"), "LC_ALL": "C"},
+            env=minimal_env({"LC_ALL": "C"}),
         ).stdout
     except (OSError, subprocess.TimeoutExpired):
         return []

@@ -15,7 +15,12 @@ import sys
 PR_SET_DUMPABLE = 4
 # git's empty tree: `attr.tree` pointing at it (git >= 2.42) means no .gitattributes at all.
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
-GIT_ENV_ALLOW = ("PATH", "HOME", "LANG", "LANGUAGE", "TZ", "USER", "LOGNAME", "TMPDIR", "TERM", "SYSTEMROOT")
+# What git needs to find its config and reach a remote (proxies, CA bundles); nothing else.
+GIT_ENV_ALLOW = (
+    "PATH", "HOME", "XDG_CONFIG_HOME", "LANG", "LANGUAGE", "TZ", "USER", "LOGNAME", "TMPDIR", "TERM",
+    "SYSTEMROOT", "SSL_CERT_FILE", "SSL_CERT_DIR", "CURL_CA_BUNDLE", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+    "http_proxy", "https_proxy", "no_proxy",
+)  # fmt: skip
 SAFE_CONFIG = (
     f"core.hooksPath={os.devnull}",
     "core.fsmonitor=false",
@@ -68,6 +73,34 @@ def git_config_overrides(repo) -> list[str]:
         if section.startswith("filter."):
             overrides.append(f"{section}.required=false")
     return overrides
+
+
+def minimal_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """For a git run by subprocess: only the allow-listed variables of os.environ (and GIT_*), plus extra."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name in GIT_ENV_ALLOW or name.startswith(("LC_", "GIT_"))
+    }
+    return {**env, **(extra or {})}
+
+
+def safe_git(repo_root, *args: str) -> list[str]:
+    """argv for ``git -C repo_root <args>`` with the same overrides as ``harden_git`` (for subprocess)."""
+    import subprocess
+
+    argv = ["git", "-C", str(repo_root)]
+    probe = subprocess.run(
+        [*argv, "config", "-z", "--get-regexp", _DRIVER_KEYS],
+        capture_output=True, text=True, env=minimal_env(), stdin=subprocess.DEVNULL, timeout=60,
+    )  # fmt: skip
+    overrides = list(SAFE_CONFIG)
+    for entry in filter(None, probe.stdout.split("\0")):
+        key = entry.split("\n", 1)[0]
+        overrides.append(f"{key}=")
+        if key.startswith("filter."):
+            overrides.append(f"{key.rpartition('.')[0]}.required=false")
+    return [*argv, *(arg for o in overrides for arg in ("-c", o)), *args]
 
 
 def harden_git(repo) -> None:
