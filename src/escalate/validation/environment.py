@@ -27,6 +27,7 @@ from escalate.errors import EscalateError
 from escalate.validation.testrun import import_env
 from escalate.workspace.buildout import python_packages
 from escalate.workspace.process import run_command
+from escalate.workspace.sandbox import isolation_for
 
 if TYPE_CHECKING:
     from escalate.config import ValidateConfig
@@ -160,8 +161,8 @@ def check_imports(root: Path, cfg: ValidateConfig) -> list[ImportResult]:
         [python, "-c", _IMPORT_CHECK, *names],
         root,
         timeout_s=min(cfg.timeout_s, 120),
-        memory_limit_mb=cfg.memory_limit_mb,
         env=import_env(root),
+        isolation=isolation_for(cfg),  # importing the project runs its code
     )
     line = next((ln for ln in run.stdout.splitlines() if ln.startswith("ESCALATE-IMPORTS ")), None)
     if line is None:
