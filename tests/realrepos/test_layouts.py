@@ -284,3 +284,22 @@ def test_pre_existing_and_flaky_failures_are_not_blamed_new_ones_are(tmp_path, e
     assert "flaky" in err and "tests/test_flaky.py::test_flaky" in err
     assert (code, result["outcome"]) == (0, "fixed"), err
     assert commit_files(root, result) == ["calc/ops.py"] and commit_lines(root, result) == ADD_LINES
+
+
+def test_base_outcomes_are_remembered_per_commit(tmp_path, env, capsys):
+    runs = tmp_path / "legacy-runs.txt"  # outside the tree: counts every run of the legacy test
+    legacy = (
+        f"def test_legacy():\n    open({str(runs)!r}, 'a').write('run\\n')\n"
+        "    assert False, 'known broken'\n"
+    )
+    root = project(tmp_path, {**CALC, "tests/test_legacy.py": legacy})
+    env.set_script(script([ADD_FIX]))
+    code, first, err = fix(capsys, root, "tests/test_ops.py::test_add")
+    assert (code, first["outcome"]) == (0, "fixed"), err
+    assert runs.read_text().count("run") == 2  # the suite, then once on the base: pre-existing
+    env.set_script(script([ADD_FIX]))
+    code, second, err = fix(capsys, root, "tests/test_ops.py::test_add")
+    assert (code, second["outcome"]) == (0, "fixed"), err
+    assert runs.read_text().count("run") == 3  # the suite only: the ledger knew it fails at base
+    assert any(d["choice"] == "remembered" for d in second["decisions"])
+    assert commit_lines(root, second) == ADD_LINES

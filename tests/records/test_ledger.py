@@ -42,6 +42,7 @@ FINAL_SCHEMA = {
         "slug", "kind", "title", "state", "tier", "reason", "model", "input_tokens", "max_tokens", "detail",
         "updated_at",
     ],
+    "base_results": ["repo", "base_commit", "nodeid", "outcome", "recorded_at"],
 }  # fmt: skip
 
 

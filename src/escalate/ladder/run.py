@@ -299,8 +299,18 @@ class _Ladder:
 
         task, config = self.task, self.config
         self.progress.line(f"escalate: {task.title} (worktree {ws.path}, branch {ws.branch})")
+        from escalate.llm.providers.anthropic import preload_sdk
+
+        preload_sdk()  # hidden behind the baseline's test runs
+        known, remember = self._base_memory(ws.base_commit)
         baseline = run_baseline(
-            ws.path, config.validate, list(task.target_tests), at_base=ws.base_view, notify=self.progress.line
+            ws.path,
+            config.validate,
+            list(task.target_tests),
+            at_base=ws.base_view,
+            known=known,
+            remember=remember,
+            notify=self.progress.line,
         )
         targets = self._targets(baseline)
         if targets is None:
@@ -397,6 +407,20 @@ class _Ladder:
             self.decide("escalate", f"{tier.name} -> {nxt.name} ({nxt.model.id})", step.reason)
             self.progress.line(f"escalating {tier.name} -> {nxt.name}: {step.reason}")
             index += 1
+
+    def _base_memory(self, commit: str) -> tuple[dict[str, str] | None, Any]:
+        """What earlier runs measured at this commit, and how to keep what this run measures."""
+        if self.ledger is None:
+            return None, None
+        from escalate.records import base_outcomes
+
+        repo, ledger = str(self.repo_root), self.ledger
+        known = base_outcomes.recall(ledger, repo, commit)
+        if known:
+            self.decide(
+                "baseline", "remembered", f"{len(known)} test outcome(s) at {commit[:12]} from the ledger"
+            )
+        return known, lambda outcomes: base_outcomes.remember(ledger, repo, commit, outcomes)
 
     def _targets(self, baseline: Any) -> list[str] | None:
         """The tests that must pass after the change; None when the task cannot be reproduced."""

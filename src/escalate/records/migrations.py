@@ -188,6 +188,22 @@ def m008_batch_queue_and_results(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE batch_tasks ADD COLUMN updated_at TEXT")
 
 
+@migration
+def m010_base_results(db: sqlite3.Connection) -> None:
+    # Test outcomes measured on a base commit (targets at base, failures re-run on the base): a
+    # later run at the same commit need not measure them again (records/base_outcomes.py).
+    db.execute(
+        """CREATE TABLE base_results (
+            repo TEXT NOT NULL,
+            base_commit TEXT NOT NULL,
+            nodeid TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            recorded_at TEXT NOT NULL,
+            PRIMARY KEY (repo, base_commit, nodeid)
+        )"""
+    )
+
+
 def now() -> str:
     """UTC timestamp as stored in every *_at column."""
     return datetime.now(UTC).isoformat(timespec="seconds")

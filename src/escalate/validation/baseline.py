@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,22 +106,29 @@ def run_baseline(
     from earlier runs (the ledger)."""
     root = Path(root)
     start = time.monotonic()
-    check_imports(root, cfg)
     targets = [norm_nodeid(t) for t in target_tests]
     hanging: set[str] = set()
-    if targets and at_base is not None:
-        results = _targets_at_base(root, cfg, targets)
-        suite = {nodeid: r.outcome for nodeid, r in results.items()}
-        complete = False
-    else:
-        tr, hanging = run_suite(root, cfg, set(), "baseline", notify)
-        _require_complete(tr, cfg, "the test suite")
-        results = dict(tr.results or {})
-        suite = {nodeid: r.outcome for nodeid, r in results.items()}
-        complete = True
-        unseen = [t for t in targets if not matching(t, results)]
-        if unseen:  # not part of the default suite run (outside testpaths?): run them by id once
-            results.update(_targets_at_base(root, cfg, unseen))
+    # The import check and ruff run beside the tests (each mostly waits on its own process); the
+    # import check's answer comes first: it explains a target that cannot be collected.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="escalate-baseline") as pool:
+        imports = pool.submit(check_imports, root, cfg)
+        lint = pool.submit(ruff_findings, root, cfg, ["."]) if cfg.ruff else None
+        try:
+            if targets and at_base is not None:
+                results = _targets_at_base(root, cfg, targets)
+                suite = {nodeid: r.outcome for nodeid, r in results.items()}
+                complete = False
+            else:
+                tr, hanging = run_suite(root, cfg, set(), "baseline", notify)
+                _require_complete(tr, cfg, "the test suite")
+                results = dict(tr.results or {})
+                suite = {nodeid: r.outcome for nodeid, r in results.items()}
+                complete = True
+                unseen = [t for t in targets if not matching(t, results)]
+                if unseen:  # not part of the default suite run (outside testpaths?): run them by id once
+                    results.update(_targets_at_base(root, cfg, unseen))
+        finally:
+            imports.result()  # an EnvironmentProblem wins over what the tests said
     for t in targets:
         for nodeid in matching(t, results):
             if results[nodeid].failed:
@@ -133,7 +141,9 @@ def run_baseline(
                     )
     # outcomes: what the suite run says (a complete picture) or what is known so far; a target run
     # outside the suite's testpaths stays out, so it is not taken for a deleted test.
-    outcomes = {**(known or {}), **suite, **{h: "hang" for h in hanging}}
+    if remember is not None and not complete:
+        remember(suite)  # the targets' outcomes at base, for later runs at this commit
+    outcomes = {**((known or {}) if not complete else {}), **suite, **{h: "hang" for h in hanging}}
     failing = {nodeid for nodeid, outcome in outcomes.items() if outcome in ("failed", "error", "hang")}
     failing |= {nodeid for nodeid, r in results.items() if r.failed}
     target_failures = {
@@ -143,8 +153,8 @@ def run_baseline(
         if results[nodeid].failed
     }
     findings: Counter[LintKey] = Counter()
-    if cfg.ruff:
-        lint_run, data = ruff_findings(root, cfg, ["."])
+    if lint is not None:
+        lint_run, data = lint.result()
         if data is None:
             raise ValidationError(
                 "ruff could not check the base commit; fix validate.ruff_command or set validate.ruff: false."

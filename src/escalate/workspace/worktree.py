@@ -297,16 +297,19 @@ class Workspace:
 
     def restore_except(self, keep: Iterable[str]) -> list[str]:
         """Undo every change except to the paths in keep (the model's edits): files that running
-        tests or tools wrote go back to the base. Returns the paths restored."""
+        tests or tools wrote go back to the base. Returns the paths restored. One ``git status``
+        when nothing strayed (the index is the base's: escalate never stages before committing)."""
         keep = set(keep)
-        stray = [c for c in self.changes() if c.path not in keep]
-        tracked = [c.path for c in stray if c.status != "A"]
+        out = self._git.status("--porcelain", "-z", "--untracked-files=all", "--no-renames")
+        entries = [e for e in out.split("\0") if e]
+        stray = [(e[:2], e[3:]) for e in entries if e[3:] not in keep]
+        tracked = [path for code, path in stray if code != "??"]
         if tracked:
             self._git.checkout(self.base_commit, "--", *tracked)
-        for c in stray:
-            if c.status == "A":
-                (self.path / c.path).unlink(missing_ok=True)
-        return [c.path for c in stray]
+        for code, path in stray:
+            if code == "??":
+                (self.path / path).unlink(missing_ok=True)
+        return sorted(path for _, path in stray)
 
     @contextmanager
     def base_view(self, keep: Iterable[str] = ()) -> Iterator[Path]:
