@@ -307,7 +307,8 @@ HOG = {
 @pytest.mark.parametrize(
     "name, patch, validate, reason",
     [
-        ("a patch that makes the test hang", HANG, {"timeout_s": 5}, "timed out after 5 s"),
+        # 10 s: the base's own target run (pytest and this venv's plugins) must fit in it on a loaded box
+        ("a patch that makes the test hang", HANG, {"timeout_s": 10}, "timed out after 10 s"),
         ("a patch that allocates without bound", HOG, {"memory_limit_mb": 512}, "MemoryError"),
     ],
 )

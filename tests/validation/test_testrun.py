@@ -111,3 +111,15 @@ def test_missing_dependencies_and_generated_files_are_the_environment_a_typo_is_
     )
     assert missing_dependency(tmp_path, cfg, "ModuleNotFoundError: No module named 'pkg.helpres'") is None
     assert missing_dependency(tmp_path, cfg, "ImportError: cannot import name 'x' from 'pkg'") is None
+
+
+def test_a_suite_that_cannot_be_collected_for_a_missing_dependency_stops_the_baseline(tmp_path):
+    from samplerepo import CALC_FILES, make_repo
+
+    from escalate.validation.baseline import EnvironmentProblem, run_baseline
+
+    files = {**CALC_FILES, "tests/test_extra.py": "import not_installed_dep_xyz  # noqa: F401\n"}
+    root = make_repo(tmp_path, files)
+    with pytest.raises(EnvironmentProblem, match="tests/test_extra.py cannot be collected") as exc:
+        run_baseline(root, config(PYTEST_COMMAND), [])  # no targets: the whole suite at base
+    assert "pip install" in exc.value.fix

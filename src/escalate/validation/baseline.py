@@ -129,16 +129,19 @@ def run_baseline(
                     results.update(_targets_at_base(root, cfg, unseen))
         finally:
             imports.result()  # an EnvironmentProblem wins over what the tests said
-    for t in targets:
-        for nodeid in matching(t, results):
-            if results[nodeid].failed:
-                problem = missing_dependency(root, cfg, results[nodeid].text or results[nodeid].message)
-                if problem is not None:
-                    raise EnvironmentProblem(
-                        f"The target test {t} cannot be collected at the base commit for a reason outside "
-                        f"the code: {problem}".split("\nTo fix it:")[0],
-                        problem.fix,
-                    )
+    # A target (or, without targets, any module of the suite) that cannot be collected for a
+    # reason outside the code stops the run: no patch can install a dependency.
+    checked = [n for t in targets for n in matching(t, results)] if targets else list(results)
+    for nodeid in checked:
+        r = results[nodeid]
+        if r.failed and (targets or "::" not in nodeid):
+            problem = missing_dependency(root, cfg, r.text or r.message)
+            if problem is not None:
+                raise EnvironmentProblem(
+                    f"{nodeid} cannot be collected at the base commit for a reason outside the code: "
+                    + str(problem).split("\nTo fix it:")[0],
+                    problem.fix,
+                )
     # outcomes: what the suite run says (a complete picture) or what is known so far; a target run
     # outside the suite's testpaths stays out, so it is not taken for a deleted test.
     if remember is not None and not complete:
