@@ -155,7 +155,7 @@ def run_one(ct: CorpusTask, arm: str, seed: int, sim) -> IssueRun:
             "validate": {"test_command": [sys.executable, "-m", "pytest"], "timeout_s": 120},
             "roles": roles, "ledger": {"enabled": False}, "budget": {"max_cost_usd": 5.0},
         })  # fmt: skip
-        task = Task.from_issue_text(ct.text, title=ct.title, labels=[x for x in ct.labels if x != "bug"])
+        task = Task.from_issue_text(ct.text, title=ct.title, labels=list(ct.labels))
         start = time.monotonic()
         outcome = run_task(task, repo, config, provider=sim.provider())
         wall = time.monotonic() - start

@@ -17,6 +17,8 @@ from escalate.task import Task, named_tests
         ("mul() adds instead of multiplying", "mul(2, 3) returns 5; it should be 6.", [], True, "reproduce"),
         ("Typo in the docstring of add", "It says 'substract'.", [], False, "'typo', 'docstring'"),
         ("Update the README", "", ["documentation"], False, "labelled 'documentation'"),
+        # A bug label wins over the title's words: this typo is in code, and the service misbehaves.
+        ("A typo in the settings path silently starts with defaults", "", ["bug"], True, "labelled 'bug'"),
         ("Improve the wording", "The comment above parse() is unclear.", [], False, "'wording'"),
         # The body alone never makes it a docs issue: it quotes a docstring about wrong behaviour.
         ("Split shares don't add up", "The docstring promises shares that sum to the bill.", [], True,

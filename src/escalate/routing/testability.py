@@ -5,7 +5,8 @@ at base for the reason the issue gives, and the fix must make it pass (SWE-bench
 Some issues have no behaviour to test: documentation, typos, wording, configuration. Those are
 judged by the suite, lint and the reviewer, and the PR says plainly that no test proves them.
 
-The signals: a label (``documentation``, ``typo``, ...), or words in the title that say the problem
+The signals: a bug label (``bug``, ``regression``) always means a test; a label (``documentation``,
+``typo``, ...), or words in the title that say the problem
 is text (``typo``, ``docstring``, ``README``...) with none that say a behaviour is wrong (``raises``,
 ``crash``, ``instead of``...). The body is not read for this: a bug report often quotes a docstring
 ("the docstring promises shares that sum to the bill") about behaviour that is wrong. Anything else
@@ -26,8 +27,11 @@ if TYPE_CHECKING:
 
 NO_TEST_LABELS = frozenset({
     "documentation", "docs", "doc", "typo", "typos", "spelling", "wording", "copy", "readme",
-    "changelog", "config", "configuration", "chore",
+    "changelog", "chore",
 })  # fmt: skip
+# A label that says behaviour is wrong wins over everything else: "a typo in the settings path
+# silently starts the service with defaults" is a bug, whatever its title's words.
+BUG_LABELS = frozenset({"bug", "regression", "defect", "crash", "type: bug", "kind/bug"})
 # Words that say what is wrong is text or settings, not behaviour.
 NO_TEST_WORDS = (
     "typo*", "docstring*", "documentation", "docs", "readme", "spelling", "misspell*", "grammar",
@@ -59,6 +63,9 @@ def testability(task: Task) -> Testability:
     """For an issue without named tests; other tasks have their test (or their findings) already."""
     if task.kind != "issue" or task.target_tests:
         return Testability(False, "the task names its failing tests")
+    bug = sorted(label for label in task.labels if label.lower() in BUG_LABELS)
+    if bug:
+        return Testability(True, f"labelled {', '.join(repr(x) for x in bug)}: reproduce it with a test")
     labels = sorted(label for label in task.labels if label.lower() in NO_TEST_LABELS)
     if labels:
         return Testability(False, f"labelled {', '.join(repr(x) for x in labels)}: no behaviour to test")
