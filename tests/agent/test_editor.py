@@ -433,3 +433,16 @@ def test_search_repo_counts_at_most_a_bounded_number_of_lines(editor, repo, monk
     assert note.startswith("hay.txt:1: needle")
     wide = editor.handle("search_repo", {"pattern": "zzz-none"}).content
     assert wide.startswith("No matches") and "files not searched" in wide
+
+
+@pytest.mark.timeout(30)  # Python's re would take hours: time exponential in the number of `*`
+def test_a_glob_from_the_model_cannot_hang_the_helpers(editor, repo):
+    (repo / ("a" * 200 + ".txt")).write_text("needle\n")
+    glob = "*a" * 12 + "*c"
+    assert editor.handle("list_files", {"glob": glob}).content == "No files match."
+    assert editor.handle("search_repo", {"pattern": "needle", "glob": "**/" + glob}).content.startswith(
+        "No matches"
+    )
+    found = editor.handle("list_files", {"glob": "*a" * 12 + "*.txt"}).content
+    assert found == "a" * 200 + ".txt"
+    assert editor.handle("list_files", {"glob": "*" * 9000}).is_error

@@ -37,6 +37,7 @@ BYTES_FILES = {
     "data/latin.txt": "caf\xe9 au lait\n".encode("latin-1"),
     "data/many.txt": b"x = 1\n" * 200_000,
     "data/evil.txt": b"a" * 50_000 + b"!\n",
+    "data/" + "a" * 200 + ".txt": b"a long name\n",
 }
 DEEP = "/".join(["d"] * 2000) + "/f.py"
 
@@ -78,10 +79,15 @@ ROWS = {
         (editor(command="insert", path="data", insert_line=0, insert_text="x"), "is a directory"),
         (search(pattern=r"(a)\1", regex=True), "RE2 syntax"),
         (search(pattern="x" * 5000), "at most 1000"),
+        # Python's re would backtrack for hours on the long name in data/: RE2 answers at once.
+        (
+            {"type": "tool_use", "name": "list_files", "input": {"glob": "**/" + "*a" * 12 + "*c"}},
+            "No files match.",
+        ),
     ],
 }
 # An answer that is not an error: a search that finds nothing.
-NOT_AN_ERROR = {"No matches for '(a+)+$'"}
+NOT_AN_ERROR = {"No matches for '(a+)+$'", "No files match."}
 
 
 @pytest.fixture

@@ -5,12 +5,13 @@ The model edits files only through ``handle()``. Every path is checked before us
 tree and anything inside ``.git`` are refused for every command; protected paths
 (config ``editor.protected_paths``) may be viewed but never edited or created.
 Problems come back as ``ToolResult(is_error=True)`` for the model to read, never as
-exceptions: a path is checked for what the filesystem cannot take (NUL, lone surrogates,
-control characters, a name over 255 bytes, more than ``MAX_PATH_DEPTH`` levels) before it
-is used, only regular files are read or written (a FIFO would block), files are size-capped,
-and any ``OSError`` left is answered with its reason. Two read-only helpers, ``search_repo``
-(RE2, see ``escalate.agent.search``) and ``list_files``, save the model from viewing files one
-by one. There is no shell tool.
+exceptions: a path is checked for what the filesystem cannot take (``agent.pathtext``: NUL,
+lone surrogates, control characters, a name over 255 bytes, too many levels) before it is
+used, only regular files are read or written and files are size-capped (``agent.textfile``: a
+FIFO would block), and any ``OSError`` left is answered with its reason. Two read-only
+helpers, ``search_repo`` and ``list_files``, save the model from viewing files one by one;
+their patterns and globs run on RE2 (``agent.search``), so none can stall a run. There is no
+shell tool.
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from escalate.agent.pathtext import path_problem, shown
-from escalate.agent.search import SEARCH_TOOL, SearchError, compile_pattern, describe, search
+from escalate.agent.search import SEARCH_TOOL, SearchError, compile_glob, compile_pattern, describe, search
+from escalate.agent.textfile import TextFileError, read_text, write_text
 
 EDITOR_TOOL_TYPE = "text_editor_20250728"
 EDITOR_TOOL_NAME = "str_replace_based_edit_tool"
@@ -32,7 +33,6 @@ COMMANDS = ("view", "create", "str_replace", "insert")
 SNIPPET_LINES = 4
 MAX_LISTED = 200
 MAX_MATCH_LINES = 5  # str_replace names at most this many lines of a non-unique old_str
-MAX_FILE_BYTES = 5_000_000  # view and edit; larger files are refused (search_repo still reads up to 1 MB)
 # Skipped by the directory walk when no file lister (git's view of the tree) is given.
 WALK_SKIP = {".git", "__pycache__", "node_modules", ".venv", "venv", ".tox", ".mypy_cache", ".ruff_cache"}
 
@@ -51,7 +51,16 @@ class _Refused(Exception):
 
 
 def glob_regex(pattern: str) -> re.Pattern[str]:
-    """Compile a path glob: ``*`` and ``?`` stay within one directory, ``**`` spans directories."""
+    """Compile a path glob: ``*`` and ``?`` stay within one directory, ``**`` spans directories.
+
+    For globs from the config. A glob from the model goes through ``search.compile_glob`` (RE2):
+    Python's backtracking takes time exponential in the number of ``*`` on a long name.
+    """
+    return re.compile(glob_source(pattern) + r"\Z")
+
+
+def glob_source(pattern: str) -> str:
+    """The unanchored regular expression for a path glob, in syntax Python's re and RE2 share."""
     out, i = [], 0
     pattern = pattern.strip().lstrip("/")
     while i < len(pattern):
@@ -70,7 +79,7 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
         else:
             out.append(re.escape(pattern[i]))
             i += 1
-    return re.compile("".join(out).rstrip("/") + r"\Z")
+    return "".join(out).rstrip("/")
 
 
 def path_matches(rel: str, patterns: Iterable[re.Pattern[str]]) -> bool:
@@ -166,7 +175,7 @@ class Editor:
                 return ToolResult(self._list(tool_input))
             known = ", ".join([EDITOR_TOOL_NAME, "search_repo", "list_files"])
             raise _Refused(f"Unknown tool `{shown(name)}`. Available tools: {known}.")
-        except _Refused as exc:
+        except (_Refused, TextFileError) as exc:
             return ToolResult(f"Error: {exc}", is_error=True)
         except OSError as exc:  # what no check foresaw (a full disk, a file limit): the model hears why
             where = f" ({shown(self._relative(exc.filename))})" if exc.filename else ""
@@ -229,69 +238,10 @@ class Editor:
         return target, real_rel
 
     def _read(self, target: Path, path: str) -> str:
-        # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it.
-        try:
-            fd = os.open(target, os.O_RDONLY | os.O_NONBLOCK)
-        except FileNotFoundError:
-            raise _Refused(
-                f"The path {shown(path)} does not exist. Use `view` on a directory to see what exists."
-            ) from None
-        except IsADirectoryError:
-            raise _Refused(f"The path {shown(path)} is a directory; this command needs a file.") from None
-        try:
-            info = os.fstat(fd)
-            if stat.S_ISDIR(info.st_mode):
-                raise _Refused(f"The path {shown(path)} is a directory; this command needs a file.")
-            if not stat.S_ISREG(info.st_mode):
-                raise _Refused(f"The path {shown(path)} is not a regular file; only text files can be used.")
-            if info.st_size > MAX_FILE_BYTES:
-                raise _Refused(
-                    f"The file {shown(path)} is {info.st_size:,} bytes, over the {MAX_FILE_BYTES:,}-byte "
-                    "limit for viewing and editing; use search_repo to find what you need in it."
-                )
-            chunks, size = [], 0
-            while size <= MAX_FILE_BYTES and (chunk := os.read(fd, 1 << 20)):
-                chunks.append(chunk)
-                size += len(chunk)
-            data = b"".join(chunks)
-        finally:
-            os.close(fd)
-        if b"\0" in data[:8192]:
-            raise _Refused(f"The file {shown(path)} is binary; only text files can be viewed or edited.")
-        try:
-            # newline="" semantics: keep \r\n so writing back does not rewrite every line ending.
-            return data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise _Refused(
-                f"The file {shown(path)} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
-                "it cannot be viewed or edited."
-            ) from None
+        return read_text(target, shown(path))
 
     def _write(self, target: Path, rel: str, text: str) -> None:
-        try:
-            data = text.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise _Refused(
-                f"The text holds a character that cannot be written as UTF-8 ({ascii(text[exc.start])} at "
-                f"position {exc.start}, a lone surrogate); send valid Unicode."
-            ) from None
-        if len(data) > MAX_FILE_BYTES:
-            raise _Refused(f"The text is {len(data):,} bytes; files are limited to {MAX_FILE_BYTES:,} bytes.")
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-        except (FileExistsError, NotADirectoryError):
-            raise _Refused(
-                f"A parent of {shown(rel)} is a file, not a directory; choose another path."
-            ) from None
-        if target.exists() and not target.is_file():
-            raise _Refused(f"The path {shown(rel)} is not a regular file; it cannot be written.")
-        # O_NONBLOCK: should a FIFO appear after the check, opening it fails (ENXIO) instead of blocking.
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK, 0o644)
-        with os.fdopen(fd, "wb") as fh:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise _Refused(f"The path {shown(rel)} is not a regular file; it cannot be written.")
-            fh.truncate(0)
-            fh.write(data)
+        write_text(target, shown(rel), text)
         self.changed.add(rel)
 
     # -- the text editor -------------------------------------------------------------------
@@ -482,7 +432,10 @@ class Editor:
         pattern = args.get(glob_key) or default_glob
         if pattern is not None and not isinstance(pattern, str):
             raise _Refused(f"Parameter `{glob_key}` must be a string glob such as **/*.py.")
-        regex = glob_regex(pattern) if pattern else None
+        try:
+            matches = compile_glob(glob_source(pattern)) if pattern else None
+        except SearchError as exc:
+            raise _Refused(f"Invalid `{glob_key}`: {exc}") from None
         out = []
         for rel in self._files():
             if rel.split("/")[0] == ".git" or "/.git/" in f"/{rel}":
@@ -490,7 +443,7 @@ class Editor:
             if base and rel != base and not rel.startswith(base + "/"):
                 continue
             sub = rel[len(base) + 1 :] if base and rel != base else rel
-            if regex is None or regex.match(sub) or regex.match(rel):
+            if matches is None or matches(sub) or matches(rel):
                 out.append(rel)
         return out
 

@@ -10,7 +10,7 @@ lookaround and no backreferences; such a pattern is answered with an error that 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,6 +79,23 @@ def compile_pattern(pattern: str, *, regex: bool, ignore_case: bool):
             f"Invalid regular expression {pattern!r}: {reason}. Patterns use RE2 syntax (like Python's, "
             "without lookaround or backreferences); set regex=false to search literally."
         ) from None
+
+
+def compile_glob(source: str) -> Callable[[str], bool]:
+    """A matcher for a glob's regular expression (``editor.glob_source``) that must match a whole
+    path, in RE2: a glob like ``*a*a*a*a*a*a*a*a*a*a*a*a*c`` against a long name of a's would keep
+    Python's re busy for hours."""
+    import re2
+
+    if len(source) > 8 * MAX_PATTERN_CHARS:
+        raise SearchError(f"the glob is too long; at most {MAX_PATTERN_CHARS} characters are allowed.")
+    options = re2.Options()
+    options.log_errors = False
+    try:
+        program = re2.compile(source, options)
+    except re2.error as exc:
+        raise SearchError(f"the glob cannot be used ({exc}).") from None
+    return lambda path: program.fullmatch(path) is not None
 
 
 def search(root: Path, files: Iterable[str], program) -> SearchResult:
