@@ -195,3 +195,10 @@ def test_from_issue_reads_trusted_comments_and_keeps_a_stable_slug():
     edited = Task.from_issue(issue(body="edited"))
     assert edited.slug == task.slug == stable_slug("issue", "12-add\u200b subtracts", "12")
     assert task.slug.startswith("issue-12-")
+    # Each part is rendered on its own, as GitHub does: a comment left open in the body does not
+    # swallow the comments after it. An issue with no visible body is its title.
+    opened = Task.from_issue(
+        issue(IssueComment("maint", "MEMBER", "Look at sub() too."), body="x\n<!-- open")
+    )
+    assert opened.text == "x\n\nComment by maint (MEMBER):\nLook at sub() too.\n"
+    assert Task.from_issue(issue(body="<!-- nothing shown -->")).text == "add subtracts\n"

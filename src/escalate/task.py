@@ -161,7 +161,7 @@ class Task:
             body = visible_markdown(c.body).strip()
             if body:
                 parts.append(f"Comment by {c.author} ({c.association}):\n{body}")
-        text = "\n\n".join(p for p in parts if p)
+        text = "\n\n".join(p for p in parts if p) or visible_plain(issue.title).strip()
         source = f"github#{issue.number}"
         task = cls._from_visible(text + "\n" if text else "", issue.title, issue.labels, source)
         task.issue = issue.number
