@@ -168,3 +168,17 @@ def test_an_unsandboxed_run_is_flagged_in_the_pr_and_the_failure_comment(tmp_pat
     assert "ran without a sandbox" in comment
     sandboxed = pr_body(Outcome("fixed", sandbox="bwrap"), Report(tmp_path), issue=4)
     assert "without a sandbox" not in sandboxed
+
+
+def test_model_text_posted_to_github_can_neither_hide_text_nor_ping():
+    from escalate.github.render import neutralize
+    from escalate.untrusted import visible_markdown
+
+    # Escaped in the model's Markdown, `<!--` is shown as text; posted as-is it would open a
+    # comment on GitHub and hide the rest of the pull request body (the cost table included).
+    said = "Fixed add().\n\n\\<!-- starts a comment in the docs. <!-- note --> Thanks @octocat.\n"
+    posted = neutralize(said)
+    assert posted == "Fixed add().\n\n\\<!-- starts a comment in the docs.  Thanks `@octocat`.\n"
+    assert "$0.01" in visible_markdown(posted + "\n## Cost\n\n$0.01\n")
+    unescaped = posted.replace("\\<", "<")  # what posting it without the escape would show
+    assert "$0.01" not in visible_markdown(unescaped + "\n## Cost\n\n$0.01\n")
