@@ -1,0 +1,42 @@
+"""bench.sidebyside: the generated suites hold a real one-line bug that the fix edit mends, and
+the shims count the processes they stand in for."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from bench.corpus import apply_edits
+from bench.sidebyside import _bootstrap_ratio, _shim, sidebyside_section, suite_project
+
+
+def _pytest(root, *args) -> int:
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args], cwd=root,
+                          capture_output=True).returncode  # fmt: skip
+
+
+def test_a_generated_suite_fails_on_its_target_until_the_fix(tmp_path, monkeypatch):
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    root = tmp_path / "s"
+    targets, fix = suite_project(root, "suite_tiny", modules=2, tests=3, work=10)
+    assert _pytest(root, *targets) == 1
+    apply_edits(root, fix)
+    assert _pytest(root) == 0  # the target and all 6 work tests pass
+
+
+def test_the_shim_runs_the_real_command_and_logs_it(tmp_path):
+    log = tmp_path / "procs.log"
+    shim = _shim(tmp_path, "py-shim", [sys.executable, "-c", "import sys; sys.exit(int(sys.argv[1]))"], log)
+    assert subprocess.run([str(shim), "3"]).returncode == 3
+    kind, start, end = log.read_text().split()
+    assert kind == "py-shim" and int(end) >= int(start)
+
+
+def test_ratio_interval_and_section():
+    lo, hi = _bootstrap_ratio([2.0, 2.2, 2.1], [1.0, 1.1, 1.0])
+    assert 1.7 < lo <= hi < 2.3
+    row = {"case": "c", "by_hand_median_s": 1.0, "escalate_median_s": 1.2, "ratio": 1.2,
+           "ratio_ci95": [1.1, 1.3], "pytest_runs": 3, "pytest_s": 0.9, "ruff_runs": 2, "git_calls": 30,
+           "git_s": 0.2, "escalate_own_s": 0.4}  # fmt: skip
+    text = "\n".join(sidebyside_section({"rows": [row], "repeat": 3, "goal": 1.25}))
+    assert "| c | 1.00 | 1.20 | 1.20 [1.10, 1.30] | 3 (0.90) | 2 | 30 (0.20) | 0.40 |" in text
