@@ -18,8 +18,9 @@ from escalate.cli.main import main
 EDITOR = "str_replace_based_edit_tool"
 
 
-def config_yaml(timeout_s: float = 60, **validate) -> str:
+def config_yaml(timeout_s: float = 60, tiers: list[dict] | None = None, **validate) -> str:
     lines = [
+        *([f"tiers: {json.dumps(tiers)}"] if tiers else []),
         "validate:",
         f"  test_command: {json.dumps(PYTEST_COMMAND)}",
         f"  ruff_command: {json.dumps([sys.executable, '-m', 'ruff', 'check'])}",
@@ -31,9 +32,16 @@ def config_yaml(timeout_s: float = 60, **validate) -> str:
     return "\n".join(lines) + "\n"
 
 
-def project(tmp_path: Path, files: dict[str, str], *, timeout_s: float = 60, **validate) -> Path:
+def project(
+    tmp_path: Path,
+    files: dict[str, str],
+    *,
+    timeout_s: float = 60,
+    tiers: list[dict] | None = None,
+    **validate,
+) -> Path:
     """A committed repo holding files and an .escalate.yml (this session's pytest and ruff)."""
-    return make_repo(tmp_path, {".escalate.yml": config_yaml(timeout_s, **validate), **files})
+    return make_repo(tmp_path, {".escalate.yml": config_yaml(timeout_s, tiers, **validate), **files})
 
 
 def edit(path: str, old: str, new: str) -> dict:
@@ -43,12 +51,17 @@ def edit(path: str, old: str, new: str) -> dict:
 
 def script(*attempts: list[dict], model: str = "claude-haiku-4-5") -> dict:
     """One attempt per list of edits, in order, on one model; each attempt ends with DONE."""
+    return {"models": {model: replies(*attempts)}}
+
+
+def replies(*attempts: list[dict]) -> list[dict]:
+    """A model's scripted replies: one attempt per list of edits, each ending with DONE."""
     replies = []
     for edits in attempts:  # the task, then each feedback message, opens an attempt
         opening = {"last_user_has_tool_result": False}
         replies.append({"when": opening, "content": [{"type": "text", "text": "On it."}, *edits]})
         replies.append({"when": {"last_user_has_tool_result": True}, "content": "Changed it. DONE"})
-    return {"models": {model: replies}}
+    return replies
 
 
 def fix(capsys, root: Path, *targets: str) -> tuple[int, dict, str]:

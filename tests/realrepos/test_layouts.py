@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from realproject import commit_files, commit_lines, edit, fix, project, script
+from realproject import commit_files, commit_lines, edit, fix, project, replies, script
 from samplerepo import SAMPLE_PYPROJECT, git
 
 pytestmark = pytest.mark.slow
@@ -63,6 +63,33 @@ def test_src_layout_with_a_generated_version_file_and_ruff_fix_true(tmp_path, en
     assert git(root, "show", f"{result['branch']}:src/verpkg/other.py").startswith("import os\n")
     assert (root / "src/verpkg/_version.py").read_text() == VERSION_FILE
     assert git(root, "status", "--porcelain") == ""  # the checkout untouched
+
+
+def test_a_repeated_wrong_patch_is_circular_across_tiers_though_ruff_would_fix(
+    tmp_path, env, capsys, monkeypatch
+):
+    models = (("haiku", "claude-haiku-4-5"), ("sonnet", "claude-sonnet-4-6"), ("opus", "claude-opus-4-6"))
+    tiers = [{"name": n, "model": m, "max_attempts": 1} for n, m in models]
+    root = project(tmp_path, VERPKG, tiers=tiers)
+    (root / "src/verpkg/_version.py").write_text(VERSION_FILE)
+    wrong = edit("src/verpkg/core.py", "return x + x + 1", "return x * x + 1")
+    env.set_script(
+        {
+            "models": {
+                "claude-haiku-4-5": replies([wrong]),
+                "claude-sonnet-4-6": replies([wrong]),
+                "claude-opus-4-6": replies([DOUBLE_FIX]),
+            }
+        }  # fmt: skip
+    )
+    code, result, err = fix(capsys, root, "tests/test_core.py::test_double")
+    # Each tier starts from the same base (ruff rewrote nothing), so Sonnet's repeat of Haiku's
+    # patch is the same tree: circular, caught without running the tests.
+    assert [(a["tier"], a["verdict"]) for a in result["attempts"]] == [
+        ("haiku", "fail"), ("sonnet", "circular"), ("opus", "pass")
+    ], err  # fmt: skip
+    assert (code, result["outcome"]) == (0, "fixed")
+    assert commit_files(root, result) == ["src/verpkg/core.py"]
 
 
 def test_a_missing_generated_version_file_stops_before_any_call(tmp_path, env, capsys):
