@@ -119,6 +119,14 @@ def _config(test_command: list[str], ruff_command: list[str]) -> dict:
     }
 
 
+def _commit_config(repo: Path, config: dict) -> None:
+    # Committed: escalate reads its config as the base commit has it.
+    (repo / ".escalate.yml").write_text(yaml.safe_dump(config))
+    subprocess.run(["git", "add", ".escalate.yml"], cwd=repo, check=True)
+    git_id = ["-c", "user.name=b", "-c", "user.email=b@x"]
+    subprocess.run(["git", *git_id, "commit", "-qm", "config"], cwd=repo, check=True)
+
+
 def _escalate_command() -> list[str]:
     script = Path(sys.executable).parent / "escalate"
     return [str(script)] if script.exists() else [sys.executable, "-m", "escalate.cli"]
@@ -172,11 +180,7 @@ def measure_case(
     shutil.copytree(repo, copy)
     apply_edits(copy, edits)
     plain = _config([sys.executable, "-m", "pytest"], [sys.executable, "-m", "ruff", "check"])
-    (repo / ".escalate.yml").write_text(yaml.safe_dump(plain))
-    subprocess.run(["git", "add", ".escalate.yml"], cwd=repo, check=True)
-    subprocess.run(
-        ["git", "-c", "user.name=b", "-c", "user.email=b@x", "commit", "-qm", "config"], cwd=repo, check=True
-    )
+    _commit_config(repo, plain)
     esc, hand = [], []
     for _ in range(repeat):
         esc.append(_run_escalate(repo, targets, edits, env)[0])
@@ -188,7 +192,7 @@ def measure_case(
     _shim(bin_dir, "git", [real_git], log)
     pytest_shim = _shim(bin_dir, "pytest-shim", [sys.executable, "-m", "pytest"], log)
     ruff_shim = _shim(bin_dir, "ruff-shim", [sys.executable, "-m", "ruff", "check"], log)
-    (repo / ".escalate.yml").write_text(yaml.safe_dump(_config([str(pytest_shim)], [str(ruff_shim)])))
+    _commit_config(repo, _config([str(pytest_shim)], [str(ruff_shim)]))
     shim_env = {
         **env,
         "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
