@@ -187,7 +187,7 @@ def run_section(
         from bench.corpus import load_corpus
         from bench.sidebyside import run_sidebyside
 
-        return run_sidebyside(load_corpus(), 2 if args.quick else 3, 2 if args.quick else 3, log=log)
+        return run_sidebyside(load_corpus(), 2, 2 if args.quick else 3, log=log)
     if name == "faults":
         from bench.faults import run_faults
 

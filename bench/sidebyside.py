@@ -7,9 +7,11 @@ Per case, alternating (escalate, by hand) ``repeat`` times so load drifts hit bo
 - **by hand**: on a copy with the fix applied, ``ruff check .`` then the full ``pytest``.
 
 The ratio is median(escalate) / median(by hand), with a bootstrap 95% interval over the
-repeats. A separate, untimed run of escalate goes through shims that log every ``git``, pytest
-and ruff process it starts (count and time): escalate's own time is its wall time minus the
-time in pytest and ruff and in API calls; the git count is how many ``git`` processes it ran.
+repeats. The timed escalate runs use the default sandbox (bubblewrap where it works); by hand
+runs unsandboxed, as a person would. A separate, untimed and unsandboxed run of escalate goes
+through shims that log every ``git``, pytest and ruff process it starts (count and time):
+escalate's own time is its wall time minus the time in pytest and ruff and in API calls; the
+git count is how many ``git`` processes it ran.
 
 Cases: corpus tasks (sub-second suites) and generated suites of 3 s or more (``suite_project``).
 """
@@ -192,7 +194,10 @@ def measure_case(
     _shim(bin_dir, "git", [real_git], log)
     pytest_shim = _shim(bin_dir, "pytest-shim", [sys.executable, "-m", "pytest"], log)
     ruff_shim = _shim(bin_dir, "ruff-shim", [sys.executable, "-m", "ruff", "check"], log)
-    _commit_config(repo, _config([str(pytest_shim)], [str(ruff_shim)]))
+    # Unsandboxed: the shims write their log outside the tree, which the sandbox's read-only root forbids.
+    traced = _config([str(pytest_shim)], [str(ruff_shim)])
+    traced["validate"]["sandbox"] = "none"
+    _commit_config(repo, traced)
     shim_env = {
         **env,
         "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",

@@ -268,7 +268,9 @@ ABORT_ONCE = (
 
 
 def test_a_run_that_aborts_once_is_retried_not_taken_as_the_truth(tmp_path, env, capsys):
-    root = project(tmp_path, {**CALC, "conftest.py": ABORT_ONCE})
+    # The test code keeps state between runs (a flag file), which the sandbox rightly throws away
+    # with its exported tree: the retry is what is under test, so this run is unsandboxed.
+    root = project(tmp_path, {**CALC, "conftest.py": ABORT_ONCE}, sandbox="none")
     env.set_script(script([ADD_FIX]))
     code, result, err = fix(capsys, root, "tests/test_ops.py::test_add")
     assert (code, result["outcome"]) == (0, "fixed"), err
@@ -300,7 +302,7 @@ def test_pre_existing_and_flaky_failures_are_not_blamed_new_ones_are(tmp_path, e
         "tests/test_legacy.py": "def test_legacy():\n    assert False, 'known broken'\n",
         "tests/test_flaky.py": FLAKY,
     }
-    root = project(tmp_path, files)
+    root = project(tmp_path, files, sandbox="none")  # the flaky test keeps state between runs
     breaks_mul = [ADD_FIX, edit("calc/ops.py", "return a * b", "return a ** b")]
     env.set_script(script(breaks_mul, [edit("calc/ops.py", "return a ** b", "return a * b")]))
     code, result, err = fix(capsys, root, "tests/test_ops.py::test_add")
@@ -319,7 +321,7 @@ def test_base_outcomes_are_remembered_per_commit(tmp_path, env, capsys):
         f"def test_legacy():\n    open({str(runs)!r}, 'a').write('run\\n')\n"
         "    assert False, 'known broken'\n"
     )
-    root = project(tmp_path, {**CALC, "tests/test_legacy.py": legacy})
+    root = project(tmp_path, {**CALC, "tests/test_legacy.py": legacy}, sandbox="none")  # counts outside
     env.set_script(script([ADD_FIX]))
     code, first, err = fix(capsys, root, "tests/test_ops.py::test_add")
     assert (code, first["outcome"]) == (0, "fixed"), err
