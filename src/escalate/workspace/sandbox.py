@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from escalate.errors import EscalateError
@@ -62,7 +62,6 @@ class Isolation:
     output_limit_kb: int = 8192  # per stream; head and tail kept
     pass_env: tuple[str, ...] = ()
     why_not: str = ""  # auto fell back to none: the reason, for the summary and the PR body
-    warnings: list[str] = field(default_factory=list, compare=False)
 
     @property
     def sandboxed(self) -> bool:
