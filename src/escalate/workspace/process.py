@@ -226,14 +226,25 @@ def _run(argv, launch, cwd, env, timeout_s, limits, memory_limit_mb, output_limi
         return CommandResult(argv, 126, "", why, time.monotonic() - start, timeout_s, str(cwd))
     out = _CappedStream(proc.stdout, output_limit)
     err = _CappedStream(proc.stderr, output_limit)
-    code: int | None
+    # A blocking wait and a timer that kills: Popen.wait(timeout) polls with sleeps of up to 50 ms,
+    # which a short command pays in full (bench/sandbox.py showed it).
+    expired = threading.Event()
+
+    def on_timeout() -> None:
+        expired.set()
+        _kill(proc, limits)
+
+    timer = threading.Timer(timeout_s, on_timeout)
+    timer.daemon = True
+    timer.start()
     try:
-        code = proc.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        code = None
+        returncode = proc.wait()
     except BaseException:
+        timer.cancel()
         _end(proc, limits)  # Ctrl-C during a test run must not leave the tests running
         raise
+    timer.cancel()
+    code: int | None = None if expired.is_set() else returncode
     _end(proc, limits)
     for stream in (out, err):
         stream.thread.join(REAP_TIMEOUT_S)
@@ -246,7 +257,7 @@ def _run(argv, launch, cwd, env, timeout_s, limits, memory_limit_mb, output_limi
     return CommandResult(argv, code, out.text(), stderr, time.monotonic() - start, timeout_s, str(cwd))
 
 
-def _end(proc: subprocess.Popen, limits: TreeLimits | None) -> None:
+def _kill(proc: subprocess.Popen, limits: TreeLimits | None) -> None:
     """Kill the whole tree: the process group, the cgroup; the pid namespace goes with its first process."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -254,4 +265,8 @@ def _end(proc: subprocess.Popen, limits: TreeLimits | None) -> None:
         pass
     if limits is not None:
         limits.kill()
+
+
+def _end(proc: subprocess.Popen, limits: TreeLimits | None) -> None:
+    _kill(proc, limits)
     proc.wait()
