@@ -102,3 +102,10 @@ def test_auto_without_bubblewrap_runs_and_says_so_once_and_everywhere(tmp_path, 
     assert done.stderr.count("run WITHOUT a sandbox") == 1, done.stderr
     summary = next((root / ".escalate" / "runs").iterdir()) / "summary.md"
     assert "ran without a sandbox" in summary.read_text()
+
+
+@pytest.mark.parametrize("mode", [pytest.param("bwrap", marks=needs_bwrap), "none"])
+def test_a_timeout_kills_the_tree_and_says_so(tmp_path, mode):
+    run = run_command(["sleep", "30"], tmp_path, timeout_s=1, isolation=Isolation(mode))
+    assert run.timed_out and run.duration_s < 15
+    assert "timed out after 1 s" in run.describe()
