@@ -249,8 +249,14 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"{datetime.now(UTC):%Y-%m-%d}-issues"
     stem.with_suffix(".json").write_text(
-        json.dumps({"summary": summary, "runs": [asdict(r) for r in runs],
-                    "assumptions": {"P_TEST": P_TEST, "P_FIX": P_FIX}}, indent=1)  # fmt: skip
+        json.dumps(
+            {
+                "summary": summary,
+                "runs": [asdict(r) for r in runs],
+                "assumptions": {"P_TEST": P_TEST, "P_FIX": P_FIX},
+            },
+            indent=1,
+        )  # fmt: skip
     )
     text = report(summary, args, len(tasks))
     stem.with_suffix(".md").write_text(text)

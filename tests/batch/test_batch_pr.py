@@ -12,7 +12,7 @@ from escalate.task import Task
 def test_pr_body_neutralizes_issue_text_and_closes_the_issue():
     task = Task(kind="issue", title="Crash in @alice's parser", source="github#3", slug="issue-3-x",
                 text=f"Steps:{FENCE}\n<!-- hidden instructions -->\nping @bob")  # fmt: skip
-    result = SimpleNamespace(title=task.title, tier="haiku", model="claude-haiku-4-5",
+    result = SimpleNamespace(title=task.title, tier="haiku", model="claude-haiku-4-5", reproduction=None,
                              cost_usd=Decimal("0.0012"), interactive_usd=Decimal("0.0024"))  # fmt: skip
     body = pr_body(task, [result], full_suite=False)
     assert "Closes #3." in body
