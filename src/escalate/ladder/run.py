@@ -1,24 +1,30 @@
 """The ladder loop for one task: workspace, baseline, route, tiers and attempts -> Outcome.
 
-Every exit path (fixed, not fixed, budget, API error, Ctrl-C, a bug) closes the run log with
-an outcome and removes the worktree; the branch survives only when fixed (or ``keep``).
+The loop has three steps, each on one screen: ``prepare`` (baseline, targets, route, crew),
+``climb`` (tier after tier) and ``attempt`` (one model attempt and its verdict). Every way it can
+end is an exception that carries its outcome (``ladder.stops``); ``run_task`` catches the base
+class, and in ``finally:`` closes the run log with that outcome and removes the worktree on
+every exit path (fixed, not fixed, budget, API error, Ctrl-C, a bug); the branch survives only
+when fixed (or ``keep``).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import count
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from escalate.agent import prompts as prompt
 from escalate.agent.session import AttemptEnd, Session
-from escalate.errors import EscalateError
 from escalate.ladder import preflight
-from escalate.ladder.policy import ACCEPT, ESCALATE, GIVE_UP, EscalationPolicy
-from escalate.llm.client import MeteredClient, ModelCallError, require_api_key
-from escalate.llm.pricing import Budget, BudgetExceeded, PriceTable, fmt_usd
+from escalate.ladder.policy import ACCEPT, ESCALATE, GIVE_UP, EscalationPolicy, Step
+from escalate.ladder.stops import CannotReproduce, Fixed, Halted, NeedsHuman, NotReproduced, Stop, halted_by
+from escalate.llm.client import MeteredClient, require_api_key
+from escalate.llm.pricing import Budget, PriceTable, fmt_usd
 from escalate.records.console import Progress
 from escalate.records.rundir import RunLog, cost_by_role, new_run_id
 from escalate.records.types import AttemptRecord, Decision, Outcome
@@ -26,23 +32,25 @@ from escalate.roles.plan import IMPLEMENTER
 from escalate.routing.first_request import first_request
 from escalate.routing.route import route
 from escalate.routing.testability import named_targets
+from escalate.validation.stages import Verdict
 
 if TYPE_CHECKING:
     from escalate.config import Config
+    from escalate.ladder.reproduce import ReproWorkspace
+    from escalate.llm.catalog import Catalog
     from escalate.llm.protocols import ModelClient, Provider
+    from escalate.records.ledger import Ledger, RunRecorder
+    from escalate.records.types import TierPlan
+    from escalate.roles.crew import Crew
+    from escalate.roles.plan import Brief
+    from escalate.routing.first_request import FirstRequest
+    from escalate.routing.route import Route
     from escalate.task import Task
+    from escalate.validation import BaselineFacts, Judgement, Validator
+    from escalate.validation.baseline import Baseline
+    from escalate.workspace import WorkingTree
 
-
-@dataclass
-class _Verdict:
-    """A verdict the runner reaches without running validation (refusal, circular state)."""
-
-    passed: bool
-    stage: str
-    reason: str
-    feedback: str
-    signature: str
-    duration_s: float = 0.0
+Connect = Callable[["Catalog"], "ModelClient"]  # the model client, made once the catalog is known
 
 
 def run_task(
@@ -53,7 +61,7 @@ def run_task(
     keep: bool = False,
     progress: Progress | None = None,
     max_cost: float | Decimal | None = None,
-    catalog: Any = None,
+    catalog: Catalog | Callable[[], Catalog] | None = None,
     provider: Provider | None = None,
 ) -> Outcome:
     """Fix one task on a ladder of tiers; see the module docstring. ``provider`` is the model API
@@ -95,7 +103,7 @@ def run_task(
         ladder.base_commit = ws.base_commit
         outcome.branch = ws.branch
 
-        def connect(catalog: Any) -> MeteredClient:  # after the baseline: no SDK import for nothing
+        def connect(catalog: Catalog) -> ModelClient:  # after the baseline: no SDK import for nothing
             return MeteredClient(
                 catalog,
                 prices,
@@ -108,22 +116,13 @@ def run_task(
             )
 
         ladder.run(ws, connect, catalog or (lambda: Catalog.load(repo_root, config)))
-    except BudgetExceeded as exc:
-        ladder.stopped("budget_exceeded", "budget", str(exc))
-    except ModelCallError as exc:
-        ladder.stopped("error", "api", str(exc))
-    except EscalateError as exc:
-        from escalate.validation.baseline import EnvironmentProblem, ValidationError
-
-        kind = "environment" if isinstance(exc, (EnvironmentProblem, ValidationError)) else "config"
-        ladder.stopped("error", kind, str(exc), say=False)  # the CLI's handler prints it, once
-        raise
-    except KeyboardInterrupt:
-        ladder.stopped("error", "interrupted", "interrupted (Ctrl-C or SIGTERM); the worktree was removed")
-        raise
-    except BaseException as exc:
-        ladder.stopped("error", "internal", f"internal error: {exc!r}")
-        raise
+    except Stop as stop:
+        ladder.stop(stop)
+    except BaseException as exc:  # budget and API errors are outcomes; the rest is raised on
+        halted = halted_by(exc)
+        ladder.stop(halted)
+        if halted.reraise:
+            raise
     finally:
         try:
             _close(ws, task, outcome, keep, log, progress)
@@ -135,7 +134,9 @@ def run_task(
     return outcome
 
 
-def _close(ws: Any, task: Task, outcome: Outcome, keep: bool, log: RunLog, progress: Progress) -> None:
+def _close(
+    ws: WorkingTree | None, task: Task, outcome: Outcome, keep: bool, log: RunLog, progress: Progress
+) -> None:
     """Every exit path: keep or drop the branch, remove the worktree, finish the log."""
     keep_branch = ws is not None and (outcome.outcome == "fixed" or keep)
     try:
@@ -162,11 +163,29 @@ def _close(ws: Any, task: Task, outcome: Outcome, keep: bool, log: RunLog, progr
             _final_table(progress, log, outcome.top_model_cost_usd)
 
 
-def _keep_attempt(ws: Any, task: Task, outcome: Outcome) -> None:
+def _keep_attempt(ws: WorkingTree, task: Task, outcome: Outcome) -> None:
     """--keep on a failed run: commit the last attempt's state so a human can pick it up."""
     outcome.commit = ws.commit(
         f"wip: escalate's last attempt at {task.title[:60]}\n\nNot fixed: {outcome.outcome}."
     )
+
+
+@dataclass
+class _Climb:
+    """What ``prepare`` measured and decided, for the tiers to use."""
+
+    ws: WorkingTree
+    baseline: Baseline
+    validate: Validator
+    targets: list[str]
+    failures: dict[str, str]  # target node id -> failure text at base
+    plan: Route
+    llm: ModelClient
+    request: FirstRequest
+    crew: Crew
+    brief: Brief
+    policy: EscalationPolicy
+    history: list[tuple[str, str, str, str, str]] = field(default_factory=list)  # for the hand-over
 
 
 class _Ladder:
@@ -183,8 +202,8 @@ class _Ladder:
         self.outcome = outcome
         self.current: tuple[str, str, int] | None = None  # (tier, model, n) of the attempt under way
         self.attempt_spent_from = Decimal(0)
-        self.ledger: Any = None  # ledger.Ledger, None when ledger.enabled is false
-        self.recorder: Any = None  # ledger.RunRecorder, started once the task is classified
+        self.ledger: Ledger | None = None  # None when ledger.enabled is false
+        self.recorder: RunRecorder | None = None  # started once the task is classified
         self.repo_root: Path | None = None
         self.base_commit: str | None = None
 
@@ -258,19 +277,21 @@ class _Ladder:
             self.decide("dirty", str(len(pre.dirty)), reason)
             self.progress.line(f"warning: {reason}")
 
-    def stopped(self, outcome: str, stage: str, reason: str, *, say: bool = True) -> None:
-        """The run stops mid-way (budget, API error, interrupt): close the attempt under way."""
-        if self.current is not None:
+    def stop(self, stop: Stop) -> None:
+        """Write the outcome a stop carries; a halt mid-way closes the attempt under way."""
+        if isinstance(stop, Halted) and self.current is not None:
             tier, model, n = self.current
-            self._record(tier, model, n, _Verdict(False, stage, reason, "", ""), "error")
-            self.current = None
-        self.outcome.outcome = outcome
-        self.outcome.explanation = reason
-        self.decide("outcome", outcome, reason)
-        if say:
-            self.progress.line(f"{outcome}: {reason}")
+            self._record(tier, model, n, Verdict(False, stop.stage, stop.explanation, "", ""), "error")
+        self.current = None
+        if isinstance(stop, Fixed):
+            self.outcome.diff, self.outcome.commit = stop.diff, stop.commit
+        self.outcome.outcome = stop.outcome
+        self.outcome.explanation = stop.explanation
+        self.decision(stop.decision)
+        if stop.line:
+            self.progress.line(stop.line)
 
-    def _record(self, tier: str, model: str, n: int, verdict: Any, word: str) -> AttemptRecord:
+    def _record(self, tier: str, model: str, n: int, verdict: Judgement, word: str) -> AttemptRecord:
         spent = self.budget.spent - self.attempt_spent_from
         record = AttemptRecord(
             tier=tier,
@@ -280,8 +301,8 @@ class _Ladder:
             stage=verdict.stage,
             reason=verdict.reason,
             cost_usd=spent,
-            output=getattr(verdict, "feedback", "") or "",
-            duration_s=getattr(verdict, "duration_s", 0.0) or 0.0,
+            output=verdict.feedback or "",
+            duration_s=verdict.duration_s or 0.0,
         )
         self.log.attempt(record)
         if self.recorder is not None:
@@ -289,10 +310,14 @@ class _Ladder:
         self.progress.attempt_end(word, verdict.stage, verdict.reason, self.budget.spent)
         return record
 
-    # -- the run -------------------------------------------------------------------------
+    # -- the run: prepare, climb, attempt ----------------------------------------------------
 
-    def run(self, ws: Any, connect: Any, catalog: Any) -> None:
-        from escalate.agent.editor import Editor
+    def run(self, ws: WorkingTree, connect: Connect, catalog: Catalog | Callable[[], Catalog]) -> NoReturn:
+        """Always ends in a ``Stop`` (or an error from below)."""
+        self.climb(self.prepare(ws, connect, catalog))
+
+    def prepare(self, ws: WorkingTree, connect: Connect, catalog: Catalog | Callable[[], Catalog]) -> _Climb:
+        """Baseline, targets, route, crew and brief. Raises CannotReproduce before any API call."""
         from escalate.ladder.presets import apply_preset
         from escalate.roles.crew import Crew
         from escalate.validation.stages import run_baseline, validate
@@ -313,11 +338,9 @@ class _Ladder:
             notify=self.progress.line,
         )
         targets = self._targets(baseline)
-        if targets is None:
-            return
         catalog = catalog() if callable(catalog) else catalog
         llm = connect(catalog)
-        failures = dict(getattr(baseline, "target_failures", {}) or {})
+        failures = dict(baseline.target_failures)
         # The same first request `escalate explain` measures: route() sizes it (count_tokens).
         request = first_request(task, ws.path, failures, targets, config)
         plan = route(task, baseline, config, catalog, self.ledger, root=ws.path, request=request, llm=llm)
@@ -330,83 +353,15 @@ class _Ladder:
         for d in apply_preset(plan, config):  # plan-execute moves the start, single keeps one tier
             self.decision(d)
         if task.kind == "issue" and not targets:
-            reproduced = self._reproduce(ws, llm, plan)
-            if reproduced is None:
-                return
-            targets, failures = reproduced
-        base_tree = ws.tree_hash()
-        policy = EscalationPolicy(base_tree, len(plan.tiers))
-        system = request.system
-        frames = request.frames
-        self.crew = crew = Crew.assemble(
-            task, config, catalog, llm, decide=self.decide, frames=frames, root=ws.path, route=plan,
+            targets, failures = self._reproduce(ws, llm, plan)
+        policy = EscalationPolicy(ws.tree_hash(), len(plan.tiers))
+        crew = Crew.assemble(
+            task, config, catalog, llm, decide=self.decide, frames=request.frames, root=ws.path, route=plan,
             progress=self.progress,
         )  # fmt: skip
         # The repo map's cache lives in the user's repo: a file in the worktree would change the tree hash.
-        brief = crew.brief(ws.path, failures, frames, Path(ws.repo_root) / ".escalate" / "cache")
-        history: list[tuple[str, str, str, str, str]] = []
-        index = plan.start
-        while True:
-            tier = plan.tiers[index]
-            policy.enter_tier(index, tier.max_attempts)
-            if history:
-                ws.reset_to_base()  # a new tier starts from the base, not from the last failure
-            editor = Editor(
-                ws.path,
-                config.editor.protected_paths,
-                config.editor.max_view_chars,
-                file_lister=getattr(ws, "files", None),
-            )
-            first = prompt.first_message(
-                root=ws.path,
-                task_title=task.title,
-                task_text=task.text,
-                target_failures=failures or {t: "" for t in targets},
-                frames=frames,
-                handover=prompt.handover_summary(history) if history else None,
-                suite_must_pass=not targets,
-                focus_files=brief.paths,
-                briefing=brief.text(),
-            )
-            session = Session(
-                tier, llm, editor, system, first, max_turns=config.session.max_turns, role=IMPLEMENTER
-            )
-            feedback: str | None = None
-            n = 0
-            while True:
-                n += 1
-                label = f"{tier.name} attempt {n}"
-                self.current = (tier.name, tier.model.id, n)
-                self.attempt_spent_from = self.budget.spent
-                self.progress.attempt_start(tier.name, tier.model.id, n)
-                end = session.attempt(feedback)
-                # Only the model's edits make an attempt: what tests or tools wrote goes back to base.
-                ws.restore_except(editor.changed)
-                tree = ws.tree_hash()
-                verdict = self._judge(end, tree, policy, ws, baseline, targets, validate)
-                if verdict.passed:  # the reviewer reads what the tests cannot judge
-                    verdict = crew.review(ws.diff(), targets, end.text, verdict.duration_s) or verdict
-                step = policy.after_attempt(label, tree, verdict.passed, verdict.signature)
-                word = "pass" if verdict.passed else ("circular" if step.circular else "fail")
-                self._record(tier.name, tier.model.id, n, verdict, word)
-                self.current = None
-                if step.action == ACCEPT:
-                    self._fixed(ws, tier, targets, end, editor.changed)
-                    return
-                history.append((f"{label} ({tier.model.id})", verdict.stage, verdict.reason, ws.diff(), word))
-                if step.action in (ESCALATE, GIVE_UP):
-                    break
-                feedback = prompt.feedback_message(verdict.stage, verdict.reason, verdict.feedback)
-            if step.action == GIVE_UP:
-                self.decide("escalate", "needs_human", step.reason)
-                self.outcome.outcome = "needs_human"
-                self.outcome.explanation = f"Every tier failed; the last: {step.reason}."
-                self.progress.line(f"needs a human: {step.reason}")
-                return
-            nxt = plan.tiers[index + 1]
-            self.decide("escalate", f"{tier.name} -> {nxt.name} ({nxt.model.id})", step.reason)
-            self.progress.line(f"escalating {tier.name} -> {nxt.name}: {step.reason}")
-            index += 1
+        brief = crew.brief(ws.path, failures, request.frames, Path(ws.repo_root) / ".escalate" / "cache")
+        return _Climb(ws, baseline, validate, targets, failures, plan, llm, request, crew, brief, policy)
 
     def _base_memory(self, commit: str) -> tuple[dict[str, str] | None, Any]:
         """What earlier runs measured at this commit, and how to keep what this run measures."""
@@ -422,24 +377,19 @@ class _Ladder:
             )
         return known, lambda outcomes: base_outcomes.remember(ledger, repo, commit, outcomes)
 
-    def _targets(self, baseline: Any) -> list[str] | None:
-        """The tests that must pass after the change; None when the task cannot be reproduced."""
+    def _targets(self, baseline: BaselineFacts) -> list[str]:
+        """The tests that must pass after the change. Raises CannotReproduce when none fails at base."""
         task = self.task
-        failing = set(getattr(baseline, "failing_tests", set()) or set())
         if task.target_tests:
             targets = [t for t in task.target_tests if baseline.reproduces([t])]
             passing = [t for t in task.target_tests if t not in targets]
             if not targets:
-                why = f"the target test(s) pass at the base commit: {', '.join(passing)}"
-                self.decide("baseline", "cannot_reproduce", why)
-                self.outcome.outcome = "cannot_reproduce"
-                self.outcome.explanation = why + ". Nothing was sent to the API."
-                self.progress.line(f"cannot reproduce: {why}")
-                return None
+                raise CannotReproduce(f"the target test(s) pass at the base commit: {', '.join(passing)}")
             if passing:
                 self.decide("baseline", "targets", f"already passing at base, dropped: {', '.join(passing)}")
             self.outcome.targets = targets
             return targets
+        failing = set(baseline.failing_tests)
         if task.kind == "issue":  # the issue's tests, never the base's other failures
             targets = named_targets(task, failing)
             others = sorted(failing - set(targets))
@@ -461,9 +411,12 @@ class _Ladder:
             self.decide("baseline", "targets", "no test fails at base: the whole suite and ruff must pass")
         return targets
 
-    def _reproduce(self, ws: Any, llm: ModelClient, plan: Any) -> tuple[list[str], dict[str, str]] | None:
+    def _reproduce(
+        self, ws: ReproWorkspace, llm: ModelClient, plan: Route
+    ) -> tuple[list[str], dict[str, str]]:
         """An issue without a named test: a reproduction test first, or judged without one (and said
-        so). Returns the targets and their failures at base; None when the run ends here."""
+        so). Returns the targets and their failures at base; raises NotReproduced when no tier
+        writes a test that fails at base."""
         from escalate.ladder.reproduce import reproduce
         from escalate.routing.testability import testability
 
@@ -478,12 +431,7 @@ class _Ladder:
         self.decide("reproduce", "test first", choice.reason)
         found = reproduce(self.task, self.config, ws, llm, plan.tiers, self, self.progress)
         if found is None:
-            why = "no tier wrote a test that fails at base for the reason the issue gives"
-            self.decide("reproduce", "failed", why)
-            self.outcome.outcome = "needs_human"
-            self.outcome.explanation = f"Could not reproduce the issue: {why}. Nothing was changed."
-            self.progress.line(f"needs a human: {why}")
-            return None
+            raise NotReproduced("no tier wrote a test that fails at base for the reason the issue gives")
         self.outcome.reproduction = found
         self.outcome.targets = list(found.tests)
         why = f"written by {found.tier} ({found.model}), fails at base; committed as {found.commit[:12]}"
@@ -497,46 +445,113 @@ class _Ladder:
         self.current = (tier, model, n)
         self.attempt_spent_from = self.budget.spent
 
-    def end_attempt(self, tier: str, model: str, n: int, verdict: Any, word: str) -> None:
+    def end_attempt(self, tier: str, model: str, n: int, verdict: Judgement, word: str) -> None:
         self._record(tier, model, n, verdict, word)
         self.current = None
 
-    def _judge(
-        self,
-        end: AttemptEnd,
-        tree: str,
-        policy: EscalationPolicy,
-        ws: Any,
-        baseline: Any,
-        targets: list[str],
-        validate: Any,
-    ) -> Any:
+    def climb(self, c: _Climb) -> NoReturn:
+        """Tier after tier from the start tier up, never down. Raises Fixed or NeedsHuman."""
+        for index in range(c.plan.start, len(c.plan.tiers)):
+            tier = c.plan.tiers[index]
+            step = self.tier(c, index, tier)
+            if step.action == GIVE_UP:
+                raise NeedsHuman(step.reason)
+            nxt = c.plan.tiers[index + 1]
+            self.decide("escalate", f"{tier.name} -> {nxt.name} ({nxt.model.id})", step.reason)
+            self.progress.line(f"escalating {tier.name} -> {nxt.name}: {step.reason}")
+        raise AssertionError("the policy gives up on the top tier")  # pragma: no cover
+
+    def tier(self, c: _Climb, index: int, tier: TierPlan) -> Step:
+        """One tier's conversation: attempts until the policy escalates or gives up (or Fixed)."""
+        c.policy.enter_tier(index, tier.max_attempts)
+        if c.history:
+            c.ws.reset_to_base()  # a new tier starts from the base, not from the last failure
+        session = self._session(c, tier)
+        feedback: str | None = None
+        for n in count(1):
+            verdict, step = self.attempt(c, session, tier, n, feedback)
+            if step.action in (ESCALATE, GIVE_UP):
+                return step
+            feedback = prompt.feedback_message(verdict.stage, verdict.reason, verdict.feedback)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _session(self, c: _Climb, tier: TierPlan) -> Session:
+        """A fresh conversation for ``tier``, told what earlier tiers tried."""
+        from escalate.agent.editor import Editor
+
+        config, task = self.config, self.task
+        editor = Editor(
+            c.ws.path, config.editor.protected_paths, config.editor.max_view_chars, file_lister=c.ws.files
+        )
+        first = prompt.first_message(
+            root=c.ws.path,
+            task_title=task.title,
+            task_text=task.text,
+            target_failures=c.failures or {t: "" for t in c.targets},
+            frames=c.request.frames,
+            handover=prompt.handover_summary(c.history) if c.history else None,
+            suite_must_pass=not c.targets,
+            focus_files=c.brief.paths,
+            briefing=c.brief.text(),
+        )
+        max_turns = config.session.max_turns
+        return Session(tier, c.llm, editor, c.request.system, first, max_turns=max_turns, role=IMPLEMENTER)
+
+    def attempt(
+        self, c: _Climb, session: Session, tier: TierPlan, n: int, feedback: str | None
+    ) -> tuple[Judgement, Step]:
+        """One attempt: model turns, the verdict (validation, then review), the policy's next step.
+        Raises Fixed when the policy accepts."""
+        label = f"{tier.name} attempt {n}"
+        self.current = (tier.name, tier.model.id, n)
+        self.attempt_spent_from = self.budget.spent
+        self.progress.attempt_start(tier.name, tier.model.id, n)
+        end = session.attempt(feedback)
+        # Only the model's edits make an attempt: what tests or tools wrote goes back to base.
+        c.ws.restore_except(session.editor.changed)
+        tree = c.ws.tree_hash()
+        verdict = self._judge(c, end, tree)
+        if verdict.passed:  # the reviewer reads what the tests cannot judge
+            verdict = c.crew.review(c.ws.diff(), c.targets, end.text, verdict.duration_s) or verdict
+        step = c.policy.after_attempt(label, tree, verdict.passed, verdict.signature)
+        word = "pass" if verdict.passed else ("circular" if step.circular else "fail")
+        self._record(tier.name, tier.model.id, n, verdict, word)
+        self.current = None
+        if step.action == ACCEPT:
+            raise self._fixed(c, tier, end, session.editor.changed)
+        c.history.append((f"{label} ({tier.model.id})", verdict.stage, verdict.reason, c.ws.diff(), word))
+        return verdict, step
+
+    def _judge(self, c: _Climb, end: AttemptEnd, tree: str) -> Judgement:
         failed = end.failed_reason
         if failed:
-            return _Verdict(False, "model", failed, failed, f"model:{end.reason}")
-        circular = policy.circular_reason(tree)
+            return Verdict(False, "model", failed, failed, f"model:{end.reason}")
+        circular = c.policy.circular_reason(tree)
         if circular:
             # Validating a state already known to fail (or the base) only costs time.
-            return _Verdict(False, "circular", circular, circular, f"circular:{tree}")
-        return validate(
-            ws.path, ws.changed_files(), baseline, targets, self.config.validate, notify=self.progress.line
+            return Verdict(False, "circular", circular, circular, f"circular:{tree}")
+        return c.validate(
+            c.ws.path,
+            c.ws.changed_files(),
+            c.baseline,
+            c.targets,
+            self.config.validate,
+            notify=self.progress.line,
         )
 
-    def _fixed(self, ws: Any, tier: Any, targets: list[str], end: AttemptEnd, edited: set[str]) -> None:
-        task = self.task
-        message = commit_message(task.title, targets, tier.name, tier.model.id, end.text)
-        ws.restore_except(edited)  # the last validation's by-products are not part of the fix
-        self.outcome.diff = ws.diff()
-        message = self.crew.commit_message(self.outcome.diff, message, end.text)
-        self.outcome.commit = ws.commit(message, paths=edited)
+    def _fixed(self, c: _Climb, tier: TierPlan, end: AttemptEnd, edited: set[str]) -> Fixed:
+        """Commit the passing change (the model's edits only) with the commit writer's message."""
+        message = commit_message(self.task.title, c.targets, tier.name, tier.model.id, end.text)
+        c.ws.restore_except(edited)  # the last validation's by-products are not part of the fix
+        diff = c.ws.diff()
+        message = c.crew.commit_message(diff, message, end.text)
+        commit = c.ws.commit(message, paths=edited)
         if self.outcome.reproduction is not None:  # the evidence: the same tests, passing now
             from escalate.ladder.reproduce import passing_run
 
             repro = self.outcome.reproduction
-            repro.after_output = passing_run(ws.path, self.config, repro)
-        self.outcome.outcome = "fixed"
-        self.outcome.explanation = f"Fixed by {tier.name} ({tier.model.id}) on branch {ws.branch}."
-        self.decide("outcome", "fixed", f"{tier.name} ({tier.model.id}) passed validation")
+            repro.after_output = passing_run(c.ws.path, self.config, repro)
+        return Fixed(tier.name, tier.model.id, c.ws.branch, commit, diff)
 
 
 def commit_message(title: str, targets: list[str], tier: str, model: str, summary: str = "") -> str:
