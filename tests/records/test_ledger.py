@@ -24,7 +24,7 @@ FINAL_SCHEMA = {
     "tasks": ["run_id", "kind", "slug", "title", "labels", "complexity", "error_cost"],
     "attempts": [
         "id", "run_id", "tier", "model", "n", "verdict", "stage", "reason", "cost_usd", "created_at",
-        "circular",
+        "circular", "model_verdict",
     ],
     "calls": [
         "id", "run_id", "tier", "role", "model", "input_tokens", "output_tokens", "cache_write_tokens",
@@ -124,6 +124,25 @@ def test_old_ledger_is_migrated_without_losing_rows(tmp_path):
         assert ledger.decisions("r1")[0]["choice"] == "haiku"
         assert ledger.db.execute("SELECT COUNT(*) FROM calls WHERE batch = 1").fetchone()[0] == 1
     assert schema(path) == FINAL_SCHEMA
+
+
+def test_infrastructure_errors_are_kept_apart_from_model_verdicts(tmp_path):
+    with Ledger.open(tmp_path / "ledger.db") as ledger:
+        run = ledger.record_run_start("r1", repo="acme/shop")
+        ledger.record_task(run, kind="issue", complexity="generative", error_cost="low")
+        ledger.record_attempt(run, "haiku", "claude-haiku-4-5", 1, "fail", "target", "assert 1 == 2", 0.01)
+        ledger.record_attempt(run, "sonnet", "claude-sonnet-4-6", 1, "error", "api", "overloaded", 0.02)
+        run2 = ledger.record_run_start("r2", repo="acme/shop")
+        ledger.record_task(run2, kind="issue", complexity="generative", error_cost="low")
+        ledger.record_attempt(run2, "sonnet", "claude-sonnet-4-6", 1, "pass", "ok", "", 0.05)
+        kept = ledger.db.execute("SELECT verdict, model_verdict FROM attempts ORDER BY id").fetchall()
+        assert [tuple(r) for r in kept] == [("fail", 1), ("error", 0), ("pass", 1)]  # recorded, apart
+        visits = ledger.tier_visits("generative", "low")
+    # The API error on sonnet is no sonnet failure: only haiku's failure and r2's start count.
+    assert [(v.run_id, v.tier, v.solved, v.started_here, v.repo, v.last_stage) for v in visits] == [
+        ("r1", "haiku", False, True, "acme/shop", "target"),
+        ("r2", "sonnet", True, True, "acme/shop", "ok"),
+    ]
 
 
 def test_every_write_is_visible_to_another_connection_at_once(tmp_path):

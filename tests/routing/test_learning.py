@@ -1,14 +1,12 @@
-"""Learning from outcomes: the ledger's history moves a class's start tier, with the numbers as reason."""
+"""Learning from outcomes: the start tier by expected cost, per repository and class, with shrinkage."""
 
 from __future__ import annotations
-
-import math
 
 import pytest
 
 from escalate.config import Config, RouterConfig
 from escalate.records.ledger import Ledger
-from escalate.routing.learning import choose_start, cost_per_success, expected_cost, tier_estimates
+from escalate.routing.learning import breakeven, choose_start, explores, tier_stats
 from escalate.routing.rules import Classification
 
 TIERS = ["haiku", "sonnet", "opus"]
@@ -16,16 +14,21 @@ MODELS = {"haiku": "claude-haiku-4-5", "sonnet": "claude-sonnet-4-6", "opus": "c
 GENERATIVE_LOW = Classification(
     "generative", "low", ["a failing test with no mechanical or reasoning signal"]
 )
+NO_EXPLORE = RouterConfig(explore_share=0)
 
 
 def write_run(
-    ledger: Ledger, run: str, klass: Classification, ladder: list[tuple[str, list[str], float]]
+    ledger: Ledger,
+    run: str,
+    klass: Classification,
+    ladder: list[tuple[str, list[str], float]],
+    repo: str = "/srv/shop",
 ) -> None:
     """One finished run the way the runner records it: task, attempts per tier, outcome.
 
     `ladder` holds (tier, verdicts of its attempts, cost per attempt).
     """
-    ledger.record_run_start(run, repo="/srv/shop", base_commit="9e1d3a7", source="cli")
+    ledger.record_run_start(run, repo=repo, base_commit="9e1d3a7", source="cli")
     ledger.record_task(
         run, kind="test", slug=run, title=f"tests/test_shop.py::{run}", complexity=klass.complexity,
         error_cost=klass.error_cost,
@@ -61,104 +64,118 @@ def ledger(tmp_path):
         yield ledger
 
 
-def test_estimates_and_expected_cost_from_the_ledger(ledger):
+def test_rates_are_shrunk_per_repo_and_class_and_costs_measured_per_tier(ledger):
     haiku_rarely_solves(ledger)
-    est = tier_estimates(ledger.tier_visits("generative", "low"), TIERS)
-    assert [(e.tier, e.tasks, e.solved) for e in est] == [("haiku", 8, 1), ("sonnet", 7, 6), ("opus", 1, 1)]
-    assert [round(e.mean_cost, 4) for e in est] == [0.04, 0.09, 0.30]
-    # From haiku: 0.04 + 7/8 * 0.09 + 7/8 * 1/7 * 0.30; every task is solved somewhere.
-    assert expected_cost(est, 0) == (pytest.approx(0.15625), pytest.approx(1.0))
-    assert cost_per_success(est, 1) == pytest.approx(0.09 + 0.30 / 7)
+    stats = tier_stats(ledger.tier_visits(), TIERS, GENERATIVE_LOW, "/srv/shop", NO_EXPLORE)
+    haiku, sonnet, opus = stats
+    # global (1+1)/(8+2) = 0.2; class (1 + 4*0.2)/(8+4) = 0.15; repo (1 + 4*0.15)/(8+4) = 0.1333
+    assert (haiku.start.successes, haiku.start.trials) == (1, 8)
+    assert haiku.start.prior == pytest.approx(0.15) and haiku.start.mean == pytest.approx(1.6 / 12)
+    assert (haiku.cost_success, haiku.cost_fail) == (pytest.approx(0.04), pytest.approx(0.04))
+    # sonnet was only ever reached after haiku failed: its start and after-fail rates are kept apart.
+    assert (sonnet.after_fail.successes, sonnet.after_fail.trials) == (6, 7)
+    assert sonnet.start.trials == 0 and sonnet.start.mean == pytest.approx(sonnet.after_fail.mean)
+    assert sonnet.cost_visit == pytest.approx(0.09) and opus.cost_visit == pytest.approx(0.30)
+    # (c_next - c_cheap) / (c_next - c_cheap + F_cheap) = 0.05 / 0.09
+    assert breakeven(haiku, sonnet) == pytest.approx(0.05 / 0.09)
 
 
-def test_history_moves_the_start_when_haiku_rarely_solves_a_class(ledger):
+def test_history_moves_the_start_when_the_cheap_tier_fails_above_its_break_even(ledger):
     haiku_rarely_solves(ledger)
-    choice = choose_start(ledger, GENERATIVE_LOW, TIERS, 0, RouterConfig(), models=MODELS)
+    choice = choose_start(ledger, GENERATIVE_LOW, TIERS, NO_EXPLORE, repo="/srv/shop", models=MODELS)
     assert (choice.index, choice.name, choice.moved, choice.used_history) == (1, "sonnet", True, True)
-    assert "haiku solved 1/8 generative/low tasks (12%), $0.04 per task there" in choice.reason
-    assert "sonnet solved 6/7 generative/low tasks (86%), $0.09 per task there" in choice.reason
-    assert choice.reason.endswith("starting at sonnet: expected $0.13 per solved task vs $0.16 from haiku")
-    # opus has one task of history, below router.min_history: never a candidate start.
-    assert set(choice.per_success) == {"haiku", "sonnet"}
+    assert [(s.tier, s.move_up) for s in choice.steps] == [("haiku", True), ("sonnet", False)]
+    assert "haiku as a start tier solved 1/8 generative/low in /srv/shop tasks" in choice.reason
+    assert "break-even 56%" in choice.reason and choice.reason.endswith("start at sonnet")
 
 
-def test_history_keeps_haiku_when_it_solves_most_tasks(ledger):
+def test_learning_moves_the_start_per_repository(ledger):
+    """One repository's haiku fails most tasks, another's solves most: each gets its own start."""
+    for i in range(10):
+        hard = [*HAIKU_FAILS, ("sonnet", ["pass"], 0.09)] if i < 8 else [("haiku", ["pass"], 0.02)]
+        write_run(ledger, f"a{i}", GENERATIVE_LOW, hard, repo="acme/hard")
+        easy = [("haiku", ["pass"], 0.02)] if i < 9 else [*HAIKU_FAILS, ("sonnet", ["pass"], 0.09)]
+        write_run(ledger, f"b{i}", GENERATIVE_LOW, easy, repo="acme/easy")
+    hard = choose_start(ledger, GENERATIVE_LOW, TIERS, NO_EXPLORE, repo="acme/hard")
+    easy = choose_start(ledger, GENERATIVE_LOW, TIERS, NO_EXPLORE, repo="acme/easy")
+    assert (hard.name, easy.name) == ("sonnet", "haiku")
+    assert hard.tiers[0].start.mean < 0.4 < 0.75 < easy.tiers[0].start.mean
+    # A repository with no history leans on the class (11 of 20 haiku starts solved): haiku.
+    new = choose_start(ledger, GENERATIVE_LOW, TIERS, NO_EXPLORE, repo="acme/new")
+    assert new.name == "haiku" and new.tiers[0].start.trials == 0
+
+
+def test_history_keeps_the_cheapest_tier_when_it_solves_most_tasks(ledger):
     for i in range(6):
         write_run(ledger, f"ok{i}", GENERATIVE_LOW, [("haiku", ["pass"], 0.01)])
     write_run(ledger, "hard", GENERATIVE_LOW, [*HAIKU_FAILS, ("sonnet", ["pass"], 0.09)])
-    choice = choose_start(ledger, GENERATIVE_LOW, TIERS, 0, RouterConfig())
+    choice = choose_start(ledger, GENERATIVE_LOW, TIERS, NO_EXPLORE)
     assert (choice.index, choice.moved, choice.used_history) == (0, False, True)
-    assert "haiku solved 6/7 generative/low tasks (86%)" in choice.reason
-    assert "keeping haiku" in choice.reason and "the cheapest start" in choice.reason
+    assert "not above it: try haiku first" in choice.reason
 
 
-def test_a_small_saving_within_the_margin_keeps_the_rule(ledger):
+def test_a_margin_over_the_break_even_is_needed(ledger):
     haiku_rarely_solves(ledger)
-    choice = choose_start(ledger, GENERATIVE_LOW, TIERS, 0, RouterConfig(learning_margin=0.5))
+    cfg = RouterConfig(explore_share=0, learning_margin=0.9)  # needs P(fail) > 0.556 * 1.9
+    choice = choose_start(ledger, GENERATIVE_LOW, TIERS, cfg, repo="/srv/shop")
     assert (choice.index, choice.moved) == (0, False)
-    assert "sonnet would be $0.13, within router.learning_margin (50%)" in choice.reason
 
 
-def test_too_little_history_falls_back_to_the_rules(ledger):
+def test_too_little_history_starts_on_the_cheapest_tier(ledger):
     for i in range(3):
         write_run(ledger, f"t{i}", GENERATIVE_LOW, [*HAIKU_FAILS, ("sonnet", ["pass"], 0.09)])
-    # Another class's history does not count for this one.
-    haiku_rarely_solves(ledger, Classification("mechanical", "low"), prefix="m")
-    choice = choose_start(ledger, GENERATIVE_LOW, TIERS, 0, RouterConfig(min_history=5))
+    choice = choose_start(ledger, GENERATIVE_LOW, TIERS, RouterConfig(min_history=5))
     assert (choice.index, choice.moved, choice.used_history) == (0, False, False)
     assert choice.reason == (
-        "only 3 past generative/low task(s) in the ledger, 5 needed (router.min_history): "
-        "rule-based start at haiku"
+        "only 3 task(s) on haiku in the ledger, 5 needed (router.min_history): "
+        "start at the cheapest tier, haiku"
     )
 
 
-def test_learning_off_or_no_ledger_keeps_the_rules(ledger):
+def test_learning_off_or_no_ledger_starts_on_the_cheapest_tier(ledger):
     haiku_rarely_solves(ledger)
-    off = choose_start(ledger, GENERATIVE_LOW, TIERS, 0, RouterConfig(learning=False))
+    off = choose_start(ledger, GENERATIVE_LOW, TIERS, RouterConfig(learning=False))
     assert (off.index, off.moved, off.reason) == (
         0,
         False,
-        "router.learning is off: rule-based start at haiku",
+        "router.learning is off: start at the cheapest tier, haiku",
     )
-    none = choose_start(None, GENERATIVE_LOW, TIERS, 0, RouterConfig())
+    none = choose_start(None, GENERATIVE_LOW, TIERS, RouterConfig())
     assert (none.index, none.moved) == (0, False) and "ledger.enabled" in none.reason
 
 
 def test_history_of_an_older_model_does_not_count(ledger):
     haiku_rarely_solves(ledger)
     newer = {**MODELS, "haiku": "claude-haiku-5"}
-    choice = choose_start(ledger, GENERATIVE_LOW, TIERS, 0, RouterConfig(), models=newer)
-    # Haiku's history was made by claude-haiku-4-5: nothing to compare the rule's start against.
-    assert (choice.index, choice.moved, choice.used_history) == (0, False, True)
-    assert "haiku has fewer than 5 generative/low tasks to compare against" in choice.reason
+    choice = choose_start(ledger, GENERATIVE_LOW, TIERS, NO_EXPLORE, models=newer)
+    assert (choice.index, choice.used_history) == (0, False)
+    assert "only 0 task(s) on haiku" in choice.reason
 
 
-def test_high_error_cost_never_starts_below_its_rule_tier(ledger):
-    klass = Classification("generative", "high")
-    for i in range(6):
-        write_run(ledger, f"h{i}", klass, [("haiku", ["pass"], 0.01)])
-        write_run(ledger, f"s{i}", klass, [("sonnet", ["pass"], 0.20)])
-    low_start = choose_start(ledger, Classification("generative", "high"), TIERS, 1, RouterConfig())
-    assert (low_start.index, low_start.moved) == (1, False)
-    assert "haiku" not in low_start.per_success
-
-
-def test_a_class_that_was_never_solved_is_unbounded(ledger):
-    klass = Classification("reasoning", "low")
+def test_infrastructure_errors_are_not_failures(ledger):
+    for i in range(8):  # haiku "failed" 8 times, but every one was an API error
+        write_run(ledger, f"e{i}", GENERATIVE_LOW, [("haiku", ["error"], 0.0), ("sonnet", ["pass"], 0.09)])
     for i in range(5):
-        write_run(
-            ledger, f"r{i}", klass, [("sonnet", ["fail", "fail"], 0.1), ("opus", ["fail", "fail"], 0.4)]
-        )
-    choice = choose_start(ledger, klass, TIERS, 1, RouterConfig())
-    assert math.isinf(choice.per_success["sonnet"]) and math.isinf(choice.per_success["opus"])
-    assert (choice.index, choice.moved) == (1, False)
-    assert "unbounded (never solved)" in choice.reason
+        write_run(ledger, f"ok{i}", GENERATIVE_LOW, [("haiku", ["pass"], 0.01)])
+    choice = choose_start(ledger, GENERATIVE_LOW, TIERS, NO_EXPLORE)
+    assert choice.tiers[0].start.trials == 5 and choice.name == "haiku"
+
+
+def test_exploration_is_deterministic_per_task_and_starts_one_tier_lower(ledger):
+    assert explores("issue-42", 0.3) == explores("issue-42", 0.3)
+    share = sum(explores(f"task-{i}", 0.05) for i in range(4000)) / 4000
+    assert 0.04 < share < 0.06
+    haiku_rarely_solves(ledger)
+    picked = next(f"t-{i}" for i in range(200) if explores(f"t-{i}", 0.05))
+    other = next(f"t-{i}" for i in range(200) if not explores(f"t-{i}", 0.05))
+    cfg = RouterConfig(explore_share=0.05)
+    explored = choose_start(ledger, GENERATIVE_LOW, TIERS, cfg, repo="/srv/shop", task_id=picked)
+    assert (explored.name, explored.explored) == ("haiku", True) and "router.explore_share" in explored.reason
+    assert choose_start(ledger, GENERATIVE_LOW, TIERS, cfg, repo="/srv/shop", task_id=other).name == "sonnet"
 
 
 def test_names_come_from_the_configured_ladder(ledger):
     haiku_rarely_solves(ledger)
     two_tiers = Config(tiers=[{"name": "haiku", "line": "haiku"}, {"name": "sonnet", "line": "sonnet"}]).tiers
-    choice = choose_start(ledger, GENERATIVE_LOW, two_tiers, 0, RouterConfig())
-    assert (choice.index, choice.name) == (1, "sonnet")
-    # Without opus in the ladder the one opus-solved task is simply unsolved from sonnet.
-    assert choice.per_success["sonnet"] == pytest.approx(0.09 / (6 / 7))
+    choice = choose_start(ledger, GENERATIVE_LOW, two_tiers, NO_EXPLORE, repo="/srv/shop")
+    assert (choice.index, choice.name) == (1, "sonnet") and len(choice.steps) == 1

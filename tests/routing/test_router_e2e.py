@@ -36,8 +36,9 @@ def rows(root: Path, sql: str) -> list[dict]:
 
 
 def test_classifier_and_a_line_tier_in_a_full_fix(tmp_path, env):
-    """The classifier says reasoning: the run starts on the `line: sonnet` tier, which resolves to the
-    newest active sonnet of the sim's Models API; the classifier call is charged and logged."""
+    """The classifier says reasoning; the run starts (start_tier) on the `line: sonnet` tier, which
+    resolves to the newest active sonnet of the sim's Models API; the classifier call is charged and
+    logged. (A class no longer moves the start by itself: only ledger history does, issue 14.)"""
     verdict = {"complexity": "reasoning", "error_cost": "low", "reason": "needs a careful look"}
     env.set_script(
         {
@@ -54,6 +55,7 @@ def test_classifier_and_a_line_tier_in_a_full_fix(tmp_path, env):
         root,
         tiers=[{"name": "haiku", "model": "claude-haiku-4-5"}, {"name": "sonnet", "line": "sonnet"}],
         router={"classifier_call": True},
+        start_tier="sonnet",
     )
     outcome = run_task(Task.from_tests([CALC_TARGET]), root, config)
     assert outcome.outcome == "fixed", outcome.explanation

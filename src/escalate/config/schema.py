@@ -159,9 +159,17 @@ class LedgerConfig(Section):
 
 class RouterConfig(Section):
     learning: bool = True
-    """Let ledger history move the start tier for a task class."""
+    """Let ledger history move the start tier up and stop hopeless escalation (off: cheapest, full ladder)."""
     min_history: int = Field(5, ge=1)
-    """Past tasks of a class needed before history may move its start tier."""
+    """Visits of the cheapest tier (start) or after-fail visits of a tier (give-up) before history acts."""
+    prior_strength: float = Field(4.0, gt=0)
+    """Pseudo-tasks of the prior: a repository's rate leans on its class's, a class's on the ledger's."""
+    explore_share: float = Field(0.05, ge=0, le=0.5)
+    """Share of tasks (by a hash of the task id) that start one tier below the estimate, to keep learning."""
+    value_usd: float = Field(10.0, gt=0)
+    """What a fix is worth to you: a higher tier is tried only when P(it fixes) x value_usd beats its cost."""
+    same_failure_discount: float = Field(0.5, ge=0, le=1)
+    """Factor on the next tier's chance when every lower tier failed with the same signature and stage."""
     context_limit_tokens: int = Field(200000, ge=1000)
     """A task whose context exceeds this starts on the strongest tier."""
     classifier_call: bool = False
@@ -193,7 +201,7 @@ class RouterConfig(Section):
     hard_effort: Effort = "high"
     """Effort for Opus-line tiers on reasoning-intensive or high-error-cost work; set "max" to go further."""
     learning_margin: float = Field(0.1, ge=0, lt=1)
-    """Relative saving in expected cost per solved task needed before history overrides the rule start."""
+    """Relative margin over the break-even P(cheaper tier fails) before history moves the start up."""
     capability_cache_ttl_s: int = Field(86400, ge=0)
     """How long the Models API answer is cached on disk, in seconds."""
 

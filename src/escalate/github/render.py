@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from escalate.errors import EscalateError
 from escalate.llm.pricing import fmt_usd
 from escalate.records.rundir import TOKEN_FIELDS, evidence_lines
-from escalate.records.types import AttemptRecord, Decision, Outcome
+from escalate.records.types import AttemptRecord, Decision, Outcome, climb_numbers
 from escalate.workspace.hardening import minimal_env, safe_git
 
 if TYPE_CHECKING:
@@ -145,7 +145,12 @@ def cost_section(outcome: Outcome) -> str:
 def decisions_section(decisions: list[Decision]) -> str:
     if not decisions:
         return "_No routing decisions were recorded._"
-    return "\n".join(f"- **{d.kind}**: {_cell(d.choice, 200)} ({_cell(d.reason, 300)})" for d in decisions)
+    lines = []
+    for d in decisions:
+        lines.append(f"- **{d.kind}**: {_cell(d.choice, 200)} ({_cell(d.reason, 300)})")
+        if climb_numbers(d.data):  # the give-up / escalate estimate, as numbers
+            lines.append(f"  - numbers: {_cell(climb_numbers(d.data), 400)}")
+    return "\n".join(lines)
 
 
 def attempts_details(attempts: list[AttemptRecord], limit: int = 20_000) -> str:
@@ -237,7 +242,11 @@ def pr_body(outcome: Outcome, report: Report, *, issue: int | None, closes: bool
 def failure_comment(outcome: Outcome, report: Report, *, pushed_branch: str | None, push_hint: str) -> str:
     last = outcome.attempts[-1] if outcome.attempts else None
     why = {
-        "needs_human": "every tier tried and none passed validation",
+        "needs_human": (
+            "a higher tier was not worth its cost on the evidence"
+            if any(d.kind == "give_up" for d in outcome.decisions)
+            else "every tier tried and none passed validation"
+        ),
         "budget_exceeded": "the cost limit was reached before a fix passed",
         "cannot_reproduce": "the problem could not be reproduced at the base commit",
         "error": "the run stopped on an error",

@@ -5,12 +5,16 @@ The routing report's rules, made mechanical:
 - a circular fix escalates at once: the worktree after an attempt is the base again (no change),
   or a state some earlier attempt of this task already produced and validation rejected, or the
   failure signatures within a tier go A -> B -> A;
-- the top tier failing is a flag for a human; never de-escalate within a task.
+- the top tier failing is a flag for a human; never de-escalate within a task;
+- before each higher tier, an optional ``judge`` (``routing.giveup.decide_climb``) weighs whether
+  it is worth paying for; when it is not, the ladder stops for a human there.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 ACCEPT = "accept"
 RETRY = "retry"
@@ -25,6 +29,7 @@ class Step:
     action: str  # ACCEPT | RETRY | ESCALATE | GIVE_UP
     reason: str
     circular: bool = False
+    climb: Any = None  # the judge's ``ClimbDecision`` before a higher tier, when one was asked
 
 
 @dataclass
@@ -38,6 +43,11 @@ class EscalationPolicy:
     _max_attempts: int = 2
     _seen_trees: dict[str, str] = field(default_factory=dict)  # tree hash -> "tier attempt n"
     _signatures: list[str] = field(default_factory=list)  # this tier's failure signatures
+    # (next tier index, the lower tiers' last failures) -> routing.giveup.ClimbDecision; None = always climb
+    judge: Callable[[int, list[Any]], Any] | None = None
+    tier_names: list[str] = field(default_factory=list)
+    _failures: list[Any] = field(default_factory=list)  # one routing.giveup.Failure per tier left
+    _last: tuple[str, str] = ("", "")  # (stage, signature) of this tier's last failed attempt
 
     def enter_tier(self, index: int, max_attempts: int) -> None:
         """Start a tier (a fresh conversation). Moving down the ladder is refused."""
@@ -60,14 +70,18 @@ class EscalationPolicy:
             return f"circular fix: the worktree returned to the state of {self._seen_trees[tree]}"
         return None
 
-    def after_attempt(self, label: str, tree: str, passed: bool, signature: str = "") -> Step:
+    def after_attempt(
+        self, label: str, tree: str, passed: bool, signature: str = "", stage: str = ""
+    ) -> Step:
         """Record an attempt's outcome (worktree hash, verdict) and decide what comes next.
 
-        ``label`` names the attempt for later reasons, e.g. "haiku attempt 1".
+        ``label`` names the attempt for later reasons, e.g. "haiku attempt 1"; ``stage`` is the
+        validation stage that failed it (the give-up judge compares failures across tiers).
         """
         self._tier_attempts += 1
         if passed:
             return Step(ACCEPT, f"{label} passed validation")
+        self._last = (stage, signature)
         circular = self.circular_reason(tree)
         self._seen_trees.setdefault(tree, label)
         self._signatures.append(signature)
@@ -82,7 +96,17 @@ class EscalationPolicy:
     def _up(self, why: str, *, circular: bool) -> Step:
         if self.tier_index + 1 >= self.tier_count:
             return Step(GIVE_UP, f"{why}; the top tier failed, needs a human", circular)
-        return Step(ESCALATE, f"{why}; escalate to the next tier", circular)
+        if self.judge is None:
+            return Step(ESCALATE, f"{why}; escalate to the next tier", circular)
+        from escalate.routing.giveup import Failure
+
+        name = self.tier_names[self.tier_index] if self.tier_names else str(self.tier_index)
+        failures = [*self._failures, Failure(name, *self._last)]
+        climb = self.judge(self.tier_index + 1, failures)
+        self._failures = failures
+        if not climb.climb:
+            return Step(GIVE_UP, f"{why}; {climb.reason}", circular, climb)
+        return Step(ESCALATE, f"{why}; escalate to the next tier ({climb.reason})", circular, climb)
 
 
 def _flip_flop(signatures: list[str]) -> bool:

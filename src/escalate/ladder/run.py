@@ -22,7 +22,16 @@ from escalate.agent import prompts as prompt
 from escalate.agent.session import AttemptEnd, Session
 from escalate.ladder import preflight
 from escalate.ladder.policy import ACCEPT, ESCALATE, GIVE_UP, EscalationPolicy, Step
-from escalate.ladder.stops import CannotReproduce, Fixed, Halted, NeedsHuman, NotReproduced, Stop, halted_by
+from escalate.ladder.stops import (
+    CannotReproduce,
+    Fixed,
+    GaveUp,
+    Halted,
+    NeedsHuman,
+    NotReproduced,
+    Stop,
+    halted_by,
+)
 from escalate.llm.client import MeteredClient, require_api_key
 from escalate.llm.pricing import Budget, PriceTable, fmt_usd
 from escalate.records.console import Progress
@@ -343,7 +352,10 @@ class _Ladder:
         failures = dict(baseline.target_failures)
         # The same first request `escalate explain` measures: route() sizes it (count_tokens).
         request = first_request(task, ws.path, failures, targets, config)
-        plan = route(task, baseline, config, catalog, self.ledger, root=ws.path, request=request, llm=llm)
+        plan = route(
+            task, baseline, config, catalog, self.ledger, root=ws.path, request=request, llm=llm,
+            repo=str(self.repo_root),
+        )  # fmt: skip
         self.start_recording(plan.classification)
         for t in plan.tiers:
             llm.prices.price(t.model.id)  # a missing price stops the run before the first call
@@ -354,7 +366,12 @@ class _Ladder:
             self.decision(d)
         if task.kind == "issue" and not targets:
             targets, failures = self._reproduce(ws, llm, plan)
-        policy = EscalationPolicy(ws.tree_hash(), len(plan.tiers))
+        policy = EscalationPolicy(
+            ws.tree_hash(),
+            len(plan.tiers),
+            judge=self._climb_judge(plan),
+            tier_names=[t.name for t in plan.tiers],
+        )
         crew = Crew.assemble(
             task, config, catalog, llm, decide=self.decide, frames=request.frames, root=ws.path, route=plan,
             progress=self.progress,
@@ -376,6 +393,21 @@ class _Ladder:
                 "baseline", "remembered", f"{len(known)} test outcome(s) at {commit[:12]} from the ledger"
             )
         return known, lambda outcomes: base_outcomes.remember(ledger, repo, commit, outcomes)
+
+    def _climb_judge(self, plan: Any) -> Any:
+        """The give-up judge for this run's ladder (routing.giveup), weighing the ledger and the budget."""
+        from escalate.routing.giveup import decide_climb
+
+        names = [t.name for t in plan.tiers]
+        models = {t.name: t.model.id for t in plan.tiers}
+
+        def judge(nxt: int, failures: list[Any]) -> Any:
+            return decide_climb(
+                self.ledger, plan.classification, names, nxt, failures, self.config.router,
+                repo=str(self.repo_root), budget_left_usd=float(self.budget.remaining), models=models,
+            )  # fmt: skip
+
+        return judge
 
     def _targets(self, baseline: BaselineFacts) -> list[str]:
         """The tests that must pass after the change. Raises CannotReproduce when none fails at base."""
@@ -454,10 +486,15 @@ class _Ladder:
         for index in range(c.plan.start, len(c.plan.tiers)):
             tier = c.plan.tiers[index]
             step = self.tier(c, index, tier)
+            if step.action == GIVE_UP and step.climb is not None:  # stopped below the top: not worth it
+                raise GaveUp(step.climb.tier, step.reason, step.climb.reason, step.climb.to_json())
             if step.action == GIVE_UP:
                 raise NeedsHuman(step.reason)
             nxt = c.plan.tiers[index + 1]
-            self.decide("escalate", f"{tier.name} -> {nxt.name} ({nxt.model.id})", step.reason)
+            data = step.climb.to_json() if step.climb is not None else None
+            self.decision(
+                Decision("escalate", f"{tier.name} -> {nxt.name} ({nxt.model.id})", step.reason, data)
+            )
             self.progress.line(f"escalating {tier.name} -> {nxt.name}: {step.reason}")
         raise AssertionError("the policy gives up on the top tier")  # pragma: no cover
 
@@ -513,7 +550,7 @@ class _Ladder:
         verdict = self._judge(c, end, tree)
         if verdict.passed:  # the reviewer reads what the tests cannot judge
             verdict = c.crew.review(c.ws.diff(), c.targets, end.text, verdict.duration_s) or verdict
-        step = c.policy.after_attempt(label, tree, verdict.passed, verdict.signature)
+        step = c.policy.after_attempt(label, tree, verdict.passed, verdict.signature, verdict.stage)
         word = "pass" if verdict.passed else ("circular" if step.circular else "fail")
         self._record(tier.name, tier.model.id, n, verdict, word)
         self.current = None

@@ -66,6 +66,19 @@ class NeedsHuman(Stop):
         )
 
 
+class GaveUp(Stop):
+    """The evidence says the next tier is not worth its cost (routing.giveup): a flag for a human."""
+
+    outcome = "needs_human"
+
+    def __init__(self, tier: str, reason: str, why: str, data: dict) -> None:
+        super().__init__(
+            f"Stopped before {tier}: {why}.",
+            Decision("give_up", f"stop before {tier}", reason, data),
+            f"needs a human: {why}",
+        )
+
+
 class NotReproduced(Stop):
     """An issue without a named test, and no tier wrote a test that fails at base: nothing changed."""
 

@@ -65,6 +65,9 @@ class TierVisit:
     circular: bool  # an attempt on this tier was a circular fix
     escalated: bool  # not solved here and the run went on to another tier
     first_attempt_id: int
+    repo: str | None = None  # the run's repository
+    started_here: bool = True  # the run's first tier (else a lower tier failed before it)
+    last_stage: str | None = None  # the stage that decided this tier's last attempt
 
 
 @dataclass(frozen=True)
@@ -228,18 +231,25 @@ class Ledger:
         reason: str | None = None,
         cost_usd: Decimal | float = 0,
         circular: bool | None = None,
+        model_verdict: bool | None = None,
     ) -> int:
         """Write one validated attempt (the fields of ``runner.AttemptRecord``).
 
         `circular` defaults to ``verdict == "circular"``; pass it explicitly when a
-        circular fix is reported under another verdict.
+        circular fix is reported under another verdict. `model_verdict` defaults to
+        ``verdict != "error"``: an infrastructure stop (API error, budget, interrupt) is
+        kept apart, and learning does not count it as the tier failing.
         """
         circular = verdict == "circular" if circular is None else circular
+        model_verdict = verdict != "error" if model_verdict is None else model_verdict
         cur = self.db.execute(
             "INSERT INTO attempts (run_id, tier, model, n, verdict, stage, reason, cost_usd, circular,"
-            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (run_id, tier, model, n, verdict, stage, reason, _money(cost_usd), int(circular), now()),
-        )
+            " model_verdict, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                run_id, tier, model, n, verdict, stage, reason, _money(cost_usd), int(circular),
+                int(model_verdict), now(),
+            ),
+        )  # fmt: skip
         return cur.lastrowid
 
     def record_decision(self, run_id: str, kind: str, choice: str, reason: str) -> int:
@@ -339,10 +349,11 @@ class Ledger:
     ) -> list[TierVisit]:
         """Every (run, tier) pair with attempts, oldest run first, optionally for one task class.
 
+        Only attempts with a model verdict count (not API errors, budget stops, interrupts).
         `models` maps tier name -> model id; when given, a tier's history only
         counts attempts made with that model (a new model starts a new history).
         """
-        where, args = [], []
+        where, args = ["a.model_verdict = 1"], []
         if complexity is not None:
             where.append("t.complexity = ?")
             args.append(complexity)
@@ -352,15 +363,18 @@ class Ledger:
         sql = (
             "SELECT a.run_id, t.complexity, t.error_cost, a.tier, MAX(a.model) AS model,"
             " COUNT(*) AS attempts, SUM(a.cost_usd) AS cost, MAX(a.verdict = 'pass') AS solved,"
-            " MAX(a.circular) AS circular, MIN(a.id) AS first_id"
-            " FROM attempts a JOIN tasks t ON t.run_id = a.run_id"
-            + (" WHERE " + " AND ".join(where) if where else "")
-            + " GROUP BY a.run_id, a.tier ORDER BY a.run_id, first_id"
+            " MAX(a.circular) AS circular, MIN(a.id) AS first_id, r.repo AS repo,"
+            " (SELECT a2.stage FROM attempts a2 WHERE a2.run_id = a.run_id AND a2.tier = a.tier"
+            "  AND a2.model_verdict = 1 ORDER BY a2.id DESC LIMIT 1) AS last_stage"
+            " FROM attempts a JOIN tasks t ON t.run_id = a.run_id JOIN runs r ON r.id = a.run_id"
+            " WHERE " + " AND ".join(where) + " GROUP BY a.run_id, a.tier ORDER BY a.run_id, first_id"
         )
         rows = self.db.execute(sql, args).fetchall()
         last_of_run: dict[str, int] = {}
+        first_of_run: dict[str, int] = {}
         for r in rows:
             last_of_run[r["run_id"]] = max(last_of_run.get(r["run_id"], 0), r["first_id"])
+            first_of_run[r["run_id"]] = min(first_of_run.get(r["run_id"], r["first_id"]), r["first_id"])
         visits = [
             TierVisit(
                 run_id=r["run_id"],
@@ -374,6 +388,9 @@ class Ledger:
                 circular=bool(r["circular"]),
                 escalated=not r["solved"] and r["first_id"] < last_of_run[r["run_id"]],
                 first_attempt_id=r["first_id"],
+                repo=r["repo"],
+                started_here=r["first_id"] == first_of_run[r["run_id"]],
+                last_stage=r["last_stage"],
             )
             for r in rows
         ]

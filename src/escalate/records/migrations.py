@@ -204,6 +204,14 @@ def m010_base_results(db: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m011_attempt_model_verdict(db: sqlite3.Connection) -> None:
+    # Learning counts only attempts a model was judged on: an API error, a budget stop or an
+    # interrupt says nothing about the tier (issue 14). Older rows knew this only as verdict "error".
+    db.execute("ALTER TABLE attempts ADD COLUMN model_verdict INTEGER NOT NULL DEFAULT 1")
+    db.execute("UPDATE attempts SET model_verdict = 0 WHERE verdict = 'error'")
+
+
 def now() -> str:
     """UTC timestamp as stored in every *_at column."""
     return datetime.now(UTC).isoformat(timespec="seconds")

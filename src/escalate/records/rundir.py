@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from escalate.llm.pricing import fmt_usd, usd
-from escalate.records.types import AttemptRecord, Decision, Outcome
+from escalate.records.types import AttemptRecord, Decision, Outcome, climb_numbers
 
 if TYPE_CHECKING:
     from escalate.llm.client import CallRecord
@@ -142,6 +142,8 @@ class RunLog:
             lines += ["", "## Decisions", ""]
             for d in self.decisions:
                 lines.append(f"- **{d.kind}**: {d.choice} ({d.reason})")
+                if climb_numbers(d.data):
+                    lines.append(f"  - numbers: {climb_numbers(d.data)}")
         return "\n".join(lines) + "\n"
 
     def top_model_cost(self) -> Decimal | None:

@@ -27,9 +27,38 @@ class Decision:
     kind: str  # "context", "class", "classifier", "start_tier", "skip", "effort", "thinking", "escalate", ...
     choice: str
     reason: str
+    data: dict | None = None  # the numbers behind the choice (e.g. the give-up estimate), for renderers
 
     def to_json(self) -> dict:
-        return {"kind": self.kind, "choice": self.choice, "reason": self.reason}
+        out = {"kind": self.kind, "choice": self.choice, "reason": self.reason}
+        if self.data is not None:
+            out["data"] = self.data
+        return out
+
+
+def climb_numbers(data: dict | None) -> str:
+    """One line for a give-up / escalate decision's numbers (``routing.giveup.ClimbDecision.to_json``)."""
+    if not data or "climb" not in data:
+        return ""
+    parts = []
+    if data.get("p_success") is not None:
+        parts.append(f"P(fix on {data['tier']}) {data['p_success']:.0%}")
+    after = data.get("after_fail")
+    if after:
+        parts.append(f"after a lower tier failed {after['successes']}/{after['trials']}")
+    stage = data.get("stage_rate")
+    if stage:
+        parts.append(f"after a failure at {data['stage']} {stage['successes']}/{stage['trials']}")
+    if data.get("same_failure"):
+        parts.append("same failure on every lower tier")
+    money = (
+        ("cost_usd", "cost a visit"), ("value_usd", "value of a fix"),
+        ("expected_value_usd", "expected value"), ("budget_left_usd", "budget left"),
+    )  # fmt: skip
+    for key, name in money:
+        if data.get(key) is not None:
+            parts.append(f"{name} ${data[key]:.4f}")
+    return "; ".join(parts)
 
 
 @dataclass

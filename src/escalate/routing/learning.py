@@ -1,27 +1,39 @@
-"""Learning from outcomes: move a task class's start tier when the ledger shows it pays.
+"""Learning from outcomes: the start tier by expected cost, estimated from the ledger.
 
-The routing report's Strategist: "track which model-task pairings produce
-successful outcomes and use this data to continuously refine routing". For one
-task class (complexity/error cost) the ledger gives, per tier, how many tasks
-reached it, how many it solved and what it spent on them. Starting at tier s,
-a task reaches tier t with P(reach t) = prod over s <= u < t of (1 - p_u), so
+Start on the cheapest tier. Move the start up one tier only when the estimated probability that
+the cheaper tier fails, q, beats the break-even
 
-    E[cost | start s]  = sum over t >= s of P(reach t) * mean_cost(t)
-    P(solve | start s) = 1 - prod over t >= s of (1 - p_t)
+    q > (c_next - c_cheap) / (c_next - c_cheap + F_cheap)
 
-and the start with the lowest E[cost] / P(solve), the expected cost per solved
-task, wins. Failed cheap attempts count: that is exactly what makes a low
-success rate on Haiku expensive. A tier with no history ends the sum (its
-tasks count as unsolved and free), the same for every candidate.
+where c_cheap is what a *successful* visit to the cheaper tier costs, F_cheap what a failed one
+costs (all its attempts) and c_next what a visit to the next tier costs. Below the break-even,
+trying the cheap tier first is cheaper in expectation (a failure there costs F_cheap and then
+c_next anyway); above it, starting higher is. Costs are measured per tier from the ledger over
+every class (a failed attempt costs more than a successful one; list-price ratios are not
+per-task cost ratios); with no measured cost for a tier nothing moves.
 
-Guard rails: a start needs ``router.min_history`` tasks of history on its own
-tier; it must beat the rule-based start by ``router.learning_margin``; a
-high-error-cost class never starts below its rule tier; ``router.learning:
-false`` turns all of it off.
+q comes from the ledger's history of the tier *as a start tier* (the run's first tier): a
+tier's rate after a lower tier failed is another quantity (those tasks are harder) and is kept
+apart (``after_fail``, used by the give-up decision, :mod:`escalate.routing.giveup`). The rate
+is estimated per repository and class with Beta-Binomial shrinkage:
+
+    global:       (k + 1) / (n + 2)
+    class:        (k_c + m * global) / (n_c + m)
+    repo x class: (k_rc + m * class) / (n_rc + m)          m = router.prior_strength
+
+so a repository with a few tasks leans on its class, and a class on the whole ledger.
+
+Exploration: a share ``router.explore_share`` of tasks, picked by a hash of the task id (the
+same task always gets the same answer, so runs are reproducible), starts one tier lower than
+the estimate says, so the cheaper tier keeps getting start-tier history.
+
+Only attempts that got a model verdict count (the ledger keeps API errors, budget stops and
+interrupts apart). A history made with an older model of a tier does not count for the new one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,22 +44,59 @@ from escalate.routing.rules import Classification
 
 
 @dataclass(frozen=True)
-class TierEstimate:
-    """One tier's history for one task class."""
+class Rate:
+    """A success rate shrunk toward a prior: (successes + strength * prior) / (trials + strength)."""
+
+    successes: int
+    trials: int
+    prior: float
+    strength: float
+
+    @property
+    def mean(self) -> float:
+        return (self.successes + self.strength * self.prior) / (self.trials + self.strength)
+
+    def to_json(self) -> dict:
+        return {"successes": self.successes, "trials": self.trials, "prior": round(self.prior, 4),
+                "mean": round(self.mean, 4)}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TierStats:
+    """One tier's numbers for one task (its repository and class)."""
 
     tier: str
-    tasks: int  # tasks of the class that reached this tier
-    solved: int  # ... and passed validation on it
-    cost_usd: float  # everything spent on this tier for those tasks
+    start: Rate  # P(solved | the run started here), repository x class, shrunk
+    after_fail: Rate  # P(solved | a lower tier failed first), repository x class, shrunk
+    cost_success: float | None  # mean $ of a visit that solved (every class), None = never seen
+    cost_fail: float | None  # mean $ of a visit that failed
+    cost_visit: float | None  # mean $ of any visit
+    visits: int  # visits of this tier in the ledger (every class)
 
-    @property
-    def success_rate(self) -> float:
-        return self.solved / self.tasks if self.tasks else 0.0
+    def to_json(self) -> dict:
+        return {
+            "tier": self.tier,
+            "start": self.start.to_json(),
+            "after_fail": self.after_fail.to_json(),
+            "cost_success_usd": _r(self.cost_success),
+            "cost_fail_usd": _r(self.cost_fail),
+            "cost_visit_usd": _r(self.cost_visit),
+            "visits": self.visits,
+        }
 
-    @property
-    def mean_cost(self) -> float:
-        """Mean spend per task on this tier (all its attempts, failed ones included)."""
-        return self.cost_usd / self.tasks if self.tasks else 0.0
+
+@dataclass(frozen=True)
+class StartStep:
+    """One comparison: start at `tier` or one above, with the break-even and the estimate."""
+
+    tier: str
+    p_fail: float
+    breakeven: float | None  # None: a cost was never measured
+    move_up: bool
+
+    def to_json(self) -> dict:
+        return {"tier": self.tier, "p_fail": round(self.p_fail, 4), "breakeven": _r(self.breakeven),
+                "move_up": self.move_up}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -57,46 +106,88 @@ class StartChoice:
     index: int
     name: str
     reason: str
-    used_history: bool  # enough history to compare starts
-    moved: bool  # history moved the start away from the rule-based tier
-    estimates: list[TierEstimate] = field(default_factory=list)
-    per_success: dict[str, float] = field(default_factory=dict)  # start tier -> expected $ per solved task
+    used_history: bool  # the ledger had enough history to estimate
+    moved: bool  # history moved the start above the cheapest tier
+    tiers: list[TierStats] = field(default_factory=list)
+    steps: list[StartStep] = field(default_factory=list)
+    explored: bool = False  # this task was picked to start one tier lower than the estimate
+
+    def to_json(self) -> dict:
+        return {
+            "used": self.used_history,
+            "moved": self.moved,
+            "explored": self.explored,
+            "tiers": [t.to_json() for t in self.tiers],
+            "steps": [s.to_json() for s in self.steps],
+        }
 
 
-def tier_estimates(visits: Iterable[TierVisit], tier_names: Sequence[str]) -> list[TierEstimate]:
-    """Per-tier estimates, in ladder order, from the ledger's tier visits (other tiers ignored)."""
-    counts = {name: [0, 0, 0.0] for name in tier_names}
-    for v in visits:
-        if v.tier in counts:
-            c = counts[v.tier]
-            c[0] += 1
-            c[1] += int(v.solved)
-            c[2] += v.cost_usd
-    return [TierEstimate(name, c[0], c[1], round(c[2], 6)) for name, c in counts.items()]
+def _r(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
 
 
-def expected_cost(estimates: Sequence[TierEstimate], start: int) -> tuple[float, float]:
-    """(expected cost, probability of a fix) when the ladder starts at `start`."""
-    reach, cost = 1.0, 0.0
-    for est in estimates[start:]:
-        if est.tasks == 0:
-            break  # no history: this tier cannot be priced; stop here for every candidate alike
-        cost += reach * est.mean_cost
-        reach *= 1.0 - est.success_rate
-    return cost, 1.0 - reach
-
-
-def cost_per_success(estimates: Sequence[TierEstimate], start: int) -> float:
-    """Expected cost per solved task from `start`; infinity when nothing from there ever solved."""
-    cost, p_solve = expected_cost(estimates, start)
-    return cost / p_solve if p_solve > 0 else math.inf
-
-
-def usd(value: float) -> str:
+def usd(value: float | None) -> str:
     """Dollars for a reason sentence: cents, or tenths of a cent below one cent."""
+    if value is None:
+        return "unmeasured"
     if math.isinf(value):
-        return "unbounded (never solved)"
+        return "unbounded"
     return f"${value:.2f}" if value >= 0.01 or value == 0 else f"${value:.4f}"
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def tier_stats(
+    visits: Iterable[TierVisit], tier_names: Sequence[str], klass: Classification, repo: str | None, cfg: Any
+) -> list[TierStats]:
+    """Per tier, in ladder order: shrunk start and after-fail rates for (repo, class), measured costs."""
+    visits = [v for v in visits if v.tier in tier_names]
+    m = cfg.prior_strength
+    out = []
+    for name in tier_names:
+        mine = [v for v in visits if v.tier == name]
+
+        def rate(mine: list[TierVisit], started: bool, fallback: float | None = None) -> Rate:
+            pool = [v for v in mine if v.started_here == started]
+            k, n = sum(v.solved for v in pool), len(pool)
+            glob = (k + 1) / (n + 2) if n or fallback is None else fallback
+            cls = [v for v in pool if (v.complexity, v.error_cost) == (klass.complexity, klass.error_cost)]
+            kc, nc = sum(v.solved for v in cls), len(cls)
+            by_class = Rate(kc, nc, glob, m)
+            if repo is None:
+                return by_class
+            here = [v for v in cls if v.repo == repo]
+            return Rate(sum(v.solved for v in here), len(here), by_class.mean, m)
+
+        after = rate(mine, False)
+        # A tier never tried as a start leans on its after-fail rate: a lower bound (harder tasks).
+        start = rate(mine, True, fallback=after.mean)
+        solved = [v.cost_usd for v in mine if v.solved]
+        failed = [v.cost_usd for v in mine if not v.solved]
+        out.append(
+            TierStats(name, start, after, _mean(solved), _mean(failed), _mean(solved + failed), len(mine))
+        )
+    return out
+
+
+def breakeven(cheap: TierStats, nxt: TierStats) -> float | None:
+    """(c_next - c_cheap) / (c_next - c_cheap + F_cheap); None when a cost was never measured."""
+    if cheap.cost_success is None or cheap.cost_fail is None or nxt.cost_visit is None:
+        return None
+    gap = nxt.cost_visit - cheap.cost_success
+    if gap <= 0:
+        return 0.0  # the next tier costs no more than a cheap success: any failure risk favours it
+    return gap / (gap + cheap.cost_fail)
+
+
+def explores(task_id: str | None, share: float) -> bool:
+    """Deterministic per task: the same id is always in (or out of) the exploring share."""
+    if not task_id or share <= 0:
+        return False
+    digest = hashlib.sha256(task_id.encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share
 
 
 def _tier_name(tier: Any) -> str:
@@ -107,70 +198,76 @@ def choose_start(
     ledger: Ledger | None,
     klass: Classification,
     tiers: Sequence[Any],
-    rule_start: int,
     cfg: Any,
     *,
+    repo: str | None = None,
+    task_id: str | None = None,
     models: Mapping[str, str] | None = None,
 ) -> StartChoice:
-    """The start tier for `klass`: the rule-based `rule_start`, or a cheaper one by the ledger's history.
+    """The start tier for a task of `klass` in `repo`: the cheapest, or higher when the ledger says so.
 
-    `tiers` are the ladder's tiers (``TierConfig``s or names), cheapest first; `cfg`
-    is ``config.RouterConfig``; `models` maps tier name -> the model id it resolves
-    to now, so history made by an older model of a tier does not count.
+    `tiers` are the ladder's tiers (``TierConfig``s or names), cheapest first; `cfg` is
+    ``config.RouterConfig``; `models` maps tier name -> the model id it resolves to now;
+    `task_id` picks the task in or out of the exploring share.
     """
     names = [_tier_name(t) for t in tiers]
-    rule = names[rule_start]
+    cheapest = names[0]
     label = klass.label
 
     def keep(reason: str, **kw: Any) -> StartChoice:
-        return StartChoice(rule_start, rule, reason, moved=False, **({"used_history": False} | kw))
+        return StartChoice(0, cheapest, reason, **({"used_history": False, "moved": False} | kw))
 
     if not cfg.learning:
-        return keep(f"router.learning is off: rule-based start at {rule}")
+        return keep(f"router.learning is off: start at the cheapest tier, {cheapest}")
     if ledger is None:
-        return keep(f"no ledger (ledger.enabled is false): rule-based start at {rule}")
+        return keep(f"no ledger (ledger.enabled is false): start at the cheapest tier, {cheapest}")
 
-    visits = ledger.tier_visits(klass.complexity, klass.error_cost, models=models)
-    past = len({v.run_id for v in visits})
-    if past < cfg.min_history:
+    visits = ledger.tier_visits(models=models)
+    stats = tier_stats(visits, names, klass, repo, cfg)
+    seen = stats[0].visits
+    if seen < cfg.min_history:
         return keep(
-            f"only {past} past {label} task(s) in the ledger, {cfg.min_history} needed (router.min_history): "
-            f"rule-based start at {rule}"
+            f"only {seen} task(s) on {cheapest} in the ledger, {cfg.min_history} needed "
+            f"(router.min_history): start at the cheapest tier, {cheapest}",
+            tiers=stats,
         )
 
-    estimates = tier_estimates(visits, names)
-    history = "; ".join(
-        f"{e.tier} solved {e.solved}/{e.tasks} {label} tasks ({e.success_rate:.0%}), "
-        f"{usd(e.mean_cost)} per task there"
-        for e in estimates
-        if e.tasks
-    )
-    lowest = rule_start if klass.error_cost == "high" else 0  # high error cost: never start below the rules
-    candidates = [s for s in range(lowest, len(names)) if estimates[s].tasks >= cfg.min_history]
-    per_success = {names[s]: cost_per_success(estimates, s) for s in candidates}
-    kw = {"used_history": True, "estimates": estimates, "per_success": per_success}
-    if rule_start not in candidates:
-        return keep(
-            f"{history}; {rule} has fewer than {cfg.min_history} {label} tasks to compare against "
-            f"(router.min_history): rule-based start at {rule}",
-            **kw,
+    steps: list[StartStep] = []
+    index = 0
+    while index + 1 < len(names):
+        here, nxt = stats[index], stats[index + 1]
+        p_fail = 1.0 - here.start.mean
+        even = breakeven(here, nxt)
+        up = even is not None and p_fail > min(1.0, even * (1 + cfg.learning_margin))
+        steps.append(StartStep(here.tier, p_fail, even, up))
+        if not up:
+            break
+        index += 1
+    why = "; ".join(_step_reason(s, stats[i], stats[i + 1], label, repo) for i, s in enumerate(steps))
+    explored = index > 0 and explores(task_id, cfg.explore_share)
+    if explored:
+        index -= 1
+        why += (
+            f"; this task is in the router.explore_share ({cfg.explore_share:.0%}) that starts one tier "
+            f"lower so {names[index]} keeps getting history: start at {names[index]}"
         )
-    best = min(candidates, key=lambda s: (per_success[names[s]], s))
-    at_rule, at_best = per_success[rule], per_success[names[best]]
-    if best != rule_start and at_best < at_rule * (1 - cfg.learning_margin):
-        return StartChoice(
-            best,
-            names[best],
-            f"{history}; starting at {names[best]}: expected {usd(at_best)} per solved task "
-            f"vs {usd(at_rule)} from {rule}",
-            used_history=True,
-            moved=True,
-            estimates=estimates,
-            per_success=per_success,
-        )
-    if best == rule_start:
-        verdict = "the cheapest start"
     else:
-        margin = f"router.learning_margin ({cfg.learning_margin:.0%})"
-        verdict = f"{names[best]} would be {usd(at_best)}, within {margin}"
-    return keep(f"{history}; keeping {rule}: expected {usd(at_rule)} per solved task, {verdict}", **kw)
+        why += f": start at {names[index]}"
+    return StartChoice(index, names[index], why, True, index > 0, stats, steps, explored)
+
+
+def _step_reason(step: StartStep, here: TierStats, nxt: TierStats, label: str, repo: str | None) -> str:
+    r = here.start
+    where = f"{label} in {repo}" if repo else label
+    est = (
+        f"{here.tier} as a start tier solved {r.successes}/{r.trials} {where} tasks, shrunk to "
+        f"{r.mean:.0%} (prior {r.prior:.0%}): P(fail) {step.p_fail:.0%}"
+    )
+    if step.breakeven is None:
+        return f"{est}; a cost of {here.tier} or {nxt.tier} was never measured: no move"
+    costs = (
+        f"break-even {step.breakeven:.0%} from {nxt.tier} {usd(nxt.cost_visit)} a visit, {here.tier} "
+        f"{usd(here.cost_success)} a success and {usd(here.cost_fail)} a failure"
+    )
+    verdict = f"above it: skip {here.tier}" if step.move_up else f"not above it: try {here.tier} first"
+    return f"{est}, {costs}; {verdict}"

@@ -5,9 +5,10 @@ batch and ``escalate explain`` all call it, so what explain prints is what fix d
 
 1. the size of the first request (``count_tokens`` on the first tier's model, else chars / 4);
 2. signals -> class (``classify``), or the optional classifier call;
-3. the start tier: ``start_tier`` from the config, else the class's rule tier, moved by the
-   ledger's history when that pays (``learning.choose_start``); a context over
-   ``router.context_limit_tokens`` starts on the strongest tier;
+3. the start tier: ``start_tier`` from the config, else the cheapest tier, moved up when the
+   ledger's history says the cheaper tier fails more often than its break-even
+   (``learning.choose_start``); a context over ``router.context_limit_tokens`` starts on the
+   strongest tier;
 4. tiers whose model's context window is smaller than the context are left out;
 5. per tier, effort and thinking from the class, filtered through the model's capabilities so
    no request field is one the model rejects.
@@ -53,19 +54,7 @@ class Route:
             "class": self.classification.to_json() if self.classification else None,
             "context": self.context.to_json() if self.context else None,
             "tiers": [t.to_json() for t in self.tiers],
-            "history": None
-            if hist is None
-            else {
-                "used": hist.used_history,
-                "moved": hist.moved,
-                "tiers": [
-                    {"tier": e.tier, "tasks": e.tasks, "solved": e.solved, "cost_usd": e.cost_usd}
-                    for e in hist.estimates
-                ],
-                "per_success_usd": {
-                    k: (None if v == float("inf") else v) for k, v in hist.per_success.items()
-                },
-            },
+            "history": None if hist is None else hist.to_json(),
             "decisions": [d.to_json() for d in self.decisions],
         }
 
@@ -80,13 +69,15 @@ def route(
     root: Path | None = None,
     request: FirstRequest | None = None,
     llm: Any = None,
+    repo: str | None = None,
 ) -> Route:
     """Plan the ladder for one task; every choice is a ``Decision`` with its reason.
 
     `baseline` (a ``validate.Baseline`` or None) gives the failing targets' tracebacks, read
     relative to `root`; `request` is the first request (``context.first_request``) whose size
     is measured; `llm` (an ``llm.ModelClient``) counts tokens and makes the optional classifier
-    call. Without them (the nightly batch) the context is unknown and no call is made.
+    call. Without them (the nightly batch) the context is unknown and no call is made. `repo`
+    names the repository in the ledger (``runs.repo``): its history weighs most for the start.
     """
     from escalate.routing.rules import classify, gather_signals
 
@@ -125,7 +116,7 @@ def route(
             )
         )
 
-    start, reason, history = _start(config, klass, models, ledger, over_limit)
+    start, reason, history = _start(config, klass, models, ledger, over_limit, repo, task)
     usable = _fitting(config, models, context, decisions)
     if start not in usable:
         above = [i for i in usable if i > start]
@@ -184,7 +175,13 @@ def _classifier(
 
 
 def _start(
-    config: Config, klass: Classification, models: list[ModelInfo], ledger: Any, over_limit: bool
+    config: Config,
+    klass: Classification,
+    models: list[ModelInfo],
+    ledger: Any,
+    over_limit: bool,
+    repo: str | None,
+    task: Any,
 ) -> tuple[int, str, StartChoice | None]:
     from escalate.routing.learning import choose_start
     from escalate.routing.rules import start_for
@@ -196,8 +193,9 @@ def _start(
     if over_limit:
         return rule.index, f"{rule.reason} (routing report); the ledger is not consulted for it", None
     ids = {t.name: m.id for t, m in zip(config.tiers, models, strict=True)}
-    choice = choose_start(ledger, klass, config.tiers, rule.index, config.router, models=ids)
-    return choice.index, f"{rule.reason}; {choice.reason}", choice
+    slug = getattr(task, "slug", None)
+    choice = choose_start(ledger, klass, config.tiers, config.router, repo=repo, task_id=slug, models=ids)
+    return choice.index, f"{klass.label}: {choice.reason}", choice
 
 
 def _fitting(config: Config, models: list[ModelInfo], context: Any, decisions: list) -> list[int]:

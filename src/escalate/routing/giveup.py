@@ -1,0 +1,179 @@
+"""Stop paying for hopeless escalation: before each higher tier, is it worth trying?
+
+Half of a plain ladder's spend goes to tasks that no tier solves. Before the ladder climbs to the
+next tier, the evidence is weighed:
+
+* p: the ledger's success rate of the next tier *after a lower tier failed* (not its rate as a
+  start tier: those tasks are easier), for this repository and class (shrunk toward the class and
+  the ledger, :func:`escalate.routing.learning.tier_stats`), then narrowed to runs whose lower
+  tier failed at the same validation stage as this one ("this kind of failure"), shrunk again;
+* the same failure signature at the same stage on every lower tier tried (two or more tiers stuck
+  on one wall) multiplies p by ``router.same_failure_discount``;
+* c: the next tier's mean measured cost per visit;
+* the remaining budget: a visit expected to cost more than what is left is not started;
+* ``router.value_usd``: what a fix is worth. The next tier is tried when p x value >= c.
+
+With learning off, no ledger, no measured cost or fewer than ``router.min_history`` after-fail
+visits of the next tier, the ladder climbs as before (and says why).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from escalate.routing.learning import Rate, tier_stats, usd
+from escalate.routing.rules import Classification
+
+
+@dataclass(frozen=True)
+class Failure:
+    """How one lower tier's last attempt failed."""
+
+    tier: str
+    stage: str
+    signature: str = ""
+
+
+@dataclass(frozen=True)
+class ClimbDecision:
+    """Whether to try the next tier, with the numbers behind it."""
+
+    climb: bool
+    tier: str  # the next tier
+    reason: str
+    p_success: float | None = None  # the estimate used, after the same-failure discount
+    after_fail: Rate | None = None  # the next tier's after-fail rate (repository x class)
+    stage: str | None = None
+    stage_rate: Rate | None = None  # narrowed to runs whose lower tier failed at `stage`
+    same_failure: bool = False
+    cost_usd: float | None = None  # the next tier's mean cost per visit
+    value_usd: float | None = None
+    budget_left_usd: float | None = None
+
+    @property
+    def expected_value_usd(self) -> float | None:
+        if self.p_success is None or self.value_usd is None:
+            return None
+        return self.p_success * self.value_usd
+
+    def to_json(self) -> dict:
+        def r(x: float | None) -> float | None:
+            return None if x is None else round(x, 6)
+
+        return {
+            "climb": self.climb,
+            "tier": self.tier,
+            "p_success": r(self.p_success),
+            "after_fail": self.after_fail.to_json() if self.after_fail else None,
+            "stage": self.stage,
+            "stage_rate": self.stage_rate.to_json() if self.stage_rate else None,
+            "same_failure": self.same_failure,
+            "cost_usd": r(self.cost_usd),
+            "value_usd": r(self.value_usd),
+            "expected_value_usd": r(self.expected_value_usd),
+            "budget_left_usd": r(self.budget_left_usd),
+        }
+
+
+def same_failure(failures: Sequence[Failure]) -> bool:
+    """Every lower tier (two or more) failed last with one signature at one stage."""
+    if len(failures) < 2 or not failures[0].signature:
+        return False
+    first = (failures[0].stage, failures[0].signature)
+    return all((f.stage, f.signature) == first for f in failures)
+
+
+def decide_climb(
+    ledger: Any,
+    klass: Classification | None,
+    tiers: Sequence[Any],
+    nxt: int,
+    failures: Sequence[Failure],
+    cfg: Any,
+    *,
+    repo: str | None = None,
+    budget_left_usd: float | None = None,
+    models: Mapping[str, str] | None = None,
+) -> ClimbDecision:
+    """Try tier `nxt` (an index into `tiers`) after `failures` on the tiers below it, or stop?"""
+    names = [t if isinstance(t, str) else t.name for t in tiers]
+    name = names[nxt]
+    if not cfg.learning or ledger is None or klass is None:
+        why = "router.learning is off" if not cfg.learning else "no ledger or no class"
+        return ClimbDecision(True, name, f"{why}: the ladder climbs without weighing the evidence")
+    visits = ledger.tier_visits(models=models)
+    stats = tier_stats(visits, names, klass, repo, cfg)[nxt]
+    base = {"tier": name, "value_usd": cfg.value_usd, "budget_left_usd": budget_left_usd}
+    if stats.cost_visit is None:
+        return ClimbDecision(True, reason=f"{name} has no measured cost in the ledger: climb", **base)
+    after = stats.after_fail
+    seen = sum(1 for v in visits if v.tier == name and not v.started_here)
+    if seen < cfg.min_history:
+        return ClimbDecision(
+            True,
+            reason=f"only {seen} visit(s) of {name} after a lower tier failed in the ledger, "
+            f"{cfg.min_history} needed (router.min_history): climb",
+            cost_usd=stats.cost_visit,
+            after_fail=after,
+            **base,
+        )
+    stage = failures[-1].stage if failures else None
+    stage_rate = _stage_rate(visits, names, nxt, stage, after.mean, cfg.prior_strength) if stage else None
+    p = stage_rate.mean if stage_rate else after.mean
+    same = same_failure(failures)
+    if same:
+        p *= cfg.same_failure_discount
+    numbers = dict(
+        p_success=p, after_fail=after, stage=stage, stage_rate=stage_rate, same_failure=same,
+        cost_usd=stats.cost_visit, **base,
+    )  # fmt: skip
+    est = (
+        f"{name} solved {after.successes}/{after.trials} tasks here after a lower tier failed "
+        f"(shrunk {after.mean:.0%})"
+    )
+    if stage_rate is not None:
+        rate = stage_rate
+        est += f", {rate.successes}/{rate.trials} after a failure at {stage} ({rate.mean:.0%})"
+    if same:
+        est += f"; every lower tier failed the same way at {stage}: x{cfg.same_failure_discount:g}"
+    worth = p * cfg.value_usd
+    if budget_left_usd is not None and stats.cost_visit > budget_left_usd:
+        return ClimbDecision(
+            False,
+            reason=f"{est}; a visit of {name} costs {usd(stats.cost_visit)} on average, more than the "
+            f"{usd(budget_left_usd)} left in the budget: stop",
+            **numbers,
+        )
+    if worth < stats.cost_visit:
+        return ClimbDecision(
+            False,
+            reason=f"{est}; P(fix) {p:.0%} x router.value_usd {usd(cfg.value_usd)} = {usd(worth)} is less "
+            f"than {name}'s {usd(stats.cost_visit)} a visit: not worth it, stop",
+            **numbers,
+        )
+    return ClimbDecision(
+        True,
+        reason=f"{est}; P(fix) {p:.0%} x router.value_usd {usd(cfg.value_usd)} = {usd(worth)} beats "
+        f"{name}'s {usd(stats.cost_visit)} a visit: climb",
+        **numbers,
+    )
+
+
+def _stage_rate(
+    visits: Sequence[Any], names: Sequence[str], nxt: int, stage: str, prior: float, strength: float
+) -> Rate:
+    """The next tier's success after the tier below it failed at `stage`, shrunk toward `prior`."""
+    below = names[nxt - 1] if nxt > 0 else None
+    runs: dict[str, dict[str, Any]] = {}
+    for v in visits:
+        runs.setdefault(v.run_id, {})[v.tier] = v
+    k = n = 0
+    for tiers in runs.values():
+        lower, upper = tiers.get(below), tiers.get(names[nxt])
+        if lower is None or upper is None or lower.solved or lower.last_stage != stage:
+            continue
+        n += 1
+        k += upper.solved
+    return Rate(k, n, prior, strength)
