@@ -112,40 +112,51 @@ def oracle(inst: Instance, strict: bool) -> Trace:
 
 
 class Router:
-    """The project's routing code over a real ledger that holds only what this arm tried."""
+    """The project's routing code over a real ledger that holds only what this arm tried.
 
-    def __init__(self, name: str, ladder: Ladder, learning: bool, workdir: Path, **router_overrides) -> None:
+    Start: ``routing.learning.choose_start`` (repository and instance id are all it is told).
+    Before each higher tier: ``routing.giveup.decide_climb`` with the lower tiers' failures (the
+    table has no failure stage or signature: every failure is one kind, "tests").
+    """
+
+    def __init__(self, name: str, ladder: Ladder, workdir: Path, **router: object) -> None:
         from escalate.config.schema import Config
         from escalate.records.ledger import Ledger
 
         self.name = name
-        self.ladder = ladder
+        self.give_up = bool(router.pop("give_up", True))
         base = Config()
-        router = base.router.model_copy(update={"learning": learning, **router_overrides})
-        self.config = base.model_copy(update={"router": router})
+        self.config = base.model_copy(update={"router": base.router.model_copy(update=router)})
         self.ledger = Ledger.open(workdir / f"{name}.sqlite")
+        self.ledger.db.execute("PRAGMA synchronous = OFF")  # a throwaway ledger: no fsync per write
         self.models = dict(zip(TIER_NAMES, ladder.runs, strict=True))
-        self.decisions: list[dict] = []
-
-    def _task(self, inst: Instance):
-        from escalate.task import Task
-
-        # What a run knows up front: no issue text is in the table, so the rules see an empty issue.
-        return Task(kind="issue", title="", text="", slug=inst.instance_id)
 
     def start(self, inst: Instance) -> int:
         from escalate.routing.learning import choose_start
-        from escalate.routing.rules import classify, gather_signals, start_for
+        from escalate.routing.rules import classify, gather_signals
+        from escalate.task import Task
 
-        self._klass = classify(gather_signals(self._task(inst)), self.config.router)
-        rule = start_for(self._klass, self.config.tiers, self.config.router)
+        # What a run knows up front: no issue text is in the table, so the rules see an empty issue.
+        task = Task(kind="issue", title="", text="", slug=inst.instance_id)
+        self._klass = classify(gather_signals(task), self.config.router)
+        tiers = self.config.tiers
         choice = choose_start(
-            self.ledger, self._klass, self.config.tiers, rule.index, self.config.router, models=self.models
-        )
+            self.ledger, self._klass, tiers, self.config.router, repo=inst.repo, task_id=inst.instance_id,
+            models=self.models,
+        )  # fmt: skip
         return choice.index
 
     def go_on(self, inst: Instance, nxt: int, trace: Trace) -> bool:
-        return True
+        from escalate.routing.giveup import Failure, decide_climb
+
+        if not self.give_up:
+            return True
+        failures = [Failure(TIER_NAMES[t], "tests") for t in trace.tried]
+        climb = decide_climb(
+            self.ledger, self._klass, TIER_NAMES, nxt, failures, self.config.router, repo=inst.repo,
+            models=self.models, task_id=inst.instance_id,
+        )  # fmt: skip
+        return climb.climb
 
     def record(self, inst: Instance, trace: Trace) -> None:
         run = self.ledger.record_run_start(repo=inst.repo, source="replay")
@@ -274,19 +285,35 @@ def orders_for(n: int, shuffles: int) -> list[list[int]]:
     return out
 
 
-def replay_ladder(ladder: Ladder, rows: list[dict], shuffles: int, workdir: Path) -> dict:
+def replay_ladder(
+    ladder: Ladder,
+    rows: list[dict],
+    shuffles: int,
+    workdir: Path,
+    value_multiple: float,
+    sweep: Sequence[float],
+) -> dict:
     items = instances(rows, ladder)
     orders = orders_for(len(items), shuffles)
     counter = iter(range(10**6))
+    # What a fix is worth (router.value_usd) in this ladder's money: a multiple of a top-tier visit's
+    # mean cost (the published mean $ per issue of the top run; 5 units at list prices).
+    top_cost = sum(x.cost[2] for x in items) / len(items)
 
-    def router(name: str, learning: bool) -> Callable[[], Policy]:
-        return lambda: Router(f"{name}-{next(counter)}", ladder, learning, workdir)
+    def router(name: str, **cfg: object) -> Callable[[], Policy]:
+        return lambda: Router(f"{name}-{next(counter)}", ladder, workdir, **cfg)
 
+    def arm(name: str, **cfg: object) -> ArmResult:
+        return rename(run_arm(router(name.replace(" ", "-"), **cfg), items, orders), name)
+
+    value = value_multiple * top_cost
     arms = [
         run_arm(lambda: Fixed("always-cheapest", 0), items, orders),
         run_arm(lambda: Fixed("always-top", 2), items, orders, top_only=True),
-        rename(run_arm(router("router-learning-off", False), items, orders), "router (learning off)"),
-        rename(run_arm(router("router-learning-on", True), items, orders), "router (learning on)"),
+        arm("router (learning off)", learning=False),
+        arm("router (learning on)", learning=True, value_usd=value),
+        arm("router (start only, no give-up)", learning=True, give_up=False),
+        *[arm(f"router (value {m:g}x top)", learning=True, value_usd=m * top_cost) for m in sweep],
         oracle_arm("oracle", items, strict=False),
         oracle_arm("strict oracle", items, strict=True),
     ]
@@ -295,6 +322,8 @@ def replay_ladder(ladder: Ladder, rows: list[dict], shuffles: int, workdir: Path
         "ladder": ladder.name,
         "describe": ladder.describe(),
         "unit": ladder.unit,
+        "value": value,
+        "value_multiple": value_multiple,
         "instances": len(items),
         "orders": len(orders),
         "arms": {},
@@ -345,6 +374,12 @@ def report(results: dict) -> str:
     for lad in results["ladders"]:
         unit = lad["unit"]
         lines += [f"## {lad['ladder']}: {lad['describe']}", ""]
+        if "value" in lad:
+            lines += [
+                f"router.value_usd = {money(lad['value'], unit)} ({lad['value_multiple']:g}x the mean cost "
+                "of a top-tier visit); the 'value Nx top' rows sweep it.",
+                "",
+            ]
         lines.append(
             "| arm | $/resolved [95% CI] | resolve rate [95% CI] | x strict oracle [CI] | x always-cheapest "
             "| % of top's rate | starts h/s/o (order 0) | gave up |"
@@ -403,6 +438,8 @@ def chart(results: dict, dest: Path) -> Path | None:
     fig, axes = plt.subplots(1, len(ladders), figsize=(5.2 * len(ladders), 4.4), dpi=110)
     for ax, lad in zip(axes if len(ladders) > 1 else [axes], ladders, strict=True):
         for name, s in lad["arms"].items():
+            if "value " in name:  # the sweep is in the table, not the chart
+                continue
             lo, hi = s["per_resolved_ci"]
             marker = "*" if "oracle" in name else "o"
             ax.errorbar(
@@ -458,6 +495,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--shuffles", type=int, default=4, help="seeded shuffles besides the instance_id order")
     p.add_argument("--ladder", action="append", choices=[x.name for x in LADDERS], help="(repeatable)")
     p.add_argument("--label", default="", help="suffix of the results files, e.g. before / after")
+    p.add_argument(
+        "--value",
+        type=float,
+        default=10.0,
+        help="router.value_usd as a multiple of a top-tier visit's mean cost",
+    )
+    p.add_argument("--sweep", type=float, nargs="*", default=[2.0, 5.0, 20.0], help="more value multiples")
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     table = args.table or find_table()
@@ -478,7 +522,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="escalate-replay-") as tmp:
         for ladder in ladders:
             print(f"== {ladder.name}", flush=True)
-            results["ladders"].append(replay_ladder(ladder, rows, args.shuffles, Path(tmp)))
+            results["ladders"].append(
+                replay_ladder(ladder, rows, args.shuffles, Path(tmp), args.value, args.sweep)
+            )
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"replay-{started.strftime('%Y-%m-%d')}-{label}"
     stem.with_suffix(".json").write_text(json.dumps(results, indent=1), encoding="utf-8")

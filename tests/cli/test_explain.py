@@ -69,9 +69,11 @@ def test_the_ledger_moves_the_start_and_explain_agrees_with_fix(tmp_path, env, c
     assert report["route"]["start"] == "sonnet"
     assert report["route"]["history"]["moved"] is True
     start = next(d for d in report["route"]["decisions"] if d["kind"] == "start_tier")
-    assert "haiku solved 1/8 generative/low tasks (12%)" in start["reason"]
-    assert "sonnet solved 7/7 generative/low tasks (100%)" in start["reason"]
-    assert "starting at sonnet" in start["reason"]
+    assert "haiku as a start tier solved 1/8 generative/low in" in start["reason"]
+    assert "break-even" in start["reason"] and start["reason"].endswith("start at sonnet")
+    haiku = report["route"]["history"]["tiers"][0]
+    assert (haiku["start"]["successes"], haiku["start"]["trials"]) == (1, 8)
+    assert report["route"]["history"]["steps"][0]["move_up"] is True
 
     env.set_script(
         {
@@ -103,12 +105,26 @@ def test_explain_offline_without_baseline_or_key(tmp_path, monkeypatch, capsys):
     out, err = capsys.readouterr()
     assert code == 0
     assert "Class: reasoning/high" in out and "the task's prose mentions 'race condition'" in out
-    assert "Start tier: opus (claude-opus-4-6)" in out
+    assert "Start tier: haiku (claude-haiku-4-5)" in out  # no history: the cheapest tier, whatever the class
     assert "local estimate, characters / 4; no API client" in out
     assert "Baseline: not run" in out and "Model calls: none" in out
     assert "Preset and roles:" in out and "implementer" in out  # roles.describe, offline too
     assert git(root, "status", "--porcelain") == ""  # the ledger it opened is in the ignored .escalate/
     assert "running the test suite" not in err
+
+
+def test_explain_shows_the_numbers_behind_the_start(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.delenv("ANTHROPIC_AUTH_TOKEN", raising=False)
+    root = repo(tmp_path)
+    seed_haiku_rarely_solves(root)
+    code = main(["explain", "--test", CALC_TARGET, "--repo", str(root), "--no-baseline"])
+    out, _ = capsys.readouterr()
+    assert code == 0 and "Start tier: sonnet" in out
+    assert "Ledger evidence (this repository and class" in out
+    assert "  haiku: as start 1/8 -> " in out and "a success $0.0400, a failure $0.0400" in out
+    assert "  sonnet: as start 0/0" in out and "after a lower tier failed 7/7" in out
+    assert "  haiku: P(fail) 8" in out and "vs break-even 56%: move up" in out
 
 
 def test_explain_needs_a_task(tmp_path, capsys):

@@ -68,9 +68,9 @@ def test_rates_are_shrunk_per_repo_and_class_and_costs_measured_per_tier(ledger)
     haiku_rarely_solves(ledger)
     stats = tier_stats(ledger.tier_visits(), TIERS, GENERATIVE_LOW, "/srv/shop", NO_EXPLORE)
     haiku, sonnet, opus = stats
-    # global (1+1)/(8+2) = 0.2; class (1 + 4*0.2)/(8+4) = 0.15; repo (1 + 4*0.15)/(8+4) = 0.1333
+    # No other class or repository: the prior is 0.5 (Beta(1, 1)); the repo's (1 + 4 * 0.5) / (8 + 4).
     assert (haiku.start.successes, haiku.start.trials) == (1, 8)
-    assert haiku.start.prior == pytest.approx(0.15) and haiku.start.mean == pytest.approx(1.6 / 12)
+    assert haiku.start.prior == pytest.approx(0.5) and haiku.start.mean == pytest.approx(3 / 12)
     assert (haiku.cost_success, haiku.cost_fail) == (pytest.approx(0.04), pytest.approx(0.04))
     # sonnet was only ever reached after haiku failed: its start and after-fail rates are kept apart.
     assert (sonnet.after_fail.successes, sonnet.after_fail.trials) == (6, 7)
@@ -91,16 +91,16 @@ def test_history_moves_the_start_when_the_cheap_tier_fails_above_its_break_even(
 
 def test_learning_moves_the_start_per_repository(ledger):
     """One repository's haiku fails most tasks, another's solves most: each gets its own start."""
-    for i in range(10):
-        hard = [*HAIKU_FAILS, ("sonnet", ["pass"], 0.09)] if i < 8 else [("haiku", ["pass"], 0.02)]
+    for i in range(12):
+        hard = [*HAIKU_FAILS, ("sonnet", ["pass"], 0.06)] if i < 10 else [("haiku", ["pass"], 0.02)]
         write_run(ledger, f"a{i}", GENERATIVE_LOW, hard, repo="acme/hard")
-        easy = [("haiku", ["pass"], 0.02)] if i < 9 else [*HAIKU_FAILS, ("sonnet", ["pass"], 0.09)]
+        easy = [("haiku", ["pass"], 0.02)] if i < 11 else [*HAIKU_FAILS, ("sonnet", ["pass"], 0.06)]
         write_run(ledger, f"b{i}", GENERATIVE_LOW, easy, repo="acme/easy")
     hard = choose_start(ledger, GENERATIVE_LOW, TIERS, NO_EXPLORE, repo="acme/hard")
     easy = choose_start(ledger, GENERATIVE_LOW, TIERS, NO_EXPLORE, repo="acme/easy")
     assert (hard.name, easy.name) == ("sonnet", "haiku")
-    assert hard.tiers[0].start.mean < 0.4 < 0.75 < easy.tiers[0].start.mean
-    # A repository with no history leans on the class (11 of 20 haiku starts solved): haiku.
+    assert hard.tiers[0].start.mean < 0.4 < 0.7 < easy.tiers[0].start.mean
+    # A repository with no history leans on the class (13 of 24 haiku starts solved): haiku.
     new = choose_start(ledger, GENERATIVE_LOW, TIERS, NO_EXPLORE, repo="acme/new")
     assert new.name == "haiku" and new.tiers[0].start.trials == 0
 

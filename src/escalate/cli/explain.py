@@ -79,9 +79,21 @@ def explain_task(
                 "failing tests' tracebacks (--no-baseline skips it)"
             )
             with Workspace.create(root, task.slug) as ws:
-                report = _route(task, ws.path, config, catalog, ledger, llm, calls, run_baseline=True)
+                report = _route(
+                    task,
+                    ws.path,
+                    config,
+                    catalog,
+                    ledger,
+                    llm,
+                    calls,
+                    run_baseline=True,
+                    repo=str(root.resolve()),
+                )
         else:
-            report = _route(task, root, config, catalog, ledger, llm, calls, run_baseline=False)
+            report = _route(
+                task, root, config, catalog, ledger, llm, calls, run_baseline=False, repo=str(root.resolve())
+            )
     finally:
         if ledger is not None:
             ledger.close()
@@ -113,6 +125,7 @@ def _route(
     calls: list,
     *,
     run_baseline: bool,
+    repo: str | None = None,
 ) -> dict:
     from escalate.routing.first_request import first_request
     from escalate.routing.route import route
@@ -138,7 +151,7 @@ def _route(
     else:
         targets, reproduces, failures = list(task.target_tests), None, {}
     request = first_request(task, path, failures, targets, config)
-    plan = route(task, base, config, catalog, ledger, root=path, request=request, llm=llm)
+    plan = route(task, base, config, catalog, ledger, root=path, request=request, llm=llm, repo=repo)
     extra = _preset_and_roles(config, catalog, plan)
     spent = sum((c.cost_usd for c in calls), Decimal(0))
     testable = testability(task) if task.kind == "issue" and not targets else None
@@ -165,6 +178,31 @@ def _preset_and_roles(config: Any, catalog: Any, plan: Any) -> list:
     from escalate.roles.plan import describe
 
     return [*apply_preset(plan, config), *describe(config, catalog, plan)]
+
+
+def _evidence(hist: dict) -> list[str]:
+    """The numbers behind the start tier: shrunk rates per tier, measured costs, the break-evens."""
+
+    def rate(x: dict) -> str:
+        return f"{x['successes']}/{x['trials']} -> {x['mean']:.0%} (prior {x['prior']:.0%})"
+
+    def money(x: float | None) -> str:
+        return "unmeasured" if x is None else f"${x:.4f}"
+
+    lines = ["Ledger evidence (this repository and class, shrunk toward the class and the ledger):"]
+    for t in hist["tiers"]:
+        lines.append(
+            f"  {t['tier']}: as start {rate(t['start'])}; after a lower tier failed {rate(t['after_fail'])}; "
+            f"a success {money(t['cost_success_usd'])}, a failure {money(t['cost_fail_usd'])}, "
+            f"a visit {money(t['cost_visit_usd'])} ({t['visits']} visits)"
+        )
+    for step in hist.get("steps", []):
+        even = "unmeasured" if step["breakeven"] is None else f"{step['breakeven']:.0%}"
+        verdict = "move up" if step["move_up"] else "start here"
+        lines.append(f"  {step['tier']}: P(fail) {step['p_fail']:.0%} vs break-even {even}: {verdict}")
+    if hist.get("explored"):
+        lines.append("  this task is in router.explore_share: one tier below the estimate")
+    return lines
 
 
 def _fmt_thinking(thinking: dict | None) -> str:
@@ -217,13 +255,8 @@ def render(report: dict) -> str:
     start = next(d for d in decisions if d["kind"] == "start_tier")
     lines += [f"Start tier: {start['choice']}", f"  because {start['reason']}"]
     hist = r["history"]
-    if hist and hist["used"]:
-        lines.append("Ledger evidence for this class:")
-        for e in hist["tiers"]:
-            if e["tasks"]:
-                per = hist["per_success_usd"].get(e["tier"])
-                cost = f", ${per:.4f} per solved task from here" if per is not None else ""
-                lines.append(f"  {e['tier']}: solved {e['solved']}/{e['tasks']}{cost}")
+    if hist and hist["tiers"]:
+        lines += _evidence(hist)
     lines.append("Ladder (effort and thinking as sent):")
     width = max(len(t["name"]) for t in r["tiers"])
     mwidth = max(len(t["model"]) for t in r["tiers"])

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from escalate.routing.learning import Rate, tier_stats, usd
+from escalate.routing.learning import Rate, explores, shrunk, tier_stats, usd
 from escalate.routing.rules import Classification
 
 
@@ -96,8 +96,13 @@ def decide_climb(
     repo: str | None = None,
     budget_left_usd: float | None = None,
     models: Mapping[str, str] | None = None,
+    task_id: str | None = None,
 ) -> ClimbDecision:
-    """Try tier `nxt` (an index into `tiers`) after `failures` on the tiers below it, or stop?"""
+    """Try tier `nxt` (an index into `tiers`) after `failures` on the tiers below it, or stop?
+
+    A task in ``router.explore_share`` (by `task_id`) climbs even when the estimate says stop, so
+    the after-fail rate keeps getting history (else a few early failures would stop it for good).
+    """
     names = [t if isinstance(t, str) else t.name for t in tiers]
     name = names[nxt]
     if not cfg.learning or ledger is None or klass is None:
@@ -120,7 +125,7 @@ def decide_climb(
             **base,
         )
     stage = failures[-1].stage if failures else None
-    stage_rate = _stage_rate(visits, names, nxt, stage, after.mean, cfg.prior_strength) if stage else None
+    stage_rate = _stage_rate(visits, names, nxt, stage, klass, repo, cfg.prior_strength) if stage else None
     p = stage_rate.mean if stage_rate else after.mean
     same = same_failure(failures)
     if same:
@@ -146,6 +151,14 @@ def decide_climb(
             f"{usd(budget_left_usd)} left in the budget: stop",
             **numbers,
         )
+    if worth < stats.cost_visit and explores(f"{task_id}:climb:{name}", cfg.explore_share):
+        return ClimbDecision(
+            True,
+            reason=f"{est}; P(fix) {p:.0%} x router.value_usd {usd(cfg.value_usd)} = {usd(worth)} is less "
+            f"than {name}'s {usd(stats.cost_visit)} a visit, but this task is in router.explore_share "
+            f"({cfg.explore_share:.0%}): climb to keep {name}'s history current",
+            **numbers,
+        )
     if worth < stats.cost_visit:
         return ClimbDecision(
             False,
@@ -162,18 +175,28 @@ def decide_climb(
 
 
 def _stage_rate(
-    visits: Sequence[Any], names: Sequence[str], nxt: int, stage: str, prior: float, strength: float
+    visits: Sequence[Any],
+    names: Sequence[str],
+    nxt: int,
+    stage: str,
+    klass: Classification,
+    repo: str | None,
+    strength: float,
 ) -> Rate:
-    """The next tier's success after the tier below it failed at `stage`, shrunk toward `prior`."""
+    """The next tier's success after the tier below it failed at `stage`, shrunk toward its success
+    after failures at other stages (so a ledger with one kind of failure gives the after-fail rate)."""
     below = names[nxt - 1] if nxt > 0 else None
     runs: dict[str, dict[str, Any]] = {}
     for v in visits:
         runs.setdefault(v.run_id, {})[v.tier] = v
-    k = n = 0
+    at_stage, other = [], []
     for tiers in runs.values():
         lower, upper = tiers.get(below), tiers.get(names[nxt])
-        if lower is None or upper is None or lower.solved or lower.last_stage != stage:
+        if lower is None or upper is None or lower.solved or upper.started_here:
             continue
-        n += 1
-        k += upper.solved
-    return Rate(k, n, prior, strength)
+        (at_stage if lower.last_stage == stage else other).append(upper)
+    prior = shrunk(other, klass, repo, strength).mean if other else None
+    rate = shrunk(at_stage, klass, repo, strength)
+    if prior is None:
+        return rate
+    return Rate(rate.successes, rate.trials, prior, strength)

@@ -17,11 +17,12 @@ tier's rate after a lower tier failed is another quantity (those tasks are harde
 apart (``after_fail``, used by the give-up decision, :mod:`escalate.routing.giveup`). The rate
 is estimated per repository and class with Beta-Binomial shrinkage:
 
-    global:       (k + 1) / (n + 2)
-    class:        (k_c + m * global) / (n_c + m)
-    repo x class: (k_rc + m * class) / (n_rc + m)          m = router.prior_strength
+    other classes:           g = (k_o + 1) / (n_o + 2)
+    the class elsewhere:     c = (k_c' + m * g) / (n_c' + m)      (its other repositories)
+    this repository x class:     (k_rc + m * c) / (n_rc + m)      m = router.prior_strength
 
-so a repository with a few tasks leans on its class, and a class on the whole ledger.
+so a repository with a few tasks leans on its class, and a class on the whole ledger; each prior
+comes from the other visits, so no visit is counted twice.
 
 Exploration: a share ``router.explore_share`` of tasks, picked by a hash of the task id (the
 same task always gets the same answer, so runs are reproducible), starts one tier lower than
@@ -144,32 +145,43 @@ def tier_stats(
 ) -> list[TierStats]:
     """Per tier, in ladder order: shrunk start and after-fail rates for (repo, class), measured costs."""
     visits = [v for v in visits if v.tier in tier_names]
-    m = cfg.prior_strength
     out = []
     for name in tier_names:
         mine = [v for v in visits if v.tier == name]
-
-        def rate(mine: list[TierVisit], started: bool, fallback: float | None = None) -> Rate:
-            pool = [v for v in mine if v.started_here == started]
-            k, n = sum(v.solved for v in pool), len(pool)
-            glob = (k + 1) / (n + 2) if n or fallback is None else fallback
-            cls = [v for v in pool if (v.complexity, v.error_cost) == (klass.complexity, klass.error_cost)]
-            kc, nc = sum(v.solved for v in cls), len(cls)
-            by_class = Rate(kc, nc, glob, m)
-            if repo is None:
-                return by_class
-            here = [v for v in cls if v.repo == repo]
-            return Rate(sum(v.solved for v in here), len(here), by_class.mean, m)
-
-        after = rate(mine, False)
+        after = shrunk([v for v in mine if not v.started_here], klass, repo, cfg.prior_strength)
         # A tier never tried as a start leans on its after-fail rate: a lower bound (harder tasks).
-        start = rate(mine, True, fallback=after.mean)
+        start = shrunk([v for v in mine if v.started_here], klass, repo, cfg.prior_strength, after.mean)
         solved = [v.cost_usd for v in mine if v.solved]
         failed = [v.cost_usd for v in mine if not v.solved]
         out.append(
             TierStats(name, start, after, _mean(solved), _mean(failed), _mean(solved + failed), len(mine))
         )
     return out
+
+
+def shrunk(
+    pool: Sequence[TierVisit], klass: Classification, repo: str | None, m: float, empty: float = 0.5
+) -> Rate:
+    """The success rate of `pool` for (repo, class), each level shrunk toward the level above it.
+
+    Each prior is estimated from the *other* visits (other classes for the class, the class's other
+    repositories for the repository), so no visit counts twice. `empty` is the prior when the pool
+    has no visit at all.
+    """
+
+    def counts(vs: Iterable[TierVisit]) -> tuple[int, int]:
+        vs = list(vs)
+        return sum(v.solved for v in vs), len(vs)
+
+    same = [v for v in pool if (v.complexity, v.error_cost) == (klass.complexity, klass.error_cost)]
+    k_all, n_all = counts(pool)
+    k_c, n_c = counts(same)
+    others = Rate(k_all - k_c, n_all - n_c, empty, 2.0).mean  # other classes, prior Beta(1, 1)-like
+    if repo is None:
+        return Rate(k_c, n_c, others, m)
+    k_r, n_r = counts(v for v in same if v.repo == repo)
+    class_elsewhere = Rate(k_c - k_r, n_c - n_r, others, m).mean
+    return Rate(k_r, n_r, class_elsewhere, m)
 
 
 def breakeven(cheap: TierStats, nxt: TierStats) -> float | None:
