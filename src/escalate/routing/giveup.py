@@ -11,7 +11,10 @@ next tier, the evidence is weighed:
   on one wall) multiplies p by ``router.same_failure_discount``;
 * c: the next tier's mean measured cost per visit;
 * the remaining budget: a visit expected to cost more than what is left is not started;
-* ``router.value_usd``: what a fix is worth. The next tier is tried when p x value >= c.
+* ``router.value_usd``: what a fix is worth. The next tier is tried when p_high x value >= c,
+  where p_high is p plus 1.28 standard errors (a one-sided 90% bound): the ladder stops only when
+  even an optimistic reading of the evidence says the tier is not worth it, so a few unlucky early
+  failures cannot shut a tier off (a stop would also stop the history that could correct it).
 
 With learning off, no ledger, no measured cost or fewer than ``router.min_history`` after-fail
 visits of the next tier, the ladder climbs as before (and says why).
@@ -19,12 +22,21 @@ visits of the next tier, the ladder climbs as before (and says why).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from escalate.routing.learning import Rate, explores, shrunk, tier_stats, usd
 from escalate.routing.rules import Classification
+
+OPTIMISM_Z = 1.28  # one-sided 90%: give up only when the upper bound is not worth it
+
+
+def upper_bound(p: float, rate: Rate) -> float:
+    """p plus OPTIMISM_Z standard errors of a rate with trials + prior strength observations."""
+    n = rate.trials + rate.strength
+    return min(1.0, p + OPTIMISM_Z * math.sqrt(max(p * (1 - p), 0.0) / (n + 1)))
 
 
 @dataclass(frozen=True)
@@ -43,7 +55,8 @@ class ClimbDecision:
     climb: bool
     tier: str  # the next tier
     reason: str
-    p_success: float | None = None  # the estimate used, after the same-failure discount
+    p_success: float | None = None  # the estimate, after the same-failure discount
+    p_high: float | None = None  # its optimistic bound, which the decision uses
     after_fail: Rate | None = None  # the next tier's after-fail rate (repository x class)
     stage: str | None = None
     stage_rate: Rate | None = None  # narrowed to runs whose lower tier failed at `stage`
@@ -54,9 +67,10 @@ class ClimbDecision:
 
     @property
     def expected_value_usd(self) -> float | None:
-        if self.p_success is None or self.value_usd is None:
+        """The optimistic bound's value of a try (what the decision compares with the cost)."""
+        if self.p_high is None or self.value_usd is None:
             return None
-        return self.p_success * self.value_usd
+        return self.p_high * self.value_usd
 
     def to_json(self) -> dict:
         def r(x: float | None) -> float | None:
@@ -66,6 +80,7 @@ class ClimbDecision:
             "climb": self.climb,
             "tier": self.tier,
             "p_success": r(self.p_success),
+            "p_high": r(self.p_high),
             "after_fail": self.after_fail.to_json() if self.after_fail else None,
             "stage": self.stage,
             "stage_rate": self.stage_rate.to_json() if self.stage_rate else None,
@@ -127,11 +142,12 @@ def decide_climb(
     stage = failures[-1].stage if failures else None
     stage_rate = _stage_rate(visits, names, nxt, stage, klass, repo, cfg.prior_strength) if stage else None
     p = stage_rate.mean if stage_rate else after.mean
+    high = upper_bound(p, stage_rate or after)
     same = same_failure(failures)
     if same:
-        p *= cfg.same_failure_discount
+        p, high = p * cfg.same_failure_discount, high * cfg.same_failure_discount
     numbers = dict(
-        p_success=p, after_fail=after, stage=stage, stage_rate=stage_rate, same_failure=same,
+        p_success=p, p_high=high, after_fail=after, stage=stage, stage_rate=stage_rate, same_failure=same,
         cost_usd=stats.cost_visit, **base,
     )  # fmt: skip
     est = (
@@ -143,7 +159,8 @@ def decide_climb(
         est += f", {rate.successes}/{rate.trials} after a failure at {stage} ({rate.mean:.0%})"
     if same:
         est += f"; every lower tier failed the same way at {stage}: x{cfg.same_failure_discount:g}"
-    worth = p * cfg.value_usd
+    worth = high * cfg.value_usd
+    odds = f"P(fix) {p:.0%}, at most {high:.0%}"
     if budget_left_usd is not None and stats.cost_visit > budget_left_usd:
         return ClimbDecision(
             False,
@@ -154,7 +171,7 @@ def decide_climb(
     if worth < stats.cost_visit and explores(f"{task_id}:climb:{name}", cfg.explore_share):
         return ClimbDecision(
             True,
-            reason=f"{est}; P(fix) {p:.0%} x router.value_usd {usd(cfg.value_usd)} = {usd(worth)} is less "
+            reason=f"{est}; {odds} x router.value_usd {usd(cfg.value_usd)} = {usd(worth)} is less "
             f"than {name}'s {usd(stats.cost_visit)} a visit, but this task is in router.explore_share "
             f"({cfg.explore_share:.0%}): climb to keep {name}'s history current",
             **numbers,
@@ -162,13 +179,13 @@ def decide_climb(
     if worth < stats.cost_visit:
         return ClimbDecision(
             False,
-            reason=f"{est}; P(fix) {p:.0%} x router.value_usd {usd(cfg.value_usd)} = {usd(worth)} is less "
+            reason=f"{est}; {odds} x router.value_usd {usd(cfg.value_usd)} = {usd(worth)} is less "
             f"than {name}'s {usd(stats.cost_visit)} a visit: not worth it, stop",
             **numbers,
         )
     return ClimbDecision(
         True,
-        reason=f"{est}; P(fix) {p:.0%} x router.value_usd {usd(cfg.value_usd)} = {usd(worth)} beats "
+        reason=f"{est}; {odds} x router.value_usd {usd(cfg.value_usd)} = {usd(worth)} beats "
         f"{name}'s {usd(stats.cost_visit)} a visit: climb",
         **numbers,
     )
