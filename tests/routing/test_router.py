@@ -119,7 +119,7 @@ def test_class_and_report_settings(tmp_path):
 
 def test_learning_off_keeps_the_rules(tmp_path):
     with Ledger.open(tmp_path / "ledger.db") as ledger:
-        for i in range(8):  # generative/low history: haiku solved 1 of 8, sonnet every one it saw
+        for i in range(12):  # generative/low history: haiku solved 1 of 12, sonnet every one it saw
             run = ledger.record_run_start(f"r{i}", repo=str(tmp_path), base_commit="abc", source="seed")
             ledger.record_task(run, kind="test", slug=f"t{i}", complexity="generative", error_cost="low")
             verdict = "pass" if i == 0 else "fail"

@@ -199,7 +199,10 @@ def _evidence(hist: dict) -> list[str]:
     for step in hist.get("steps", []):
         even = "unmeasured" if step["breakeven"] is None else f"{step['breakeven']:.0%}"
         verdict = "move up" if step["move_up"] else "start here"
-        lines.append(f"  {step['tier']}: P(fail) {step['p_fail']:.0%} vs break-even {even}: {verdict}")
+        lines.append(
+            f"  {step['tier']}: P(fail) {step['p_fail']:.0%} (at least {step['p_fail_low']:.0%}) "
+            f"vs break-even {even}: {verdict}"
+        )
     if hist.get("explored"):
         lines.append("  this task is in router.explore_share: one tier below the estimate")
     return lines

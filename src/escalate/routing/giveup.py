@@ -22,21 +22,12 @@ visits of the next tier, the ladder climbs as before (and says why).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from escalate.routing.learning import Rate, explores, shrunk, tier_stats, usd
+from escalate.routing.learning import Rate, explores, shrunk, tier_stats, upper_bound, usd
 from escalate.routing.rules import Classification
-
-OPTIMISM_Z = 1.28  # one-sided 90%: give up only when the upper bound is not worth it
-
-
-def upper_bound(p: float, rate: Rate) -> float:
-    """p plus OPTIMISM_Z standard errors of a rate with trials + prior strength observations."""
-    n = rate.trials + rate.strength
-    return min(1.0, p + OPTIMISM_Z * math.sqrt(max(p * (1 - p), 0.0) / (n + 1)))
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,10 @@ is estimated per repository and class with Beta-Binomial shrinkage:
 so a repository with a few tasks leans on its class, and a class on the whole ledger; each prior
 comes from the other visits, so no visit is counted twice.
 
+The decision reads a cautious bound: P(fail) less 1.28 standard errors (one-sided 90%), so a
+few unlucky early failures do not move the start for good (a tier not started on gets no start
+history to correct it).
+
 Exploration: a share ``router.explore_share`` of tasks, picked by a hash of the task id (the
 same task always gets the same answer, so runs are reproducible), starts one tier lower than
 the estimate says, so the cheaper tier keeps getting start-tier history.
@@ -42,6 +46,14 @@ from typing import Any
 
 from escalate.records.ledger import Ledger, TierVisit
 from escalate.routing.rules import Classification
+
+CONFIDENCE_Z = 1.28  # one-sided 90%: history acts only when the bound, not just the mean, says so
+
+
+def upper_bound(p: float, rate: Rate) -> float:
+    """p plus CONFIDENCE_Z standard errors of a rate with trials + prior strength observations."""
+    n = rate.trials + rate.strength
+    return min(1.0, p + CONFIDENCE_Z * math.sqrt(max(p * (1 - p), 0.0) / (n + 1)))
 
 
 @dataclass(frozen=True)
@@ -94,10 +106,11 @@ class StartStep:
     p_fail: float
     breakeven: float | None  # None: a cost was never measured
     move_up: bool
+    p_fail_low: float = 0.0  # the cautious bound the decision reads
 
     def to_json(self) -> dict:
-        return {"tier": self.tier, "p_fail": round(self.p_fail, 4), "breakeven": _r(self.breakeven),
-                "move_up": self.move_up}  # fmt: skip
+        return {"tier": self.tier, "p_fail": round(self.p_fail, 4), "p_fail_low": round(self.p_fail_low, 4),
+                "breakeven": _r(self.breakeven), "move_up": self.move_up}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -249,9 +262,12 @@ def choose_start(
     while index + 1 < len(names):
         here, nxt = stats[index], stats[index + 1]
         p_fail = 1.0 - here.start.mean
+        # Cautious: the cheap tier's success rate at its upper bound (a few unlucky early failures
+        # must not move the start for good: a tier not started on gets no start history).
+        low = 1.0 - upper_bound(here.start.mean, here.start)
         even = breakeven(here, nxt)
-        up = even is not None and p_fail > min(1.0, even * (1 + cfg.learning_margin))
-        steps.append(StartStep(here.tier, p_fail, even, up))
+        up = even is not None and low > min(1.0, even * (1 + cfg.learning_margin))
+        steps.append(StartStep(here.tier, p_fail, even, up, low))
         if not up:
             break
         index += 1
@@ -273,7 +289,7 @@ def _step_reason(step: StartStep, here: TierStats, nxt: TierStats, label: str, r
     where = f"{label} in {repo}" if repo else label
     est = (
         f"{here.tier} as a start tier solved {r.successes}/{r.trials} {where} tasks, shrunk to "
-        f"{r.mean:.0%} (prior {r.prior:.0%}): P(fail) {step.p_fail:.0%}"
+        f"{r.mean:.0%} (prior {r.prior:.0%}): P(fail) {step.p_fail:.0%}, at least {step.p_fail_low:.0%}"
     )
     if step.breakeven is None:
         return f"{est}; a cost of {here.tier} or {nxt.tier} was never measured: no move"
