@@ -175,7 +175,7 @@ class RouterConfig(Section):
     classifier_call: bool = False
     """One small call to the haiku-line model to classify the task; the rules decide if it does not parse."""
     high_error_cost_labels: list[str] = ["security", "production", "critical", "data-loss"]
-    """Issue labels that mark a task as high error cost (start one tier up)."""
+    """Issue labels that mark a task as high error cost (router.hard_effort on Opus-line tiers)."""
     reasoning_labels: list[str] = ["concurrency", "architecture", "refactor", "performance"]
     """Issue labels that mark a task as reasoning-intensive."""
     mechanical_labels: list[str] = ["typo", "formatting", "lint", "docs"]
