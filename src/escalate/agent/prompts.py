@@ -35,8 +35,8 @@ You are a careful software engineer fixing a problem in a git repository. An aut
 checks your work: after you finish, it runs ruff and the repository's own tests. If they fail,
 you get their output and another chance.
 
-The repository root is {root}. Use paths relative to that root (for example `src/pkg/mod.py`);
-absolute paths under the root also work. Nothing outside the root can be read or edited.
+Use paths relative to the repository root (for example `src/pkg/mod.py`). Nothing outside the
+root can be read or edited.
 
 How to work:
 - Use the `str_replace_based_edit_tool` tool to edit: `view` a file (or a line range) before you
@@ -54,9 +54,10 @@ How to work:
 """
 
 
-def system_prompt(root: Path) -> str:
-    """Stable instructions for a whole run (the root is fixed for the run): cached."""
-    return SYSTEM.format(root=root)
+def system_prompt() -> str:
+    """Stable instructions, the same for every run and worktree: the cached prefix survives across
+    runs (a worktree path here would make each run's prefix new, issue 14)."""
+    return SYSTEM
 
 
 def truncate(text: str, limit: int = MAX_OUTPUT_CHARS) -> str:

@@ -65,7 +65,7 @@ def first_request(
         suite_must_pass=not targets,
     )
     tools = Editor(root, config.editor.protected_paths, config.editor.max_view_chars).tools()
-    return FirstRequest(prompt.system_prompt(root), [{"role": "user", "content": first}], tools, frames)
+    return FirstRequest(prompt.system_prompt(), [{"role": "user", "content": first}], tools, frames)
 
 
 @dataclass(frozen=True)
