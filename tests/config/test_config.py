@@ -21,7 +21,13 @@ def test_defaults_follow_the_report_ladder(tmp_path):
     ]
     assert config.budget.max_cost_usd == 2.0
     assert config.validate.test_command == ["python", "-m", "pytest"]
-    assert config.editor.protected_paths == [".github/workflows/**", ".escalate.yml"]
+    assert config.editor.protected_paths == [
+        ".github/**",
+        "**/.gitattributes",
+        ".gitmodules",
+        ".escalate.yml",
+    ]
+    assert config.validate.verdict_from_base is True
     assert config.roles.planner.tier == "opus" and config.roles.planner.effort == "medium"
 
 

@@ -79,6 +79,33 @@ def test_rerun_force_pushes_over_the_old_branch(cloned):
     assert sha == git(work, "rev-parse", "two").strip()
 
 
+PROTECTED = [".github/**", "**/.gitattributes", ".gitmodules", ".escalate.yml"]
+
+
+@pytest.mark.parametrize(
+    "path, text",
+    [(".GitHub/workflows/pwn.yml", "on: push\n"), ("pyproject.toml", "[tool.escalate]\nbudget = 99\n")],
+)
+def test_a_branch_that_changes_a_protected_path_is_never_pushed(cloned, path, text):
+    work, bare = cloned
+    git(work, "checkout", "-q", "-b", "escalate/issue-9")
+    (work / path).parent.mkdir(parents=True, exist_ok=True)
+    (work / path).write_text(text)
+    (work / "linked").symlink_to("/etc")
+    git(work, "add", "-A")
+    git(work, "commit", "-qm", "fix")
+    git(work, "checkout", "-q", "main")  # as in every flow: the checkout stays on the base
+    with pytest.raises(PushError, match="protected paths") as err:
+        push_branch(work, "escalate/issue-9", "escalate/issue-9", protected=PROTECTED)
+    assert path in str(err.value) and "linked (a symlink" in str(err.value)
+    assert "escalate/issue-9" not in git(bare, "branch", "--list")
+    git(work, "checkout", "-q", "-b", "escalate/issue-10", "main")
+    (work / "calc/ops.py").write_text("def add(a, b):\n    return a + b\n")
+    git(work, "commit", "-qam", "a clean fix")
+    git(work, "checkout", "-q", "main")
+    assert push_branch(work, "escalate/issue-10", "escalate/issue-10", protected=PROTECTED)
+
+
 def test_push_failure_says_what_git_said(cloned):
     work, _ = cloned
     with pytest.raises(PushError, match="does-not-exist"):

@@ -93,10 +93,11 @@ def test_run_log_writes_every_file_and_sums_to_the_cent(tmp_path):
 def test_outcome_json_has_exactly_the_documented_keys():
     keys = set(Outcome("needs_human").to_json())
     documented = {"outcome", "branch", "commit", "cost_usd", "calls", "attempts", "decisions", "log_dir"}
-    # docs/fix.md (reproduction, no_test_reason: "Issues"; sandbox), docs/roles.md (cost_by_role)
-    assert keys == documented | {"explanation", "cost_by_role", "reproduction", "no_test_reason", "sandbox"}
+    # docs/fix.md (reproduction, no_test_reason: "Issues"; sandbox; discarded), docs/roles.md (cost_by_role)
+    documented |= {"explanation", "cost_by_role", "reproduction", "no_test_reason", "sandbox", "discarded"}
+    assert keys == documented
     attempt = AttemptRecord("haiku", "m", 1, "circular", "circular", "no change").to_json()
-    assert set(attempt) == {"tier", "model", "n", "verdict", "stage", "reason", "cost_usd"}
+    assert set(attempt) == {"tier", "model", "n", "verdict", "stage", "reason", "cost_usd", "discarded"}
 
 
 def test_progress_status_lines_and_quiet():

@@ -49,5 +49,5 @@ def test_outcome_json_is_the_documented_object_and_keeps_renderer_fields_out():
     assert data["attempts"][0]["cost_usd"] == 0.25
     assert set(data) == {"outcome", "branch", "commit", "cost_usd", "calls", "attempts", "decisions",
                          "log_dir", "explanation", "cost_by_role", "reproduction",
-                         "no_test_reason", "sandbox"}  # fmt: skip
+                         "no_test_reason", "sandbox", "discarded"}  # fmt: skip
     assert data["sandbox"] == {"mode": "none", "warning": None}

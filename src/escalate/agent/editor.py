@@ -3,7 +3,9 @@
 The model edits files only through ``handle()``. Every path is checked before use:
 ``..`` escapes, absolute paths outside the root, symlinks whose target leaves the
 tree and anything inside ``.git`` are refused for every command; protected paths
-(config ``editor.protected_paths``) may be viewed but never edited or created.
+(config ``editor.protected_paths``, case-insensitive, and the ``[tool.escalate]`` table of
+pyproject.toml) may be viewed but never edited or created, and neither may what a
+``write_guard`` refuses (the runner's: the files that judge a patch).
 Problems come back as ``ToolResult(is_error=True)`` for the model to read, never as
 exceptions: a path is checked for what the filesystem cannot take (``agent.pathtext``: NUL,
 lone surrogates, control characters, a name over 255 bytes, too many levels) before it is
@@ -18,7 +20,6 @@ from __future__ import annotations
 
 import os
 import posixpath
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,9 @@ from pathlib import Path
 from escalate.agent.pathtext import path_problem, shown
 from escalate.agent.search import SEARCH_TOOL, SearchError, compile_glob, compile_pattern, describe, search
 from escalate.agent.textfile import TextFileError, read_text, write_text
+from escalate.workspace.protected import ProtectedPaths, glob_regex, glob_source, path_matches
+
+__all__ = ["Editor", "ToolResult", "WriteGuard", "glob_regex", "glob_source", "path_matches"]
 
 EDITOR_TOOL_TYPE = "text_editor_20250728"
 EDITOR_TOOL_NAME = "str_replace_based_edit_tool"
@@ -50,48 +54,6 @@ class _Refused(Exception):
     """A tool call that cannot be carried out; its message is the tool error text."""
 
 
-def glob_regex(pattern: str) -> re.Pattern[str]:
-    """Compile a path glob: ``*`` and ``?`` stay within one directory, ``**`` spans directories.
-
-    For globs from the config. A glob from the model goes through ``search.compile_glob`` (RE2):
-    Python's backtracking takes time exponential in the number of ``*`` on a long name.
-    """
-    return re.compile(glob_source(pattern) + r"\Z")
-
-
-def glob_source(pattern: str) -> str:
-    """The unanchored regular expression for a path glob, in syntax Python's re and RE2 share."""
-    out, i = [], 0
-    pattern = pattern.strip().lstrip("/")
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return "".join(out).rstrip("/")
-
-
-def path_matches(rel: str, patterns: Iterable[re.Pattern[str]]) -> bool:
-    """True when rel, or one of its parent directories, matches a pattern.
-
-    Matching parents too means ``.github/workflows`` (no ``/**``) protects the files inside it.
-    """
-    parts = rel.split("/")
-    candidates = ["/".join(parts[: n + 1]) for n in range(len(parts))]
-    return any(p.match(c) for p in patterns for c in candidates)
-
-
 def _match_lines(text: str, needle: str, limit: int) -> list[int]:
     """Line numbers of the first ``limit`` occurrences of needle, newlines counted once."""
     lines, pos, line, counted_to = [], text.find(needle), 1, 0
@@ -108,9 +70,10 @@ def _numbered(lines: list[str], first: int) -> str:
     return "\n".join(f"{n:6}\t{line}" for n, line in enumerate(lines, start=first))
 
 
-# Why a write at a path is refused (a sentence for the model), or None; the second argument is the new
-# text where the caller has it (a role that may write test files only, say).
-WriteGuard = Callable[[str, str], str | None]
+# Why a write at a path is refused (a sentence for the model), or None. Asked twice: with None when the
+# path is resolved (a role that may write test files only, say), then with the new text before it is
+# written (the judge's files: pyproject.toml may change, its pytest and ruff tables may not).
+WriteGuard = Callable[[str, str | None], str | None]
 
 
 class Editor:
@@ -136,7 +99,7 @@ class Editor:
             {Path(root).absolute().as_posix(), self.root.as_posix()}, key=len, reverse=True
         )
         self.protected = list(protected)
-        self._protected_res = [glob_regex(p) for p in self.protected]
+        self._protected = ProtectedPaths(self.protected)
         self.max_view_chars = max_view_chars
         self.file_lister = file_lister
         self.changed: set[str] = set()
@@ -226,13 +189,13 @@ class Editor:
                 raise _Refused(
                     f"The path {shown(path)} is inside git's own data (.git); it cannot be viewed or edited."
                 )
-            if write and path_matches(candidate, self._protected_res):
+            if write and self._protected.matches(candidate):
                 raise _Refused(
                     f"The path {shown(path)} is protected "
                     f"(editor.protected_paths: {', '.join(self.protected)}); it may be viewed but not "
                     "edited. Fix the problem elsewhere."
                 )
-        refusal = self.write_guard(real_rel, "") if write and self.write_guard is not None else None
+        refusal = self.write_guard(real_rel, None) if write and self.write_guard is not None else None
         if refusal:
             raise _Refused(refusal)
         return target, real_rel
@@ -241,6 +204,15 @@ class Editor:
         return read_text(target, shown(path))
 
     def _write(self, target: Path, rel: str, text: str) -> None:
+        # Only pyproject.toml's old text matters (its [tool.escalate] table); is_file() is false for a FIFO.
+        pyproject = rel.casefold() == "pyproject.toml" and target.is_file()
+        old = read_text(target, shown(rel)) if pyproject else None
+        why = self._protected.reason(rel, text, old)
+        if why is not None:
+            raise _Refused(f"The path {shown(rel)} is protected ({why}); it may be viewed but not edited.")
+        why = self.write_guard(rel, text) if self.write_guard is not None else None
+        if why is not None:
+            raise _Refused(why)
         write_text(target, shown(rel), text)
         self.changed.add(rel)
 

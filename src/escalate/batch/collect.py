@@ -316,7 +316,9 @@ class _Context:
         from escalate.ladder.reproduce import reproduce_in_answer
         from escalate.ladder.run import commit_message
         from escalate.routing.testability import named_targets, writes_test_first
+        from escalate.validation.judge_files import JudgeFiles
         from escalate.validation.stages import run_baseline, validate
+        from escalate.workspace.protected import ProtectedPaths
         from escalate.workspace.worktree import Workspace
 
         cfg = self.config
@@ -332,8 +334,12 @@ class _Context:
                         "cannot reproduce: the target tests pass at the base commit",
                     )
                     return "stale"
+            # The same verdict rules as `escalate fix`: the judge's files from base, protected paths.
+            ws.protected = ProtectedPaths(cfg.editor.protected_paths)
+            judged = cfg.validate.verdict_from_base
+            guard = JudgeFiles.of(ws, targets).refusal if judged else None
             editor = Editor(ws.path, cfg.editor.protected_paths, cfg.editor.max_view_chars,
-                            file_lister=getattr(ws, "files", None))  # fmt: skip
+                            file_lister=getattr(ws, "files", None), write_guard=guard)  # fmt: skip
             applied = apply_response(message.content, editor)
             if not applied.ok:
                 res.state, res.detail = "failed", "edit: " + "; ".join(applied.errors)[:1500]
@@ -346,6 +352,10 @@ class _Context:
                         res.state, res.detail = "failed", f"reproduce: {check.reason}"[:1500]
                         return "fail"
                     targets = res.target_tests = list(res.reproduction.tests)
+            if judged:  # from the base as it is now (a reproduction test may have moved it)
+                JudgeFiles.of(ws, targets).discard(ws)
+            ws.discard_protected()
+            tree = ws.tree_hash()
             verdict = validate(ws.path, ws.changed_files(), baseline, targets, cfg.validate)
             if not verdict.passed:
                 res.state, res.detail = "failed", f"{verdict.stage}: {verdict.reason}"[:1500]
@@ -354,7 +364,8 @@ class _Context:
             if left:
                 res.state, res.detail = "failed", "finding: still reported: " + "; ".join(left)[:1400]
                 return "fail"
-            ws.commit(commit_message(task.title, targets, res.tier, res.model, applied.explanation))
+            commit_text = commit_message(task.title, targets, res.tier, res.model, applied.explanation)
+            ws.commit(commit_text, tree=tree)  # what was judged, not what the test run wrote since
             res.branch = ws.branch
             res.state, res.detail = FIXED, f"fixed on {ws.branch}"
         if not cfg.batch.combined_pr:

@@ -77,6 +77,7 @@ def open_pull(
         branch,
         token=os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN"),
         server_url=os.environ.get("GITHUB_SERVER_URL"),
+        protected=config.editor.protected_paths,
     )
     title = f"escalate nightly: {task.title}"[:250]
     body = pr_body(task, list(results), full_suite=config.validate.full_suite)

@@ -118,11 +118,16 @@ class ValidateConfig(Section):
     """Extra environment variable names passed into the sandbox (all others are dropped)."""
     feedback_chars: int = Field(6000, ge=200)
     """How much failure output is shown to the model after a failed attempt."""
+    verdict_from_base: bool = True
+    """Take the files that judge a patch (existing tests, conftest.py, pytest and ruff config,
+    .gitattributes) from the base commit and refuse the model's edits to them. false: the patch's
+    own versions judge it (it can then forge its verdict; only for tasks that must change tests)."""
 
 
 class EditorConfig(Section):
-    protected_paths: list[str] = [".github/workflows/**", YML_NAME]
-    """Glob patterns the model may view but never edit or create."""
+    protected_paths: list[str] = [".github/**", "**/.gitattributes", ".gitmodules", YML_NAME]
+    """Glob patterns (case-insensitive) the model may view but never change; also checked on the final
+    change set before every commit and push, with the [tool.escalate] table and added symlinks."""
     max_view_chars: int = Field(20000, ge=1000)
     """A `view` result longer than this is truncated with a note to view a line range."""
 

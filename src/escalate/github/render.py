@@ -13,7 +13,7 @@ import os
 import re
 import subprocess
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -308,12 +308,25 @@ def push_branch(
     remote: str = "origin",
     token: str | None = None,
     server_url: str | None = None,
+    protected: Iterable[str] = (),
 ) -> str:
     """Force-push local (a branch or commit) to remote_branch; return the sha the remote now has.
 
     Force, because a re-run replaces escalate's own earlier attempt on the same branch.
-    No hooks: a pre-push hook would run with the token in its environment.
+    No hooks: a pre-push hook would run with the token in its environment. With ``protected``
+    (editor.protected_paths), what local changes since it left HEAD is checked first: a change to
+    a protected path, the [tool.escalate] table or an added symlink is never pushed.
     """
+    if protected:
+        from escalate.workspace.protected import ProtectedPaths, range_violations
+
+        try:
+            found = range_violations(repo_root, local, ProtectedPaths(protected))
+        except ValueError as exc:
+            raise PushError(f"could not check {local} for protected paths before pushing: {exc}") from exc
+        if found:
+            listed = "; ".join(f"{path} ({why})" for path, why in found)
+            raise PushError(f"refused to push {local}: it changes protected paths: {listed}")
     env = _auth_env(token, server_url)
     refspec = f"+{local}:refs/heads/{remote_branch}"
     proc = subprocess.run(
@@ -343,7 +356,9 @@ def push_branch(
     return sha
 
 
-def push_with_env_token(repo_root: Path, local: str, remote_branch: str, env: Mapping[str, str]) -> str:
+def push_with_env_token(
+    repo_root: Path, local: str, remote_branch: str, env: Mapping[str, str], protected: Iterable[str] = ()
+) -> str:
     """``push_branch`` with the token and server the Actions environment gives (GITHUB_TOKEN or
     GH_TOKEN, GITHUB_SERVER_URL): how the interactive and the nightly flows push."""
     return push_branch(
@@ -352,6 +367,7 @@ def push_with_env_token(repo_root: Path, local: str, remote_branch: str, env: Ma
         remote_branch,
         token=env.get("GITHUB_TOKEN") or env.get("GH_TOKEN"),
         server_url=env.get("GITHUB_SERVER_URL"),
+        protected=protected,
     )
 
 

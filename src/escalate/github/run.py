@@ -183,7 +183,9 @@ class Publisher:
         )
 
     def _push(self, local: str, remote_branch: str) -> str:
-        return push_with_env_token(self.root, local, remote_branch, self.env)
+        return push_with_env_token(
+            self.root, local, remote_branch, self.env, protected=self.config.editor.protected_paths
+        )
 
     def issue(self, number: int, *, actor: str | None = None, via: str = "cli") -> GithubResult:
         info = self.gh.issue(number, self.cfg.trusted_associations)

@@ -11,7 +11,7 @@ when fixed (or ``keep``).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import count
@@ -41,6 +41,7 @@ from escalate.roles.plan import IMPLEMENTER
 from escalate.routing.first_request import first_request
 from escalate.routing.route import route
 from escalate.routing.testability import named_targets
+from escalate.validation.judge_files import Discarded, JudgeFiles
 from escalate.validation.stages import Verdict
 
 if TYPE_CHECKING:
@@ -60,6 +61,12 @@ if TYPE_CHECKING:
     from escalate.workspace import WorkingTree
 
 Connect = Callable[["Catalog"], "ModelClient"]  # the model client, made once the catalog is known
+
+
+DISCARDED_NOTE = (
+    "These changes were put back as the base commit has them before judging (the files that judge a "
+    "patch, and protected paths, cannot be changed by it):\n"
+)
 
 
 def run_task(
@@ -174,6 +181,7 @@ def _close(
 
 def _keep_attempt(ws: WorkingTree, task: Task, outcome: Outcome) -> None:
     """--keep on a failed run: commit the last attempt's state so a human can pick it up."""
+    ws.discard_protected()  # never committed, even as a work in progress
     outcome.commit = ws.commit(
         f"wip: escalate's last attempt at {task.title[:60]}\n\nNot fixed: {outcome.outcome}."
     )
@@ -194,6 +202,7 @@ class _Climb:
     crew: Crew
     brief: Brief
     policy: EscalationPolicy
+    judge_files: JudgeFiles | None  # the judge's files from base (None: validate.verdict_from_base is false)
     history: list[tuple[str, str, str, str, str]] = field(default_factory=list)  # for the hand-over
 
 
@@ -215,6 +224,7 @@ class _Ladder:
         self.recorder: RunRecorder | None = None  # started once the task is classified
         self.repo_root: Path | None = None
         self.base_commit: str | None = None
+        self.discard_note = ""  # the last attempt's discarded changes, for its feedback
 
     # -- the ledger: the same hooks as the run log -----------------------------------------
 
@@ -300,7 +310,9 @@ class _Ladder:
         if stop.line:
             self.progress.line(stop.line)
 
-    def _record(self, tier: str, model: str, n: int, verdict: Judgement, word: str) -> AttemptRecord:
+    def _record(
+        self, tier: str, model: str, n: int, verdict: Judgement, word: str, discarded: Iterable[object] = ()
+    ) -> AttemptRecord:
         spent = self.budget.spent - self.attempt_spent_from
         record = AttemptRecord(
             tier=tier,
@@ -312,6 +324,7 @@ class _Ladder:
             cost_usd=spent,
             output=verdict.feedback or "",
             duration_s=verdict.duration_s or 0.0,
+            discarded=[str(d) for d in discarded],
         )
         self.log.attempt(record)
         if self.recorder is not None:
@@ -330,8 +343,10 @@ class _Ladder:
         from escalate.ladder.presets import apply_preset
         from escalate.roles.crew import Crew
         from escalate.validation.stages import run_baseline, validate
+        from escalate.workspace.protected import ProtectedPaths
 
         task, config = self.task, self.config
+        ws.protected = ProtectedPaths(config.editor.protected_paths)  # checked before every commit
         self.progress.line(f"escalate: {task.title} (worktree {ws.path}, branch {ws.branch})")
         from escalate.llm.providers.anthropic import preload_sdk
 
@@ -372,13 +387,17 @@ class _Ladder:
             judge=self._climb_judge(plan),
             tier_names=[t.name for t in plan.tiers],
         )
+        # After a reproduction test moved the base, the judge's files count from the new base.
+        judge_files = JudgeFiles.of(ws, targets) if config.validate.verdict_from_base else None
         crew = Crew.assemble(
             task, config, catalog, llm, decide=self.decide, frames=request.frames, root=ws.path, route=plan,
             progress=self.progress,
         )  # fmt: skip
         # The repo map's cache lives in the user's repo: a file in the worktree would change the tree hash.
         brief = crew.brief(ws.path, failures, request.frames, Path(ws.repo_root) / ".escalate" / "cache")
-        return _Climb(ws, baseline, validate, targets, failures, plan, llm, request, crew, brief, policy)
+        return _Climb(
+            ws, baseline, validate, targets, failures, plan, llm, request, crew, brief, policy, judge_files
+        )
 
     def _base_memory(self, commit: str) -> tuple[dict[str, str] | None, Any]:
         """What earlier runs measured at this commit, and how to keep what this run measures."""
@@ -509,7 +528,9 @@ class _Ladder:
             verdict, step = self.attempt(c, session, tier, n, feedback)
             if step.action in (ESCALATE, GIVE_UP):
                 return step
-            feedback = prompt.feedback_message(verdict.stage, verdict.reason, verdict.feedback)
+            feedback = prompt.feedback_message(
+                verdict.stage, verdict.reason, self.discard_note + verdict.feedback
+            )
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _session(self, c: _Climb, tier: TierPlan) -> Session:
@@ -518,8 +539,9 @@ class _Ladder:
 
         config, task = self.config, self.task
         editor = Editor(
-            c.ws.path, config.editor.protected_paths, config.editor.max_view_chars, file_lister=c.ws.files
-        )
+            c.ws.path, config.editor.protected_paths, config.editor.max_view_chars, file_lister=c.ws.files,
+            write_guard=c.judge_files.refusal if c.judge_files is not None else None,  # the judge's files: refused
+        )  # fmt: skip
         first = prompt.first_message(
             root=c.ws.path,
             task_title=task.title,
@@ -546,18 +568,32 @@ class _Ladder:
         end = session.attempt(feedback)
         # Only the model's edits make an attempt: what tests or tools wrote goes back to base.
         c.ws.restore_except(session.editor.changed)
+        discarded = self._discard(c.ws, c.judge_files)
         tree = c.ws.tree_hash()
         verdict = self._judge(c, end, tree)
-        if verdict.passed:  # the reviewer reads what the tests cannot judge
-            verdict = c.crew.review(c.ws.diff(), c.targets, end.text, verdict.duration_s) or verdict
+        c.ws.restore_except(session.editor.changed)  # what this validation wrote is not the patch either
+        if verdict.passed:  # the reviewer reads what the tests cannot judge, in the true diff
+            verdict = c.crew.review(c.ws.true_diff(), c.targets, end.text, verdict.duration_s) or verdict
         step = c.policy.after_attempt(label, tree, verdict.passed, verdict.signature, verdict.stage)
         word = "pass" if verdict.passed else ("circular" if step.circular else "fail")
-        self._record(tier.name, tier.model.id, n, verdict, word)
+        self._record(tier.name, tier.model.id, n, verdict, word, discarded)
+        self.discard_note = (
+            DISCARDED_NOTE + "".join(f"- {d}\n" for d in discarded) + "\n" if discarded else ""
+        )
         self.current = None
         if step.action == ACCEPT:
             raise self._fixed(c, tier, end, session.editor.changed)
         c.history.append((f"{label} ({tier.model.id})", verdict.stage, verdict.reason, c.ws.diff(), word))
         return verdict, step
+
+    def _discard(self, ws: WorkingTree, judge_files: JudgeFiles | None) -> list[Discarded]:
+        """Before judging: the judge's files and protected paths back as the base has them (reported)."""
+        discarded = judge_files.discard(ws) if judge_files is not None else []
+        # Protected paths are checked on the change set itself, not only in the editor.
+        discarded += [Discarded(path, why) for path, why in ws.discard_protected()]
+        for d in discarded:
+            self.decide("verdict", f"discarded {d.path}", d.why)
+        return discarded
 
     def _judge(self, c: _Climb, end: AttemptEnd, tree: str) -> Judgement:
         failed = end.failed_reason

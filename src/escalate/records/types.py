@@ -96,6 +96,8 @@ class AttemptRecord:
     cost_usd: Decimal = Decimal(0)
     output: str = ""  # the failing stage's output (JUnit failure text); not in the JSON
     duration_s: float = 0.0
+    # Changes put back as the base has them before judging ("path (why)"): judge's files, protected paths.
+    discarded: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return {
@@ -106,6 +108,7 @@ class AttemptRecord:
             "stage": self.stage,
             "reason": self.reason,
             "cost_usd": usd(self.cost_usd),
+            "discarded": list(self.discarded),
         }
 
 
@@ -184,4 +187,6 @@ class Outcome:
             "reproduction": self.reproduction.to_json() if self.reproduction else None,
             "no_test_reason": self.no_test_reason,
             "sandbox": {"mode": self.sandbox, "warning": self.sandbox_warning or None},
+            # Every change any attempt tried on the judge's files or protected paths, put back.
+            "discarded": sorted({d for a in self.attempts for d in a.discarded}),
         }

@@ -228,12 +228,25 @@ class Crew:
         system = rv.REVIEWER_SYSTEM
         if role_config(self.config, "reviewer", self.task.labels)[1].endswith("security"):
             system += rv.SECURITY_NOTE
-        message = rv.review_message(self.task.title, self.task.text, targets, diff, summary)
-        reply = self._ask(plan, system, message)
-        if reply is None:
-            return None
-        verdict = rv.parse_review(reply.text)
+        # Reviewed whole, in parts if need be: a cheat in the middle of a long diff is never cut out.
+        parts = rv.diff_parts(diff)
         who = f"{plan.name}, {plan.model.id}"
+        if parts is None or len(parts) > rv.MAX_REVIEW_PARTS:
+            failed = rv.too_large(diff, parts)
+            self.decide("review", "reject", f"{who}: {failed.reason}")
+            failed.duration_s = duration_s
+            return failed
+        verdicts = []
+        for n, part in enumerate(parts, start=1):
+            message = rv.review_message(
+                self.task.title, self.task.text, targets, part, summary, part=(n, len(parts))
+            )
+            reply = self._ask(plan, system, message)
+            if reply is not None:
+                verdicts.append(rv.parse_review(reply.text))
+        if not verdicts:
+            return None
+        verdict = rv.combine(verdicts, len(parts))
         self._line(f"reviewer ({plan.model.id}): {'reject' if verdict.rejects else verdict.kind}")
         if verdict.rejects:
             self.decide("review", "reject", f"{who}: {'; '.join(verdict.findings)[:400]}")

@@ -12,7 +12,10 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
-MAX_DIFF_CHARS = 24_000
+MAX_DIFF_CHARS = 24_000  # one review call's share of the diff
+MAX_REVIEW_PARTS = 6  # a larger change is not accepted without review: it fails the attempt
+_FILE_START = re.compile(r"^(?=diff --git )", re.MULTILINE)
+_HUNK_START = re.compile(r"^(?=@@ )", re.MULTILINE)
 
 REVIEWER_SYSTEM = """\
 You are the code reviewer in an automated bug-fixing pipeline. A model changed the repository to
@@ -91,8 +94,69 @@ def parse_review(text: str) -> ReviewVerdict:
     return ReviewVerdict("reject", findings, text)
 
 
-def review_message(task_title: str, task_text: str, targets: list[str], diff: str, summary: str) -> str:
-    """The reviewer's one user message: the task, what validation proved, the diff."""
+def _pieces(file_diff: str, limit: int) -> list[str] | None:
+    """One file's diff in pieces of at most limit characters: whole hunks, else whole lines of a hunk,
+    each piece with the file's header; None when a single line is longer than limit."""
+    if len(file_diff) <= limit:
+        return [file_diff]
+    header, *hunks = _HUNK_START.split(file_diff)
+    pieces = []
+    for hunk in hunks:
+        room = limit - len(header) - 80  # the continuation note
+        chunk = ""
+        for line in hunk.splitlines(keepends=True):
+            if len(line) > room:
+                return None
+            if chunk and len(chunk) + len(line) > room:
+                pieces.append(header + chunk + "[... this hunk continues in the next part ...]\n")
+                chunk = ""
+            chunk += line
+        pieces.append(header + chunk)
+    return pieces if hunks else None
+
+
+def diff_parts(diff: str, limit: int = MAX_DIFF_CHARS) -> list[str] | None:
+    """The diff in parts of at most ``limit`` characters, cut only between files, hunks or lines
+    (never inside a line, and nothing left out); None when one line alone is longer than limit."""
+    pieces = []
+    for file_diff in _FILE_START.split(diff):
+        if not file_diff:
+            continue
+        split = _pieces(file_diff, limit)
+        if split is None:
+            return None
+        pieces.extend(split)
+    parts, current = [], ""
+    for piece in pieces:
+        if current and len(current) + len(piece) > limit:
+            parts.append(current)
+            current = ""
+        current += piece
+    return [*parts, current] if current else parts
+
+
+def too_large(diff: str, parts: list[str] | None) -> Rejection:
+    """The failed attempt for a change too large to review: it is not accepted unreviewed."""
+    size = f"{len(diff)} characters" + (
+        f" in {len(parts)} parts" if parts else ", with a line too long to show"
+    )
+    reason = f"the change is too large to review ({size}; at most {MAX_REVIEW_PARTS} x {MAX_DIFF_CHARS})"
+    feedback = (
+        f"Your change passes the tests but {reason}, and a change is not accepted without review. "
+        "Make a smaller change: only what the task needs, no generated or reformatted files."
+    )
+    return Rejection(reason=reason, feedback=feedback, signature=f"review:too-large:{len(diff)}")
+
+
+def review_message(
+    task_title: str,
+    task_text: str,
+    targets: list[str],
+    diff: str,
+    summary: str,
+    part: tuple[int, int] = (1, 1),
+) -> str:
+    """The reviewer's one user message: the task, what validation proved, the diff (or one part of it)."""
     from escalate.agent.prompts import truncate
 
     parts = ["# Task", "", task_title]
@@ -103,9 +167,28 @@ def review_message(task_title: str, task_text: str, targets: list[str], diff: st
     parts += ["", "ruff and the whole test suite pass (no new findings, no new failures)."]
     if summary.strip():
         parts += ["", "# The implementer's own summary", "", truncate(summary.strip(), 2000)]
-    parts += ["", "# The change", "", "```diff", truncate(diff, MAX_DIFF_CHARS), "```"]
+    n, of = part
+    title = (
+        "# The change" if of == 1 else f"# The change, part {n} of {of} (the other parts are reviewed apart)"
+    )
+    parts += ["", title, "", "```diff", diff, "```"]
     parts += ["", "Review it. First line APPROVE or REJECT."]
     return "\n".join(parts) + "\n"
+
+
+def combine(verdicts: list[ReviewVerdict], parts: int) -> ReviewVerdict:
+    """One verdict for a diff reviewed in parts: any rejection rejects; approval needs every part's."""
+    rejecting = [v for v in verdicts if v.rejects]
+    if rejecting:
+        findings = [f for v in rejecting for f in v.findings][:20]
+        return ReviewVerdict("reject", findings, "\n\n".join(v.text for v in rejecting))
+    text = "\n\n".join(v.text for v in verdicts)
+    if len(verdicts) == parts and all(v.kind == "approve" for v in verdicts):
+        return ReviewVerdict("approve", [f for v in verdicts for f in v.findings][:20], text)
+    notes = [v.note for v in verdicts if v.note] or [
+        f"{parts - len(verdicts)} of {parts} parts got no answer"
+    ]
+    return ReviewVerdict("unclear", text=text, note="; ".join(notes))
 
 
 def rejection(verdict: ReviewVerdict, reviewer: str) -> Rejection:

@@ -25,7 +25,10 @@ def ruff_findings(
     root: Path, cfg: ValidateConfig, paths: list[str]
 ) -> tuple[CommandResult, list[dict] | None]:
     """ruff's findings on paths (None when ruff failed to run or answer)."""
-    argv = [*cfg.ruff_command, "--no-fix", "--output-format=json", "--no-cache", "--force-exclude", *paths]
+    # --ignore-noqa: a suppression comment the patch adds (per line or per file) hides nothing;
+    # the baseline counts the base's own suppressed findings too, so only new ones differ.
+    flags = ["--no-fix", "--output-format=json", "--no-cache", "--force-exclude", "--ignore-noqa"]
+    argv = [*cfg.ruff_command, *flags, *paths]
     run = run_command(argv, root, timeout_s=cfg.timeout_s, isolation=isolation_for(cfg))
     if run.timed_out or run.returncode not in (0, 1):
         return run, None

@@ -30,6 +30,8 @@ __all__ = ["TestRun", "run_pytest", "import_env"]
 
 _NOT_FOUND = re.compile(r"^ERROR: (?:file or directory )?not found: (\S+)", re.MULTILINE)
 _STARTED = re.compile(r"^(\S+::\S.*?) ?(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)?(?: +\[ *\d+%\])?$")
+# pytest's closing line when tests failed: "==== 1 failed, 2 passed in 0.1s ====".
+_SUMMARY_FAILED = re.compile(r"^=*\s*(?:\d+ \w+, )*\d+ (?:failed|errors?)\b")
 # pytest's own exit codes for a run that did not finish: interrupted, internal error, usage error.
 _ABORTED = {2: "interrupted", 3: "an internal error", 4: "a usage error"}
 
@@ -150,8 +152,28 @@ def _run_once(root: Path, cfg: ValidateConfig, selection, deselect, extra) -> Te
             )
         elif "INTERNALERROR>" in run.output:
             aborted = aborted or "pytest reported an INTERNALERROR"
+        elif results is not None:
+            aborted = aborted or _report_disagrees(run, results)
     hung = _running_when_killed(run.stdout) if run.timed_out else None
     return TestRun(run, results, xml, aborted, hung, missing)
+
+
+def _report_disagrees(run: CommandResult, results: dict[str, CaseResult]) -> str:
+    """Why a report that shows no failure is not believed ("" when it is): pytest's exit code or its
+    closing summary line says tests failed. The code under test runs in pytest's process and could
+    rewrite the report (an ``atexit`` hook); these are two more witnesses."""
+    if any(r.failed for r in results.values()):
+        return ""
+    lines = run.stdout.strip().splitlines()
+    said = _SUMMARY_FAILED.search(lines[-1]) if lines else None
+    if run.returncode != 1 and not said:
+        return ""
+    witness = (
+        "pytest exited with 1 (tests failed)"
+        if run.returncode == 1
+        else f"pytest said {lines[-1].strip('= ')!r}"
+    )
+    return f"the report shows no failure but {witness}: the report is not trusted"
 
 
 def _not_found(run: CommandResult, root: Path) -> list[str]:

@@ -49,7 +49,16 @@ class WorkingTree(Protocol):
         ...
 
     def commit(self, message: str, paths: Iterable[str] | None = None) -> str:
-        """Commit ``paths`` (every change when None) on the branch; returns the commit's sha."""
+        """Commit ``paths`` (every change when None) on the branch; returns the commit's sha.
+        A change to a protected path is refused (``ProtectedPathError``)."""
+        ...
+
+    def true_diff(self) -> str:
+        """The diff the reviewer reads: every file as text, the repository's attributes ignored."""
+        ...
+
+    def discard_protected(self) -> list[tuple[str, str]]:
+        """Put protected paths the change set touches back as the base has them; (path, why) each."""
         ...
 
     def close(self, keep_branch: bool = False) -> None:

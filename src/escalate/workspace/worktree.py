@@ -23,11 +23,11 @@ import tempfile
 import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from escalate.errors import EscalateError
 from escalate.workspace.hardening import harden_git
+from escalate.workspace.protected import FileChange, ProtectedPaths, parse_raw_diff
 
 BRANCH_PREFIX = "escalate/"
 DIR_PREFIX = "escalate-"
@@ -43,12 +43,12 @@ class WorkspaceError(EscalateError):
     """A git operation on the task's worktree failed; the message says what to check."""
 
 
-@dataclass(frozen=True)
-class Change:
-    """One path that differs from the base commit: status A (added), M (modified), D (deleted)."""
+# One path that differs from the base commit: status A (added), M (modified), D (deleted), new mode.
+Change = FileChange
 
-    path: str
-    status: str
+
+class ProtectedPathError(WorkspaceError):
+    """A change set touches a protected path; nothing was committed."""
 
 
 def _git_repo(repo_root: Path):
@@ -120,6 +120,8 @@ class Workspace:
         self.closed = False
         self._wt = None
         self.build_outputs: list[str] = []  # git-ignored files copied in from the checkout (buildout)
+        # Checked on the final change set before every commit (set by the runner from its config).
+        self.protected: ProtectedPaths | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -260,16 +262,63 @@ class Workspace:
             if os.path.exists(tmp):
                 os.unlink(tmp)
 
-    def changes(self) -> list[Change]:
-        """Every path that differs from the base commit, with its status (A, M or D), sorted."""
-        out = self._git.diff_tree(
-            "-r", "--no-renames", "--name-status", "-z", self.base_commit, self.tree_hash()
+    def changes(self, tree: str | None = None) -> list[Change]:
+        """Every path that differs from the base commit (status A, M or D; new git mode), sorted."""
+        tree = tree or self.tree_hash()
+        return parse_raw_diff(
+            self._git.diff_tree("-r", "--no-renames", "--raw", "-z", self.base_commit, tree)
         )
-        parts = [p for p in out.split("\0") if p]
-        changes = []
-        for status, path in zip(parts[0::2], parts[1::2], strict=True):
-            changes.append(Change(path=path, status="M" if status[0] not in "AD" else status[0]))
-        return sorted(changes, key=lambda c: c.path)
+
+    def base_paths(self) -> list[str]:
+        """Every file path of the base commit."""
+        out = self._git.ls_tree("-r", "-z", "--name-only", self.base_commit)
+        return [p for p in out.split("\0") if p]
+
+    def read_base(self, rel: str) -> bytes | None:
+        """A file's bytes at the base commit; None when it did not exist there."""
+        import git
+
+        try:
+            data = self._git.cat_file("blob", f"{self.base_commit}:{rel}", stdout_as_string=False)
+        except git.GitCommandError:
+            return None
+        return bytes(data)
+
+    def read_file(self, rel: str) -> bytes | None:
+        """A regular file's bytes in the worktree (None when absent, a symlink or not a file)."""
+        path = self.path / rel
+        if path.is_symlink() or not path.is_file() or not self._inside(path):
+            return None
+        return path.read_bytes()
+
+    def _inside(self, path: Path) -> bool:
+        """True when no directory on the way to path is a symlink (a test may have made one)."""
+        expected = os.path.join(os.path.realpath(self.path), os.path.relpath(path.parent, self.path))
+        return os.path.realpath(path.parent) == os.path.normpath(expected)
+
+    def restore_from_base(self, paths: list[str]) -> None:
+        """Put paths back as the base has them: rewritten when they existed there, deleted otherwise."""
+        at_base = set(self.base_paths())
+        for rel in paths:
+            path = self.path / rel
+            if os.path.lexists(path) and (path.is_symlink() or not path.is_dir()):
+                if self._inside(path):
+                    path.unlink()
+            if rel in at_base:
+                self._git(literal_pathspecs=True).checkout(self.base_commit, "--", rel)
+
+    def protected_violations(self, tree: str | None = None) -> list[tuple[str, str]]:
+        """The change set checked against ``protected``: (path, why) for each violation."""
+        if self.protected is None:
+            return []
+        return self.protected.violations(self.changes(tree), self.read_file, self.read_base)
+
+    def discard_protected(self) -> list[tuple[str, str]]:
+        """Put every protected path the change set touches back as the base has it; what was put back."""
+        found = self.protected_violations()
+        if found:
+            self.restore_from_base([path for path, _ in found])
+        return found
 
     def changed_files(self) -> list[str]:
         """Paths that differ from the base commit: modified, added (untracked too) and deleted."""
@@ -286,6 +335,25 @@ class Workspace:
             "--no-color", "--no-ext-diff", "--no-textconv", "--binary", self.base_commit, self.tree_hash()
         )
         return diff + "\n" if diff else ""
+
+    def true_diff(self) -> str:
+        """The diff the reviewer reads: every file as text, whatever the repository's attributes say.
+
+        ``--text`` shows files that ``.gitattributes`` marks ``-diff`` or ``binary``;
+        ``--no-textconv``/``--no-ext-diff`` keep conversion drivers out; ``--no-renames``
+        shows every line of a moved file.
+        """
+        diff = self._git(c="core.attributesFile=" + os.devnull).diff(
+            "--no-color", "--text", "--no-ext-diff", "--no-textconv", "--no-renames",
+            self.base_commit, self.tree_hash(),
+        )  # fmt: skip
+        return diff + "\n" if diff else ""
+
+    def restore_tree(self, tree: str) -> None:
+        """Make the worktree exactly ``tree`` (a ``tree_hash``): files written since are gone."""
+        self._git.read_tree("--reset", "-u", tree)
+        self._git.clean("-ffdxq")
+        self.copy_build_outputs()  # -x took them too
 
     def reset_to_base(self) -> None:
         """Throw away every change: hard reset to the base, remove untracked and ignored files."""
@@ -339,17 +407,27 @@ class Workspace:
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(data)
 
-    def commit(self, message: str, paths: Iterable[str] | None = None) -> str:
+    def commit(self, message: str, paths: Iterable[str] | None = None, tree: str | None = None) -> str:
         """Commit the changes to paths (default: every change) on the branch; returns the sha.
 
+        With ``tree`` (a ``tree_hash`` taken earlier), the worktree is first put back to exactly that
+        state: what validation judged is what is committed, not files a test run wrote since.
+        The changes committed are checked against ``protected`` first (``ProtectedPathError``).
         The author is the repository's configured user, else ``escalate <escalate@localhost>``.
         """
         import git
 
+        if tree is not None:
+            self.restore_tree(tree)
         changed = self.changed_files()
-        if paths is not None:
-            wanted = set(paths)
-            changed = [p for p in changed if p in wanted]
+        wanted = set(paths) if paths is not None else set(changed)
+        changed = [p for p in changed if p in wanted]
+        violations = [(path, why) for path, why in self.protected_violations() if path in wanted]
+        if violations:
+            raise ProtectedPathError(
+                f"refused to commit on {self.branch}: the change touches protected paths: "
+                + "; ".join(f"{path} ({why})" for path, why in violations)
+            )
         if not changed:
             raise WorkspaceError(f"nothing to commit on {self.branch}: the worktree equals the base commit.")
         name, email = self._author()
