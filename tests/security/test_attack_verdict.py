@@ -286,7 +286,7 @@ def test_a_judge_file_written_by_the_model_is_refused_at_the_editor(attack, chea
     result = attack(implementer(create(path, text)))
     assert result.outcome != "fixed", result.json
     errors = result.tool_errors()
-    assert errors and "judge a patch" in errors[0], errors
+    assert errors and "judge a patch" in errors[0], (errors, result.json, result.proc.stderr[-3000:])
     # Nothing was written: the tree is the base, which is known to fail (no validation needed).
     assert result.json["attempts"][0]["stage"] == "circular", result.json["attempts"][0]
 
