@@ -540,7 +540,7 @@ class _Ladder:
         config, task = self.config, self.task
         editor = Editor(
             c.ws.path, config.editor.protected_paths, config.editor.max_view_chars, file_lister=c.ws.files,
-            write_guard=c.judge_files.refusal if c.judge_files is not None else None,  # the judge's files: refused
+            write_guard=c.judge_files.refusal if c.judge_files is not None else None,  # refuses the judge
         )  # fmt: skip
         first = prompt.first_message(
             root=c.ws.path,
