@@ -39,11 +39,11 @@ ISSUE = Task.from_issue_text(
 def nightly(tmp_path, sim, edits: list[dict]):
     root = make_repo(tmp_path, FILES)
     config = load_config(root, {"validate": {"test_command": PYTEST_COMMAND, "timeout_s": 60}})
-    client = sim.client(max_retries=0)
-    sub = submit(root, config, client=client, issues=[ISSUE])
+    provider = sim.provider()
+    sub = submit(root, config, provider=provider, issues=[ISSUE])
     [planned] = sub.planned
     sim.set_script({"models": {"*": [{"content": tool_uses(edits), "repeat": True}]}})
-    [result] = collect(root, config, client=client).results
+    [result] = collect(root, config, provider=provider).results
     return root, planned, result
 
 

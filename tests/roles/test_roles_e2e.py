@@ -262,7 +262,9 @@ def test_ladder_defaults_degrade_when_roles_get_plain_answers(tmp_path, env):
     nothing), the reviewer and commit writer answer plainly too; the fix still lands."""
     env.set_script({"models": {"claude-haiku-4-5": implementer(tool("str_replace", **CALC_FIX))}})
     root = make_calc_repo(tmp_path)
-    issue = task(kind="issue", title="add() subtracts", text="calc.add(2, 3) returns -1.", target_tests=[])
+    # The issue names its failing test, so it is the target (no reproduction test first).
+    text = "calc.add(2, 3) returns -1: tests/test_ops.py::test_add fails."
+    issue = task(kind="issue", title="add() subtracts", text=text, target_tests=[])
     outcome = run_task(issue, root, config_for(root))
     assert outcome.outcome == "fixed", outcome.explanation
     requests = by_role(env)
