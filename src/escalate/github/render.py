@@ -26,6 +26,7 @@ from escalate.records.types import AttemptRecord, Decision, Outcome, climb_numbe
 from escalate.workspace.hardening import minimal_env, safe_git
 
 if TYPE_CHECKING:
+    from escalate.config import ValidateConfig
     from escalate.llm.client import CallRecord
 
 # GitHub refuses bodies over 65,536 characters; leave room for the footer.
@@ -164,15 +165,12 @@ def attempts_details(attempts: list[AttemptRecord], limit: int = 20_000) -> str:
     return f"<details><summary>Attempts ({len(attempts)})</summary>\n\n{table}\n\n</details>"
 
 
-def stages(validate: Any) -> list[str]:
-    """The validation stages a config runs, in order, as a reader would name them."""
-    out = ["syntax"]
-    if getattr(validate, "ruff", True):
-        out.append("ruff (no new findings)")
-    out.append("target tests")
-    if getattr(validate, "full_suite", True):
-        out.append("full test suite (no new failures)")
-    return out
+def stages(validate: ValidateConfig | None) -> list[str]:
+    """The validation stages a config runs (every one when None), in order, as a reader names them:
+    read from the one list validation runs (``validation.stages.STAGES``)."""
+    from escalate.validation.stages import STAGES
+
+    return [s.title for s in STAGES.values() if validate is None or s.configured(validate)]
 
 
 def validation_section(outcome: Outcome, stage_names: list[str]) -> str:

@@ -4,17 +4,20 @@ The seams, and what crosses them: ``BaselineFacts`` (what the base commit was me
 ``Judgement`` (what is said about one attempt: validation's ``stages.Verdict``, a reviewer's
 ``roles.review.Rejection``, the ladder's own verdicts on a refusal or a circular state) and
 ``Validator`` (``stages.validate``: a tree, its changes and the baseline in, a judgement out).
+A ``Stage`` is one check of an ``Attempt``; ``stages.STAGES`` lists them in the order they run.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from escalate.config import ValidateConfig
     from escalate.validation.baseline import Baseline
+    from escalate.validation.stages import Verdict
 
 
 class BaselineFacts(Protocol):
@@ -58,3 +61,34 @@ class Validator(Protocol):
         *,
         notify: Callable[[str], None] | None = None,
     ) -> Judgement: ...
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What every stage is given: the patched tree, what changed, the targets, the baseline."""
+
+    root: Path
+    changed: list[str]
+    py_files: list[str]  # the changed Python files that exist
+    targets: list[str]
+    baseline: Baseline
+    cfg: ValidateConfig
+    notify: Callable[[str], None] | None = None  # progress lines (a flaky test, a hang)
+
+
+def _always(_: object) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One validation stage: validation runs ``check``, the PR body names ``title``, and
+    docs/validation.md shows ``runs`` and ``fails_when``, all read from ``stages.STAGES``."""
+
+    name: str  # the Verdict's stage when it fails
+    title: str  # as a reader names it in a PR body
+    runs: str  # what runs (Markdown)
+    fails_when: str  # (Markdown)
+    check: Callable[[Attempt], Verdict | None]  # None: passed
+    configured: Callable[[ValidateConfig], bool] = _always  # the config turns it on
+    applies: Callable[[Attempt], bool] = _always  # this attempt gives it something to check

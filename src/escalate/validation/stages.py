@@ -2,10 +2,11 @@
 
 The untouched base is measured once (``run_baseline``): which tests fail, which ruff
 findings exist. An attempt is then checked in stages, cheapest first, stopping at the
-first failure (``validate``): ``syntax`` (compile the changed files), ``lint`` (ruff on
-the changed files; only findings new against the baseline count), ``target`` (the
-target tests alone must pass), ``suite`` (the full suite; only failures new against
-the baseline count). Pre-existing problems never fail an attempt.
+first failure (``validate``). The stages are objects in one list, ``STAGES``: ``syntax``
+(compile the changed files), ``lint`` (ruff on the changed files; only findings new against
+the baseline count), ``target`` (the target tests alone must pass), ``suite`` (the full suite;
+only failures new against the baseline count). Pre-existing problems never fail an attempt.
+A new stage is one more ``Stage`` there: validation, the PR body and docs/validation.md read it.
 
 Tests and ruff run through ``escalate.workspace.process.run_command`` in the sandbox that
 ``validate.sandbox`` asks for (``escalate.workspace.sandbox``): an exported copy of the tree, no
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from escalate.validation import Attempt, Stage
 from escalate.validation.baseline import (
     Baseline,
     EnvironmentProblem,
@@ -43,6 +45,7 @@ __all__ = [
     "Baseline",
     "EnvironmentProblem",
     "ValidationError",
+    "STAGES",
     "Verdict",
     "run_baseline",
     "validate",
@@ -51,7 +54,6 @@ __all__ = [
     "signature_of",
 ]
 
-STAGES = ("syntax", "lint", "target", "suite")
 # Lines of failure output most worth keeping when feedback must be cut.
 _KEY_LINE = re.compile(r"^(E\s|>\s|\S+\.py:\d+:|FAILED |ERROR )|Error\b|assert", re.MULTILINE)
 
@@ -314,6 +316,51 @@ def _stage_suite(
     return verdict
 
 
+# The registry: every stage, keyed by name, in the order they run (cheapest first).
+STAGES: dict[str, Stage] = {
+    stage.name: stage
+    for stage in (
+        Stage(
+            "syntax", "syntax",
+            runs="`compile()` of each changed `.py` file",
+            fails_when="a syntax error (`file:line:col` and the message)",
+            check=lambda a: _stage_syntax(a.root, a.py_files, a.cfg),
+        ),
+        Stage(
+            "lint", "ruff (no new findings)",
+            runs="`ruff check --no-fix --output-format=json --no-cache --force-exclude --ignore-noqa "
+            "<changed .py files>`",
+            fails_when="a finding that is new against the baseline "
+            "(a `noqa` comment the patch adds hides nothing)",
+            configured=lambda cfg: cfg.ruff,
+            applies=lambda a: bool(a.py_files),
+            check=lambda a: _stage_lint(a.root, a.py_files, a.baseline, a.cfg),
+        ),
+        Stage(
+            "target", "target tests",
+            runs="the test command on the target tests only",
+            fails_when="a target fails, errors, is skipped/xfailed, or no longer exists",
+            applies=lambda a: bool(a.targets),
+            check=lambda a: _stage_target(a.root, a.targets, a.cfg),
+        ),
+        Stage(
+            "suite", "full test suite (no new failures)",
+            runs="the full suite, once, on the patched tree (if `validate.full_suite`)",
+            fails_when="a test fails that passes at base, or a test that passed at base is gone",
+            configured=lambda cfg: cfg.full_suite,
+            check=lambda a: _stage_suite(a.root, a.baseline, a.cfg, a.changed, a.notify),
+        ),
+    )
+}  # fmt: skip
+
+
+def stage_table() -> str:
+    """The stages as the Markdown table in docs/validation.md (a test keeps the two equal)."""
+    rows = ["| stage | what runs | fails when |", "|---|---|---|"]
+    rows += [f"| `{s.name}` | {s.runs} | {s.fails_when} |" for s in STAGES.values()]
+    return "\n".join(rows)
+
+
 def validate(
     root: Path,
     changed: list[str],
@@ -323,19 +370,19 @@ def validate(
     *,
     notify: Callable[[str], None] | None = None,
 ) -> Verdict:
-    """Check the worktree in stages (syntax, lint, target, suite); stop at the first failure."""
+    """Check the worktree in ``STAGES`` order; stop at the first failure."""
     root = Path(root)
     start = time.monotonic()
     changed = [norm_nodeid(p) for p in changed]
     py_files = sorted({p for p in changed if p.endswith(".py") and (root / p).is_file()})
     targets = [norm_nodeid(t) for t in target_tests]
-    verdict = _stage_syntax(root, py_files, cfg)
-    if verdict is None and cfg.ruff and py_files:
-        verdict = _stage_lint(root, py_files, baseline, cfg)
-    if verdict is None and targets:
-        verdict = _stage_target(root, targets, cfg)
-    if verdict is None and cfg.full_suite:
-        verdict = _stage_suite(root, baseline, cfg, changed, notify)
+    attempt = Attempt(root, changed, py_files, targets, baseline, cfg, notify)
+    verdict = None
+    for stage in STAGES.values():
+        if stage.configured(cfg) and stage.applies(attempt):
+            verdict = stage.check(attempt)
+            if verdict is not None:
+                break
     if verdict is None:
         verdict = Verdict(True, "ok", "all validation stages passed", "", "ok")
     verdict.duration_s = time.monotonic() - start
