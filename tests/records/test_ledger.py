@@ -274,7 +274,8 @@ def test_run_recorder_mirrors_the_run_log_hooks(tmp_path):
     klass = Classification("generative", "low", ["a failing test with no mechanical or reasoning signal"])
     tokens = {"input_tokens": 1800, "output_tokens": 240, "cache_write_tokens": 0, "cache_read_tokens": 1500}
     with Ledger.open(tmp_path / "l.db") as ledger:
-        rec = RunRecorder.start(ledger, "run-7", task, klass, repo=tmp_path, base_commit="c0ffee")
+        rec = RunRecorder.start(ledger, "run-7", task, complexity=klass.complexity,
+                                error_cost=klass.error_cost, repo=tmp_path, base_commit="c0ffee")  # fmt: skip
         rec.decision(Decision("start_tier", "haiku (claude-haiku-4-5)", "generative/low -> haiku"))
         for tier, model, verdict, cost in (
             ("haiku", "claude-haiku-4-5", "fail", "0.004"),

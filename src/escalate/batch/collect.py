@@ -17,17 +17,32 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from escalate.agent.editor import Editor
+from escalate.batch.discovery import still_present
+from escalate.batch.oneshot import apply_response
+from escalate.batch.pulls import combine, open_pull
 from escalate.batch.queue import FIXED, NEEDS_HUMAN, RESOLVED, WAITING, Queue
 from escalate.batch.submit import COLLECTED, SUBMITTED, BatchError, make_provider, open_ledger, reconcile
 from escalate.errors import EscalateError
-from escalate.llm.pricing import fmt_usd
-from escalate.records.types import AttemptRecord, Outcome, Reproduction
+from escalate.ladder.reproduce import reproduce_in_answer
+from escalate.ladder.run import commit_message, run_task
+from escalate.llm.catalog import Catalog
+from escalate.llm.client import call_record
+from escalate.llm.pricing import PriceTable, fmt_usd
+from escalate.records.recording import Recording
+from escalate.records.rundir import RunLog, new_run_id
+from escalate.records.types import AttemptRecord, Decision, Outcome, Reproduction
+from escalate.routing.testability import named_targets, writes_test_first
+from escalate.task import Task
+from escalate.validation.judge_files import JudgeFiles
+from escalate.validation.stages import run_baseline, validate
+from escalate.workspace.protected import ProtectedPaths
+from escalate.workspace.worktree import Workspace
 
 if TYPE_CHECKING:
     from escalate.config import Config
     from escalate.llm.protocols import BatchItem, Completion, Provider
     from escalate.records.ledger import Ledger
-    from escalate.task import Task
 
 POLL_SECONDS = 30.0
 
@@ -44,6 +59,7 @@ class RequestResult:
     model: str
     result_type: str  # succeeded | errored | expired | canceled | missing
     state: str  # fixed | failed | needs_human | errored | expired | canceled | stale
+    stage: str = ""  # what decided a succeeded result: ok | baseline | edit | finding | a validation stage
     detail: str = ""
     cost_usd: Decimal = Decimal(0)  # at batch prices
     interactive_usd: Decimal = Decimal(0)  # the same usage at interactive prices
@@ -134,8 +150,6 @@ def collect(
     escalate_now: bool = False,
 ) -> Collection:
     """Collect every submitted batch that has ended (waiting for it with `wait`)."""
-    from escalate.llm.pricing import PriceTable
-
     repo_root = Path(repo_root).resolve()
     provider = make_provider(provider)
     prices = PriceTable.load(config.prices)
@@ -161,8 +175,6 @@ def collect(
             ledger.update_batch(batch["id"], status=COLLECTED, ended=True)
             out.collected.append(batch["id"])
         if config.batch.combined_pr:
-            from escalate.batch.pulls import combine
-
             for base, fixed in _by_base(out.results).items():
                 combine(repo_root, config, fixed, base)
     return out
@@ -174,9 +186,9 @@ class _Context:
     config: Config
     ledger: Ledger
     queue: Queue
-    prices: Any
+    prices: PriceTable
     provider: Provider
-    catalog: Any
+    catalog: Catalog | None
     escalate_now: bool
 
     def handle_batch(self, batch: dict) -> list[RequestResult]:
@@ -195,15 +207,13 @@ class _Context:
         return results
 
     def handle(self, batch_id: str, row: dict, result: BatchItem | None) -> RequestResult:
-        from escalate.task import Task
-
         record = row["task"]
         task = Task(**record["task"])
         res = RequestResult(
             batch=batch_id,
             custom_id=row["custom_id"],
             kind=task.kind,
-            title=task.title,
+            title=task.heading,
             tier=row["tier"],
             model=record["model"],
             result_type=result.kind if result is not None else "missing",
@@ -222,8 +232,6 @@ class _Context:
                     res.tier,
                 )
                 self._queue(task, WAITING, res.tier, f"error while applying: {exc}"[:300], record)
-                if res.run_id:
-                    self.ledger.record_outcome(res.run_id, "error", res.cost_usd, res.tier)
         else:
             # Not billed, nothing learned: the task goes back on the same tier.
             why = _error_text(result) if result is not None else "missing from the results file"
@@ -251,76 +259,50 @@ class _Context:
                        max_tokens=record.get("max_tokens"))  # fmt: skip
 
     def _succeeded(self, res: RequestResult, task: Task, record: dict, message: Completion) -> None:
-        from escalate.llm.client import call_record
-
         usage = message.usage
         res.cost_usd = self.prices.cost(res.model, usage, batch=True)
         res.interactive_usd = self.prices.cost(res.model, usage)
-        run_id = self.ledger.record_run_start(
-            repo=self.repo_root, base_commit=record["base_commit"], source=f"batch:{res.batch}"
-        )
-        res.run_id = run_id
-        klass = {"complexity": record.get("complexity"), "error_cost": record.get("error_cost")}
-        self.ledger.record_task(
-            run_id, kind=task.kind, slug=task.slug, title=task.title, labels=task.labels, **klass
-        )
-        if record.get("reason"):
-            self.ledger.record_decision(run_id, "start_tier", res.tier, record["reason"])
-        call = call_record(run=run_id, tier=res.tier, role="oneshot", model=res.model, usage=usage,
-                           cost=res.cost_usd, request_id=message.request_id, stop_reason=message.stop_reason,
-                           batch=True)  # fmt: skip
-        self.ledger.record_call(call)
-        log = self._run_log(task, res, call)
-        verdict = self._prove(res, task, record, message)
-        stage = "ok" if verdict == "pass" else res.detail.split(":", 1)[0]
-        word = "pass" if verdict == "pass" else "fail"
-        attempt = AttemptRecord(res.tier, res.model, 1, word, stage, res.detail, res.cost_usd)
-        log.attempt(attempt)
-        self.ledger.record_attempt(run_id, res.tier, res.model, 1, word, stage=stage, reason=res.detail,
-                                   cost_usd=res.cost_usd)  # fmt: skip
-        batch_cost = res.cost_usd  # --escalate-now adds its own run's cost to res below
-        if res.state == "stale":
-            self._queue(task, RESOLVED, res.tier, res.detail, record)
-        elif res.state == FIXED:
-            self._queue(
-                task, FIXED, res.tier, "fixed by the batch", record, res.pull_request or res.branch or ""
-            )
-        else:
-            self._escalate(res, task, record)
-        final = {"stale": "cannot_reproduce", "failed": "escalated"}.get(res.state, res.state)
-        if verdict != "pass" and res.state == FIXED:
-            final = "escalated"  # this run's one-shot failed; the interactive run that fixed it has its own
-        self.ledger.record_outcome(run_id, final, batch_cost, res.tier)
-        branch = res.branch if verdict == "pass" else None
-        log.finish(Outcome(final, branch=branch, cost_usd=batch_cost, calls=1, attempts=[attempt],
-                           log_dir=str(log.path), explanation=res.detail))  # fmt: skip
-
-    def _run_log(self, task: Task, res: RequestResult, call: Any) -> Any:
-        """The same run directory as `escalate fix` writes: calls.jsonl, attempts.xml, summary.md."""
-        from escalate.llm.catalog import Catalog
-        from escalate.records.rundir import RunLog, new_run_id
-
         top = (self.catalog or Catalog.static()).resolve(self.config.tiers[-1]).id
-        log = RunLog(
-            self.repo_root / self.config.log_dir / new_run_id(task.slug), self.prices, top, task.title
-        )
-        log.call(call)
+        directory = self.repo_root / self.config.log_dir / new_run_id(task.slug)
+        log = RunLog(directory, self.prices, top, task.title)
         res.log_dir = str(log.path)
-        return log
+        # The same run directory and ledger rows as `escalate fix` writes, through the same hooks.
+        recording = Recording(log, self.ledger)
+        res.run_id = recording.run_id
+        recording.start_ledger(task, complexity=record.get("complexity"), error_cost=record.get("error_cost"),
+                               repo=self.repo_root, base_commit=record["base_commit"],
+                               source=f"batch:{res.batch}")  # fmt: skip
+        if record.get("reason"):
+            recording.decision(Decision("start_tier", res.tier, record["reason"]))
+        recording.call(call_record(run=res.run_id, tier=res.tier, role="oneshot", model=res.model,
+                                   usage=usage, cost=res.cost_usd, request_id=message.request_id,
+                                   stop_reason=message.stop_reason, batch=True))  # fmt: skip
+        final = "error"
+        attempts: list[AttemptRecord] = []
+        batch_cost = res.cost_usd  # --escalate-now adds its own run's cost to res below
+        try:
+            verdict = self._prove(res, task, record, message)
+            word = "pass" if verdict == "pass" else "fail"
+            attempts.append(AttemptRecord(res.tier, res.model, 1, word, res.stage, res.detail, res.cost_usd))
+            recording.attempt(attempts[0])
+            if res.state == "stale":
+                self._queue(task, RESOLVED, res.tier, res.detail, record)
+            elif res.state == FIXED:
+                self._queue(
+                    task, FIXED, res.tier, "fixed by the batch", record, res.pull_request or res.branch or ""
+                )
+            else:
+                self._escalate(res, task, record)
+            final = {"stale": "cannot_reproduce", "failed": "escalated"}.get(res.state, res.state)
+            if verdict != "pass" and res.state == FIXED:
+                final = "escalated"  # the one-shot failed; the interactive run that fixed it has its own
+        finally:
+            branch = res.branch if attempts and attempts[0].verdict == "pass" else None
+            recording.finish(Outcome(final, branch=branch, cost_usd=batch_cost, calls=1, attempts=attempts,
+                                     log_dir=str(log.path), explanation=res.detail))  # fmt: skip
 
     def _prove(self, res: RequestResult, task: Task, record: dict, message: Completion) -> str:
-        """Apply the edits in a fresh worktree and validate them; sets res.state/detail/branch."""
-        from escalate.agent.editor import Editor
-        from escalate.batch.discovery import still_present
-        from escalate.batch.oneshot import apply_response
-        from escalate.ladder.reproduce import reproduce_in_answer
-        from escalate.ladder.run import commit_message
-        from escalate.routing.testability import named_targets, writes_test_first
-        from escalate.validation.judge_files import JudgeFiles
-        from escalate.validation.stages import run_baseline, validate
-        from escalate.workspace.protected import ProtectedPaths
-        from escalate.workspace.worktree import Workspace
-
+        """Apply the edits in a fresh worktree and validate them; sets res.state/stage/detail/branch."""
         cfg = self.config
         with Workspace.create(self.repo_root, f"batch-{res.custom_id}", record["base_commit"]) as ws:
             baseline = run_baseline(ws.path, cfg.validate, list(task.target_tests))
@@ -329,52 +311,53 @@ class _Context:
             if task.kind == "test":
                 targets = [t for t in task.target_tests if t in failing]
                 if not targets:
-                    res.state, res.detail = (
-                        "stale",
-                        "cannot reproduce: the target tests pass at the base commit",
-                    )
+                    res.state, res.stage = "stale", "baseline"
+                    res.detail = "cannot reproduce: the target tests pass at the base commit"
                     return "stale"
             # The same verdict rules as `escalate fix`: the judge's files from base, protected paths.
             ws.protected = ProtectedPaths(cfg.editor.protected_paths)
             judged = cfg.validate.verdict_from_base
             guard = JudgeFiles.of(ws, targets).refusal if judged else None
             editor = Editor(ws.path, cfg.editor.protected_paths, cfg.editor.max_view_chars,
-                            file_lister=getattr(ws, "files", None), write_guard=guard)  # fmt: skip
+                            file_lister=ws.files, write_guard=guard)  # fmt: skip
             applied = apply_response(message.content, editor)
             if not applied.ok:
-                res.state, res.detail = "failed", "edit: " + "; ".join(applied.errors)[:1500]
+                res.state, res.stage = "failed", "edit"
+                res.detail = "edit: " + "; ".join(applied.errors)[:1500]
                 return "fail"
             if task.kind == "issue" and not targets:
                 targets = named_targets(task, failing)
                 if not targets and writes_test_first(task) and cfg.roles.test_writer.enabled:
                     check, res.reproduction = reproduce_in_answer(ws, cfg, task.title, res.tier, res.model)
                     if res.reproduction is None:
-                        res.state, res.detail = "failed", f"reproduce: {check.reason}"[:1500]
+                        res.state, res.stage = "failed", "reproduce"
+                        res.detail = f"reproduce: {check.reason}"[:1500]
                         return "fail"
-                    targets = res.target_tests = list(res.reproduction.tests)
+                    targets = list(res.reproduction.tests)
+            res.target_tests = targets
             if judged:  # from the base as it is now (a reproduction test may have moved it)
                 JudgeFiles.of(ws, targets).discard(ws)
             ws.discard_protected()
             tree = ws.tree_hash()
             verdict = validate(ws.path, ws.changed_files(), baseline, targets, cfg.validate)
             if not verdict.passed:
-                res.state, res.detail = "failed", f"{verdict.stage}: {verdict.reason}"[:1500]
+                res.state, res.stage = "failed", verdict.stage
+                res.detail = f"{verdict.stage}: {verdict.reason}"[:1500]
                 return "fail"
             left = still_present(record.get("check"), ws.path, cfg, list(task.target_tests))
             if left:
-                res.state, res.detail = "failed", "finding: still reported: " + "; ".join(left)[:1400]
+                res.state, res.stage = "failed", "finding"
+                res.detail = "finding: still reported: " + "; ".join(left)[:1400]
                 return "fail"
             commit_text = commit_message(task.title, targets, res.tier, res.model, applied.explanation)
             ws.commit(commit_text, tree=tree)  # what was judged, not what the test run wrote since
             res.branch = ws.branch
-            res.state, res.detail = FIXED, f"fixed on {ws.branch}"
+            res.state, res.stage, res.detail = FIXED, "ok", f"fixed on {ws.branch}"
         if not cfg.batch.combined_pr:
             self._publish(res, task)
         return "pass"
 
     def _publish(self, res: RequestResult, task: Task) -> None:
-        from escalate.batch.pulls import open_pull
-
         res.pull_request, note = open_pull(self.repo_root, self.config, res.branch, task, res)
         if note:
             res.detail = f"{res.detail}; {note}"
@@ -391,8 +374,6 @@ class _Context:
             res.next_tier = nxt
             self._queue(task, WAITING, nxt, f"{res.tier} one-shot failed ({res.detail[:200]})", record)
             return
-        from escalate.ladder.run import run_task
-
         outcome = run_task(task, self.repo_root, self.config.model_copy(update={"start_tier": nxt}),
                            provider=self.provider, catalog=self.catalog)  # fmt: skip
         res.escalated = outcome.to_json()

@@ -14,9 +14,10 @@ import fnmatch
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from escalate.errors import EscalateError
 from escalate.task import Task, stable_slug
@@ -345,7 +346,7 @@ def still_present(check: dict | None, root: Path, config: Config, tests: list[st
 # ------------------------------------------------------------------------ GitHub issues
 
 
-def github_configured(env: Any = None) -> bool:
+def github_configured(env: Mapping[str, str] | None = None) -> bool:
     """GitHub counts as configured when a runner's GITHUB_REPOSITORY and a token are both set."""
     env = os.environ if env is None else env
     return bool(env.get("GITHUB_REPOSITORY") and (env.get("GITHUB_TOKEN") or env.get("GH_TOKEN")))

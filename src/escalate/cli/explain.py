@@ -11,11 +11,23 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from escalate.cli.common import find_repo_root, task_options, task_tests
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from escalate.config import Config
+    from escalate.llm.catalog import Catalog
+    from escalate.llm.client import CallRecord
+    from escalate.llm.protocols import ModelClient
+    from escalate.records.ledger import Ledger
+    from escalate.records.types import Decision
+    from escalate.routing.route import Route
+    from escalate.task import Task
 
 
 @click.command()
@@ -53,12 +65,17 @@ def explain(nodeids, tests, issue_file, issue_text, repo, no_baseline, as_json):
         click.echo(render(report))
 
 
-def _status(quiet: bool):
+def _status(quiet: bool) -> Callable[[str], None]:
     return (lambda text: None) if quiet else (lambda text: click.echo(text, err=True))
 
 
 def explain_task(
-    task: Any, root: Path, config: Any, *, baseline: bool = True, status=lambda text: None
+    task: Task,
+    root: Path,
+    config: Config,
+    *,
+    baseline: bool = True,
+    status: Callable[[str], None] = lambda text: None,
 ) -> dict:
     """The routing report for `task` as a JSON-ready dict (what ``explain --json`` prints)."""
     from escalate.llm.catalog import Catalog
@@ -67,7 +84,7 @@ def explain_task(
 
     ignore_log_dir(root)  # the ledger and the models cache live in .escalate/, kept out of git status
     catalog = Catalog.load(root, config)
-    calls: list[Any] = []
+    calls: list[CallRecord] = []
     llm = _client(catalog, config, calls)
     ledger = Ledger.for_repo(root, config)
     try:
@@ -101,7 +118,7 @@ def explain_task(
     return report
 
 
-def _client(catalog: Any, config: Any, calls: list) -> Any:
+def _client(catalog: Catalog, config: Config, calls: list[CallRecord]) -> ModelClient | None:
     """A model client when a key is set (count_tokens, the classifier call); None otherwise."""
     from escalate.llm.client import MeteredClient, api_key
 
@@ -116,20 +133,19 @@ def _client(catalog: Any, config: Any, calls: list) -> Any:
 
 
 def _route(
-    task: Any,
+    task: Task,
     path: Path,
-    config: Any,
-    catalog: Any,
-    ledger: Any,
-    llm: Any,
-    calls: list,
+    config: Config,
+    catalog: Catalog,
+    ledger: Ledger | None,
+    llm: ModelClient | None,
+    calls: list[CallRecord],
     *,
     run_baseline: bool,
     repo: str | None = None,
 ) -> dict:
-    from escalate.routing.first_request import first_request
-    from escalate.routing.route import route
-    from escalate.routing.testability import named_targets, testability
+    from escalate.ladder.setup import choose_targets, plan_route
+    from escalate.routing.testability import testability
 
     base = None
     failing: list[str] = []
@@ -138,20 +154,13 @@ def _route(
 
         base = measure(path, config.validate, list(task.target_tests))
         failing = sorted(base.failing_tests)
-        # Which tests must pass, as the runner picks them: the named targets failing at base; for an
-        # issue, the failing tests its text names (else a reproduction test comes first).
-        if task.target_tests:
-            targets = [t for t in task.target_tests if base.reproduces([t])]
-        elif task.kind == "issue":
-            targets = named_targets(task, set(failing))
-        else:
-            targets = failing
-        reproduces = bool(targets) or not task.target_tests
-        failures = dict(base.target_failures or {})
+        # Which tests must pass, as the runner picks them (the same function): the named targets failing
+        # at base; for an issue, the failing tests its text names (else a reproduction test comes first).
+        chosen = choose_targets(task, base)
+        targets, reproduces = chosen.tests, chosen.reproduces
     else:
-        targets, reproduces, failures = list(task.target_tests), None, {}
-    request = first_request(task, path, failures, targets, config)
-    plan = route(task, base, config, catalog, ledger, root=path, request=request, llm=llm, repo=repo)
+        targets, reproduces = list(task.target_tests), None
+    _, plan = plan_route(task, path, base, targets, config, catalog, ledger, llm, repo=repo)
     extra = _preset_and_roles(config, catalog, plan)
     spent = sum((c.cost_usd for c in calls), Decimal(0))
     testable = testability(task) if task.kind == "issue" and not targets else None
@@ -172,7 +181,7 @@ def _route(
     }
 
 
-def _preset_and_roles(config: Any, catalog: Any, plan: Any) -> list:
+def _preset_and_roles(config: Config, catalog: Catalog, plan: Route) -> list[Decision]:
     """The preset's reshaping of the ladder and the roles' choices, as the runner makes them."""
     from escalate.ladder.presets import apply_preset
     from escalate.roles.plan import describe

@@ -17,22 +17,24 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from escalate.errors import EscalateError
 from escalate.llm.pricing import fmt_usd
 from escalate.records.rundir import TOKEN_FIELDS, evidence_lines
-from escalate.records.types import AttemptRecord, Decision, Outcome, climb_numbers
+from escalate.records.types import AttemptRecord, Decision, Outcome, Reproduction, climb_numbers
 from escalate.workspace.hardening import minimal_env, safe_git
 
 if TYPE_CHECKING:
     from escalate.config import ValidateConfig
     from escalate.llm.client import CallRecord
+    from escalate.task import Task
 
 # GitHub refuses bodies over 65,536 characters; leave room for the footer.
 MAX_BODY = 60_000
 MAX_EXPLANATION = 3_000
 MARKER = "<!-- escalate:run -->"  # marks escalate's own PRs and comments
+FENCE = "`" * 3
 _PATH = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w-]+\.(?:py|pyi|toml|cfg|ini|txt|md|rst|ya?ml|json))\b")
 _MENTION = re.compile(r"(?<![\w`])@([A-Za-z0-9][A-Za-z0-9-]*(?:/[A-Za-z0-9_.-]+)?)")
 
@@ -179,10 +181,16 @@ def validation_section(outcome: Outcome, stage_names: list[str]) -> str:
     if passing:
         a = passing[-1]
         lines.append(f"Passed on **{a.tier}** (`{a.model}`), attempt {a.n}: {_cell(a.reason, 300)}")
-    lines.append("Stages, relative to the base commit: " + ", ".join(stage_names) + ".")
-    if outcome.targets:
-        lines.append("Target tests: " + ", ".join(f"`{t}`" for t in outcome.targets[:20]))
+    lines += _proof(stage_names, outcome.targets)
     return "\n\n".join(lines)
+
+
+def _proof(stage_names: list[str], targets: list[str]) -> list[str]:
+    """How a patch was proven: the stages the config ran and the tests that had to pass."""
+    lines = ["Stages, relative to the base commit: " + ", ".join(stage_names) + "."]
+    if targets:
+        lines.append("Target tests: " + ", ".join(f"`{t}`" for t in targets[:20]))
+    return lines
 
 
 @dataclass
@@ -235,6 +243,55 @@ def pr_body(outcome: Outcome, report: Report, *, issue: int | None, closes: bool
         "but a person decides.</sub>",
     ]
     return _fit("\n\n".join(p for p in parts if p))
+
+
+class NightlyFix(Protocol):
+    """One validated nightly fix, as its pull request shows it (``batch.collect.RequestResult``)."""
+
+    @property
+    def title(self) -> str: ...
+    @property
+    def tier(self) -> str: ...
+    @property
+    def model(self) -> str: ...
+    @property
+    def cost_usd(self) -> Decimal: ...  # at batch prices
+    @property
+    def interactive_usd(self) -> Decimal: ...  # the same usage at interactive prices
+    @property
+    def target_tests(self) -> list[str]: ...
+    @property
+    def reproduction(self) -> Reproduction | None: ...  # the test written first, for an issue
+
+
+def nightly_pr_title(task: Task) -> str:
+    clean = re.sub(r"\s+", " ", neutralize(task.heading)).strip()
+    return f"escalate nightly: {clean}"[:250]
+
+
+def nightly_pr_body(task: Task, fixes: list[NightlyFix], stage_names: list[str]) -> str:
+    """What the reviewer of a nightly fix reads: the task, who fixed it at what price (batch and
+    interactive), and how it was proven. Task text may come from an issue: it is neutralized
+    (no pings, no hidden HTML) and fenced."""
+    lines = [MARKER, "Nightly maintenance by escalate (Message Batches API, one-shot mode).", ""]
+    lines += [f"**Task** ({task.kind}, from {task.source}): {neutralize(task.title)}", ""]
+    if task.issue is not None:
+        lines += [f"Closes #{task.issue}.", ""]
+    if task.text.strip():
+        fenced = neutralize(task.text.strip()[:4000]).replace(FENCE, "'''")  # no breaking out of the fence
+        lines += ["<details><summary>Details</summary>", "", FENCE, fenced, FENCE, "</details>", ""]
+    lines += ["| task | tier (model) | batch cost | same call interactive |", "|---|---|---|---|"]
+    for r in fixes:
+        title = neutralize(r.title[:70]).replace("|", "/")
+        lines.append(
+            f"| {title} | {r.tier} ({r.model}) | {fmt_usd(r.cost_usd)} | {fmt_usd(r.interactive_usd)} |"
+        )
+    for r in fixes:
+        if r.reproduction is not None:
+            lines += ["", *evidence_lines(Outcome("fixed", reproduction=r.reproduction))]
+    targets = list(dict.fromkeys(t for r in fixes for t in r.target_tests))
+    lines += ["", "Validated like `escalate fix`. " + "\n\n".join(_proof(stage_names, targets))]
+    return _fit("\n".join(lines) + "\n")
 
 
 def failure_comment(outcome: Outcome, report: Report, *, pushed_branch: str | None, push_hint: str) -> str:

@@ -22,6 +22,7 @@ from escalate.agent import prompts as prompt
 from escalate.agent.session import AttemptEnd, Session
 from escalate.ladder import preflight
 from escalate.ladder.policy import ACCEPT, ESCALATE, GIVE_UP, EscalationPolicy, Step
+from escalate.ladder.setup import choose_targets, plan_route
 from escalate.ladder.stops import (
     CannotReproduce,
     Fixed,
@@ -35,12 +36,11 @@ from escalate.ladder.stops import (
 from escalate.llm.client import MeteredClient, require_api_key
 from escalate.llm.pricing import Budget, PriceTable, fmt_usd
 from escalate.records.console import Progress
+from escalate.records.ledger import Ledger
+from escalate.records.recording import Recording
 from escalate.records.rundir import RunLog, cost_by_role, new_run_id
 from escalate.records.types import AttemptRecord, Decision, Outcome
 from escalate.roles.plan import IMPLEMENTER
-from escalate.routing.first_request import first_request
-from escalate.routing.route import route
-from escalate.routing.testability import named_targets
 from escalate.validation.judge_files import Discarded, JudgeFiles
 from escalate.validation.stages import Verdict
 
@@ -48,15 +48,16 @@ if TYPE_CHECKING:
     from escalate.config import Config
     from escalate.ladder.reproduce import ReproWorkspace
     from escalate.llm.catalog import Catalog
+    from escalate.llm.client import CallRecord
     from escalate.llm.protocols import ModelClient, Provider
-    from escalate.records.ledger import Ledger, RunRecorder
     from escalate.records.types import TierPlan
     from escalate.roles.crew import Crew
     from escalate.roles.plan import Brief
     from escalate.routing.first_request import FirstRequest
     from escalate.routing.route import Route
+    from escalate.routing.rules import Classification
     from escalate.task import Task
-    from escalate.validation import BaselineFacts, Judgement, Validator
+    from escalate.validation import Judgement, Validator
     from escalate.validation.baseline import Baseline
     from escalate.workspace import WorkingTree
 
@@ -220,8 +221,8 @@ class _Ladder:
         self.outcome = outcome
         self.current: tuple[str, str, int] | None = None  # (tier, model, n) of the attempt under way
         self.attempt_spent_from = Decimal(0)
+        self.recording = Recording(log, None, progress)  # the ledger joins in open_ledger
         self.ledger: Ledger | None = None  # None when ledger.enabled is false
-        self.recorder: RunRecorder | None = None  # started once the task is classified
         self.repo_root: Path | None = None
         self.base_commit: str | None = None
         self.discard_note = ""  # the last attempt's discarded changes, for its feedback
@@ -229,32 +230,19 @@ class _Ladder:
     # -- the ledger: the same hooks as the run log -----------------------------------------
 
     def open_ledger(self, repo_root: Path) -> None:
-        from escalate.records.ledger import Ledger
-
         self.repo_root = repo_root
-        self.ledger = Ledger.for_repo(repo_root, self.config)
+        self.ledger = self.recording.ledger = Ledger.for_repo(repo_root, self.config)
 
-    def start_recording(self, klass: Any) -> None:
-        """Write the run and its class, then what the run log holds so far (baseline decisions,
-        the classifier call): the class is known only after routing."""
-        from escalate.records.ledger import RunRecorder
-
-        if self.ledger is None or self.recorder is not None:
-            return
-        self.recorder = RunRecorder.start(
-            self.ledger,
-            self.log.path.name,
+    def start_recording(self, klass: Classification | None) -> None:
+        """The ledger's run row with its class (known only after routing), then what the run log
+        holds so far (baseline decisions, the classifier call)."""
+        self.recording.start_ledger(
             self.task,
-            klass,
+            complexity=klass.complexity if klass else None,
+            error_cost=klass.error_cost if klass else None,
             repo=self.repo_root,
             base_commit=self.base_commit,
         )
-        for record in self.log.records:
-            self.recorder.call(record)
-        for d in self.log.decisions:
-            self.recorder.decision(d)
-        for a in self.log.attempts:
-            self.recorder.attempt(a)
 
     def close_ledger(self) -> None:
         """Every exit path: the outcome row (a run that stopped before routing has no class)."""
@@ -262,19 +250,15 @@ class _Ladder:
             return
         try:
             self.start_recording(None)
-            self.recorder.finish(self.outcome)
+            self.recording.finish_ledger(self.outcome)
         finally:
             self.ledger.close()
 
-    def on_call(self, record: Any) -> None:
-        self.log.call(record)
-        if self.recorder is not None:
-            self.recorder.call(record)
+    def on_call(self, record: CallRecord) -> None:
+        self.recording.call(record)
 
     def decision(self, d: Decision) -> None:
-        self.log.decision(d)
-        if self.recorder is not None:
-            self.recorder.decision(d)
+        self.recording.decision(d)
 
     def decide(self, kind: str, choice: str, reason: str) -> None:
         self.decision(Decision(kind, choice, reason))
@@ -326,10 +310,7 @@ class _Ladder:
             duration_s=verdict.duration_s or 0.0,
             discarded=[str(d) for d in discarded],
         )
-        self.log.attempt(record)
-        if self.recorder is not None:
-            self.recorder.attempt(record)
-        self.progress.attempt_end(word, verdict.stage, verdict.reason, self.budget.spent)
+        self.recording.attempt(record, self.budget.spent)
         return record
 
     # -- the run: prepare, climb, attempt ----------------------------------------------------
@@ -365,12 +346,10 @@ class _Ladder:
         catalog = catalog() if callable(catalog) else catalog
         llm = connect(catalog)
         failures = dict(baseline.target_failures)
-        # The same first request `escalate explain` measures: route() sizes it (count_tokens).
-        request = first_request(task, ws.path, failures, targets, config)
-        plan = route(
-            task, baseline, config, catalog, self.ledger, root=ws.path, request=request, llm=llm,
-            repo=str(self.repo_root),
-        )  # fmt: skip
+        # The same first request and route `escalate explain` shows: route() sizes it (count_tokens).
+        request, plan = plan_route(
+            task, ws.path, baseline, targets, config, catalog, self.ledger, llm, repo=str(self.repo_root)
+        )
         self.start_recording(plan.classification)
         for t in plan.tiers:
             llm.prices.price(t.model.id)  # a missing price stops the run before the first call
@@ -428,39 +407,15 @@ class _Ladder:
 
         return judge
 
-    def _targets(self, baseline: BaselineFacts) -> list[str]:
+    def _targets(self, baseline: Baseline) -> list[str]:
         """The tests that must pass after the change. Raises CannotReproduce when none fails at base."""
-        task = self.task
-        if task.target_tests:
-            targets = [t for t in task.target_tests if baseline.reproduces([t])]
-            passing = [t for t in task.target_tests if t not in targets]
-            if not targets:
-                raise CannotReproduce(f"the target test(s) pass at the base commit: {', '.join(passing)}")
-            if passing:
-                self.decide("baseline", "targets", f"already passing at base, dropped: {', '.join(passing)}")
-            self.outcome.targets = targets
-            return targets
-        failing = set(baseline.failing_tests)
-        if task.kind == "issue":  # the issue's tests, never the base's other failures
-            targets = named_targets(task, failing)
-            others = sorted(failing - set(targets))
-            if others:
-                why = f"pre-existing, neither blocking nor targets: {', '.join(others)}"
-                self.decide("baseline", "failing at base", why)
-            if targets:
-                why = f"the issue names these failing tests: {', '.join(targets)}"
-                self.decide("baseline", "targets", why)
-            self.outcome.targets = targets
-            return targets  # [] -> reproduce first
-        targets = sorted(failing)
-        self.outcome.targets = targets
-        if targets:
-            self.decide(
-                "baseline", "targets", f"tests failing at base become the targets: {', '.join(targets)}"
-            )
-        else:
-            self.decide("baseline", "targets", "no test fails at base: the whole suite and ruff must pass")
-        return targets
+        targets = choose_targets(self.task, baseline)
+        if not targets.reproduces:  # the stop writes the decision
+            raise CannotReproduce(f"the target test(s) pass at the base commit: {', '.join(targets.dropped)}")
+        for decision in targets.decisions():
+            self.decision(decision)
+        self.outcome.targets = targets.tests
+        return targets.tests  # [] for an issue: reproduce first
 
     def _reproduce(
         self, ws: ReproWorkspace, llm: ModelClient, plan: Route

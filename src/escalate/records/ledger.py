@@ -20,10 +20,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, is_dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from escalate.errors import EscalateError
 from escalate.records.migrations import apply_migrations, now
+
+if TYPE_CHECKING:
+    from escalate.llm.client import CallRecord
+    from escalate.records.types import AttemptRecord, Decision, Outcome
+    from escalate.task import Task
 
 BUSY_TIMEOUT_S = 30.0
 
@@ -445,38 +450,41 @@ class RunRecorder:
         cls,
         ledger: Ledger,
         run_id: str,
-        task: Any,
-        klass: Any = None,
+        task: Task,
         *,
+        complexity: str | None = None,
+        error_cost: str | None = None,
         repo: str | Path | None = None,
         base_commit: str | None = None,
+        source: str | None = None,
     ) -> RunRecorder:
-        """Write the run and its task (a ``task.Task``) with its class (``classify.Classification``)."""
-        ledger.record_run_start(run_id, repo=repo, base_commit=base_commit, source=task.source)
+        """Write the run and its task with its class (None before routing); ``source`` defaults
+        to the task's."""
+        ledger.record_run_start(run_id, repo=repo, base_commit=base_commit, source=source or task.source)
         ledger.record_task(
             run_id,
             kind=task.kind,
             slug=task.slug,
             title=task.title,
             labels=task.labels,
-            complexity=getattr(klass, "complexity", None),
-            error_cost=getattr(klass, "error_cost", None),
+            complexity=complexity,
+            error_cost=error_cost,
         )
         return cls(ledger, run_id)
 
-    def call(self, record: Any) -> None:
+    def call(self, record: CallRecord) -> None:
         data = _plain(record)
         data["run"] = self.run_id
         self.ledger.record_call(data)
 
-    def decision(self, decision: Any) -> None:
+    def decision(self, decision: Decision) -> None:
         self.ledger.record_decision(self.run_id, decision.kind, decision.choice, decision.reason)
 
-    def attempt(self, a: Any) -> None:
+    def attempt(self, a: AttemptRecord) -> None:
         self.last_tier = a.tier
         self.ledger.record_attempt(
             self.run_id, a.tier, a.model, a.n, a.verdict, a.stage, a.reason, a.cost_usd
         )
 
-    def finish(self, outcome: Any) -> None:
+    def finish(self, outcome: Outcome) -> None:
         self.ledger.record_outcome(self.run_id, outcome.outcome, outcome.cost_usd, self.last_tier)
