@@ -76,8 +76,12 @@ def test_issues_join_the_batch_and_fixes_become_pull_requests(tmp_path, sim, git
     assert pull.pull.head == fixed.branch and pull.pull.base == "main" and pull.pull.draft
     assert f"/pull/{pull.number}" in fixed.pull_request
     assert "Message Batches API" in pull.body and "tests/test_ops.py::test_add" in pull.body
+    # The interactive PR's renderer: the configured stages and the targets, in the same words.
+    assert "Stages, relative to the base commit: syntax, ruff (no new findings), target tests." in pull.body
+    assert fixed.stage == "ok"
     # The branch really is on the remote, with the fix.
     assert "return a + b" in git(bare, "show", f"{fixed.branch}:calc/ops.py")
 
     no_edit = by_id[issue_id]
     assert no_edit.state == "failed" and "made no edits" in no_edit.detail and no_edit.next_tier
+    assert no_edit.stage == "edit"  # a field, not the detail's first word

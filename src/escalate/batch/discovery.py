@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from escalate.errors import EscalateError
+from escalate.github.client import GithubRepo
 from escalate.task import Task, stable_slug
+from escalate.workspace.process import run_command, safe_env
 
 if TYPE_CHECKING:
     from escalate.config import Config
@@ -129,8 +131,6 @@ def _relative(filename: str, root: Path) -> str | None:
 
 
 def _run(cmd: list[str], root: Path, config: Config, what: str, env: dict[str, str] | None = None):
-    from escalate.workspace.process import run_command
-
     cfg = config.validate
     result = run_command(cmd, root, timeout_s=cfg.timeout_s, memory_limit_mb=cfg.memory_limit_mb, env=env)
     key = "ruff_command" if what == "ruff" else "test_command"
@@ -177,8 +177,6 @@ def lint_findings(root: Path, config: Config) -> list[LintFinding]:
 
 def test_probe(root: Path, config: Config, node_ids: list[str] | None = None) -> list[dict]:
     """Run the project's tests once with the probe plugin; the records it wrote (failures, warnings)."""
-    from escalate.workspace.process import safe_env
-
     with tempfile.TemporaryDirectory(prefix="escalate-probe-") as tmp:
         Path(tmp, f"{PROBE_MODULE}.py").write_text(PROBE_SOURCE, encoding="utf-8")
         out = Path(tmp, "records.jsonl")
@@ -356,8 +354,6 @@ def github_issues(config: Config) -> list[Task]:
     """Open issues carrying ``batch.issue_label``, when GitHub is configured; else none."""
     if not github_configured():
         return []
-    from escalate.github.client import GithubRepo
-
     repo = GithubRepo.from_env()
     return [
         Task.from_issue(i)

@@ -23,6 +23,7 @@ from escalate.errors import EscalateError
 from escalate.llm.pricing import fmt_usd
 from escalate.records.rundir import TOKEN_FIELDS, evidence_lines
 from escalate.records.types import AttemptRecord, Decision, Outcome, Reproduction, climb_numbers
+from escalate.untrusted import visible_markdown, visible_plain
 from escalate.workspace.hardening import minimal_env, safe_git
 
 if TYPE_CHECKING:
@@ -60,8 +61,6 @@ def changed_files(diff: str) -> list[str]:
 
 def neutralize(text: str) -> str:
     """Model or issue text made safe to post: no @-mentions that ping people, no hidden HTML."""
-    from escalate.untrusted import visible_markdown
-
     return _MENTION.sub(r"`@\1`", visible_markdown(text, escape_text=True))
 
 
@@ -204,8 +203,6 @@ class Report:
 
 
 def pr_title(number: int | None, title: str) -> str:
-    from escalate.untrusted import visible_plain
-
     clean = re.sub(r"\s+", " ", visible_plain(title)).strip()
     head = f"Fix #{number}: " if number is not None else "Fix: "
     return (head + clean)[:250]

@@ -7,6 +7,7 @@ every path that does not, ends in a skip with its reason.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -14,10 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import click
 import yaml
 
 from escalate.config import load_config
-from escalate.errors import ConfigError, EscalateError
+from escalate.errors import EXIT_FIXED, EXIT_INTERNAL, EXIT_NOT_FIXED, ConfigError, EscalateError
+from escalate.github.client import TRIAGE_ROLES, WRITE_ROLES, GithubRepo
 from escalate.github.event import Trigger, decide, load_event
 from escalate.github.render import (
     MARKER,
@@ -39,7 +42,7 @@ from escalate.task import Task
 
 if TYPE_CHECKING:
     from escalate.config import Config
-    from escalate.github.client import GithubRepo, IssueInfo, PullInfo
+    from escalate.github.client import IssueInfo, PullInfo
 
 Publish = Callable[[Outcome, Report, "GithubResult"], None]  # puts a finished run on GitHub
 
@@ -145,14 +148,10 @@ class Publisher:
         # The payload's author_association says MEMBER for any organization member, read-only ones
         # too: who may start a paid run is asked of the API, for labels and comments alike.
         if actor and via == "label":
-            from escalate.github.client import TRIAGE_ROLES
-
             role = self.gh.role(actor)
             if role not in TRIAGE_ROLES:
                 return f"the label was added by {actor}, whose role is {role!r} (triage or write needed)"
         if actor and via == "comment":
-            from escalate.github.client import WRITE_ROLES
-
             role = self.gh.role(actor)
             if role not in WRITE_ROLES:
                 return (
@@ -383,8 +382,6 @@ def run_issue(
     run_kwargs: dict | None = None,
 ) -> GithubResult:
     """``escalate fix --issue N``: run on issue N of slug (or GITHUB_REPOSITORY)."""
-    from escalate.github.client import GithubRepo
-
     env, config, progress = _setup(repo_root, env, overrides, progress)
     gh = GithubRepo.from_env(slug, env)
     publisher = Publisher(gh, repo_root, config, env=env, progress=progress, run_kwargs=run_kwargs)
@@ -402,8 +399,6 @@ def run_event(
     run_kwargs: dict | None = None,
 ) -> GithubResult:
     """``escalate fix --event PATH``: decide from a webhook payload, then run or skip."""
-    from escalate.github.client import GithubRepo
-
     env, config, progress = _setup(repo_root, env, overrides, progress)
     name, payload = load_event(event_path, env)
     trigger = decide(name, payload, label=config.github.label, trusted=config.github.trusted_associations)
@@ -435,12 +430,6 @@ def run_command(
     Exit codes: 0 fixed or skipped (a skip is a decision, not a failure), 1 not fixed,
     3 error. ``--event`` given without a path reads $GITHUB_EVENT_PATH.
     """
-    import json
-
-    import click
-
-    from escalate.errors import EXIT_FIXED, EXIT_INTERNAL, EXIT_NOT_FIXED
-
     if issue is not None and event is not None:
         raise EscalateError("Use either --issue N or --event PATH, not both.")
     progress = Progress(quiet=quiet)
