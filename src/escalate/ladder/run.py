@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     from escalate.routing.route import Route
     from escalate.routing.rules import Classification
     from escalate.task import Task
-    from escalate.validation import Judgement, Validator
+    from escalate.validation import BaselineFacts, Judgement, Validator
     from escalate.validation.baseline import Baseline
     from escalate.workspace import WorkingTree
 
@@ -407,7 +407,7 @@ class _Ladder:
 
         return judge
 
-    def _targets(self, baseline: Baseline) -> list[str]:
+    def _targets(self, baseline: BaselineFacts) -> list[str]:
         """The tests that must pass after the change. Raises CannotReproduce when none fails at base."""
         targets = choose_targets(self.task, baseline)
         if not targets.reproduces:  # the stop writes the decision

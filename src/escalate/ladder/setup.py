@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from escalate.llm.protocols import ModelClient
     from escalate.records.ledger import Ledger
     from escalate.task import Task
-    from escalate.validation.baseline import Baseline
+    from escalate.validation import BaselineFacts
 
 
 @dataclass
@@ -64,7 +64,7 @@ class Targets:
         return [Decision("baseline", "targets", "no test fails at base: the whole suite and ruff must pass")]
 
 
-def choose_targets(task: Task, baseline: Baseline) -> Targets:
+def choose_targets(task: Task, baseline: BaselineFacts) -> Targets:
     """The named targets that fail at base; for an issue, the failing tests its text names (the
     base's other failures are pre-existing); otherwise every test failing at base."""
     if task.target_tests:
@@ -81,7 +81,7 @@ def choose_targets(task: Task, baseline: Baseline) -> Targets:
 def plan_route(
     task: Task,
     root: Path,
-    baseline: Baseline | None,
+    baseline: BaselineFacts | None,
     targets: list[str],
     config: Config,
     catalog: Catalog,
