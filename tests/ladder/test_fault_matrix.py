@@ -34,6 +34,8 @@ from escalate.ladder.run import run_task
 from escalate.llm.providers.anthropic import STREAMING_THRESHOLD
 from escalate.task import Task
 
+pytestmark = pytest.mark.slow  # end to end: the real SDK against the simulated API
+
 EDITOR = "str_replace_based_edit_tool"
 OPS = CALC_FILES["calc/ops.py"]
 WRONG = {**CALC_FIX, "new_str": "def add(a, b):\n    return a * b"}

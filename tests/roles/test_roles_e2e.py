@@ -16,6 +16,8 @@ from escalate.ladder.run import run_task
 from escalate.records.console import Progress
 from escalate.task import Task
 
+pytestmark = pytest.mark.slow  # end to end: the real SDK against the simulated API
+
 EDITOR = "str_replace_based_edit_tool"
 IMPLEMENTER = "careful software engineer"
 EXPLORER = "You are the explorer"
