@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from escalate.roles.review import MAX_REVIEW_PARTS, ReviewVerdict, combine, diff_parts, too_large
+from escalate.roles.review import MAX_REVIEW_PARTS, ReviewAnswer, combine, diff_parts, too_large
 
 
 def file_diff(name: str, lines: int, width: int = 20) -> str:
@@ -42,7 +42,7 @@ def test_too_many_parts_fail_with_the_size_named():
 
 
 def test_any_rejecting_part_rejects_and_approval_needs_every_part():
-    ok, bad = ReviewVerdict("approve", text="APPROVE"), ReviewVerdict("reject", ["cheat in ops.py"], "REJECT")
+    ok, bad = ReviewAnswer("approve", text="APPROVE"), ReviewAnswer("reject", ["cheat in ops.py"], "REJECT")
     assert combine([ok, bad, ok], 3).rejects
     assert combine([ok, ok], 2).kind == "approve"
     assert combine([ok], 2).kind == "unclear"  # a part without an answer is not an approval

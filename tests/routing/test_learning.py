@@ -182,3 +182,16 @@ def test_names_come_from_the_configured_ladder(ledger):
     two_tiers = Config(tiers=[{"name": "haiku", "line": "haiku"}, {"name": "sonnet", "line": "sonnet"}]).tiers
     choice = choose_start(ledger, GENERATIVE_LOW, two_tiers, NO_EXPLORE, repo="/srv/shop")
     assert (choice.index, choice.name) == (1, "sonnet") and len(choice.steps) == 1
+
+
+def test_money_names_say_what_they_return():
+    """`usd` is a float for files; every `fmt_usd*` is text for people."""
+    from decimal import Decimal
+
+    from escalate.llm.pricing import fmt_usd, usd
+    from escalate.routing.learning import fmt_usd_short
+
+    assert usd(Decimal("0.0123456")) == 0.012346 and isinstance(usd(Decimal(1)), float)
+    assert fmt_usd(Decimal("0.0123")) == "$0.0123"
+    assert (fmt_usd_short(0.0123), fmt_usd_short(0.004)) == ("$0.01", "$0.0040")
+    assert fmt_usd_short(None) == "unmeasured"

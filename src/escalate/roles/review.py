@@ -39,7 +39,7 @@ authorization paths, secrets and unsafe defaults with particular care.
 
 
 @dataclass
-class ReviewVerdict:
+class ReviewAnswer:
     """What the reviewer said: "approve", "reject" (with findings) or "unclear"."""
 
     kind: str
@@ -68,15 +68,15 @@ class Rejection:
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+(.*\S)\s*$")
 
 
-def parse_review(text: str) -> ReviewVerdict:
+def parse_review(text: str) -> ReviewAnswer:
     """The verdict in a reviewer's answer; lenient about markdown around the first word."""
     lines = [line for line in (text or "").strip().splitlines() if line.strip()]
     if not lines:
-        return ReviewVerdict("unclear", text=text or "", note="the reviewer gave no answer")
+        return ReviewAnswer("unclear", text=text or "", note="the reviewer gave no answer")
     head = re.sub(r"[^A-Za-z]", " ", lines[0]).split()
     word = head[0].upper() if head else ""
     if word not in ("APPROVE", "REJECT"):
-        return ReviewVerdict(
+        return ReviewAnswer(
             "unclear", text=text, note=f"the first line is not APPROVE or REJECT: {lines[0].strip()[:80]!r}"
         )
     rest = lines[1:]
@@ -88,10 +88,10 @@ def parse_review(text: str) -> ReviewVerdict:
         findings.insert(0, tail)
     findings = [f[:500] for f in findings if len(f) > 3][:20]
     if word == "APPROVE":
-        return ReviewVerdict("approve", findings, text)
+        return ReviewAnswer("approve", findings, text)
     if not findings:
-        return ReviewVerdict("reject", [], text, note="REJECT without any finding")
-    return ReviewVerdict("reject", findings, text)
+        return ReviewAnswer("reject", [], text, note="REJECT without any finding")
+    return ReviewAnswer("reject", findings, text)
 
 
 def _pieces(file_diff: str, limit: int) -> list[str] | None:
@@ -176,22 +176,22 @@ def review_message(
     return "\n".join(parts) + "\n"
 
 
-def combine(verdicts: list[ReviewVerdict], parts: int) -> ReviewVerdict:
+def combine(verdicts: list[ReviewAnswer], parts: int) -> ReviewAnswer:
     """One verdict for a diff reviewed in parts: any rejection rejects; approval needs every part's."""
     rejecting = [v for v in verdicts if v.rejects]
     if rejecting:
         findings = [f for v in rejecting for f in v.findings][:20]
-        return ReviewVerdict("reject", findings, "\n\n".join(v.text for v in rejecting))
+        return ReviewAnswer("reject", findings, "\n\n".join(v.text for v in rejecting))
     text = "\n\n".join(v.text for v in verdicts)
     if len(verdicts) == parts and all(v.kind == "approve" for v in verdicts):
-        return ReviewVerdict("approve", [f for v in verdicts for f in v.findings][:20], text)
+        return ReviewAnswer("approve", [f for v in verdicts for f in v.findings][:20], text)
     notes = [v.note for v in verdicts if v.note] or [
         f"{parts - len(verdicts)} of {parts} parts got no answer"
     ]
-    return ReviewVerdict("unclear", text=text, note="; ".join(notes))
+    return ReviewAnswer("unclear", text=text, note="; ".join(notes))
 
 
-def rejection(verdict: ReviewVerdict, reviewer: str) -> Rejection:
+def rejection(verdict: ReviewAnswer, reviewer: str) -> Rejection:
     """The failed attempt a rejection makes; its findings are the next attempt's feedback."""
     listed = "\n".join(f"- {f}" for f in verdict.findings)
     first = verdict.findings[0]

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from escalate.routing.learning import Rate, explores, shrunk, tier_stats, upper_bound, usd
+from escalate.routing.learning import Rate, explores, fmt_usd_short, shrunk, tier_stats, upper_bound
 from escalate.routing.rules import Classification
 
 
@@ -152,32 +152,33 @@ def decide_climb(
         est += f"; every lower tier failed the same way at {stage}: x{cfg.same_failure_discount:g}"
     worth = high * cfg.value_usd
     odds = f"P(fix) {p:.0%}, at most {high:.0%}"
+    value, visit = fmt_usd_short(cfg.value_usd), fmt_usd_short(stats.cost_visit)
     if budget_left_usd is not None and stats.cost_visit > budget_left_usd:
         return ClimbDecision(
             False,
-            reason=f"{est}; a visit of {name} costs {usd(stats.cost_visit)} on average, more than the "
-            f"{usd(budget_left_usd)} left in the budget: stop",
+            reason=f"{est}; a visit of {name} costs {visit} on average, more than the "
+            f"{fmt_usd_short(budget_left_usd)} left in the budget: stop",
             **numbers,
         )
     if worth < stats.cost_visit and explores(f"{task_id}:climb:{name}", cfg.explore_share):
         return ClimbDecision(
             True,
-            reason=f"{est}; {odds} x router.value_usd {usd(cfg.value_usd)} = {usd(worth)} is less "
-            f"than {name}'s {usd(stats.cost_visit)} a visit, but this task is in router.explore_share "
+            reason=f"{est}; {odds} x router.value_usd {value} = {fmt_usd_short(worth)} is less "
+            f"than {name}'s {visit} a visit, but this task is in router.explore_share "
             f"({cfg.explore_share:.0%}): climb to keep {name}'s history current",
             **numbers,
         )
     if worth < stats.cost_visit:
         return ClimbDecision(
             False,
-            reason=f"{est}; {odds} x router.value_usd {usd(cfg.value_usd)} = {usd(worth)} is less "
-            f"than {name}'s {usd(stats.cost_visit)} a visit: not worth it, stop",
+            reason=f"{est}; {odds} x router.value_usd {value} = {fmt_usd_short(worth)} is less "
+            f"than {name}'s {visit} a visit: not worth it, stop",
             **numbers,
         )
     return ClimbDecision(
         True,
-        reason=f"{est}; {odds} x router.value_usd {usd(cfg.value_usd)} = {usd(worth)} beats "
-        f"{name}'s {usd(stats.cost_visit)} a visit: climb",
+        reason=f"{est}; {odds} x router.value_usd {value} = {fmt_usd_short(worth)} beats "
+        f"{name}'s {visit} a visit: climb",
         **numbers,
     )
 

@@ -140,8 +140,9 @@ def _r(value: float | None) -> float | None:
     return None if value is None else round(value, 6)
 
 
-def usd(value: float | None) -> str:
-    """Dollars for a reason sentence: cents, or tenths of a cent below one cent."""
+def fmt_usd_short(value: float | None) -> str:
+    """Dollars for a reason sentence (a string, like ``pricing.fmt_usd``; ``pricing.usd`` is the
+    float for files): cents, or four decimals below one cent."""
     if value is None:
         return "unmeasured"
     if math.isinf(value):
@@ -294,8 +295,9 @@ def _step_reason(step: StartStep, here: TierStats, nxt: TierStats, label: str, r
     if step.breakeven is None:
         return f"{est}; a cost of {here.tier} or {nxt.tier} was never measured: no move"
     costs = (
-        f"break-even {step.breakeven:.0%} from {nxt.tier} {usd(nxt.cost_visit)} a visit, {here.tier} "
-        f"{usd(here.cost_success)} a success and {usd(here.cost_fail)} a failure"
+        f"break-even {step.breakeven:.0%} from {nxt.tier} {fmt_usd_short(nxt.cost_visit)} a visit, "
+        f"{here.tier} "
+        f"{fmt_usd_short(here.cost_success)} a success and {fmt_usd_short(here.cost_fail)} a failure"
     )
     verdict = f"above it: skip {here.tier}" if step.move_up else f"not above it: try {here.tier} first"
     return f"{est}, {costs}; {verdict}"
