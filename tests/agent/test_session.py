@@ -22,9 +22,7 @@ def use(command: str, **args) -> dict:
 def make_session(sim, tmp_path, model="claude-haiku-4-5", max_turns=5, thinking=None, max_tokens=4096):
     (tmp_path / "mod.py").write_text("X = 1\n")
     records: list = []
-    llm = MeteredClient(
-        CATALOG, PriceTable.load(), Budget("5"), records.append, provider=sim.provider()
-    )
+    llm = MeteredClient(CATALOG, PriceTable.load(), Budget("5"), records.append, provider=sim.provider())
     plan = TierPlan("haiku", CATALOG.get(model), 2, max_tokens, None, thinking)
     first = [{"type": "text", "text": "context: mod.py"}, {"type": "text", "text": "set X to 2"}]
     session = Session(plan, llm, Editor(tmp_path, [".escalate.yml"]), "system", first, max_turns=max_turns)

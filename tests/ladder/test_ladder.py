@@ -228,3 +228,22 @@ def test_keep_commits_the_last_attempt_when_not_fixed(tmp_path):
     assert "return a * b" in git(root, "show", f"{outcome.branch}:calc/ops.py")
     assert git(root, "log", "-1", "--format=%s", outcome.branch).startswith("wip:")
     assert_clean(root)
+
+
+def test_an_api_error_ends_in_error_with_the_request_id_and_the_attempt_closed(tmp_path):
+    from escalate.llm.protocols import ProviderError
+
+    fake = FakeModel().fail(
+        ProviderError("invalid_request_error: bad body", request_id="req_bad1", status=400)
+    )
+    root = make_calc_repo(tmp_path)
+    outcome = run(fake, root, config_for(root))
+    assert outcome.outcome == "error"
+    assert "bad body" in outcome.explanation  # the provider's message (Anthropic's names the request id)
+    [call] = calls_jsonl(outcome)  # the failed try is logged with its request id, at no cost
+    assert call["request_id"] == "req_bad1" and call["cost_usd"] == 0
+    assert [(a.verdict, a.stage) for a in outcome.attempts] == [("error", "api")]
+    result = json.loads((Path(outcome.log_dir) / "result.json").read_text())
+    assert result["outcome"] == "error" and result["explanation"] == outcome.explanation
+    assert outcome.branch is None and "escalate/" not in git(root, "branch", "--list")
+    assert_clean(root)
