@@ -109,3 +109,22 @@ def test_a_timeout_kills_the_tree_and_says_so(tmp_path, mode):
     run = run_command(["sleep", "30"], tmp_path, timeout_s=1, isolation=Isolation(mode))
     assert run.timed_out and run.duration_s < 15
     assert "timed out after 1 s" in run.describe()
+
+
+def test_groups_left_by_killed_runs_are_swept():
+    from escalate.workspace.treelimits import tree_limits
+
+    caps = tree_limits(64, 8, 1)
+    if caps.kind == "rlimit":
+        caps.close()
+        pytest.skip("no cgroup here")
+    parents = [d.parent for d in caps.dirs]
+    caps.close()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    stale = [p / f"escalate-{int(dead.stdout)}-1" for p in parents]
+    for d in stale:
+        d.mkdir()
+    tree_limits(64, 8, 1).close()
+    assert not any(d.exists() for d in stale)

@@ -176,9 +176,27 @@ def _write_limits(d: Path, memory_mb: int | None, max_processes: int, v2: bool) 
 
 
 def _make(parent: Path, name: str) -> Path:
+    _sweep(parent)
     d = parent / name
     d.mkdir()
     return d
+
+
+def _sweep(parent: Path) -> None:
+    """Remove the empty groups of escalate runs that were killed before they could (their pid is gone)."""
+    for d in parent.glob("escalate-*-*"):
+        try:
+            pid = int(d.name.split("-")[1])
+            os.kill(pid, 0)
+        except ValueError:
+            continue
+        except ProcessLookupError:
+            try:
+                d.rmdir()  # fails while a process is still in it: left for the next sweep
+            except OSError:
+                pass
+        except PermissionError:
+            continue  # another user's run, alive
 
 
 def _cgroup2(name: str, memory_mb: int | None, max_processes: int) -> Path | None:
