@@ -1,9 +1,7 @@
 """Roles end to end: run_task on a real git repo with real ruff and pytest, the real SDK against the
 sim, each role's system prompt scripted with its own answers (``when: {system_contains: ...}``)."""
 
-import io
 import json
-import sqlite3
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -11,9 +9,7 @@ from pathlib import Path
 import pytest
 from samplerepo import CALC_FIX, CALC_TARGET, PYTEST_COMMAND, git, make_calc_repo, sample_config
 
-from escalate.github.render import model_summary
 from escalate.ladder.run import run_task
-from escalate.records.console import Progress
 from escalate.task import Task
 
 pytestmark = pytest.mark.slow  # end to end: the real SDK against the simulated API
@@ -92,93 +88,6 @@ def assert_cost_by_role_adds_up(outcome, env) -> dict:
         )
     assert "## Cost by role" in (Path(outcome.log_dir) / "summary.md").read_text()
     return per_role
-
-
-def test_ladder_explorer_reviewer_and_commit_writer(tmp_path, env):
-    """The explorer's files shape the first message; a review rejection is a failed attempt whose
-    findings come back as feedback; the commit message is the commit writer's."""
-    explored = (
-        'Found it.\n```json\n[{"path": "calc/ops.py", "symbols": ["add"],'
-        ' "why": "EXPLORED-9c1 add subtracts"}, {"path": "calc/ghost.py", "why": "made up"}]\n```'
-    )
-    docstring = tool(
-        "str_replace",
-        path="calc/ops.py",
-        old_str="def add(a, b):\n",
-        new_str='def add(a, b):\n    """Add."""\n',
-    )
-    commit = "fix: make add() add instead of subtract\n\nadd() in calc/ops.py returned a - b; now a + b."
-    script = [
-        # The explorer views, tries an edit (refused: read-only), then names one real and one invented file.
-        entry(EXPLORER, [tool("view", path="calc/ops.py"), tool("str_replace", **CALC_FIX)],
-              last_user_has_tool_result=False),
-        entry(EXPLORER, explored, last_user_has_tool_result=True),
-        *implementer(tool("str_replace", **CALC_FIX)),
-        entry(REVIEWER, "REJECT\n- calc/ops.py: FINDING-4b2 add() has no docstring saying it adds"),
-        *implementer(docstring),
-        entry(REVIEWER, "APPROVE"),
-        entry(COMMITTER, commit),
-    ]  # fmt: skip
-    env.set_script({"models": {"claude-haiku-4-5": script}})
-    root = make_calc_repo(tmp_path)
-    shown = io.StringIO()
-    config = config_for(root, {"explorer": {"when_localised": True}})
-    outcome = run_task(task(), root, config, progress=Progress(shown))
-    assert outcome.outcome == "fixed", outcome.explanation
-    roles = by_role(env)
-    assert [len(roles[r]) for r in ("explorer", "planner", "implementer", "reviewer", "committer")] == [
-        2,
-        0,
-        4,
-        2,
-        1,
-    ]
-    # The explorer's edit was refused and changed nothing.
-    refused = roles["explorer"][1]["body"]["messages"][-1]["content"]
-    assert [r.get("is_error", False) for r in refused] == [False, True] and "read-only" in json.dumps(refused)
-    # Its file list reaches the implementer's first message; the invented file does not.
-    first = json.dumps(roles["implementer"][0]["body"]["messages"][0])
-    assert "EXPLORED-9c1" in first and "calc/ghost.py" not in first
-    assert any(
-        d.kind == "role" and "explorer: files" in d.choice and "ghost" in d.reason for d in outcome.decisions
-    )
-    # The rejection is attempt 1, stage review; its findings are attempt 2's feedback.
-    assert [(a.n, a.verdict, a.stage) for a in outcome.attempts] == [(1, "fail", "review"), (2, "pass", "ok")]
-    assert "FINDING-4b2" in outcome.attempts[0].reason
-    assert outcome.attempts[0].duration_s > 0  # the validation that ran before the review
-    assert "FINDING-4b2" in json.dumps(roles["implementer"][2]["body"]["messages"][-1])
-    # The reviewer reads the diff, and thinks (Haiku + extended thinking).
-    assert "return a + b" in json.dumps(roles["reviewer"][0]["body"]["messages"])
-    assert roles["reviewer"][0]["body"]["thinking"]["type"] == "enabled"
-    assert "tools" not in roles["reviewer"][0]["body"] and "tools" not in roles["committer"][0]["body"]
-    message = git(root, "log", "-1", "--format=%B", outcome.branch)
-    assert message.startswith("fix: make add() add instead of subtract\n\nMakes these failing tests pass:")
-    assert (
-        "returned a - b; now a + b." in message
-        and "Escalated-by: escalate (haiku/claude-haiku-4-5)" in message
-    )
-    # The pull request's "what changed and why" is the commit writer's body.
-    assert model_summary(root, outcome.commit) == "add() in calc/ops.py returned a - b; now a + b."
-    # Every role's calls carry its name, and the money adds up.
-    assert [c["role"] for c in calls_of(outcome)] == ["explorer"] * 2 + ["implementer"] * 2 + ["reviewer"] + [
-        "implementer"
-    ] * 2 + ["reviewer", "committer"]
-    assert set(assert_cost_by_role_adds_up(outcome, env)) == {
-        "explorer",
-        "implementer",
-        "reviewer",
-        "committer",
-    }
-    # What a person watching sees: the explorer's files, the verdicts, the roles' cost apart from the tiers'.
-    said = shown.getvalue()
-    assert (
-        "explorer (claude-haiku-4-5): calc/ops.py" in said and "reviewer (claude-haiku-4-5): reject" in said
-    )
-    roles_line = next(line for line in said.splitlines() if line.startswith("roles: "))
-    assert [part.split()[0] for part in roles_line[7:].split(", ")] == ["explorer", "reviewer", "committer"]
-    with sqlite3.connect(root / ".escalate" / "ledger.db") as db:  # the ledger's calls carry the role too
-        ledger_roles = [row[0] for row in db.execute("SELECT role FROM calls ORDER BY id")]
-    assert ledger_roles == [c["role"] for c in calls_of(outcome)]
 
 
 def test_single_preset_from_the_cli_is_one_model_without_roles_or_escalation(tmp_path, env, capsys):
