@@ -14,7 +14,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from escalate.errors import ConfigError
-from escalate.llm.catalog import MODEL_LINES
+
+MODEL_LINES = ("haiku", "sonnet", "opus")  # the model lines a tier may name, cheapest first
 
 YML_NAME = ".escalate.yml"
 PYPROJECT_NAME = "pyproject.toml"

@@ -22,7 +22,7 @@ from escalate.agent.session import Session
 from escalate.records.types import Reproduction
 from escalate.roles import test_writer
 from escalate.routing.rules import find_tier
-from escalate.validation.reproduction import ReproCheck, check_reproduction
+from escalate.validation.reproduction import ReproCheck, check_reproduction, is_test_path
 from escalate.validation.stages import Verdict
 from escalate.validation.testrun import run_pytest
 
@@ -87,7 +87,7 @@ def reproduce(
 ) -> Reproduction | None:
     """The accepted reproduction (committed, now the base), or None when no tier wrote one."""
     rc = config.roles.test_writer
-    test_files = [f for f in ws.files() if test_writer.is_test_path(f)]
+    test_files = [f for f in ws.files() if is_test_path(f)]
     first = test_writer.first_message(task.title, task.text, ws.path, test_files)
     for index in range(start_index(config, tiers), len(tiers)):
         tier = dataclasses.replace(tiers[index], max_tokens=rc.max_tokens)
@@ -149,7 +149,7 @@ def reproduce_in_answer(
     """One-shot (the nightly batch): one answer carries the test and the fix. Its test files are
     judged on the unchanged code (the other changes set aside), and committed first when accepted;
     the fix comes back on top of the new base."""
-    tests = [c.path for c in ws.changes() if test_writer.is_test_path(c.path)]
+    tests = [c.path for c in ws.changes() if is_test_path(c.path)]
     name = tier if isinstance(tier, str) else tier.name
     with ws.base_view(keep=tests):
         check = check_reproduction(ws.path, ws.changes(), ws.read_base_text, config.validate)

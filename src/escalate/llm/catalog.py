@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from escalate.config.schema import MODEL_LINES
 from escalate.errors import EscalateError
 
 if TYPE_CHECKING:
     from escalate.config import Config, TierConfig
     from escalate.llm.protocols import Provider
 
-MODEL_LINES = ("haiku", "sonnet", "opus")  # the model lines a tier may name, cheapest first
 EFFORT_LEVELS = ("low", "medium", "high", "xhigh", "max")
 THINKING_TYPES = ("enabled", "adaptive", "disabled", "between_tools")
 RETIREMENT_WARNING_DAYS = 60

@@ -8,13 +8,12 @@ the runner, not the model, decides whether the test reproduces the issue
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from escalate.agent.prompts import truncate
+from escalate.validation.reproduction import is_test_path
 
 ROLE = "test_writer"
-_TEST_PATH = re.compile(r"(^|/)(tests?/.*\.py|test_[^/]*\.py|[^/]*_test\.py)$")
 
 TEST_WRITER_SYSTEM = """\
 You write a test that reproduces a reported problem in a git repository, before anyone fixes it.
@@ -36,12 +35,6 @@ How to work:
 - When the test is written, reply with one line naming it, ending with the word DONE, and do not
   call any more tools.
 """
-
-
-def is_test_path(rel: str) -> bool:
-    """A file the test writer may write: a Python test file, never a conftest.py."""
-    rel = rel.replace("\\", "/").lstrip("./")
-    return bool(_TEST_PATH.search(rel)) and not rel.endswith("conftest.py")
 
 
 def write_guard(rel: str, text: str = "") -> str | None:

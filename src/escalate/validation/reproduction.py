@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from escalate.roles.test_writer import is_test_path
 from escalate.validation.testrun import run_pytest
 
 if TYPE_CHECKING:
     from escalate.config import ValidateConfig
     from escalate.validation.junit import CaseResult
 
+_TEST_PATH = re.compile(r"(^|/)(tests?/.*\.py|test_[^/]*\.py|[^/]*_test\.py)$")
 TEST_MISTAKES = ("NameError", "ImportError", "ModuleNotFoundError", "SyntaxError", "IndentationError")
 # pytest's long traceback ends each frame's block with `path:line: ExceptionType`.
 _RAISED_AT = re.compile(r"^(?P<file>[^\s:][^:\n]*\.py):\d+: (?P<exc>[A-Za-z_][\w.]*)\s*$", re.MULTILINE)
@@ -43,6 +43,12 @@ class ReproCheck:
     files: list[str] = field(default_factory=list)  # the test files written
     output: str = ""  # the new tests' failure output at base (or pytest's output when rejected)
     failures: dict[str, str] = field(default_factory=dict)  # node id -> its failure text, when accepted
+
+
+def is_test_path(rel: str) -> bool:
+    """A file a reproduction may write: a Python test file, never a conftest.py (it judges every test)."""
+    rel = rel.replace("\\", "/").lstrip("./")
+    return bool(_TEST_PATH.search(rel)) and not rel.endswith("conftest.py")
 
 
 def _functions(source: str | None) -> dict[str, str]:

@@ -1,0 +1,103 @@
+"""The house's rules, checked on the source: no import cycle (lazy imports included; imports only for
+type checking aside), `anthropic` imported only under llm/, and packages import only packages below
+them in the flow (docs/architecture.md)."""
+
+import ast
+from pathlib import Path
+
+import escalate
+
+SRC = Path(escalate.__file__).parent
+# Lower layers never import higher ones: a package may import only the packages listed after it.
+LAYERS = [
+    {"cli"},
+    {"batch"},  # the nightly job opens its pull requests through github/
+    {"github"},
+    {"ladder"},
+    {"roles"},
+    {"routing"},
+    {"agent", "records"},
+    {"validation", "llm"},
+    {"workspace", "config", "task"},
+    {"untrusted"},
+    {"errors"},
+]
+FAKES = {"sim", "ghsim", "data"}
+
+
+def _package(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "escalate"
+
+
+def _imports(path: Path) -> list[str]:
+    """Every escalate/anthropic module imported anywhere in the file, except under TYPE_CHECKING."""
+    found = []
+
+    def walk(node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+                continue
+            if isinstance(child, ast.ImportFrom) and child.module:
+                found.append(child.module)
+                found.extend(f"{child.module}.{a.name}" for a in child.names)
+            elif isinstance(child, ast.Import):
+                found.extend(a.name for a in child.names)
+            walk(child)
+
+    walk(ast.parse(path.read_text(encoding="utf-8")))
+    return found
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for path in SRC.rglob("*.py"):
+        parts = ("escalate", *path.relative_to(SRC).with_suffix("").parts)
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        out[name] = path
+    return out
+
+
+def test_no_module_imports_another_in_a_cycle():
+    modules = _modules()
+    graph = {m: {i for i in _imports(p) if i in modules and i != m} for m, p in modules.items()}
+    state: dict[str, int] = {}
+    cycles = []
+
+    def visit(m: str, stack: list[str]) -> None:
+        state[m] = 1
+        for dep in graph[m]:
+            if state.get(dep) == 1:
+                cycles.append(stack[stack.index(dep):] + [dep])
+            elif dep not in state:
+                visit(dep, [*stack, dep])
+        state[m] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m, [m])
+    assert cycles == []
+
+
+def test_anthropic_is_imported_only_under_llm():
+    users = {
+        str(p.relative_to(SRC))
+        for p in _modules().values()
+        if any(i == "anthropic" or i.startswith("anthropic.") for i in _imports(p))
+    }
+    assert users and all(u.startswith("llm/") for u in users), users
+
+
+def test_packages_import_only_packages_below_them():
+    rank = {pkg: i for i, layer in enumerate(LAYERS) for pkg in layer}
+    wrong = []
+    for name, path in _modules().items():
+        pkg = _package(name)
+        if pkg in FAKES or pkg not in rank:
+            continue
+        for dep in {_package(i) for i in _imports(path) if i.startswith("escalate.")}:
+            if dep in FAKES and pkg not in {"cli"}:
+                wrong.append(f"{name} imports the fake {dep}")
+            elif dep in rank and dep != pkg and rank[dep] <= rank[pkg]:
+                wrong.append(f"{name} ({pkg}) imports {dep}")
+    assert wrong == []
