@@ -107,3 +107,10 @@ def test_what_appears_without_the_editor_is_put_back_and_reported(ws):
     assert not (ws.path / "conftest.py").exists()
     assert (ws.path / "tests/data/expected.txt").read_text() == "5\n"
     assert "[tool:pytest]" in (ws.path / "setup.cfg").read_text()
+
+
+def test_a_doctest_target_leaves_its_module_editable_a_test_target_does_not():
+    base = {"textkit/words.py": b"def f():\n    '''>>> f()\n    1\n    '''\n", "checks/ops.py": b""}
+    judge = JudgeFiles(base, base.get, ["textkit/words.py::textkit.words.f", "checks/ops.py::test_ops[a.b]"])
+    assert judge.refusal("textkit/words.py", "def f():\n    return 1\n") is None  # the code under test
+    assert judge.refusal("checks/ops.py", "") is not None  # a target test's file, however it is named

@@ -125,6 +125,12 @@ def judge_reason(
     return None
 
 
+def _doctest_of_module(nodeid: str) -> bool:
+    """``pkg/mod.py::pkg.mod.func``: a doctest item (its name is dotted) collected from a .py module."""
+    path, _, item = nodeid.partition("::")
+    return path.endswith(".py") and "." in item.split("[", 1)[0]
+
+
 class JudgeFiles:
     """The judge's files of one workspace, against its base commit (see the module docstring)."""
 
@@ -133,8 +139,9 @@ class JudgeFiles:
     ) -> None:
         self._at_base = {p.casefold(): p for p in base_paths}
         self._read_base = read_base
-        # The target tests' files are the judge's even where python_files names them unusually.
-        self.tests = sorted({t.split("::")[0] for t in tests})
+        # The target tests' files are the judge's even where python_files names them unusually;
+        # not a module whose doctest is the target: it is the code under test, the fix lives there.
+        self.tests = sorted({t.split("::")[0] for t in tests if not _doctest_of_module(t)})
 
     @classmethod
     def of(cls, ws: ChangeSet, target_tests: Iterable[str] = ()) -> JudgeFiles:
