@@ -168,12 +168,17 @@ TEST_EDITS = {
 # -- running escalate fix --------------------------------------------------------------------------
 
 
-def config_yml(reviewer: bool = False, attempts: int = 1) -> str:
+def config_yml(reviewer: bool = False, attempts: int = 1, from_base: bool = True) -> str:
     roles = {**ROLES_OFF, "reviewer": {"enabled": True}} if reviewer else ROLES_OFF
     tiers = [{"name": "haiku", "model": "claude-haiku-4-5", "max_attempts": attempts}]
     return json.dumps(
         {
-            "validate": {"test_command": PYTEST_COMMAND, "ruff_command": RUFF_COMMAND, "timeout_s": 60},
+            "validate": {
+                "test_command": PYTEST_COMMAND,
+                "ruff_command": RUFF_COMMAND,
+                "timeout_s": 60,
+                "verdict_from_base": from_base,
+            },  # fmt: skip
             "roles": roles,
             "tiers": tiers,
             "ledger": {"enabled": False},
@@ -209,12 +214,19 @@ def attack(tmp_path, sim):
     """Run one attack: returns a function (script entries, repo extras, reviewer?) -> Result."""
 
     def run(
-        entries: list[dict], extra: dict[str, str] | None = None, *, review: bool = False, attempts: int = 1
+        entries: list[dict],
+        extra: dict[str, str] | None = None,
+        *,
+        review: bool = False,
+        attempts: int = 1,
+        from_base: bool = True,
     ) -> Result:
         outside = tmp_path / "outside"
         outside.mkdir(exist_ok=True)
         (outside / "keep.txt").write_text("keep me\n")
-        root = make_calc_repo(tmp_path, {".escalate.yml": config_yml(review, attempts), **(extra or {})})
+        root = make_calc_repo(
+            tmp_path, {".escalate.yml": config_yml(review, attempts, from_base), **(extra or {})}
+        )
         (root / "linked").symlink_to(outside)  # a committed symlink out of the repository
         git(root, "add", "linked")
         git(root, "commit", "-q", "-m", "a symlink out")
@@ -471,3 +483,12 @@ def test_escapes_and_git_data_are_refused(attack, tmp_path, path):
     result = attack(implementer(create(path, "owned\n")))
     assert result.outcome != "fixed" and result.tool_errors(), result.json
     assert not (result.root / ".git/hooks/pre-commit").exists()
+
+
+def test_with_verdict_from_base_off_the_patch_judges_itself(attack):
+    # The control for the rows above: the same conftest cheat, with validate.verdict_from_base: false,
+    # is accepted and "fixes" the still-broken code. That is why it is on by default.
+    path, text = JUDGE_CHEATS["report hook forcing passed"]
+    result = attack(implementer(create(path, text)), from_base=False)
+    assert not result.tool_errors() and result.outcome == "fixed", result.json
+    assert result.branch_files() == ["conftest.py"] and result.json["discarded"] == []
