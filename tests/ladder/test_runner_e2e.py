@@ -123,6 +123,8 @@ def test_api_error_after_retries_ends_in_error_with_the_request_id(tmp_path, env
     assert request["request_id"] in outcome.explanation and "400" in outcome.explanation
     assert [(a.verdict, a.stage) for a in outcome.attempts] == [("error", "api")]
     result = json.loads((Path(outcome.log_dir) / "result.json").read_text())
-    assert result["outcome"] == "error" and result["calls"] == 0
+    assert result["outcome"] == "error" and result["calls"] == 1  # the refused try, logged at $0
+    [call] = [json.loads(x) for x in (Path(outcome.log_dir) / "calls.jsonl").read_text().splitlines()]
+    assert (call["outcome"], call["cost_usd"], call["request_id"]) == ("error", 0, request["request_id"])
     assert outcome.branch is None and "escalate/" not in git(root, "branch", "--list")
     assert_clean(root)
