@@ -102,11 +102,12 @@ def require_pytest(python: Interpreter) -> None:
         return  # escalate depends on pytest: its own interpreter has it
     try:
         probe = subprocess.run(
-            [python.path, "-c", "import pytest"],
+            [python.path, "-I", "-c", "import pytest"],  # -I: nothing from the cwd or PYTHON* env
             capture_output=True,
             text=True,
             timeout=PROBE_TIMEOUT_S,
             stdin=subprocess.DEVNULL,
+            cwd="/",
             env={"PATH": os.environ.get("PATH", ""), "PYTHONNOUSERSITE": "1"},
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
