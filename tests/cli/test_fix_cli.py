@@ -94,6 +94,7 @@ def test_fixed_prints_one_json_object_and_exits_0(tmp_path, env, capsys):
         "stage": "ok",
         "reason": "all validation stages passed",
         "cost_usd": 0,
+        "discarded": [],  # nothing of the judge's files was put back (docs/security.md)
     }
     assert all(d["reason"] for d in result["decisions"])
     # Person-facing text is on stderr: the status line and how to merge.
