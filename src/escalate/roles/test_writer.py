@@ -37,7 +37,7 @@ How to work:
 """
 
 
-def write_guard(rel: str, text: str = "") -> str | None:
+def write_guard(rel: str, text: str | None = None) -> str | None:
     """The editor's refusal for anything but a test file (None: allowed); ``text`` is not read."""
     if is_test_path(rel):
         return None

@@ -158,7 +158,8 @@ class JudgeFiles:
             return None
         base = self._base_path(rel)
         old = self._read_base(base) if base is not None else None
-        new = new_text.encode("utf-8") if new_text is not None else None
+        # "replace": a lone surrogate in the text is refused at the write, not raised here
+        new = new_text.encode("utf-8", errors="replace") if new_text is not None else None
         why = judge_reason(rel, old, new, at_base=base is not None, tests=self.tests)
         if why is None:
             return None
