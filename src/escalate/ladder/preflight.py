@@ -89,6 +89,13 @@ class TaskLock:
         self._fd: int | None = None
 
     def __enter__(self) -> TaskLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def acquire(self) -> TaskLock:
+        """Take the lock, or raise TaskLocked naming the process that holds it."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -105,7 +112,7 @@ class TaskLock:
         self._fd = fd
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def release(self) -> None:
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)

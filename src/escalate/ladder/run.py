@@ -110,7 +110,7 @@ def run_task(
     ws = None
     lock = preflight.TaskLock(repo_root, task.slug)
     try:
-        lock.__enter__()  # a second run of this task stops here (exit 2), before any work
+        lock.acquire()  # a second run of this task stops here (exit 2), before any work
         from escalate.workspace.sandbox import isolation_for
 
         isolation = isolation_for(config.validate)  # a sandbox asked for and missing stops here
@@ -147,7 +147,7 @@ def run_task(
             try:
                 ladder.close_ledger()
             finally:
-                lock.__exit__()
+                lock.release()
     return outcome
 
 
