@@ -347,11 +347,13 @@ def test_runaway_tests_fail_the_attempt_and_the_runner_escalates(
 
 def test_secrets_in_the_environment_never_reach_the_tests(tmp_path, env, monkeypatch, record_property):
     secrets = {
-        "DEPLOY_TOKEN": "t0k",
-        "AWS_SECRET_ACCESS_KEY": "s3cr3t",
-        "GITHUB_TOKEN": "ghp_x",
-        "DB_PASSWORD": "pw",
+        "DEPLOY_TOKEN": "deploy-token-7f3a91c2",
+        "AWS_SECRET_ACCESS_KEY": "aws-secret-5b8e04d6",
+        "GITHUB_TOKEN": "ghp_secret-2c9d7e13",
+        "DB_PASSWORD": "db-password-e41f6a08",
     }
+    # Values long and unique enough that no path or id in the environment can contain one by chance
+    # (a two-letter "pw" matched some unrelated variable on CI).
     for name, value in secrets.items():
         monkeypatch.setenv(name, value)
     seen = tmp_path / "env-seen.json"
