@@ -2,7 +2,7 @@
 
 Pre-commit-style status lines, one per attempt, with the dollars spent so far:
 
-    tier haiku (claude-haiku-4-5) attempt 1 ................ Failed (target: test_add) $0.0031
+    tier haiku (claude-haiku-4-5) attempt 1 ................ Failed (target: test_add), spent $0.0031
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ class Progress:
         if not self._open_line:
             # A role's line (the reviewer, say) cut the status line: start it again.
             self._write(self._label or "attempt ")
-        self._write(f"{word}{detail} {fmt_usd(spent)}\n")
+        self._write(f"{word}{detail}, spent {fmt_usd(spent)}\n")
         self._open_line = False
 
     def table(
