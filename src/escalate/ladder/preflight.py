@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from escalate.errors import EscalateError, PriceError
 from escalate.validation.tools import Tools, resolve
 from escalate.workspace.hardening import minimal_env, safe_git
+from escalate.workspace.sandbox import isolation_for
 
 if TYPE_CHECKING:
     from escalate.config import Config
@@ -59,7 +60,8 @@ def check_models(config: Config, prices: PriceTable, static: Catalog) -> None:
 def resolve_tools(config: Config, repo_root: Path) -> tuple[Config, Tools]:
     """The config with ``test_command``/``ruff_command`` pointing at the tools found for this repo."""
     v = config.validate
-    tools = resolve(list(v.test_command), list(v.ruff_command), repo_root, v.python)
+    # The pytest probe runs as the tests will: in the sandbox validate.sandbox asks for.
+    tools = resolve(list(v.test_command), list(v.ruff_command), repo_root, v.python, isolation_for(v))
     validate = v.model_copy(update={"test_command": tools.test_command, "ruff_command": tools.ruff_command})
     return config.model_copy(update={"validate": validate}), tools
 

@@ -20,14 +20,20 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from escalate.errors import ConfigError
+
+if TYPE_CHECKING:
+    from escalate.workspace.sandbox import Isolation
 
 PYTHON_NAMES = ("python", "python3")
 VENV_DIRS = (".venv", "venv")
 PROBE_TIMEOUT_S = 30
+_PROBED: set[tuple[str, Isolation | None]] = set()  # (interpreter, isolation) with pytest: once per process
 
 
 @dataclass(frozen=True)
@@ -96,12 +102,47 @@ def find_ruff(environ: dict[str, str] | None = None) -> str:
     return found
 
 
-def require_pytest(python: Interpreter) -> None:
-    """A clear error, before any model call, when the project's interpreter has no pytest."""
-    if python.path == sys.executable:
+def require_pytest(python: Interpreter, isolation: Isolation | None = None) -> None:
+    """A clear error, before any model call, when the project's interpreter has no pytest.
+
+    With a sandbox the probe runs inside it, with the run's own Isolation: an interpreter that
+    works outside but cannot be seen or started inside is named here, not by every test run.
+    """
+    key = (python.path, isolation)
+    if key in _PROBED or (python.path == sys.executable and not (isolation and isolation.sandboxed)):
         return  # escalate depends on pytest: its own interpreter has it
+    if isolation is not None and isolation.sandboxed:
+        inside = _probe_in_sandbox(python, isolation)
+        if inside.ok:
+            _PROBED.add(key)
+            return
+        if _probe_outside(python).returncode == 0:
+            raise ConfigError(
+                f"The project's Python {python.describe()} has pytest, but cannot import it inside the "
+                f"sandbox (validate.sandbox: {isolation.sandbox}):\n{inside.describe()}"
+                "Put the interpreter where the sandbox can see it (not under /tmp's hidden parts), or set "
+                "validate.sandbox: none to run the tests without isolation."
+            )
+    probe = _probe_outside(python)
+    if probe.returncode != 0:
+        raise ConfigError(
+            f"pytest is not installed for the project's Python, {python.describe()}. Install it there "
+            f"(`{python.path} -m pip install pytest`), or point validate.python at one that has it."
+        )
+    _PROBED.add(key)
+
+
+def _probe_in_sandbox(python: Interpreter, isolation: Isolation):
+    from escalate.workspace.process import run_command
+
+    with tempfile.TemporaryDirectory(prefix="escalate-probe-") as empty:
+        return run_command([python.path, "-I", "-c", "import pytest"], Path(empty),
+                           timeout_s=PROBE_TIMEOUT_S, isolation=isolation)  # fmt: skip
+
+
+def _probe_outside(python: Interpreter) -> subprocess.CompletedProcess:
     try:
-        probe = subprocess.run(
+        return subprocess.run(
             [python.path, "-I", "-c", "import pytest"],  # -I: nothing from the cwd or PYTHON* env
             capture_output=True,
             text=True,
@@ -112,19 +153,21 @@ def require_pytest(python: Interpreter) -> None:
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise ConfigError(f"The project's Python {python.describe()} did not start: {exc}") from None
-    if probe.returncode != 0:
-        raise ConfigError(
-            f"pytest is not installed for the project's Python, {python.describe()}. Install it there "
-            f"(`{python.path} -m pip install pytest`), or point validate.python at one that has it."
-        )
 
 
-def resolve(test_command: list[str], ruff_command: list[str], repo_root: Path, explicit: str | None) -> Tools:
-    """The run's commands with ``python`` and ``ruff`` replaced by the ones found here."""
+def resolve(
+    test_command: list[str],
+    ruff_command: list[str],
+    repo_root: Path,
+    explicit: str | None,
+    isolation: Isolation | None = None,
+) -> Tools:
+    """The run's commands with ``python`` and ``ruff`` replaced by the ones found here; pytest is
+    probed with ``isolation`` (the run's sandbox), as the tests will run."""
     interpreter = None
     if test_command and test_command[0] in PYTHON_NAMES:
         interpreter = find_python(repo_root, explicit)
-        require_pytest(interpreter)
+        require_pytest(interpreter, isolation)
         test_command = [interpreter.path, *test_command[1:]]
     ruff = ""
     if ruff_command and ruff_command[0] == "ruff":

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from escalate.errors import EscalateError
+from escalate.workspace.toolpaths import covered, visible_binds
 
 MODES = ("auto", "bwrap", "none")
 # Names that reach sandboxed code (besides validate.pass_env); everything else is dropped.
@@ -229,9 +230,11 @@ def bwrap_argv(
     if probe_bwrap().tmpfs_size:
         out += ["--size", str(iso.tmp_size_mb * 1024 * 1024)]
     out += ["--tmpfs", "/tmp", "--dir", SANDBOX_HOME]
-    out += _hidden(tree, iso)
-    for path in _tools_under_tmp(argv):
-        out += ["--ro-bind", str(path), str(path)]
+    out += _run_dir(tree, iso)
+    binds = visible_binds(argv, tree=tree)
+    for src, dest in binds:
+        out += ["--ro-bind", src, dest]
+    out += _hidden(tree, [Path(dest) for _, dest in binds])
     out += ["--bind", str(export), str(tree)]
     for path in writable:
         out += ["--bind", str(path), str(path)]
@@ -240,42 +243,40 @@ def bwrap_argv(
     return [*out, "--chdir", str(tree), "--", *argv]
 
 
-def _tools_under_tmp(argv: Sequence[str]) -> list[Path]:
-    """Interpreter prefixes under /tmp (a venv there, as in CI), kept visible over the fresh tmpfs."""
-    tmp = Path("/tmp")
-    candidates = {Path(sys.prefix), Path(sys.base_prefix)}
-    if os.environ.get("VIRTUAL_ENV"):
-        candidates.add(Path(os.environ["VIRTUAL_ENV"]))
-    exe = shutil.which(argv[0]) if argv else None
-    if exe:
-        candidates.add(Path(exe).parent.parent)  # <venv>/bin/python -> <venv>
-    out = []
-    for path in sorted(candidates):
-        path = path.resolve()
-        if path.is_relative_to(tmp) and path != tmp and path.is_dir():
-            out.append(path)
+def _run_dir(tree: Path, iso: Isolation) -> list[str]:
+    """An empty /run: agent and docker sockets, other users' runtime dirs (resolv.conf kept for network)."""
+    run = Path("/run")
+    if not run.is_dir() or Path(tree).resolve().is_relative_to(run):
+        return []
+    out = _empty("/run")
+    resolv = Path("/etc/resolv.conf").resolve()
+    if iso.network and resolv.is_relative_to(run) and resolv.exists():
+        out += ["--ro-bind", str(resolv), str(resolv)]
     return out
 
 
-def _hidden(tree: Path, iso: Isolation) -> list[str]:
+def _hidden(tree: Path, bound: Sequence[Path]) -> list[str]:
+    """Masks over the user's git directories and credential files that the sandbox can see.
+
+    Under a covered folder (/tmp, /run) a path is gone with the fresh tmpfs, unless a read-only
+    bind of the interpreter's folders brought it back; then it is masked like any other.
+    """
+
+    def visible(path: Path) -> bool:
+        return not covered(path) or any(path.is_relative_to(b) for b in bound)
+
     out: list[str] = []
-    run = Path("/run")
-    if run.is_dir() and not Path(tree).resolve().is_relative_to(run):
-        out += _empty("/run")  # agent and docker sockets, other users' runtime dirs
-        resolv = Path("/etc/resolv.conf").resolve()
-        if iso.network and resolv.is_relative_to(run) and resolv.exists():
-            out += ["--ro-bind", str(resolv), str(resolv)]
     masked: list[Path] = []
     for gitdir in git_dirs(tree):  # the common dir first: a worktree's own git dir lies inside it
         if any(gitdir.is_relative_to(m) for m in masked):
             continue
         masked.append(gitdir)
-        if gitdir.is_dir() and not gitdir.is_relative_to(Path("/tmp")):
-            out += _empty(str(gitdir))  # under /tmp it is gone with the fresh tmpfs already
+        if gitdir.is_dir() and visible(gitdir):
+            out += _empty(str(gitdir))
     home = Path(os.path.expanduser("~"))
     for rel in HOME_SECRETS:
         path = home / rel
-        if path.is_symlink() or not path.exists() or path.is_relative_to(Path("/tmp")):
+        if path.is_symlink() or not path.exists() or not visible(path):
             continue
         out += _empty(str(path)) if path.is_dir() else ["--ro-bind", "/dev/null", str(path)]
     return out

@@ -1,0 +1,127 @@
+"""Host folders a sandboxed command needs to see that the sandbox would otherwise cover.
+
+The sandbox mounts a fresh tmpfs over ``/tmp`` and an empty one over ``/run``. An interpreter that
+lives there (a CI clone's venv at ``/tmp/clone/.ci-venv``, a venv whose ``.pth`` adds a folder
+under ``/tmp``, an editable install whose source is there) would vanish inside the sandbox and the
+tests would fail with ``No module named pytest``. So the command's interpreter is asked once per
+process, outside the sandbox, where it imports from: its prefixes, ``sys.path`` (which holds what
+``.pth`` files add) and the sources of setuptools' editable finders. Those under a covered folder
+are bound back read-only at the same path.
+
+That question runs the project's interpreter with ``-I`` in ``/``: only the interpreter's own
+``.pth`` files run, which belong to the user's environment and which no model output can reach
+(docs/security.md, "Code that runs outside the sandbox").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+# Folders the sandbox covers with a tmpfs of its own: what lies beneath is gone unless bound back.
+COVERED = (Path("/tmp"), Path("/run"))
+PROBE_TIMEOUT_S = 30
+_PYTHON_NAME = re.compile(r"python[0-9.]*$")
+_WHERE = r"""
+import json, sys
+paths = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, *sys.path]
+for name, mod in list(sys.modules.items()):
+    if name.startswith("__editable__") and isinstance(getattr(mod, "MAPPING", None), dict):
+        paths += [str(p) for p in mod.MAPPING.values()]
+print(json.dumps(paths))
+"""
+_CACHE: dict[str, tuple[Path, ...]] = {}
+
+
+def python_of(exe: str) -> str | None:
+    """The Python that ``exe`` runs: itself when it is one, else its shebang's (a ``pytest`` script)."""
+    found = shutil.which(exe) if os.sep not in exe else exe
+    if found is None:
+        return None
+    if _PYTHON_NAME.match(Path(found).name):
+        return found
+    try:
+        first = Path(found).read_bytes()[:256].split(b"\n", 1)[0].decode()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not first.startswith("#!") or "python" not in first:
+        return None
+    words = shlex.split(first[2:])
+    if not words:
+        return None
+    return shutil.which(words[-1]) if Path(words[0]).name == "env" else words[0]
+
+
+def interpreter_paths(python: str) -> tuple[Path, ...]:
+    """Where ``python`` imports from (prefixes, ``sys.path``, editable sources); asked once per process."""
+    if python in _CACHE:
+        return _CACHE[python]
+    try:
+        out = subprocess.run(
+            [python, "-I", "-c", _WHERE],  # -I: nothing from the cwd, PYTHON* variables or user site
+            capture_output=True,
+            text=True,
+            timeout=PROBE_TIMEOUT_S,
+            stdin=subprocess.DEVNULL,
+            cwd="/",
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+        ).stdout
+        paths = tuple(Path(p) for p in json.loads(out.strip().splitlines()[-1]) if p)
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        paths = ()  # the sandboxed probe (validation.tools.require_pytest) reports what is wrong
+    _CACHE[python] = paths
+    return paths
+
+
+def covered(path: Path) -> bool:
+    """Under a folder the sandbox covers with its own tmpfs."""
+    return any(path.is_relative_to(c) and path != c for c in COVERED)
+
+
+def visible_binds(argv: Sequence[str], *, tree: Path) -> list[tuple[str, str]]:
+    """``(source, destination)`` pairs to bind read-only so that ``argv[0]`` works in the sandbox.
+
+    Candidates: escalate's own prefixes (ruff installed with escalate), ``$VIRTUAL_ENV``, the folder
+    two up from the executable (``<venv>/bin/x``), and everything its interpreter imports from. Kept:
+    those under a covered folder and outside the tree (the tree is the exported copy). A symlinked
+    path is bound at both its own and its target's place.
+    """
+    candidates: list[Path] = [Path(sys.prefix), Path(sys.base_prefix)]
+    if os.environ.get("VIRTUAL_ENV"):
+        candidates.append(Path(os.environ["VIRTUAL_ENV"]))
+    exe = (shutil.which(argv[0]) if os.sep not in argv[0] else argv[0]) if argv else None
+    if exe:
+        candidates.append(Path(os.path.abspath(exe)).parent.parent)
+        if python := python_of(exe):
+            candidates += interpreter_paths(python)
+    return _binds(candidates, tree=Path(tree))
+
+
+def _binds(candidates: Iterable[Path], *, tree: Path) -> list[tuple[str, str]]:
+    tree = tree.resolve()
+    pairs: dict[Path, Path] = {}
+    for path in candidates:
+        path = Path(os.path.abspath(path))
+        try:
+            real = path.resolve(strict=True)
+        except OSError:
+            continue  # a sys.path entry that does not exist (python311.zip)
+        if not real.is_dir():
+            path = path.parent
+            real = path.resolve()
+        for dest in {real, path}:
+            if covered(dest) and not dest.is_relative_to(tree):
+                pairs[dest] = real
+    kept: list[tuple[Path, Path]] = []
+    for dest in sorted(pairs, key=lambda p: len(p.parts)):  # a folder bound already carries its insides
+        src = pairs[dest]
+        if not any(dest.is_relative_to(d) and src == s / dest.relative_to(d) for s, d in kept):
+            kept.append((src, dest))
+    return [(str(s), str(d)) for s, d in kept]
