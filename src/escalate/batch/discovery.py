@@ -15,7 +15,7 @@ import json
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +23,7 @@ from escalate.errors import EscalateError
 from escalate.github.client import GithubRepo
 from escalate.task import Task, stable_slug
 from escalate.workspace.process import run_command, safe_env
+from escalate.workspace.sandbox import isolation_for
 
 if TYPE_CHECKING:
     from escalate.config import Config
@@ -130,9 +131,14 @@ def _relative(filename: str, root: Path) -> str | None:
         return None  # third-party code (site-packages, the stdlib): not ours to fix
 
 
-def _run(cmd: list[str], root: Path, config: Config, what: str, env: dict[str, str] | None = None):
+def _run(cmd: list[str], root: Path, config: Config, what: str, env: dict[str, str] | None = None, **paths):
+    """cmd in the sandbox validation uses (validate.sandbox, validate.network and the limits): the
+    scan runs the project's code (conftest, the tests, ``python -m ruff``) like validation does."""
     cfg = config.validate
-    result = run_command(cmd, root, timeout_s=cfg.timeout_s, memory_limit_mb=cfg.memory_limit_mb, env=env)
+    isolation = isolation_for(cfg)
+    if isolation.sandboxed and env and "ESCALATE_PROBE_OUT" in env:
+        isolation = replace(isolation, pass_env=(*isolation.pass_env, "ESCALATE_PROBE_OUT"))
+    result = run_command(cmd, root, timeout_s=cfg.timeout_s, env=env, isolation=isolation, **paths)
     key = "ruff_command" if what == "ruff" else "test_command"
     if result.timed_out:
         raise DiscoveryError(f"{what} did not finish in time; raise validate.timeout_s.\n{result.describe()}")
@@ -178,16 +184,20 @@ def lint_findings(root: Path, config: Config) -> list[LintFinding]:
 def test_probe(root: Path, config: Config, node_ids: list[str] | None = None) -> list[dict]:
     """Run the project's tests once with the probe plugin; the records it wrote (failures, warnings)."""
     with tempfile.TemporaryDirectory(prefix="escalate-probe-") as tmp:
-        Path(tmp, f"{PROBE_MODULE}.py").write_text(PROBE_SOURCE, encoding="utf-8")
-        out = Path(tmp, "records.jsonl")
+        # The plugin read-only and its records in a folder of their own: the tests cannot rewrite the probe.
+        plugin, records = Path(tmp, "plugin"), Path(tmp, "records")
+        plugin.mkdir()
+        records.mkdir()
+        Path(plugin, f"{PROBE_MODULE}.py").write_text(PROBE_SOURCE, encoding="utf-8")
+        out = records / "records.jsonl"
         out.touch()
         env = safe_env()
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (tmp, env.get("PYTHONPATH", "")) if p)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(plugin), env.get("PYTHONPATH", "")) if p)
         env["ESCALATE_PROBE_OUT"] = str(out)
         env.pop("PYTEST_ADDOPTS", None)
         cmd = [*config.validate.test_command, "-p", PROBE_MODULE, "-q", "-p", "no:cacheprovider"]
         cmd += node_ids or []
-        proc = _run(cmd, root, config, "the test command", env)
+        proc = _run(cmd, root, config, "the test command", env, readable=[plugin], writable=[records])
         # pytest exit codes: 0 ok, 1 tests failed, 5 none collected; anything else is a broken run.
         if proc.returncode not in (0, 1, 5):
             raise DiscoveryError(

@@ -160,14 +160,16 @@ def run_command(
     env: Mapping[str, str] | None = None,
     isolation: Isolation | None = None,
     writable: Sequence[Path] = (),
+    readable: Sequence[Path] = (),
 ) -> CommandResult:
     """Run argv in cwd with ``safe_env(env)``; on timeout kill its whole process tree.
 
     With ``isolation`` the command runs as that Isolation says (sandboxed when it names bwrap, see
     ``escalate.workspace.sandbox``; its tree capped by ``treelimits``); ``writable`` folders are the
-    only host paths besides the exported tree it may write. Output is capped (head and tail kept).
-    A missing executable, or a machine out of processes, is reported like a failed command (exit
-    code 127 / 126), so callers show it to the user the same way as any other failure.
+    only host paths besides the exported tree it may write, ``readable`` ones are shown read-only
+    (both at their own path, also when the sandbox's fresh /tmp would cover them). Output is capped
+    (head and tail kept). A missing executable, or a machine out of processes, is reported like a
+    failed command (exit code 127 / 126), so callers show it to the user like any other failure.
     """
     argv = [str(a) for a in argv]
     cwd = Path(cwd)
@@ -189,7 +191,7 @@ def run_command(
             export = export_tree(cwd)
             launch = bwrap_argv(
                 argv, tree=cwd, export=export, iso=isolation, env=sandbox_env(clean_env, isolation),
-                writable=writable,
+                writable=writable, readable=readable,
             )  # fmt: skip
             clean_env = {"PATH": clean_env.get("PATH", "/usr/bin:/bin")}
     try:

@@ -220,6 +220,7 @@ def bwrap_argv(
     iso: Isolation,
     env: Mapping[str, str],
     writable: Sequence[Path] = (),
+    readable: Sequence[Path] = (),
 ) -> list[str]:
     """The bwrap command that runs argv with ``export`` mounted at ``tree`` (the worktree's path)."""
     bw = bwrap_exe() or "bwrap"
@@ -238,6 +239,8 @@ def bwrap_argv(
     out += ["--bind", str(export), str(tree)]
     for path in writable:
         out += ["--bind", str(path), str(path)]
+    for path in readable:
+        out += ["--ro-bind", str(path), str(path)]
     for name, value in env.items():
         out += ["--setenv", name, value]
     return [*out, "--chdir", str(tree), "--", *argv]
