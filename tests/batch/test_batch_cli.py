@@ -87,3 +87,20 @@ def test_nightly_workflow_parses_and_collects_before_it_submits():
     assert restore_at < collect_at < submit_at
     assert save["if"] == "always()" and ".escalate/ledger.db" in save["with"]["path"]
     assert any("GITHUB_STEP_SUMMARY" in r for r in runs)
+
+
+def test_the_nightly_sandboxes_the_projects_code_and_keeps_secrets_from_its_install():
+    flow = yaml.safe_load(WORKFLOW.read_text())
+    [job] = flow["jobs"].values()
+    assert "env" not in job  # no secret in every step's environment
+    steps = {s.get("name"): s for s in job["steps"]}
+    install = steps["Install the project and escalate"]
+    assert not set(install.get("env", {})) & {"ANTHROPIC_API_KEY", "GITHUB_TOKEN"}
+    for name in ("Collect the previous batch", "Submit the next batch", "Status"):
+        assert steps[name]["env"]["ESCALATE_SANDBOX"] == "bwrap", name
+    # The same bubblewrap set-up as the Action's, kept in one shape.
+    action = yaml.safe_load((WORKFLOW.parents[2] / "action.yml").read_text())
+    [ours] = [s for s in action["runs"]["steps"] if s.get("name") == "Install the sandbox (bubblewrap)"]
+    assert steps["Install the sandbox (bubblewrap)"]["run"] == ours["run"]
+    names = list(steps)
+    assert names.index("Install the sandbox (bubblewrap)") < names.index("Collect the previous batch")

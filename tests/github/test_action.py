@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -221,3 +222,27 @@ def test_the_sandbox_step_passes_where_bubblewrap_works():
         ["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("event", "head", "refused"),
+    [("workflow_run", "someone/fork", True), ("workflow_run", "owner/repo", False), ("issues", "", False)],
+)
+def test_the_action_refuses_a_forks_code_before_it_installs_anything(tmp_path, event, head, refused):
+    # The install step runs the checked-out code unsandboxed: the guard must come before it and the
+    # checkout, and its script (run here with bash, as the runner would) must stop a fork's run.
+    steps = ACTION["runs"]["steps"]
+    names = [s.get("name") for s in steps]
+    guard = names.index("Refuse another repository's code")
+    assert guard < names.index("Check out the repository") and guard < names.index("Install the project")
+    step = steps[guard]
+    env = {
+        "PATH": os.environ["PATH"],
+        "EVENT_NAME": event,
+        "HEAD_REPOSITORY": head,
+        "REPOSITORY": "owner/repo",
+    }
+    assert set(step["env"]) == {"EVENT_NAME", "HEAD_REPOSITORY", "REPOSITORY"}
+    done = subprocess.run(["bash", "-c", step["run"]], env=env, capture_output=True, text=True, timeout=30)
+    assert (done.returncode != 0) == refused, done.stdout + done.stderr
+    assert ("::error::" in done.stdout) == refused
