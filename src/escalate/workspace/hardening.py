@@ -10,7 +10,11 @@ diff drivers, and an environment with every variable but a few blanked (no secre
 from __future__ import annotations
 
 import os
+import re
 import sys
+from pathlib import Path
+
+from escalate.workspace.gitconfig import INCLUDE_KEYS, configured_keys
 
 PR_SET_DUMPABLE = 4
 # git's empty tree: `attr.tree` pointing at it (git >= 2.42) means no .gitattributes at all.
@@ -30,7 +34,9 @@ SAFE_CONFIG = (
     "protocol.ext.allow=never",
 )
 # Driver keys that name a command git would run; each defined one is overridden with "".
-_DRIVER_KEYS = r"^(filter|diff|merge)\..*\.(clean|smudge|process|textconv|command|driver)$"
+_DRIVER_KEYS = r"(filter|diff|merge)\..*\.(clean|smudge|process|textconv|command|driver)"
+# The probe also asks for includes: the files they name feed the config too (gitconfig.ConfigFiles).
+_PROBE_KEYS = rf"^({_DRIVER_KEYS}|{INCLUDE_KEYS})$"
 
 
 def undumpable() -> bool:
@@ -61,17 +67,24 @@ def git_config_overrides(repo) -> list[str]:
     """``-c`` values for every git command: SAFE_CONFIG plus an empty command for each planted driver."""
     import git
 
+    def probe() -> str:
+        try:
+            return repo.git.config(
+                "-z", "--show-origin", "--get-regexp", _PROBE_KEYS, strip_newline_in_stdout=False
+            )
+        except git.GitCommandError:
+            return ""  # exit code 1: no such key anywhere
+
+    return _overrides(configured_keys(Path(repo.working_dir), probe))
+
+
+def _overrides(keys) -> list[str]:
     overrides = list(SAFE_CONFIG)
-    try:
-        found = repo.git.config("-z", "--get-regexp", _DRIVER_KEYS, strip_newline_in_stdout=False)
-    except git.GitCommandError:
-        found = ""  # exit code 1: no such key anywhere
-    for entry in filter(None, found.split("\0")):
-        key = entry.split("\n", 1)[0]
-        overrides.append(f"{key}=")
-        section, _, _ = key.rpartition(".")
-        if section.startswith("filter."):
-            overrides.append(f"{section}.required=false")
+    for key in keys:
+        if re.fullmatch(_DRIVER_KEYS, key):
+            overrides.append(f"{key}=")
+            if key.startswith("filter."):
+                overrides.append(f"{key.rpartition('.')[0]}.required=false")
     return overrides
 
 
@@ -90,21 +103,20 @@ def safe_git(repo_root, *args: str) -> list[str]:
     import subprocess
 
     argv = ["git", "-C", str(repo_root)]
-    probe = subprocess.run(
-        [*argv, "config", "-z", "--get-regexp", _DRIVER_KEYS],
-        capture_output=True, text=True, env=minimal_env(), stdin=subprocess.DEVNULL, timeout=60,
-    )  # fmt: skip
-    overrides = list(SAFE_CONFIG)
-    for entry in filter(None, probe.stdout.split("\0")):
-        key = entry.split("\n", 1)[0]
-        overrides.append(f"{key}=")
-        if key.startswith("filter."):
-            overrides.append(f"{key.rpartition('.')[0]}.required=false")
+
+    def probe() -> str:
+        return subprocess.run(
+            [*argv, "config", "-z", "--show-origin", "--get-regexp", _PROBE_KEYS],
+            capture_output=True, text=True, env=minimal_env(), stdin=subprocess.DEVNULL, timeout=60,
+        ).stdout  # fmt: skip
+
+    overrides = _overrides(configured_keys(Path(repo_root), probe))
     return [*argv, *(arg for o in overrides for arg in ("-c", o)), *args]
 
 
 def harden_git(repo) -> None:
-    """Make every later command of ``repo.git`` run with the overrides above (re-read each call)."""
+    """Make every later command of ``repo.git`` run with the overrides above (re-checked each call:
+    re-read when a config file changed, see ``escalate.workspace.gitconfig``)."""
     repo.git.update_environment(**git_env())
     repo.git.set_persistent_git_options(c=[])
     repo.git.set_persistent_git_options(c=git_config_overrides(repo))
