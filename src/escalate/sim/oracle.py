@@ -1,14 +1,20 @@
 """Oracle mode for benchmarks: a seeded model that knows each task's fix (docs/sim.md, "Oracle").
 
-Success model: task difficulty d (given, or uniform from the seed and task id) and
-per-attempt noise u (uniform from the seed, task id and attempt number, the same
-for every model) are mixed with a Gaussian copula,
+Two success models. **Joint** (``oracle.joint``, sim/joint.py): each task draws one outcome pattern
+(a resolved flag per model line) from a table of real runs, so the lines' results on a task are as
+correlated as they were in reality; a line whose flag is set fixes the task on its first attempt,
+one whose flag is clear fails every attempt. **Copula** (``oracle.success``): task difficulty d
+(given, or uniform from the seed and task id) and per-attempt noise u (uniform from the seed, task
+id and attempt number, the same for every model) are mixed with a Gaussian copula,
 
     score = Phi(rho * Phi^-1(d) + sqrt(1 - rho^2) * Phi^-1(u)),
 
 which is itself uniform, so "success iff score < p_model" succeeds with exactly
 probability p_model over tasks, and a task/attempt that a stronger model fails is
 failed by every weaker one with the same seed (shared difficulty and noise).
+
+With ``oracle.trace`` the model explores before it edits (sim/trace.py): 10-40 turns per attempt,
+each viewing a file whose result counts at a drawn size, so the context grows as a real agent's.
 """
 
 from __future__ import annotations
@@ -21,8 +27,12 @@ from statistics import NormalDist
 
 from escalate.errors import ConfigError
 from escalate.sim.catalogue import SimCatalogue, SimModel
+from escalate.sim.draws import unit
 from escalate.sim.errors import invalid
+from escalate.sim.joint import JointTable
 from escalate.sim.script import EDITOR_TOOL, last_user, request_text, system_text, tool_results
+from escalate.sim.tokens import count_input
+from escalate.sim.trace import TraceSpec
 
 _NORMAL = NormalDist()
 # Weights of the wrong-answer kinds (renormalised over the kinds available for the attempt).
@@ -51,10 +61,7 @@ class OracleTask:
     wrong: tuple[tuple[Edit, ...], ...]
 
 
-def _unit(*parts: object) -> float:
-    """A uniform number in (0, 1) from the parts (stable across runs and platforms)."""
-    digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
-    return (int.from_bytes(digest[:8], "big") + 0.5) / 2**64
+_unit = unit
 
 
 def _edits(raw: object, where: str) -> tuple[Edit, ...]:
@@ -78,10 +85,16 @@ class Oracle:
             raise ConfigError("sim script: `oracle` must be a mapping with seed, success and tasks")
         self.seed = spec.get("seed", 0)
         self.success = {str(k): float(v) for k, v in (spec.get("success") or {}).items()}
-        if not self.success:
+        self.joint = JointTable.parse(spec["joint"]) if spec.get("joint") is not None else None
+        if not self.success and self.joint is None:
             raise ConfigError(
-                "sim script: oracle.success needs a probability per model line or id, e.g. {haiku: 0.7}"
+                "sim script: oracle.success needs a probability per model line or id, e.g. {haiku: 0.7} "
+                "(or oracle.joint, a table of outcome patterns)"
             )
+        self.trace = TraceSpec.parse(spec.get("trace"))
+        # Tool results of exploring turns, counted at their drawn size by tool_use id (sim/trace.py).
+        self.result_tokens: dict[str, int] = {}
+        self._turns: dict[tuple[str, str], list] = {}  # (task, model) -> [attempt, edited]
         self.rho = float(spec.get("correlation", 0.8))
         # Shared noise: attempt n has the same luck for every model, so "a stronger model fails"
         # implies "every weaker one fails". False: each model draws its own per-attempt noise.
@@ -140,44 +153,106 @@ class Oracle:
 
     # -- answering ---------------------------------------------------------------------------------
 
-    def respond(self, model: SimModel, body: dict) -> tuple[list[dict], dict] | None:
+    def respond(self, model: SimModel, body: dict, *, batch: bool = False) -> tuple[list[dict], dict] | None:
         task = self.find_task(body)
         tool = _editor_name(body)
         if task is None or tool is None:  # a model cannot edit without the tool; the script answers
             return None
         if self.pass_system and any(x in system_text(body) for x in self.pass_system):
             return None
+        if self.trace is not None and not batch:  # a one-shot batch request gets no second turn
+            return self._traced(model, body, task, tool)
         if tool_results(last_user(body)):
-            touched = sorted({e["path"] for e in _applied_edits(body, tool)})
-            where = ", ".join(touched) if touched else "the code"
-            text = f"I've updated {where}; the change should make the failing test pass."
-            return [{"type": "text", "text": text}], {
-                "oracle": {"task": task.id, "model": model.id, "phase": "done"}
-            }
+            return self._closing(model, body, task, tool)
+        return self._edit_turn(model, body, task, tool, self._next_attempt(task, model))
+
+    def _next_attempt(self, task: OracleTask, model: SimModel) -> int:
         with self._lock:
             key = (task.id, model.id)
             self._attempts[key] = attempt = self._attempts.get(key, 0) + 1
+        return attempt
+
+    def _closing(self, model: SimModel, body: dict, task: OracleTask, tool: str) -> tuple[list[dict], dict]:
+        touched = sorted({e["path"] for e in _applied_edits(body, tool)})
+        where = ", ".join(touched) if touched else "the code"
+        text = f"I've updated {where}; the change should make the failing test pass."
+        decision = {"task": task.id, "model": model.id, "phase": "done"}
+        return [{"type": "text", "text": text}], {"oracle": decision}
+
+    def _traced(self, model: SimModel, body: dict, task: OracleTask, tool: str) -> tuple[list[dict], dict]:
+        """Exploring turns, then the edit turn, then the closing turn (sim/trace.py)."""
+        assert self.trace is not None
+        turn = _turns_in_attempt(body)
+        key = (task.id, model.id)
+        with self._lock:
+            state = self._turns.get(key)
+        if turn == 0 or state is None:
+            state = [self._next_attempt(task, model), False]
+            with self._lock:
+                self._turns[key] = state
+        attempt, edited = state
+        if edited:
+            return self._closing(model, body, task, tool)
+        plan = self.trace.attempt(self.seed, task.id, model.id, attempt)
+        if turn < plan.exploring_turns:
+            with self._lock:
+                context = count_input(body, model.tokenizer, self.result_tokens)
+            size = plan.result_tokens(turn, context, model.context_window)
+            if size:
+                return self._explore(model, task, tool, plan.key, turn, size, plan.note_tokens(turn))
+        state[1] = True
+        blocks, meta = self._edit_turn(model, body, task, tool, attempt)
+        meta["oracle"]["turns"] = turn + 2  # this edit turn and the closing one
+        return blocks, meta
+
+    def _explore(
+        self, model: SimModel, task: OracleTask, tool: str, key: tuple, turn: int, size: int, note: int
+    ) -> tuple[list[dict], dict]:
+        paths = sorted({e.path for e in task.fix})
+        path = paths[turn % len(paths)]
+        use_id = "toolu_01" + hashlib.sha256("|".join(map(str, (*key, turn))).encode()).hexdigest()[:22]
+        with self._lock:
+            self.result_tokens[use_id] = size
+        sentence = f"Reading {path} to follow the failing behaviour to its cause. "
+        text = (sentence * (note * 4 // len(sentence) + 1))[: note * 4].strip()
+        blocks = [
+            {"type": "text", "text": text},
+            {"type": "tool_use", "id": use_id, "name": tool, "input": {"command": "view", "path": path}},
+        ]
+        decision = {"task": task.id, "model": model.id, "attempt": key[-1], "phase": "explore",
+                    "turn": turn, "result_tokens": size}  # fmt: skip
+        return blocks, {"oracle": decision}
+
+    def _succeeds(self, task: OracleTask, model: SimModel, attempt: int) -> dict:
+        """The attempt's outcome and the numbers behind it, from the joint table or the copula."""
+        if self.joint is not None:
+            pattern = self.joint.draw(self.seed, task.id)
+            index = self.joint.index(model.id, model.line)
+            if index is None:
+                raise invalid(
+                    f"the sim oracle's joint table has no column for {model.id}; "
+                    f"add {model.line or model.id} to oracle.joint.lines"
+                )
+            resolves = pattern[index]
+            return {"pattern": [int(f) for f in pattern], "resolves": resolves,
+                    "success": resolves and attempt == 1}  # fmt: skip
         p = self.probability(model)
         noise, score = self.score(task, attempt, model.id)
-        success = score < p
+        return {"p": p, "difficulty": task.difficulty, "noise": round(noise, 6), "score": round(score, 6),
+                "success": score < p}  # fmt: skip
+
+    def _edit_turn(
+        self, model: SimModel, body: dict, task: OracleTask, tool: str, attempt: int
+    ) -> tuple[list[dict], dict]:
+        outcome = self._succeeds(task, model, attempt)
         applied = _applied_edits(body, tool)
         undo = [Edit(e["path"], e["new_str"], e["old_str"]) for e in reversed(applied) if "old_str" in e]
-        if success:
+        if outcome["success"]:
             kind, edits = "fix", undo + list(task.fix)
         else:
             kind, edits = self._wrong(task, model, attempt, undo)
         blocks = self._blocks(body, task, kind, edits, tool)
-        decision = {
-            "task": task.id,
-            "model": model.id,
-            "attempt": attempt,
-            "p": p,
-            "difficulty": task.difficulty,
-            "noise": round(noise, 6),
-            "score": round(score, 6),
-            "success": success,
-            "kind": kind,
-        }
+        decision = {"task": task.id, "model": model.id, "attempt": attempt, **outcome, "kind": kind}
         return blocks, {"oracle": decision}
 
     def _wrong(
@@ -234,6 +309,20 @@ def _editor_name(body: dict) -> str | None:
         if str(tool.get("type", "")).startswith("text_editor_") or tool.get("name") == EDITOR_TOOL:
             return str(tool.get("name") or EDITOR_TOOL)
     return None
+
+
+def _turns_in_attempt(body: dict) -> int:
+    """Assistant turns since the user message that opened this attempt (the first message or the
+    runner's feedback: a user message with text, not only tool results)."""
+    turns = 0
+    for message in reversed(body.get("messages") or []):
+        if message.get("role") == "assistant":
+            turns += 1
+        elif isinstance(message.get("content"), str) or any(
+            b.get("type") == "text" for b in message.get("content") or [] if isinstance(b, dict)
+        ):
+            return turns
+    return turns
 
 
 def _applied_edits(body: dict, tool: str) -> list[dict]:

@@ -78,7 +78,7 @@ class Simulator:
     def respond(self, body: dict, *, batch: bool = False) -> Answer:
         """Validate, consult the cache, pick the behaviour and build the Message (or raise ApiError)."""
         model = validate_message_request(body, self.catalogue, batch=batch)
-        segs = segments(body, model.tokenizer)
+        segs = segments(body, model.tokenizer, self.sized_results())
         breakpoints(body, segs)
         total = sum(s.tokens for s in segs)
         if total > model.context_window:
@@ -88,7 +88,7 @@ class Simulator:
         if body["max_tokens"] == 0:  # cache pre-warming: empty content, nothing generated
             blocks, decision, stop_reason = [], {"prewarm": True}, "max_tokens"
         else:
-            answer = self.oracle.respond(model, body) if self.oracle else None
+            answer = self.oracle.respond(model, body, batch=batch) if self.oracle else None
             if answer is not None:
                 blocks, decision = answer
             else:
@@ -105,8 +105,12 @@ class Simulator:
         message = message_json(self.ids.message(), model.id, reply, usage)
         return Answer(message, model, model.charge(usage, batch=batch), decision)
 
+    def sized_results(self) -> dict[str, int] | None:
+        """Tool results the oracle's token traces count at a drawn size (sim/trace.py), by tool_use id."""
+        return self.oracle.result_tokens if self.oracle else None
+
     def count_tokens(self, body: dict) -> tuple[SimModel, int]:
         model = validate_count_request(body, self.catalogue)
-        segs = segments(body, model.tokenizer)
+        segs = segments(body, model.tokenizer, self.sized_results())
         breakpoints(body, segs)
         return model, sum(s.tokens for s in segs)

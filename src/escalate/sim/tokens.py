@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 TEXT_EDITOR_TOKENS = 700  # reference: "About 700 extra input tokens"
@@ -62,8 +63,9 @@ def _tool_tokens(tool: dict, factor: float) -> int:
     )
 
 
-def block_tokens(block: dict, factor: float) -> int:
-    """Input tokens of one message content block (without the per-message overhead)."""
+def block_tokens(block: dict, factor: float, sized: Mapping[str, int] | None = None) -> int:
+    """Input tokens of one message content block (without the per-message overhead). ``sized``: tool
+    results counted at a drawn size, by tool_use id (the oracle's token traces, sim/trace.py)."""
     kind = block.get("type")
     if kind == "text":
         return TEXT_BLOCK_OVERHEAD + text_tokens(str(block.get("text", "")), factor)
@@ -77,6 +79,8 @@ def block_tokens(block: dict, factor: float) -> int:
             inner = text_tokens(content, factor)
         else:
             inner = sum(block_tokens(b, factor) for b in content or [] if isinstance(b, dict))
+        if sized and block.get("tool_use_id") in sized:
+            inner = max(inner, sized[block["tool_use_id"]])
         return TOOL_RESULT_OVERHEAD + inner
     if kind == "thinking":
         return text_tokens(str(block.get("thinking", "")), factor)
@@ -103,7 +107,7 @@ def message_blocks(message: dict) -> list[dict]:
     return [b for b in content or [] if isinstance(b, dict)]
 
 
-def segments(body: dict, factor: float = 1.0) -> list[Segment]:
+def segments(body: dict, factor: float = 1.0, sized: Mapping[str, int] | None = None) -> list[Segment]:
     out: list[Segment] = []
     for i, tool in enumerate(body.get("tools") or []):
         out.append(
@@ -134,7 +138,7 @@ def segments(body: dict, factor: float = 1.0) -> list[Segment]:
     for m, message in enumerate(body.get("messages") or []):
         role = str(message.get("role"))
         for b, block in enumerate(message_blocks(message)):
-            tokens = block_tokens(block, factor) + (MESSAGE_OVERHEAD if b == 0 else 0)
+            tokens = block_tokens(block, factor, sized) + (MESSAGE_OVERHEAD if b == 0 else 0)
             cacheable = block.get("type") not in ("thinking", "redacted_thinking") and not (
                 block.get("type") == "text" and not block.get("text")
             )
@@ -152,8 +156,8 @@ def segments(body: dict, factor: float = 1.0) -> list[Segment]:
     return out
 
 
-def count_input(body: dict, factor: float = 1.0) -> int:
-    return sum(s.tokens for s in segments(body, factor))
+def count_input(body: dict, factor: float = 1.0, sized: Mapping[str, int] | None = None) -> int:
+    return sum(s.tokens for s in segments(body, factor, sized))
 
 
 def output_block_tokens(block: dict, factor: float = 1.0) -> int:
