@@ -32,7 +32,7 @@ def test_first_message_holds_what_an_engineer_looks_at_first(tmp_path):
         handover="## haiku attempt 1: fail",
     )
     text = context["text"]
-    assert f"Repository root: {tmp_path}" in text
+    assert str(tmp_path) not in text  # the worktree path would make every run's cached prefix new
     assert "def test_add():\n    assert add(2, 3) == 5" in text  # the test's source
     assert "E       assert -1 == 5" in text  # its output at base
     assert "- tests/test_ops.py:5" in text  # the frames
@@ -41,6 +41,25 @@ def test_first_message_holds_what_an_engineer_looks_at_first(tmp_path):
     assert "add() is wrong" in task["text"] and "haiku attempt 1" in task["text"]
     # The stable context comes first, so it can sit behind a cache breakpoint.
     assert "What earlier attempts tried" not in text
+
+
+def test_the_stable_context_is_the_same_wherever_the_worktree_is(tmp_path):
+    # Two worktrees of one repository: the repository-context block (the end of the cached prefix)
+    # must be byte-identical, so a later run reads it from cache instead of writing it again.
+    blocks = []
+    for where in ("a/escalate-fix-1", "b/escalate-fix-2"):
+        root = tmp_path / where
+        write_files(root, CALC_FILES)
+        blocks.append(
+            first_message(
+                root=root,
+                task_title="t",
+                task_text="",
+                target_failures={"tests/test_ops.py::test_add": "E   assert -1 == 5"},
+                frames=[Frame("calc/ops.py", 2, "add")],
+            )[0]
+        )
+    assert blocks[0] == blocks[1]
 
 
 def test_source_of_test_finds_methods_and_parametrized_ids(tmp_path):

@@ -61,7 +61,7 @@ def test_thinking_budget_stays_below_max_tokens_and_above_the_minimum():
     assert thinking_param({"type": "disabled"}, frozenset({"enabled", "disabled"}), 8192) is None
 
 
-def test_cache_breakpoints_system_first_context_and_latest_user_message():
+def test_cache_breakpoints_system_context_previous_and_latest_user_message():
     messages = [
         {"role": "user", "content": [{"type": "text", "text": "ctx"}, {"type": "text", "text": "task"}]},
         {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "x", "input": {}}]},
@@ -70,9 +70,12 @@ def test_cache_breakpoints_system_first_context_and_latest_user_message():
     params = build_params(request("claude-sonnet-4-6", messages=messages))
     assert params["system"][0]["cache_control"] == {"type": "ephemeral"}
     assert "cache_control" in params["messages"][0]["content"][0]
-    assert "cache_control" not in params["messages"][0]["content"][1]
+    # Where the previous call (ending with the task block) wrote its entry.
+    assert "cache_control" in params["messages"][0]["content"][1]
     assert "cache_control" in params["messages"][2]["content"][-1]
-    assert count_breakpoints(params) == 3 <= 4
+    assert count_breakpoints(params) == 4
+    first = build_params(request("claude-sonnet-4-6", messages=messages[:1]))
+    assert count_breakpoints(first) == 3  # system, context, task (the latest user message's end)
     # The conversation itself is never modified (breakpoints would pile up turn after turn).
     assert all("cache_control" not in b for m in messages for b in m["content"])
 

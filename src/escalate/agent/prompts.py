@@ -163,7 +163,9 @@ def first_message(
 
     ``focus_files`` (the explorer's files) are shown after the traceback's files; ``briefing``
     (the explorer's list and the planner's plan, see crew.py) follows the task."""
-    context = ["# Repository context", "", f"Repository root: {root}", ""]
+    # No absolute path here: the worktree's path differs per run, and this block is the end of the
+    # cached prefix that later runs on the same repository can read (issue 14).
+    context = ["# Repository context", ""]
     listing = file_listing(root)
     context += ["## Files", "", *listing, ""]
     for nodeid, output in target_failures.items():

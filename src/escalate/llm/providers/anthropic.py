@@ -297,18 +297,21 @@ def thinking_param(wanted: dict | None, types: frozenset[str], max_tokens: int) 
 
 
 def _with_breakpoints(messages: list[dict]) -> list[dict]:
-    """Copy of the conversation with two message breakpoints: the first user message's first
-    block (the repository context, stable for the whole tier) and the latest user message's last
-    block, so every turn reads the conversation so far from cache. With the system breakpoint
-    that is at most 3 of the 4 allowed."""
+    """Copy of the conversation with up to three message breakpoints: the first user message's first
+    block (the repository context, stable for the whole tier), the previous user message's last
+    block (where the previous call wrote its cache entry) and the latest user message's last block.
+    The previous call's entry is marked, not left to the API's 20-block lookback: a turn with many
+    tool calls (each a tool_use and a tool_result block) adds more than 20 blocks, and then the
+    lookback from the latest block misses it and the whole conversation is written again at 1.25x.
+    With the system breakpoint that is at most the 4 allowed."""
     out = copy.deepcopy(messages)
     for m in out:
         if isinstance(m.get("content"), str):
             m["content"] = [{"type": "text", "text": m["content"]}]
-    users = [m for m in out if m.get("role") == "user"]
+    users = [m for m in out if m.get("role") == "user" and m["content"]]
     if not users:
         return out
-    targets = [users[0]["content"][0], users[-1]["content"][-1]]
+    targets = [users[0]["content"][0], *(u["content"][-1] for u in users[-2:])]
     for block in targets:
         if block.get("type") in ("thinking", "redacted_thinking"):
             continue
