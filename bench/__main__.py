@@ -150,9 +150,10 @@ def write(stem: Path, results: dict, final: bool = False) -> None:
             lines += render(results[name])
     stem.with_suffix(".md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     slim = dict(results)
-    if "economics" in slim:  # call records are large; the per-run rows keep the totals
+    if "economics" in slim:  # the full rows are large; economics["calls"] keeps each call's usage and cost
         slim["economics"] = {k: v for k, v in slim["economics"].items() if k != "call_records"}
-    stem.with_suffix(".json").write_text(json.dumps(slim, indent=1, default=str) + "\n", encoding="utf-8")
+    text = json.dumps(slim, separators=(",", ":"), default=str)  # compact: every call's row is in it
+    stem.with_suffix(".json").write_text(text + "\n", encoding="utf-8")
 
 
 def _sidebyside_section(results: dict) -> list[str]:

@@ -14,8 +14,9 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from bench.calibration import corpus_calibration
 from bench.corpus import CorpusTask
+from bench.simoracle import describe
+from bench.simstats import bootstrap, compact_calls, strict_oracle_rows, tier_cache_share
 from bench.taskrun import bench_overrides, run_one
 
 TIERS_4X = [
@@ -135,19 +136,6 @@ def arm_metrics(rows: list[dict], n_tasks: int) -> dict:
     }
 
 
-def oracle_rows(by_arm: dict[str, list[dict]]) -> list[dict]:
-    """The hindsight router: per task, the cheapest always-X run that solved it (else always-haiku's
-    failed run, which it must pay for to find out)."""
-    singles = {arm: {r["task"]: r for r in by_arm[arm]} for arm in SINGLE if arm in by_arm}
-    out = []
-    for task in singles.get("always-haiku", {}):
-        runs = [singles[a][task] for a in singles if task in singles[a]]
-        solved = [r for r in runs if r["correct"]]
-        best = min(solved, key=lambda r: r["cost_usd"]) if solved else singles["always-haiku"][task]
-        out.append({**best, "arm": "oracle"})
-    return out
-
-
 def summarize(results: list[dict], seeds: list[int], n_tasks: int) -> dict:
     """Per arm: per-seed metrics, their spread, PGR and the multiple of the oracle's $/resolved."""
     per_seed: dict[str, dict[int, dict]] = {}
@@ -157,7 +145,7 @@ def summarize(results: list[dict], seeds: list[int], n_tasks: int) -> dict:
             if r["seed"] == seed:
                 by_arm.setdefault(r["arm"], []).append(r)
         if all(a in by_arm for a in SINGLE):
-            by_arm["oracle"] = oracle_rows(by_arm)
+            by_arm["oracle"] = strict_oracle_rows(by_arm)
         for arm, rows in by_arm.items():
             per_seed.setdefault(arm, {})[seed] = arm_metrics(rows, n_tasks)
     for seeds_m in per_seed.values():
@@ -172,6 +160,24 @@ def summarize(results: list[dict], seeds: list[int], n_tasks: int) -> dict:
             else:
                 m["oracle_multiple"] = None
     return {arm: {"per_seed": s, "spread": spread(list(s.values()))} for arm, s in per_seed.items()}
+
+
+def pooled(results: list[dict], seeds: list[int], call_records: dict[str, list[dict]]) -> dict:
+    """Over every seed: bootstrap CIs per arm (strict oracle included) and the cache-read shares."""
+    arms: dict[str, list[dict]] = {}
+    for seed in seeds:
+        by_arm: dict[str, list[dict]] = {}
+        for r in results:
+            if r["seed"] == seed:
+                by_arm.setdefault(r["arm"], []).append(r)
+        if all(a in by_arm for a in SINGLE):
+            by_arm["oracle"] = strict_oracle_rows(by_arm)
+        for arm, rows in by_arm.items():
+            arms.setdefault(arm, []).extend(rows)
+    stats = bootstrap(arms, len(seeds), reference="oracle" if "oracle" in arms else "")
+    for arm, rows in arms.items():
+        stats[arm]["cache"] = tier_cache_share(rows, call_records)
+    return stats
 
 
 SPREAD_KEYS = (
@@ -251,8 +257,9 @@ def run_economics(
             results = [r for r in results if r["arm"] != arm]
             log(f"  {arm}: not available yet: {why}")
     ran = [a for a in [*arms, "learning"] if a not in unavailable]
+    calls = {f"{r['arm']}|{r['seed']}|{r['task']}": r["call_records"] for r in results}
     return {
-        "calibration": corpus_calibration(),
+        "sim_oracle": describe(),
         "arms": ran,
         "unavailable": unavailable,
         "learning_starts_moved": moved,
@@ -261,6 +268,8 @@ def run_economics(
         "tasks": [t.id for t in tasks],
         "seconds": time.perf_counter() - started,
         "summary": summarize(results, done, len(tasks)),
+        "pooled": pooled(results, done, calls),
         "runs": [{k: v for k, v in r.items() if k != "call_records"} for r in results],
-        "call_records": {f"{r['arm']}|{r['seed']}|{r['task']}": r["call_records"] for r in results},
+        "calls": compact_calls(calls),  # what the results JSON keeps of every call
+        "call_records": calls,  # the full calls.jsonl rows, for the batch section (not written)
     }

@@ -10,7 +10,7 @@ ARM_NOTES = {
     "ladder-5.5": "haiku-5-5 -> sonnet-5-5 -> opus-5-5 (5.5 prices)",
     "plan-execute": "roles.preset: plan-execute (planner on opus, then the ladder)",
     "learning": "ladder + router.learning, the ladder arm's runs of the seed as ledger history",
-    "oracle": "cheapest single tier that solved each task (hindsight; lower bound)",
+    "oracle": "strict: cheapest single tier that solved each task, $0 where none did (hindsight bound)",
 }
 
 
@@ -50,23 +50,47 @@ def machine_section(m: dict, seconds: dict) -> list[str]:
     ]
 
 
-def calibration_lines(c: dict | None) -> list[str]:
-    """The oracle's calibration: targets, solved per-attempt probabilities, rho, attempts."""
-    if not c:
+def oracle_lines(o: dict | None) -> list[str]:
+    """What the simulated models do: the joint outcome table and the token traces."""
+    if not o:
         return []
-    lines = list(c["targets"])
-    targets = " / ".join(pct(c["targets"][x]) for x in lines)
-    p = " / ".join(f"{c['success'][x]:.4f}" for x in lines)
-    attempts = " / ".join(map(str, sorted(set(c["attempts"].values()))))
+    runs = ", ".join(f"{line} = `{run}`" for line, run in o["runs"].items())
+    patterns = ", ".join(
+        "".join("HSO"[i] if f else "-" for i, f in enumerate(p["resolved"])) + f" {p['rows']}"
+        for p in o["patterns"]
+    )
+    marginal = " / ".join(pct(v) for v in o["marginal"].values())
+    t = o["trace"]
     return [
-        f"Calibration (arm level): target always-X resolve rates {targets} for the {' / '.join(lines)} "
-        "lines (SWE-bench Verified, from the routing report); solved per-attempt success "
-        f"p = {p}, copula correlation rho = {c['rho']}, {attempts} attempts per always-X arm (its "
-        f"tier's `max_attempts`), over the {c['tasks']} corpus tasks' difficulties. These are expected "
-        f"rates: with {c['tasks']} tasks and a "
-        "handful of seeds the realised always-X rates below scatter around them.",
+        f"Outcomes: each task draws its joint outcome across the tiers from the {o['rows']} rows of "
+        f"`../shared/data/swebench-verified-outcomes.csv` ({runs}; one scaffold). Pattern counts "
+        f"(H/S/O = resolved by haiku/sonnet/opus): {patterns}. Marginal resolve rates {marginal}; "
+        f"{pct(o['none_resolves'])} of rows no tier resolves. A tier whose flag is set fixes the task on "
+        "its first attempt; one whose flag is clear fails every attempt.",
+        "",
+        f"Token traces: {t['turns'][0]}-{t['turns'][1]} model turns per attempt (uniform), the context "
+        f"brought to {t['start_tokens']:,} input tokens by the first tool result and grown by "
+        f"{t['step_tokens'][0]:,}-{t['step_tokens'][1]:,} per turn (capped at {t['max_context']:,}); "
+        f"`session.max_turns` {o['max_turns']}. Cache reads are whatever the runner's `cache_control` "
+        "breakpoints let the sim's prefix cache find. Costs are usage x `reference/prices.yml`.",
         "",
     ]
+
+
+def ci(point: float | None, bounds: list[float] | None, fmt) -> str:
+    if point is None:
+        return "n/a"
+    if not bounds:
+        return fmt(point)
+    shown = [fmt(b) if b != float("inf") else "inf" for b in bounds]
+    return f"{fmt(point)} [{shown[0]}, {shown[1]}]"
+
+
+def cache_cell(c: dict | None) -> str:
+    if not c or c["implementer"] is None:
+        return "n/a"
+    tiers = ", ".join(f"{t} {pct(v)}" for t, v in c["per_tier"].items() if v is not None)
+    return f"{pct(c['implementer'])} ({tiers}); all calls {pct(c['all_calls'])}"
 
 
 def economics_section(e: dict) -> list[str]:
@@ -82,19 +106,27 @@ def economics_section(e: dict) -> list[str]:
         )
         + f", {e['seconds']:.0f} s. Each cell is the median over seeds [min-max]. Every run is a real "
         "`run_task` on a materialized git repo (ruff, target tests, full suite) against the sim's oracle "
-        "mode, task difficulty and per-attempt noise shared across models. *Resolved* counts "
+        "mode (outcomes and token traces below). *Resolved* counts "
         "fixes that are the real fix; *false fixes* are wrong patches validation let through.",
         "",
-        *calibration_lines(e.get("calibration")),
-        "| arm | what | resolve rate | total $ | $ / resolved | x oracle $/resolved | PGR | calls "
-        "| cache-read share | false fixes | escalation rate per tier |",
+        *oracle_lines(e.get("sim_oracle")),
+        "Resolve rate, $ / resolved and the multiple of the strict oracle's $ / resolved are pooled over "
+        "the seeds with 95% bootstrap intervals (tasks resampled, each with all its seeds' runs; paired "
+        "with the oracle). Cache-read share: cache reads over all input tokens of the implementer's calls "
+        "across a tier's attempts (per tier in brackets), then over all the arm's calls (roles included).",
+        "",
+        "| arm | what | resolve rate [95% CI] | total $ per seed | $ / resolved [95% CI] "
+        "| x strict oracle [95% CI] | PGR | calls | cache-read share | false fixes "
+        "| escalation rate per tier |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     order = [*e["arms"], "oracle"]
+    pooled = e.get("pooled") or {}
     for arm in order:
         if arm not in e["summary"]:
             continue
         s = e["summary"][arm]["spread"]
+        p = pooled.get(arm, {})
         esc = ", ".join(
             f"{t} {r * 100:.0f}%" for t, r in s["escalation_rate"].items() if len(s["escalation_rate"]) > 1
         )
@@ -102,13 +134,13 @@ def economics_section(e: dict) -> list[str]:
             row(
                 arm,
                 ARM_NOTES.get(arm, ""),
-                spread_str(s["resolve_rate"], pct),
+                ci(p.get("resolve_rate"), p.get("resolve_rate_ci"), pct),
                 spread_str(s["cost_usd"], money),
-                spread_str(s["usd_per_resolved"], money),
-                spread_str(s["oracle_multiple"], lambda x: f"{x:.2f}x"),
+                ci(p.get("usd_per_resolved"), p.get("usd_per_resolved_ci"), money),
+                ci(p.get("x_oracle"), p.get("x_oracle_ci"), lambda x: f"{x:.2f}x"),
                 spread_str(s["pgr"], lambda x: f"{x:.2f}"),
                 spread_str(s["calls"], lambda x: f"{x:.0f}"),
-                spread_str(s["cache_read_share"], pct),
+                cache_cell(p.get("cache")),
                 spread_str(s["false_fixes"], lambda x: f"{x:.0f}"),
                 esc or "-",
             )

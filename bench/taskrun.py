@@ -15,8 +15,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bench.calibration import corpus_calibration
 from bench.corpus import CorpusTask, load_task, materialize
+from bench.simoracle import MAX_TURNS, TRACE, joint_table
 
 SIM_KEY = "sk-sim-bench"
 
@@ -110,18 +110,16 @@ def role_answers(tasks: list[CorpusTask]) -> list[dict]:
     ]
 
 
-def oracle_script(tasks: list[CorpusTask], seed: int, success: dict | None = None) -> dict:
+def oracle_script(tasks: list[CorpusTask], seed: int, trace: bool = True) -> dict:
     """The oracle for ``tasks`` (the implementer's attempts) and neutral answers for the roles.
 
-    Per-attempt success probabilities and the copula correlation come from the arm-level
-    calibration (``bench.calibration``): each always-X arm's expected resolve rate over the corpus
-    is the line's SWE-bench Verified score."""
+    Each task's joint outcome across the tiers is drawn from the real table (``bench.simoracle``);
+    with ``trace`` the implementer explores for 10-40 turns per attempt before it edits."""
     systems = role_systems()
-    calibration = corpus_calibration()
     oracle = {
         "seed": seed,
-        "success": dict(success or calibration["success"]),
-        "correlation": calibration["rho"],
+        "joint": joint_table().to_spec(),
+        "trace": dict(TRACE) if trace else None,
         "tasks": [oracle_entry(t) for t in tasks],
         "pass_system": [text for role, text in systems.items() if role != "fixer"],
     }
@@ -138,6 +136,7 @@ def bench_overrides(tiers: list[dict] | None = None, **extra) -> dict:
             "timeout_s": 60,
         },
         "ledger": {"enabled": False},
+        "session": {"max_turns": MAX_TURNS},  # the oracle's traces run up to 40 turns per attempt
     }
     if tiers is not None:
         out["tiers"] = tiers
@@ -168,7 +167,7 @@ def _run(ct: CorpusTask, job: dict) -> RunResult:
     with tempfile.TemporaryDirectory(prefix=f"bench-{ct.id}-") as tmp:
         repo = materialize(ct, Path(tmp) / "repo")
         config = load_config(repo, job["overrides"])
-        sim = Simulator(oracle_script([ct], job["seed"], job.get("success")))
+        sim = Simulator(oracle_script([ct], job["seed"]))
         server = SimServer(sim, host="127.0.0.1", port=0).start()
         try:
             provider = AnthropicProvider(sdk_client(base_url=server.url, api_key=SIM_KEY))
