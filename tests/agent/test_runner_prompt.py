@@ -12,7 +12,7 @@ from escalate.agent.prompts import (
     source_of_test,
     truncate,
 )
-from escalate.ladder.run import commit_message
+from escalate.ladder.attempt import commit_message
 from escalate.task import Frame
 
 

@@ -24,8 +24,9 @@ from escalate.batch.pulls import combine, open_pull
 from escalate.batch.queue import FIXED, NEEDS_HUMAN, RESOLVED, WAITING, Queue
 from escalate.batch.submit import COLLECTED, SUBMITTED, BatchError, make_provider, open_ledger, reconcile
 from escalate.errors import EscalateError
+from escalate.ladder.attempt import commit_message
 from escalate.ladder.reproduce import reproduce_in_answer
-from escalate.ladder.run import commit_message, run_task
+from escalate.ladder.run import run_task
 from escalate.llm.catalog import Catalog
 from escalate.llm.client import call_record
 from escalate.llm.pricing import PriceTable, fmt_usd

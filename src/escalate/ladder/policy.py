@@ -14,7 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from escalate.routing.giveup import ClimbDecision, Failure
+
+# (next tier index, the lower tiers' last failures) -> whether that tier is worth its cost
+ClimbJudge = Callable[[int, list["Failure"]], "ClimbDecision"]
 
 ACCEPT = "accept"
 RETRY = "retry"
@@ -29,7 +35,7 @@ class Step:
     action: str  # ACCEPT | RETRY | ESCALATE | GIVE_UP
     reason: str
     circular: bool = False
-    climb: Any = None  # the judge's ``ClimbDecision`` before a higher tier, when one was asked
+    climb: ClimbDecision | None = None  # the judge's verdict before a higher tier, when one was asked
 
 
 @dataclass
@@ -43,10 +49,9 @@ class EscalationPolicy:
     _max_attempts: int = 2
     _seen_trees: dict[str, str] = field(default_factory=dict)  # tree hash -> "tier attempt n"
     _signatures: list[str] = field(default_factory=list)  # this tier's failure signatures
-    # (next tier index, the lower tiers' last failures) -> routing.giveup.ClimbDecision; None = always climb
-    judge: Callable[[int, list[Any]], Any] | None = None
+    judge: ClimbJudge | None = None  # routing.giveup.decide_climb for this run; None = always climb
     tier_names: list[str] = field(default_factory=list)
-    _failures: list[Any] = field(default_factory=list)  # one routing.giveup.Failure per tier left
+    _failures: list[Failure] = field(default_factory=list)  # one routing.giveup.Failure per tier left
     _last: tuple[str, str] = ("", "")  # (stage, signature) of this tier's last failed attempt
 
     def enter_tier(self, index: int, max_attempts: int) -> None:
