@@ -101,3 +101,31 @@ def test_packages_import_only_packages_below_them():
             elif dep in rank and dep != pkg and rank[dep] <= rank[pkg]:
                 wrong.append(f"{name} ({pkg}) imports {dep}")
     assert wrong == []
+
+
+def _all_imports(path: Path) -> set[str]:
+    """Every module imported anywhere in the file, type-checking imports included."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+    return found
+
+
+def test_no_cli_command_imports_another_command():
+    """What two commands share lives in cli/common.py or the library package that owns it."""
+    from escalate.cli.main import COMMANDS
+
+    commands = {module for module, _, _ in COMMANDS.values()}
+    assert commands and all(m in _modules() for m in commands), commands
+    wrong = [
+        f"{name} imports {dep}"
+        for name, path in _modules().items()
+        if name.startswith("escalate.cli.") and name != "escalate.cli.main"
+        for dep in sorted(_all_imports(path) & commands)
+        if dep != name
+    ]
+    assert wrong == []
