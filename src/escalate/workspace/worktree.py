@@ -122,6 +122,9 @@ class Workspace:
         self.build_outputs: list[str] = []  # git-ignored files copied in from the checkout (buildout)
         # Checked on the final change set before every commit (set by the runner from its config).
         self.protected: ProtectedPaths | None = None
+        self._index: Path | None = None
+        # Answers that depend only on git objects (a commit, a tree): each asked of git once.
+        self._known: dict[tuple, object] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -207,7 +210,8 @@ class Workspace:
         """
         repo = _git_repo(Path(repo_root))
         removed = []
-        for entry in _list_worktrees(repo):
+        entries = _list_worktrees(repo)
+        for entry in entries:
             match = _LOCK_RE.match(entry.get("locked", ""))
             if not match:
                 continue
@@ -220,7 +224,8 @@ class Workspace:
             drop = branch if branch.startswith(BRANCH_PREFIX) and entry.get("HEAD") == base else None
             _remove_worktree(repo, path, drop)
             removed.append(path)
-        repo.git.worktree("prune")
+        if any("prunable" in entry for entry in entries):  # git >= 2.31 marks entries whose folder is gone
+            repo.git.worktree("prune")
         return removed
 
     # -- state -----------------------------------------------------------------------------
@@ -236,8 +241,16 @@ class Workspace:
         return self._wt.git
 
     def _index_path(self) -> Path:
-        path = Path(self._git.rev_parse("--git-path", "index"))
-        return path if path.is_absolute() else self.path / path
+        if self._index is None:
+            path = Path(self._git.rev_parse("--git-path", "index"))
+            self._index = path if path.is_absolute() else self.path / path
+        return self._index
+
+    def _once(self, key: tuple, compute):
+        """compute() the first time key is asked; key names git objects only (immutable)."""
+        if key not in self._known:
+            self._known[key] = compute()
+        return self._known[key]
 
     def tree_hash(self) -> str:
         """The git tree id of the working state, untracked (not ignored) files included.
@@ -263,26 +276,39 @@ class Workspace:
                 os.unlink(tmp)
 
     def changes(self, tree: str | None = None) -> list[Change]:
-        """Every path that differs from the base commit (status A, M or D; new git mode), sorted."""
+        """Every path that differs from the base commit (status A, M or D; new git mode), sorted.
+        ``tree``: a ``tree_hash`` of the working state taken by the caller (saves hashing again)."""
         tree = tree or self.tree_hash()
-        return parse_raw_diff(
-            self._git.diff_tree("-r", "--no-renames", "--raw", "-z", self.base_commit, tree)
+        base = self.base_commit
+        return list(
+            self._once(
+                ("changes", base, tree),
+                lambda: parse_raw_diff(self._git.diff_tree("-r", "--no-renames", "--raw", "-z", base, tree)),
+            )
         )
 
     def base_paths(self) -> list[str]:
         """Every file path of the base commit."""
-        out = self._git.ls_tree("-r", "-z", "--name-only", self.base_commit)
-        return [p for p in out.split("\0") if p]
+        base = self.base_commit
+
+        def ls_tree() -> list[str]:
+            return [p for p in self._git.ls_tree("-r", "-z", "--name-only", base).split("\0") if p]
+
+        return list(self._once(("paths", base), ls_tree))
 
     def read_base(self, rel: str) -> bytes | None:
         """A file's bytes at the base commit; None when it did not exist there."""
         import git
 
-        try:
-            data = self._git.cat_file("blob", f"{self.base_commit}:{rel}", stdout_as_string=False)
-        except git.GitCommandError:
-            return None
-        return bytes(data)
+        base = self.base_commit
+
+        def cat_file() -> bytes | None:
+            try:
+                return bytes(self._git.cat_file("blob", f"{base}:{rel}", stdout_as_string=False))
+            except git.GitCommandError:
+                return None
+
+        return self._once(("blob", base, rel), cat_file)
 
     def read_file(self, rel: str) -> bytes | None:
         """A regular file's bytes in the worktree (None when absent, a symlink or not a file)."""
@@ -313,41 +339,49 @@ class Workspace:
             return []
         return self.protected.violations(self.changes(tree), self.read_file, self.read_base)
 
-    def discard_protected(self) -> list[tuple[str, str]]:
-        """Put every protected path the change set touches back as the base has it; what was put back."""
-        found = self.protected_violations()
+    def discard_protected(self, tree: str | None = None) -> list[tuple[str, str]]:
+        """Put every protected path the change set touches back as the base has it; what was put back.
+        ``tree``: the working state's ``tree_hash``, when the caller has it."""
+        found = self.protected_violations(tree)
         if found:
             self.restore_from_base([path for path, _ in found])
         return found
 
-    def changed_files(self) -> list[str]:
+    def changed_files(self, tree: str | None = None) -> list[str]:
         """Paths that differ from the base commit: modified, added (untracked too) and deleted."""
-        return [c.path for c in self.changes()]
+        return [c.path for c in self.changes(tree)]
 
     def files(self) -> list[str]:
         """Tracked and untracked files of the worktree, git's ignore rules applied (for the editor)."""
         out = self._git.ls_files("-co", "--exclude-standard", "-z")
         return sorted({p for p in out.split("\0") if p and (self.path / p).is_file()})
 
-    def diff(self) -> str:
+    def diff(self, tree: str | None = None) -> str:
         """A unified diff from the base commit to the working state, new and deleted files included."""
-        diff = self._git.diff(
-            "--no-color", "--no-ext-diff", "--no-textconv", "--binary", self.base_commit, self.tree_hash()
-        )
-        return diff + "\n" if diff else ""
+        base, tree = self.base_commit, tree or self.tree_hash()
 
-    def true_diff(self) -> str:
+        def diff() -> str:
+            out = self._git.diff("--no-color", "--no-ext-diff", "--no-textconv", "--binary", base, tree)
+            return out + "\n" if out else ""
+
+        return self._once(("diff", base, tree), diff)
+
+    def true_diff(self, tree: str | None = None) -> str:
         """The diff the reviewer reads: every file as text, whatever the repository's attributes say.
 
         ``--text`` shows files that ``.gitattributes`` marks ``-diff`` or ``binary``;
         ``--no-textconv``/``--no-ext-diff`` keep conversion drivers out; ``--no-renames``
         shows every line of a moved file.
         """
-        diff = self._git(c="core.attributesFile=" + os.devnull).diff(
-            "--no-color", "--text", "--no-ext-diff", "--no-textconv", "--no-renames",
-            self.base_commit, self.tree_hash(),
-        )  # fmt: skip
-        return diff + "\n" if diff else ""
+        base, tree = self.base_commit, tree or self.tree_hash()
+
+        def diff() -> str:
+            out = self._git(c="core.attributesFile=" + os.devnull).diff(
+                "--no-color", "--text", "--no-ext-diff", "--no-textconv", "--no-renames", base, tree
+            )
+            return out + "\n" if out else ""
+
+        return self._once(("true_diff", base, tree), diff)
 
     def restore_tree(self, tree: str) -> None:
         """Make the worktree exactly ``tree`` (a ``tree_hash``): files written since are gone."""
@@ -411,18 +445,21 @@ class Workspace:
         """Commit the changes to paths (default: every change) on the branch; returns the sha.
 
         With ``tree`` (a ``tree_hash`` taken earlier), the worktree is first put back to exactly that
-        state: what validation judged is what is committed, not files a test run wrote since.
+        state when it differs: what validation judged is what is committed, not files a test run
+        wrote since.
         The changes committed are checked against ``protected`` first (``ProtectedPathError``).
         The author is the repository's configured user, else ``escalate <escalate@localhost>``.
         """
         import git
 
-        if tree is not None:
+        now = self.tree_hash()
+        if tree is not None and now != tree:
             self.restore_tree(tree)
-        changed = self.changed_files()
+        tree = tree or now
+        changed = self.changed_files(tree)
         wanted = set(paths) if paths is not None else set(changed)
         changed = [p for p in changed if p in wanted]
-        violations = [(path, why) for path, why in self.protected_violations() if path in wanted]
+        violations = [(path, why) for path, why in self.protected_violations(tree) if path in wanted]
         if violations:
             raise ProtectedPathError(
                 f"refused to commit on {self.branch}: the change touches protected paths: "
@@ -445,7 +482,7 @@ class Workspace:
         except git.GitCommandError as exc:
             raise WorkspaceError(f"git commit on {self.branch} failed: {exc.stderr.strip()}") from exc
         self.committed = True
-        return self._git.rev_parse("HEAD")
+        return _head_sha(self._wt)
 
     def read_base_text(self, rel: str) -> str | None:
         """A file's text at the base commit, or None when the base has no such file."""
@@ -496,6 +533,13 @@ class Workspace:
         return f"Workspace(path={str(self.path)!r}, branch={self.branch!r}, base={self.base_commit[:10]})"
 
 
+def _head_sha(repo) -> str:
+    """HEAD's commit id read from the ref files as git writes them (no process)."""
+    from git.refs.symbolic import SymbolicReference
+
+    return SymbolicReference.dereference_recursive(repo, "HEAD")
+
+
 def _message_stream(message: str):
     # `commit -F -` reads the message from stdin: no temp file, no argv length limit.
     fd, tmp = tempfile.mkstemp(prefix="escalate-msg-")
@@ -522,17 +566,18 @@ def _list_worktrees(repo) -> list[dict[str, str]]:
 
 
 def _remove_worktree(repo, path: Path, branch: str | None) -> None:
-    """Unlock, remove and prune one worktree, then delete branch (if given); never raises for leftovers."""
+    """Remove one worktree (locked or not), then delete branch (if given); never raises for leftovers."""
     import git
 
-    for args in (("unlock", str(path)), ("remove", "--force", "--force", str(path))):
-        try:
-            repo.git.worktree(*args)
-        except git.GitCommandError:
-            pass  # already unlocked / already gone: closing must work on every exit path
+    try:
+        repo.git.worktree("remove", "--force", "--force", str(path))  # twice: a locked one too
+        removed = True
+    except git.GitCommandError:
+        removed = False  # already gone: closing must work on every exit path
     shutil.rmtree(path, ignore_errors=True)
     try:
-        repo.git.worktree("prune")
+        if not removed:
+            repo.git.worktree("prune")
         if branch and branch in {head.name for head in repo.heads}:
             repo.git.branch("-D", branch)
     except git.GitCommandError as exc:
