@@ -246,6 +246,10 @@ class Frame:
         return f"{self.file}:{self.line} in {self.function}"
 
 
+# A traceback frame as callers hold it: a ``Frame``, a path, or a (path, line) pair.
+FrameLike = Frame | str | Path | tuple[str, int]
+
+
 _LOCATION = re.compile(r"^(?P<file>[^\s:<>][^:<>\n]*?\.py):(?P<line>\d+): ?(?:in (?P<func>[\w<>.]+)\s*$|.*$)")
 _NATIVE = re.compile(r'^\s*File "(?P<file>[^"]+\.py)", line (?P<line>\d+), in (?P<func>[\w<>.]+)')
 _DEF = re.compile(r"^>?\s*(?:async\s+)?def\s+(\w+)\s*\(")

@@ -14,6 +14,8 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from escalate.task import Frame, FrameLike
+
 MAX_OUTPUT_CHARS = 6_000
 WHOLE_FILE_CHARS = 12_000
 WINDOW_LINES = 40
@@ -96,15 +98,17 @@ def source_of_test(root: Path, nodeid: str) -> str | None:
     return f"# {path_part}, line {start}\n{segment}"
 
 
-def _frame_pairs(frames: Iterable) -> list[tuple[str, int]]:
-    """(path, line) pairs from traceback frames, whatever their shape (tuples or objects)."""
+def _frame_pairs(frames: Iterable[FrameLike]) -> list[tuple[str, int]]:
+    """(path, line) pairs from traceback frames (``task.Frame``s or (path, line) pairs); a bare path
+    names no line and is left out."""
     pairs = []
     for f in frames:
-        if isinstance(f, tuple | list):
+        if isinstance(f, Frame):
+            path, line = f.file, f.line
+        elif isinstance(f, tuple | list):
             path, line = f[0], f[1]
         else:
-            path = getattr(f, "path", None) or getattr(f, "file", None)
-            line = getattr(f, "line", None) or getattr(f, "lineno", None) or 0
+            continue
         if path:
             pairs.append((str(path), int(line or 0)))
     return pairs
@@ -153,7 +157,7 @@ def first_message(
     task_title: str,
     task_text: str,
     target_failures: dict[str, str],
-    frames: Iterable = (),
+    frames: Iterable[FrameLike] = (),
     handover: str | None = None,
     suite_must_pass: bool = False,
     focus_files: Iterable[str] = (),

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from escalate.llm.client import ModelRequest
 from escalate.llm.protocols import Stop
 
 if TYPE_CHECKING:
+    from escalate.agent.editor import ToolResult
     from escalate.llm.client import ModelReply
     from escalate.llm.protocols import ModelClient
     from escalate.records.types import TierPlan
@@ -69,14 +70,26 @@ class AttemptEnd:
         return None
 
 
-class Session:
+class ToolBox(Protocol):
+    """What a session's model works through: the tools it is offered and their handler
+    (``editor.Editor``; the explorer's read-only view of one)."""
+
+    def tools(self) -> list[dict]: ...
+
+    def handle(self, name: str, tool_input: dict) -> ToolResult: ...
+
+
+Box = TypeVar("Box", bound=ToolBox)
+
+
+class Session(Generic[Box]):
     """A conversation with one tier's model, editing through ``editor``."""
 
     def __init__(
         self,
         plan: TierPlan,
         client: ModelClient,
-        editor: Any,
+        editor: Box,
         system: str,
         first_content: list[dict],
         *,

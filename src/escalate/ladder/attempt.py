@@ -13,6 +13,7 @@ from escalate.validation.judge_files import Discarded, JudgeFiles
 from escalate.validation.stages import Verdict
 
 if TYPE_CHECKING:
+    from escalate.agent.editor import Editor
     from escalate.agent.session import AttemptEnd, Session
     from escalate.ladder.prepare import Climb
     from escalate.ladder.state import RunState
@@ -27,7 +28,7 @@ DISCARDED_NOTE = (
 
 
 def attempt(
-    run: RunState, c: Climb, session: Session, tier: TierPlan, n: int, feedback: str | None
+    run: RunState, c: Climb, session: Session[Editor], tier: TierPlan, n: int, feedback: str | None
 ) -> tuple[Judgement, Step]:
     """One attempt: model turns, the verdict (validation, then review), the policy's next step.
     Raises Fixed when the policy accepts."""

@@ -19,6 +19,7 @@ from escalate.records.types import Decision
 from escalate.roles.plan import IMPLEMENTER
 
 if TYPE_CHECKING:
+    from escalate.agent.editor import Editor
     from escalate.ladder.prepare import Climb
     from escalate.ladder.state import RunState
     from escalate.records.types import TierPlan
@@ -55,7 +56,7 @@ def _tier(run: RunState, c: Climb, index: int, tier: TierPlan) -> Step:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _session(run: RunState, c: Climb, tier: TierPlan) -> Session:
+def _session(run: RunState, c: Climb, tier: TierPlan) -> Session[Editor]:
     """A fresh conversation for ``tier``, told what earlier tiers tried."""
     from escalate.agent.editor import Editor
 

@@ -9,15 +9,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+from escalate.records.types import Decision
+
+if TYPE_CHECKING:
+    from escalate.config import Config
+    from escalate.routing.route import Route
 
 PRESETS = ("ladder", "plan-execute", "single")
 
 
-def apply_preset(route: Any, config: Any) -> list[Any]:
-    """Reshape ``route`` (a router.Route) for ``config.roles.preset``; the decisions it made."""
-    from escalate.records.types import Decision
-
+def apply_preset(route: Route, config: Config) -> list[Decision]:
+    """Reshape ``route`` for ``config.roles.preset``; the decisions it made."""
     preset = config.roles.preset
     if preset == "single":
         start = route.tiers[route.start]

@@ -24,7 +24,7 @@ from escalate.errors import EscalateError, MissingCredentialError
 from escalate.llm.protocols import ProviderError, Stop
 
 if TYPE_CHECKING:
-    from escalate.llm.catalog import ModelInfo
+    from escalate.llm.catalog import Catalog, ModelInfo
     from escalate.llm.pricing import Budget, PriceTable, Usage
     from escalate.llm.protocols import Provider
 
@@ -174,7 +174,7 @@ class MeteredClient:
 
     def __init__(
         self,
-        catalog: Any,
+        catalog: Catalog,
         prices: PriceTable,
         budget: Budget,
         on_call: Callable[[CallRecord], None],

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from escalate.llm.client import ModelCallError, ModelRequest
 from escalate.llm.pricing import BudgetExceeded
@@ -33,11 +33,15 @@ from escalate.roles.plan import (
 )
 
 if TYPE_CHECKING:
+    from escalate.agent.editor import Editor, ToolResult
     from escalate.config import Config
     from escalate.llm.catalog import Catalog
+    from escalate.llm.client import ModelReply
     from escalate.llm.protocols import ModelClient
     from escalate.records.console import Progress
-    from escalate.task import Task
+    from escalate.routing.route import Route
+    from escalate.routing.rules import Classification
+    from escalate.task import FrameLike, Task
 
 Decide = Callable[[str, str, str], None]
 LAST_TURN = "You are out of turns: stop exploring and give your ```json file list now."
@@ -46,13 +50,13 @@ LAST_TURN = "You are out of turns: stop exploring and give your ```json file lis
 class ReadOnlyEditor:
     """The explorer's tools: the editor's ``view``, ``search_repo`` and ``list_files``; edits refused."""
 
-    def __init__(self, editor: Any) -> None:
+    def __init__(self, editor: Editor) -> None:
         self.editor = editor
 
     def tools(self) -> list[dict]:
         return self.editor.tools()
 
-    def handle(self, name: str, tool_input: dict) -> Any:
+    def handle(self, name: str, tool_input: dict) -> ToolResult:
         from escalate.agent.editor import ToolResult
 
         command = tool_input.get("command") if isinstance(tool_input, dict) else None
@@ -66,12 +70,11 @@ class ReadOnlyEditor:
 
 
 def classification(
-    task: Task, config: Config, frames: Iterable[Any], root: Path | None, plan: Any = None
-) -> Any:
+    task: Task, config: Config, frames: Iterable[FrameLike], root: Path | None, plan: Route | None = None
+) -> Classification:
     """The task class: the router's when it made one, else the classifier on the same signals."""
-    klass = getattr(plan, "classification", None)  # plan: the router's Route, or None
-    if klass is not None:
-        return klass
+    if plan is not None and plan.classification is not None:
+        return plan.classification
     from escalate.routing.rules import classify, gather_signals
 
     return classify(gather_signals(task, frames=list(frames), root=root or Path(".")), config.router)
@@ -108,9 +111,9 @@ class Crew:
         llm: ModelClient,
         *,
         decide: Decide,
-        frames: Iterable[Any] = (),
+        frames: Iterable[FrameLike] = (),
         root: Path | None = None,
-        route: Any = None,
+        route: Route | None = None,
         progress: Progress | None = None,
     ) -> Crew:
         """Choose the roles for ``task``; a missing price or unknown model stops the run here."""
@@ -121,7 +124,7 @@ class Crew:
             decide(d.kind, d.choice, d.reason)
         for plan in plans.values():
             llm.prices.price(plan.model.id)  # a missing price stops the run before any call
-        localised = list(getattr(getattr(klass, "signals", None), "files", ()) or ())
+        localised = list(klass.signals.files) if klass is not None and klass.signals is not None else []
         return cls(task, config, llm, plans, decide=decide, progress=progress, localised=localised)
 
     # -- calls -------------------------------------------------------------------------------------
@@ -130,7 +133,7 @@ class Crew:
         if self.progress is not None:
             self.progress.line(text)
 
-    def _ask(self, plan: RolePlan, system: str, message: str) -> Any:
+    def _ask(self, plan: RolePlan, system: str, message: str) -> ModelReply | None:
         """One tool-less call for ``plan``'s role; None (with a decision) when it cannot be made."""
         request = ModelRequest(
             model=plan.model,
@@ -148,7 +151,9 @@ class Crew:
             self.decide("role", f"{plan.role}: no answer", f"{type(exc).__name__}: {exc}")
             return None
 
-    def brief(self, root: Path, failures: dict[str, str], frames: Iterable[Any], cache_dir: Path) -> Brief:
+    def brief(
+        self, root: Path, failures: dict[str, str], frames: Iterable[FrameLike], cache_dir: Path
+    ) -> Brief:
         """Explorer then planner, before the first attempt; what they found for the implementer."""
         from escalate.workspace.repomap import build_map, files_in_traceback, names_in_text
 
@@ -293,7 +298,7 @@ class Crew:
         return compose_commit_message(subject, body, fallback, f"{plan.name}/{plan.model.id}")
 
 
-def _task_context(task: Task, failures: dict[str, str], frames: Iterable[Any], repo_map: str) -> str:
+def _task_context(task: Task, failures: dict[str, str], frames: Iterable[FrameLike], repo_map: str) -> str:
     from escalate.agent.prompts import _frame_pairs, truncate
 
     parts = ["# Task", "", task.title]

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from escalate.config import Config, RoleConfig
     from escalate.llm.catalog import Catalog, ModelInfo
     from escalate.records.types import Decision
+    from escalate.routing.route import Route
+    from escalate.routing.rules import Classification
 
 ROLES = ("explorer", "planner", "reviewer", "committer")
 IMPLEMENTER = "implementer"
@@ -135,16 +137,17 @@ def role_config(config: Config, role: str, labels: Iterable[str] = ()) -> tuple[
 
 
 def choose(
-    config: Config, catalog: Catalog, klass: Any, labels: Iterable[str] = ()
+    config: Config, catalog: Catalog, klass: Classification | None, labels: Iterable[str] = ()
 ) -> tuple[dict[str, RolePlan], list[Decision]]:
-    """Which roles play for a task of class ``klass`` (a classify.Classification, or None when
-    unknown) and ``labels``, on which models, with a Decision each (kinds "roles", "role")."""
+    """Which roles play for a task of class ``klass`` (None when unknown) and ``labels``, on which
+    models, with a Decision each (kinds "roles", "role")."""
     from escalate.records.types import Decision
 
     roles = config.roles
     if roles.preset == "single":
         return {}, [Decision("roles", "none", "preset single: one model, no roles (a baseline)")]
-    localised = list(getattr(getattr(klass, "signals", None), "files", ()) or ())
+    signals = klass.signals if klass is not None else None
+    localised = list(signals.files) if signals is not None else []
     plans: dict[str, RolePlan] = {}
     decisions = []
     for role in ROLES:
@@ -163,15 +166,15 @@ def choose(
     return plans, decisions
 
 
-def describe(config: Config, catalog: Catalog, route: Any = None) -> list[Decision]:
+def describe(config: Config, catalog: Catalog, route: Route | None = None) -> list[Decision]:
     """What ``escalate explain`` shows: which roles will run, on which models, and why (the same
     choice the runner makes from the route's classification); a missing price is said, not raised."""
     from escalate.errors import PriceError
     from escalate.llm.pricing import PriceTable
     from escalate.records.types import Decision
 
-    klass = getattr(route, "classification", None)
-    labels = getattr(getattr(klass, "signals", None), "labels", ()) or ()
+    klass = route.classification if route is not None else None
+    labels = klass.signals.labels if klass is not None and klass.signals is not None else ()
     plans, decisions = choose(config, catalog, klass, labels)
     prices = PriceTable.load(config.prices)
     for plan in plans.values():
@@ -183,7 +186,9 @@ def describe(config: Config, catalog: Catalog, route: Any = None) -> list[Decisi
     return decisions
 
 
-def _why(role: str, key: str, rc: Any, preset: str, klass: Any, localised: list[str]) -> str:
+def _why(
+    role: str, key: str, rc: Any, preset: str, klass: Classification | None, localised: list[str]
+) -> str:
     """Why the role plays in this run, or "skip: <why not>"."""
     if role == "explorer":
         if localised and not rc.when_localised:

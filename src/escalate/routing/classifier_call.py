@@ -14,12 +14,14 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from escalate.routing.rules import Classification, Signals
 
 if TYPE_CHECKING:
     from escalate.llm.catalog import ModelInfo
+    from escalate.llm.protocols import ModelClient
 
 COMPLEXITIES = ("mechanical", "generative", "reasoning")
 ERROR_COSTS = ("low", "high")
@@ -52,7 +54,7 @@ class ClassifierAnswer:
 
     klass: Classification | None
     note: str  # the model's reason, or why its answer was not used
-    cost_usd: Any = None  # Decimal of the call, when it was made
+    cost_usd: Decimal | None = None  # the call's cost, when it was made
     model: str = ""
 
 
@@ -100,7 +102,7 @@ def parse(text: str) -> tuple[str, str, str]:
     return complexity, error_cost, " ".join(reason.split())[:MAX_REASON_CHARS]
 
 
-def ask(llm: Any, model: ModelInfo, tier: str, rules: Classification) -> ClassifierAnswer:
+def ask(llm: ModelClient, model: ModelInfo, tier: str, rules: Classification) -> ClassifierAnswer:
     """One classifier call through `llm` (``llm.ModelClient``). Budget errors propagate (the run
     stops); an API error or an answer that does not parse falls back to `rules`."""
     from escalate.llm.client import ModelCallError, ModelRequest

@@ -13,13 +13,13 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from escalate.config import Config
     from escalate.llm.catalog import ModelInfo
     from escalate.llm.protocols import ModelClient
-    from escalate.task import Task
+    from escalate.task import Frame, Task
 
 CHARS_PER_TOKEN = 4
 
@@ -31,7 +31,7 @@ class FirstRequest:
     system: str
     messages: list[dict]
     tools: list[dict]
-    frames: list[Any] = field(default_factory=list)  # task.Frame: traceback frames in the repository
+    frames: list[Frame] = field(default_factory=list)  # traceback frames in the repository
 
     def chars(self) -> int:
         return len(self.system) + len(json.dumps(self.messages)) + len(json.dumps(self.tools))
@@ -50,7 +50,7 @@ def first_request(
     from escalate.task import traceback_frames
 
     root = Path(root)
-    frames: list[Any] = []
+    frames: list[Frame] = []
     for output in failures.values():
         for frame in traceback_frames(output, root):
             if frame not in frames:

@@ -24,10 +24,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from escalate.routing.learning import Rate, explores, fmt_usd_short, shrunk, tier_stats, upper_bound
 from escalate.routing.rules import Classification
+
+if TYPE_CHECKING:
+    from escalate.config import RouterConfig, TierConfig
+    from escalate.records.ledger import Ledger, TierVisit
 
 
 @dataclass(frozen=True)
@@ -92,12 +96,12 @@ def same_failure(failures: Sequence[Failure]) -> bool:
 
 
 def decide_climb(
-    ledger: Any,
+    ledger: Ledger | None,
     klass: Classification | None,
-    tiers: Sequence[Any],
+    tiers: Sequence[str | TierConfig],
     nxt: int,
     failures: Sequence[Failure],
-    cfg: Any,
+    cfg: RouterConfig,
     *,
     repo: str | None = None,
     budget_left_usd: float | None = None,
@@ -184,7 +188,7 @@ def decide_climb(
 
 
 def _stage_rate(
-    visits: Sequence[Any],
+    visits: Sequence[TierVisit],
     names: Sequence[str],
     nxt: int,
     stage: str,
@@ -195,7 +199,7 @@ def _stage_rate(
     """The next tier's success after the tier below it failed at `stage`, shrunk toward its success
     after failures at other stages (so a ledger with one kind of failure gives the after-fail rate)."""
     below = names[nxt - 1] if nxt > 0 else None
-    runs: dict[str, dict[str, Any]] = {}
+    runs: dict[str, dict[str, TierVisit]] = {}
     for v in visits:
         runs.setdefault(v.run_id, {})[v.tier] = v
     at_stage, other = [], []

@@ -42,10 +42,13 @@ import hashlib
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from escalate.records.ledger import Ledger, TierVisit
 from escalate.routing.rules import Classification
+
+if TYPE_CHECKING:
+    from escalate.config import RouterConfig, TierConfig
 
 CONFIDENCE_Z = 1.28  # one-sided 90%: history acts only when the bound, not just the mean, says so
 
@@ -155,7 +158,11 @@ def _mean(values: list[float]) -> float | None:
 
 
 def tier_stats(
-    visits: Iterable[TierVisit], tier_names: Sequence[str], klass: Classification, repo: str | None, cfg: Any
+    visits: Iterable[TierVisit],
+    tier_names: Sequence[str],
+    klass: Classification,
+    repo: str | None,
+    cfg: RouterConfig,
 ) -> list[TierStats]:
     """Per tier, in ladder order: shrunk start and after-fail rates for (repo, class), measured costs."""
     visits = [v for v in visits if v.tier in tier_names]
@@ -216,15 +223,15 @@ def explores(task_id: str | None, share: float) -> bool:
     return int.from_bytes(digest[:8], "big") / 2**64 < share
 
 
-def _tier_name(tier: Any) -> str:
+def _tier_name(tier: str | TierConfig) -> str:
     return tier if isinstance(tier, str) else tier.name
 
 
 def choose_start(
     ledger: Ledger | None,
     klass: Classification,
-    tiers: Sequence[Any],
-    cfg: Any,
+    tiers: Sequence[str | TierConfig],
+    cfg: RouterConfig,
     *,
     repo: str | None = None,
     task_id: str | None = None,

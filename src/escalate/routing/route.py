@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from escalate.errors import EscalateError
 from escalate.records.types import Decision, TierPlan
@@ -26,9 +26,13 @@ from escalate.records.types import Decision, TierPlan
 if TYPE_CHECKING:
     from escalate.config import Config, TierConfig
     from escalate.llm.catalog import Catalog, ModelInfo
+    from escalate.llm.protocols import ModelClient
+    from escalate.records.ledger import Ledger
     from escalate.routing.first_request import ContextEstimate, FirstRequest
     from escalate.routing.learning import StartChoice
     from escalate.routing.rules import Classification
+    from escalate.task import FrameLike, Task
+    from escalate.validation import BaselineFacts
 
 MIN_THINKING_BUDGET = 1024  # the API minimum for thinking {type: enabled}
 OUTPUT_ROOM = 2048  # tokens kept for the answer and its tool calls next to a thinking budget
@@ -60,15 +64,15 @@ class Route:
 
 
 def route(
-    task: Any,
-    baseline: Any,
+    task: Task,
+    baseline: BaselineFacts | None,
     config: Config,
     catalog: Catalog,
-    ledger: Any = None,
+    ledger: Ledger | None = None,
     *,
     root: Path | None = None,
     request: FirstRequest | None = None,
-    llm: Any = None,
+    llm: ModelClient | None = None,
     repo: str | None = None,
 ) -> Route:
     """Plan the ladder for one task; every choice is a ``Decision`` with its reason.
@@ -138,19 +142,19 @@ def route(
     return Route(usable.index(start), plans, decisions, klass, context, history)
 
 
-def _frames(baseline: Any, root: Path | None) -> list[Any]:
+def _frames(baseline: BaselineFacts | None, root: Path | None) -> list[FrameLike]:
     if baseline is None or root is None:
         return []
     from escalate.task import traceback_frames
 
-    frames: list[Any] = []
-    for output in (getattr(baseline, "target_failures", None) or {}).values():
+    frames: list[FrameLike] = []
+    for output in baseline.target_failures.values():
         frames += [f for f in traceback_frames(output, Path(root)) if f not in frames]
     return frames
 
 
 def _classifier(
-    llm: Any,
+    llm: ModelClient | None,
     config: Config,
     catalog: Catalog,
     models: list[ModelInfo],
@@ -178,10 +182,10 @@ def _start(
     config: Config,
     klass: Classification,
     models: list[ModelInfo],
-    ledger: Any,
+    ledger: Ledger | None,
     over_limit: bool,
     repo: str | None,
-    task: Any,
+    task: Task,
 ) -> tuple[int, str, StartChoice | None]:
     from escalate.routing.learning import choose_start
     from escalate.routing.rules import start_for
@@ -193,12 +197,15 @@ def _start(
     if over_limit:
         return rule.index, f"{rule.reason} (routing report); the ledger is not consulted for it", None
     ids = {t.name: m.id for t, m in zip(config.tiers, models, strict=True)}
-    slug = getattr(task, "slug", None)
-    choice = choose_start(ledger, klass, config.tiers, config.router, repo=repo, task_id=slug, models=ids)
+    choice = choose_start(
+        ledger, klass, config.tiers, config.router, repo=repo, task_id=task.slug, models=ids
+    )
     return choice.index, f"{klass.label}: {choice.reason}", choice
 
 
-def _fitting(config: Config, models: list[ModelInfo], context: Any, decisions: list) -> list[int]:
+def _fitting(
+    config: Config, models: list[ModelInfo], context: ContextEstimate | None, decisions: list[Decision]
+) -> list[int]:
     """Indexes of the tiers whose model's context window holds the context (all when unknown)."""
     usable = []
     for i, (tier, model) in enumerate(zip(config.tiers, models, strict=True)):

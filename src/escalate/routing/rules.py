@@ -22,9 +22,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING
 
 from escalate.llm.catalog import MODEL_LINES
+from escalate.task import Frame, FrameLike
+
+if TYPE_CHECKING:
+    from escalate.config import RouterConfig, TierConfig
+    from escalate.task import Task
 
 LINES = MODEL_LINES  # model lines, cheapest first
 _LINT_CODE = re.compile(r"\b[A-Z]{1,4}\d{3,4}\b")
@@ -99,18 +104,18 @@ class StartTier:
 
 
 def gather_signals(
-    task: Any,
+    task: Task,
     *,
-    frames: Iterable[Any] = (),
+    frames: Iterable[FrameLike] = (),
     context_tokens: int | None = None,
     covered: bool | None = None,
     root: str | Path | None = None,
 ) -> Signals:
     """Signals from a ``task.Task`` and what the caller measured.
 
-    `frames` are traceback frames (``(path, line)`` tuples, paths, or objects with
-    ``path``/``file``/``filename``); frames in test files, the standard library or
-    installed packages are left out, absolute paths are made relative to `root`.
+    `frames` are traceback frames (``task.Frame``, ``(path, line)`` tuples or paths); frames in test
+    files, the standard library or installed packages are left out, absolute paths are made
+    relative to `root`.
     A failing-test task is covered by definition; otherwise `covered` is what the
     caller found (None when it did not look).
     """
@@ -131,19 +136,15 @@ def gather_signals(
     )
 
 
-def _frame_path(frame: Any) -> str | None:
+def _frame_path(frame: FrameLike) -> str | None:
+    if isinstance(frame, Frame):
+        return frame.file or None
     if isinstance(frame, str | Path):
         return str(frame)
-    if isinstance(frame, tuple | list):
-        return str(frame[0]) if frame else None
-    for attr in ("path", "file", "filename"):
-        value = getattr(frame, attr, None)
-        if value:
-            return str(value)
-    return None
+    return str(frame[0]) if frame else None
 
 
-def _source_files(frames: Iterable[Any], root: Path | None) -> tuple[str, ...]:
+def _source_files(frames: Iterable[FrameLike], root: Path | None) -> tuple[str, ...]:
     out: dict[str, None] = {}
     for frame in frames:
         raw = _frame_path(frame)
@@ -215,7 +216,7 @@ _KIND_NAMES = {
 }
 
 
-def classify(signals: Signals, cfg: Any) -> Classification:
+def classify(signals: Signals, cfg: RouterConfig) -> Classification:
     """Complexity and error cost from `signals` under `cfg` (a ``config.RouterConfig``).
 
     Reasoning signals win over mechanical ones (a lint finding whose traceback spans five modules
@@ -291,14 +292,14 @@ def classify(signals: Signals, cfg: Any) -> Classification:
 # ---------------------------------------------------------------- tiers
 
 
-def tier_line(tier: Any) -> str | None:
+def tier_line(tier: str | TierConfig) -> str | None:
     """The model line ("haiku", "sonnet", "opus") of a tier: its `line`, else found in its name or model."""
     if isinstance(tier, str):
         names = [tier]
     else:
-        if getattr(tier, "line", None) in LINES:
+        if tier.line in LINES:
             return tier.line
-        names = [getattr(tier, "name", "") or "", getattr(tier, "model", "") or ""]
+        names = [tier.name, tier.model or ""]
     for name in names:
         for line in LINES:
             if line in name.lower():
@@ -306,7 +307,7 @@ def tier_line(tier: Any) -> str | None:
     return None
 
 
-def find_tier(tiers: Sequence[Any], line: str) -> int:
+def find_tier(tiers: Sequence[str | TierConfig], line: str) -> int:
     """Index of the cheapest tier at least as strong as `line`, by name or line, never by position alone.
 
     A ladder without that line takes the next stronger one (or the strongest there is);
@@ -321,11 +322,11 @@ def find_tier(tiers: Sequence[Any], line: str) -> int:
     return min(stronger) if stronger else max(i for i, _ in known)
 
 
-def _name(tier: Any) -> str:
+def _name(tier: str | TierConfig) -> str:
     return tier if isinstance(tier, str) else tier.name
 
 
-def start_for(klass: Classification, tiers: Sequence[Any], cfg: Any) -> StartTier:
+def start_for(klass: Classification, tiers: Sequence[TierConfig], cfg: RouterConfig) -> StartTier:
     """The rule-based start tier for a class, with its thinking and effort settings.
 
     mechanical -> haiku, no thinking; generative -> haiku with extended thinking;
@@ -358,12 +359,12 @@ def start_for(klass: Classification, tiers: Sequence[Any], cfg: Any) -> StartTie
     return StartTier(index, _name(tiers[index]), setting.thinking, setting.effort, f"{klass.label}: {why}")
 
 
-def settings_for(klass: Classification, tier: Any, cfg: Any) -> TierSetting:
+def settings_for(klass: Classification, tier: TierConfig, cfg: RouterConfig) -> TierSetting:
     """Thinking on/off and effort for `tier` on this class; explicit tier config wins.
 
     The router still drops what the model's capabilities do not offer.
     """
-    budget = getattr(tier, "thinking_budget", None)
+    budget = tier.thinking_budget
     if budget is not None:
         thinking, t_why = True, f"tiers[].thinking_budget = {budget}"
     elif klass.complexity == "mechanical":
@@ -371,7 +372,7 @@ def settings_for(klass: Classification, tier: Any, cfg: Any) -> TierSetting:
     else:
         thinking, t_why = True, f"{klass.complexity}: extended thinking (report step 2)"
 
-    configured = getattr(tier, "effort", None)
+    configured = tier.effort
     if configured is not None:
         effort, e_why = configured, f"tiers[].effort = {configured}"
     elif tier_line(tier) != "opus":
