@@ -62,3 +62,55 @@ def test_only_the_model_files_are_kept_and_committed(tmp_path):
         (ws.path / "stray.txt").write_text("written after the last restore\n")
         sha = ws.commit("fix", paths={"calc/ops.py"})
         assert git(root, "show", "--format=", "--name-only", sha).split() == ["calc/ops.py"]
+
+
+class _GitCalls:
+    """Counts the git processes GitPython starts (each call still runs)."""
+
+    def __init__(self, monkeypatch):
+        import git
+
+        self.argv: list[list[str]] = []
+        real = git.cmd.Git.execute
+
+        def execute(git_self, command, *args, **kwargs):
+            self.argv.append([str(a) for a in command])
+            return real(git_self, command, *args, **kwargs)
+
+        monkeypatch.setattr(git.cmd.Git, "execute", execute)
+
+    def named(self, word: str) -> int:
+        return sum(1 for argv in self.argv if word in argv)
+
+
+def test_what_depends_only_on_the_base_and_a_tree_is_asked_of_git_once(tmp_path, monkeypatch):
+    root = make_repo(tmp_path, CALC_FILES)
+    with Workspace.create(root, "once") as ws:
+        (ws.path / "calc" / "ops.py").write_text("def add(a, b):\n    return a + b\n")
+        tree = ws.tree_hash()
+        calls = _GitCalls(monkeypatch)
+        for _ in range(2):
+            assert ws.changed_files(tree) == ["calc/ops.py"]
+            assert "+    return a + b" in ws.diff(tree)
+            assert "+    return a + b" in ws.true_diff(tree)
+            assert ws.read_base("calc/ops.py") == CALC_FILES["calc/ops.py"].encode()
+            assert "calc/ops.py" in ws.base_paths()
+        assert (calls.named("diff-tree"), calls.named("diff"), calls.named("cat-file")) == (1, 2, 1)
+        assert calls.named("ls-tree") == 1
+        # A new state is a new tree: asked again, and answered for that state.
+        (ws.path / "new.py").write_text("x = 1\n")
+        assert ws.changed_files(ws.tree_hash()) == ["calc/ops.py", "new.py"]
+        assert calls.named("diff-tree") == 2
+
+
+def test_a_commit_of_an_unchanged_judged_tree_neither_restores_nor_asks_for_head(tmp_path, monkeypatch):
+    root = make_repo(tmp_path, CALC_FILES)
+    with Workspace.create(root, "unchanged") as ws:
+        (ws.path / "calc" / "ops.py").write_text("def add(a, b):\n    return a + b\n")
+        judged = ws.tree_hash()
+        calls = _GitCalls(monkeypatch)
+        sha = ws.commit("fix", paths=["calc/ops.py"], tree=judged)
+        assert calls.named("read-tree") == 0 and calls.named("rev-parse") == 0
+        assert sha == git(root, "rev-parse", ws.branch).strip()
+        assert git(root, "show", "--name-only", "--format=", sha).split() == ["calc/ops.py"]
+        ws.committed = False  # keep the branch out of the way of the next test's cleanup

@@ -304,7 +304,10 @@ class Workspace:
 
         def cat_file() -> bytes | None:
             try:
-                return bytes(self._git.cat_file("blob", f"{base}:{rel}", stdout_as_string=False))
+                data = self._git.cat_file(
+                    "blob", f"{base}:{rel}", stdout_as_string=False, strip_newline_in_stdout=False
+                )
+                return bytes(data)
             except git.GitCommandError:
                 return None
 
