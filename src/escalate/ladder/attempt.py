@@ -36,32 +36,42 @@ def attempt(
     run.begin_attempt(tier.name, tier.model.id, n)
     run.progress.attempt_start(tier.name, tier.model.id, n)
     end = session.attempt(feedback)
+    edited = session.editor.changed
     # Only the model's edits make an attempt: what tests or tools wrote goes back to base.
-    c.ws.restore_except(session.editor.changed)
-    discarded = _discard(run, c.ws, c.judge_files)
-    tree = c.ws.tree_hash()
+    c.ws.restore_except(edited)
+    discarded, tree = _discard(run, c.ws, c.judge_files)
     verdict = _judge(run, c, end, tree)
-    c.ws.restore_except(session.editor.changed)  # what this validation wrote is not the patch either
+    # What this validation wrote is not the patch either, nor what it wrote into the model's own
+    # files (an unsandboxed run can): the tree judged is the one reviewed, diffed and committed.
+    c.ws.restore_except(edited)
+    if c.ws.tree_hash() != tree:
+        c.ws.restore_tree(tree)
     if verdict.passed:  # the reviewer reads what the tests cannot judge, in the true diff
-        verdict = c.crew.review(c.ws.true_diff(), c.targets, end.text, verdict.duration_s) or verdict
+        verdict = c.crew.review(c.ws.true_diff(tree), c.targets, end.text, verdict.duration_s) or verdict
     step = c.policy.after_attempt(label, tree, verdict.passed, verdict.signature, verdict.stage)
     word = "pass" if verdict.passed else ("circular" if step.circular else "fail")
     run.end_attempt(tier.name, tier.model.id, n, verdict, word, discarded)
     c.discard_note = DISCARDED_NOTE + "".join(f"- {d}\n" for d in discarded) + "\n" if discarded else ""
     if step.action == ACCEPT:
-        raise _fixed(run, c, tier, end, session.editor.changed)
-    c.history.append((f"{label} ({tier.model.id})", verdict.stage, verdict.reason, c.ws.diff(), word))
+        raise _fixed(run, c, tier, end, edited, tree)
+    c.history.append((f"{label} ({tier.model.id})", verdict.stage, verdict.reason, c.ws.diff(tree), word))
     return verdict, step
 
 
-def _discard(run: RunState, ws: WorkingTree, judge_files: JudgeFiles | None) -> list[Discarded]:
-    """Before judging: the judge's files and protected paths back as the base has them (reported)."""
-    discarded = judge_files.discard(ws) if judge_files is not None else []
+def _discard(run: RunState, ws: WorkingTree, judge_files: JudgeFiles | None) -> tuple[list[Discarded], str]:
+    """Before judging: the judge's files and protected paths back as the base has them (reported).
+    Returns them and the tree hash of the state to judge (hashed again only when something went back)."""
+    tree = ws.tree_hash()
+    discarded = judge_files.discard(ws, tree) if judge_files is not None else []
+    if discarded:
+        tree = ws.tree_hash()
     # Protected paths are checked on the change set itself, not only in the editor.
-    discarded += [Discarded(path, why) for path, why in ws.discard_protected()]
-    for d in discarded:
+    protected = [Discarded(path, why) for path, why in ws.discard_protected(tree)]
+    if protected:
+        tree = ws.tree_hash()
+    for d in discarded + protected:
         run.decide("verdict", f"discarded {d.path}", d.why)
-    return discarded
+    return discarded + protected, tree
 
 
 def _judge(run: RunState, c: Climb, end: AttemptEnd, tree: str) -> Judgement:
@@ -74,17 +84,22 @@ def _judge(run: RunState, c: Climb, end: AttemptEnd, tree: str) -> Judgement:
         # Validating a state already known to fail (or the base) only costs time.
         return Verdict(False, "circular", circular, circular, f"circular:{tree}")
     return c.validate(
-        c.ws.path, c.ws.changed_files(), c.baseline, c.targets, run.config.validate, notify=run.progress.line
+        c.ws.path,
+        c.ws.changed_files(tree),
+        c.baseline,
+        c.targets,
+        run.config.validate,
+        notify=run.progress.line,
     )
 
 
-def _fixed(run: RunState, c: Climb, tier: TierPlan, end: AttemptEnd, edited: set[str]) -> Fixed:
-    """Commit the passing change (the model's edits only) with the commit writer's message."""
+def _fixed(run: RunState, c: Climb, tier: TierPlan, end: AttemptEnd, edited: set[str], tree: str) -> Fixed:
+    """Commit the passing change (the model's edits only, as judged: ``tree``) with the commit
+    writer's message."""
     message = commit_message(run.task.title, c.targets, tier.name, tier.model.id, end.text)
-    c.ws.restore_except(edited)  # the last validation's by-products are not part of the fix
-    diff = c.ws.diff()
+    diff = c.ws.diff(tree)
     message = c.crew.commit_message(diff, message, end.text)
-    commit = c.ws.commit(message, paths=edited)
+    commit = c.ws.commit(message, paths=edited, tree=tree)  # the tree judged, whatever ran since
     if run.outcome.reproduction is not None:  # the evidence: the same tests, passing now
         from escalate.ladder.reproduce import passing_run
 

@@ -41,7 +41,7 @@ PYPROJECT_TABLES = ("pytest", "ruff")
 class ChangeSet(Protocol):
     """What judging needs from a workspace (``escalate.workspace.worktree.Workspace`` is one)."""
 
-    def changes(self) -> Iterable: ...  # items with .path and .status (A, M, D)
+    def changes(self, tree: str | None = None) -> Iterable: ...  # items with .path and .status (A, M, D)
 
     def base_paths(self) -> list[str]: ...
 
@@ -168,10 +168,11 @@ class JudgeFiles:
             "so edits to them are refused. Fix the code under test; new test files may be added."
         )
 
-    def discard(self, ws: ChangeSet) -> list[Discarded]:
-        """Put the judge's files that the change set touches back as the base has them; what was put back."""
+    def discard(self, ws: ChangeSet, tree: str | None = None) -> list[Discarded]:
+        """Put the judge's files that the change set touches back as the base has them; what was put back.
+        ``tree``: the working state's tree hash, when the caller has it."""
         found = []
-        for change in ws.changes():
+        for change in ws.changes(tree):
             base = self._base_path(change.path)
             old = self._read_base(base) if base is not None else None
             new = ws.read_file(change.path) if change.status != "D" else None
