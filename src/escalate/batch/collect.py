@@ -15,7 +15,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from escalate.agent.editor import Editor
 from escalate.batch.discovery import still_present
@@ -144,7 +144,7 @@ def collect(
     config: Config,
     *,
     provider: Provider | None = None,
-    catalog: Any = None,
+    catalog: Catalog | None = None,
     wait: bool = False,
     timeout: float | None = None,
     poll_seconds: float = POLL_SECONDS,

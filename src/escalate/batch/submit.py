@@ -14,21 +14,27 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from escalate.batch.queue import IN_BATCH, RESOLVED, WAITING, Queue
 from escalate.errors import EscalateError
 from escalate.llm.pricing import fmt_usd
 
 if TYPE_CHECKING:
+    from escalate.batch.discovery import Scan
     from escalate.config import Config
+    from escalate.llm.catalog import Catalog
+    from escalate.llm.pricing import PriceTable
     from escalate.llm.protocols import BatchInfo, Provider
     from escalate.records.ledger import Ledger
+    from escalate.routing.rules import Classification
     from escalate.task import Task
+    from escalate.validation.baseline import Baseline
 
 SUBMITTING, SUBMITTED, COLLECTED, FAILED, ABANDONED = (
     "submitting",
@@ -59,7 +65,7 @@ class Planned:
     worst_case: Decimal  # at batch prices
     check: dict | None = None
     reason: str = ""
-    klass: Any = None  # classify.Classification, for the ledger's task class
+    klass: Classification | None = None  # for the ledger's task class
 
     def record(self, base_commit: str) -> dict:
         """What batch_tasks.task_json holds: enough to apply and judge the result later."""
@@ -73,8 +79,8 @@ class Planned:
             "input_tokens": self.input_tokens,
             "max_tokens": self.max_tokens,
             "reason": self.reason,
-            "complexity": getattr(self.klass, "complexity", None),
-            "error_cost": getattr(self.klass, "error_cost", None),
+            "complexity": self.klass.complexity if self.klass is not None else None,
+            "error_cost": self.klass.error_cost if self.klass is not None else None,
         }
 
 
@@ -147,7 +153,7 @@ def make_provider(provider: Provider | None = None) -> Provider:
 # ------------------------------------------------------------------------ planning
 
 
-def _baseline(failing: dict[str, str], task: Task) -> Any:
+def _baseline(failing: dict[str, str], task: Task) -> Baseline:
     """What the router sees of the base: the scan's failing tests (lint is not a routing signal)."""
     from collections import Counter
 
@@ -160,11 +166,11 @@ def _baseline(failing: dict[str, str], task: Task) -> Any:
 def plan_requests(
     root: Path,
     config: Config,
-    scan: Any,
+    scan: Scan,
     queue: Queue,
-    catalog: Any,
-    prices: Any,
-    ledger: Any = None,
+    catalog: Catalog,
+    prices: PriceTable,
+    ledger: Ledger | None = None,
     provider: Provider | None = None,
 ) -> tuple[list[Planned], list[tuple[str, str]]]:
     """Route every found task and build its request; the first ``batch.max_tasks`` go out.
@@ -273,11 +279,11 @@ def submit(
     config: Config,
     *,
     provider: Provider | None = None,
-    catalog: Any = None,
+    catalog: Catalog | None = None,
     base: str = "HEAD",
     dry_run: bool = False,
     issues: list[Task] | None = None,
-    on_created: Any = None,
+    on_created: Callable[[BatchInfo], None] | None = None,
 ) -> Submission:
     """Scan, plan and (unless `dry_run`) send the next batch. `on_created(batch)` runs between the
     create call and the ledger update; tests use it to simulate a crash at the worst moment."""
@@ -413,7 +419,9 @@ def reconcile(ledger: Ledger, provider: Provider) -> list[str]:
 # ------------------------------------------------------------------------ status
 
 
-def status(repo_root: Path, config: Config, *, provider: Provider | None = None, prices: Any = None) -> dict:
+def status(
+    repo_root: Path, config: Config, *, provider: Provider | None = None, prices: PriceTable | None = None
+) -> dict:
     """Batches in flight (with live counts when a client is at hand), the queue, its worst case."""
     from escalate.llm.pricing import PriceTable
 

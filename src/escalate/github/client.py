@@ -8,12 +8,19 @@ module holds a PyGithub object (or makes a lazy network call by reading an attri
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from escalate.errors import EscalateError, MissingCredentialError
+
+if TYPE_CHECKING:  # PyGithub's classes, imported where a call needs them
+    from github.Issue import Issue
+    from github.PullRequest import PullRequest
+    from github.Repository import Repository
+
+T = TypeVar("T")
 
 DEFAULT_API_URL = "https://api.github.com"
 
@@ -76,7 +83,7 @@ def _advice(status: int, what: str) -> str:
     return f"{what}: GitHub answered {status}."
 
 
-def _issue_info(issue: Any, comments: tuple[IssueComment, ...]) -> IssueInfo:
+def _issue_info(issue: Issue, comments: tuple[IssueComment, ...]) -> IssueInfo:
     """A PyGithub issue as plain data, with the comments the caller chose to keep."""
     return IssueInfo(
         number=issue.number,
@@ -113,7 +120,7 @@ class GithubRepo:
             seconds_between_requests=0 if local else 0.25,
             seconds_between_writes=0 if local else 1.0,
         )
-        self._repo_obj: Any = None
+        self._repo_obj: Repository | None = None
 
     @classmethod
     def from_env(cls, slug: str | None = None, env: Mapping[str, str] | None = None) -> GithubRepo:
@@ -129,7 +136,7 @@ class GithubRepo:
             )
         return cls(slug, token, env.get("GITHUB_API_URL") or DEFAULT_API_URL)
 
-    def _call(self, what: str, func: Any, *args: Any, **kwargs: Any) -> Any:
+    def _call(self, what: str, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         from github import GithubException
 
         try:
@@ -143,7 +150,7 @@ class GithubRepo:
             raise GithubError(_advice(exc.status, f"{what} in {self.slug} failed{detail}")) from exc
 
     @property
-    def _repo(self) -> Any:
+    def _repo(self) -> Repository:
         if self._repo_obj is None:
             self._repo_obj = self._call("reading the repository", self._gh.get_repo, self.slug)
         return self._repo_obj
@@ -163,7 +170,7 @@ class GithubRepo:
         issue = self._call(f"reading issue #{number}", self._repo.get_issue, number)
         return self._with_comments(issue, trusted)
 
-    def _with_comments(self, issue: Any, trusted: frozenset[str] | set[str] | list[str]) -> IssueInfo:
+    def _with_comments(self, issue: Issue, trusted: frozenset[str] | set[str] | list[str]) -> IssueInfo:
         number = issue.number
         comments = self._call(f"reading the comments of #{number}", lambda: list(issue.get_comments()))
         return _issue_info(
@@ -234,7 +241,7 @@ class GithubRepo:
 
     # -- pull requests ----------------------------------------------------------------------
 
-    def _pull(self, pr: Any) -> PullInfo:
+    def _pull(self, pr: PullRequest) -> PullInfo:
         return PullInfo(
             pr.number, pr.html_url, pr.head.ref, pr.base.ref, pr.body or "", pr.user.login, bool(pr.draft)
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,9 @@ def load_event(path: str | Path | None = None, env: Mapping[str, str] | None = N
     return env.get("GITHUB_EVENT_NAME") or infer_event_name(payload), payload
 
 
+Skip = Callable[..., "Trigger"]  # a skip Trigger with its reason (and the issue, when known)
+
+
 def infer_event_name(payload: dict) -> str:
     if "workflow_run" in payload:
         return "workflow_run"
@@ -89,7 +92,7 @@ def decide(
     return skip(f"event {event!r} is not one escalate acts on (issues, issue_comment, workflow_run)")
 
 
-def _issue_state(issue: dict, skip: Any) -> Trigger | None:
+def _issue_state(issue: dict, skip: Skip) -> Trigger | None:
     number = issue.get("number")
     if issue.get("pull_request"):
         return skip(f"#{number} is a pull request, not an issue", issue=number)
@@ -100,7 +103,7 @@ def _issue_state(issue: dict, skip: Any) -> Trigger | None:
     return None
 
 
-def _issues(payload: dict, label: str, skip: Any, slug: str | None) -> Trigger:
+def _issues(payload: dict, label: str, skip: Skip, slug: str | None) -> Trigger:
     issue = payload.get("issue") or {}
     number = issue.get("number")
     if payload.get("action") != "labeled":
@@ -130,7 +133,7 @@ def _is_bot(user: dict) -> bool:
     return user.get("type") == "Bot" or str(user.get("login", "")).endswith("[bot]")
 
 
-def _comment(payload: dict, trusted: set[str], skip: Any, slug: str | None) -> Trigger:
+def _comment(payload: dict, trusted: set[str], skip: Skip, slug: str | None) -> Trigger:
     issue = payload.get("issue") or {}
     number = issue.get("number")
     comment = payload.get("comment") or {}
@@ -162,7 +165,7 @@ def _comment(payload: dict, trusted: set[str], skip: Any, slug: str | None) -> T
     )
 
 
-def _workflow_run(payload: dict, skip: Any, slug: str | None) -> Trigger:
+def _workflow_run(payload: dict, skip: Skip, slug: str | None) -> Trigger:
     run = payload.get("workflow_run") or {}
     default = (payload.get("repository") or {}).get("default_branch")
     branch = run.get("head_branch") or ""

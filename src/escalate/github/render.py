@@ -224,7 +224,7 @@ def pr_body(outcome: Outcome, report: Report, *, issue: int | None, closes: bool
     parts = [
         MARKER,
         f"Fixes #{issue}" if issue is not None and closes else "",
-        _sandbox_note(outcome),
+        outcome.sandbox_note(),
         "## What changed and why",
         what,
         f"Files changed: {files}",
@@ -311,7 +311,7 @@ def failure_comment(outcome: Outcome, report: Report, *, pushed_branch: str | No
     parts = [
         MARKER,
         f"### escalate could not fix this ({outcome.outcome})",
-        _sandbox_note(outcome),
+        outcome.sandbox_note(),
         f"**Why it stopped:** {why}." + (f"\n\n> {_cell(detail, 1000)}" if detail else ""),
         branch,
         "#### What was tried",
@@ -323,11 +323,6 @@ def failure_comment(outcome: Outcome, report: Report, *, pushed_branch: str | No
         f"<sub>escalate{report.log_hint}</sub>",
     ]
     return _fit("\n\n".join(p for p in parts if p))
-
-
-def _sandbox_note(outcome: Any) -> str:
-    note = getattr(outcome, "sandbox_note", None)
-    return note() if callable(note) else ""
 
 
 def _fit(body: str) -> str:

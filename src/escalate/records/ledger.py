@@ -26,6 +26,7 @@ from escalate.errors import EscalateError
 from escalate.records.migrations import apply_migrations, now
 
 if TYPE_CHECKING:
+    from escalate.config import Config
     from escalate.llm.client import CallRecord
     from escalate.records.types import AttemptRecord, Decision, Outcome
     from escalate.task import Task
@@ -137,7 +138,7 @@ class Ledger:
         return cls(db, path)
 
     @classmethod
-    def for_repo(cls, repo_root: str | Path, config: Any) -> Ledger | None:
+    def for_repo(cls, repo_root: str | Path, config: Config) -> Ledger | None:
         """The ledger configured for `repo_root` (``ledger.path`` is relative to it); None when disabled."""
         if not config.ledger.enabled:
             return None
@@ -197,7 +198,7 @@ class Ledger:
             (run_id, kind, slug, title, json.dumps(list(labels)), complexity, error_cost),
         )
 
-    def record_call(self, record: Any) -> int:
+    def record_call(self, record: CallRecord | Mapping[str, Any]) -> int:
         """Write one API call: an ``llm.CallRecord`` or a dict of its fields; ``run`` is the run id."""
         data = _plain(record)
         run_id = data.get("run") or data.get("run_id")

@@ -20,9 +20,13 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from escalate.errors import EscalateError
 from escalate.workspace.toolpaths import covered, visible_binds
+
+if TYPE_CHECKING:
+    from escalate.config import ValidateConfig
 
 MODES = ("auto", "bwrap", "none")
 # Names that reach sandboxed code (besides validate.pass_env); everything else is dropped.
@@ -115,23 +119,23 @@ def bwrap_exe() -> str | None:
     return shutil.which(os.environ.get("ESCALATE_BWRAP") or "bwrap")
 
 
-def isolation_for(cfg) -> Isolation:
-    """The Isolation that ``cfg`` (a ValidateConfig) asks for, ``auto`` resolved.
+def isolation_for(cfg: ValidateConfig) -> Isolation:
+    """The Isolation that ``cfg`` asks for, ``auto`` resolved.
 
     ``bwrap`` that cannot start raises SandboxUnavailable; ``auto`` that cannot start falls back
     to ``none`` and says so once on stderr (and in ``why_not``, which the reports show).
     """
-    mode = os.environ.get("ESCALATE_SANDBOX") or getattr(cfg, "sandbox", "auto")
+    mode = os.environ.get("ESCALATE_SANDBOX") or cfg.sandbox
     if mode not in MODES:
         raise SandboxUnavailable(f"validate.sandbox must be one of {', '.join(MODES)} (got {mode!r}).")
     common = dict(
-        network=bool(getattr(cfg, "network", False)),
+        network=cfg.network,
         memory_limit_mb=cfg.memory_limit_mb,
-        max_processes=getattr(cfg, "max_processes", 256),
-        tmp_size_mb=getattr(cfg, "tmp_size_mb", 512),
-        file_size_limit_mb=getattr(cfg, "file_size_limit_mb", 1024),
-        output_limit_kb=getattr(cfg, "output_limit_kb", 8192),
-        pass_env=tuple(getattr(cfg, "pass_env", ()) or ()),
+        max_processes=cfg.max_processes,
+        tmp_size_mb=cfg.tmp_size_mb,
+        file_size_limit_mb=cfg.file_size_limit_mb,
+        output_limit_kb=cfg.output_limit_kb,
+        pass_env=tuple(cfg.pass_env),
     )
     if mode == "none":
         return Isolation("none", why_not="validate.sandbox: none (chosen in the config)", **common)
