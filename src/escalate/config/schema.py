@@ -99,6 +99,9 @@ class ValidateConfig(Section):
     """Timeout for one validation subprocess, in seconds."""
     full_suite: bool = True
     """Run the full test suite after the target tests pass (new failures only fail an attempt)."""
+    suite_beside_targets: bool = True
+    """Sandboxed: start the full suite's run beside the target tests' run (each in its own copy of the
+    tree), killed as soon as a target fails. Uses a second core and up to twice memory_limit_mb."""
     memory_limit_mb: int | None = Field(2048, ge=64)
     """Memory cap in MiB for one validation command's whole process tree (a cgroup where one can be
     made, else an address-space limit per process); None disables it."""

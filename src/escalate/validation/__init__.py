@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from escalate.config import ValidateConfig
     from escalate.validation.baseline import Baseline
     from escalate.validation.stages import Verdict
+    from escalate.validation.suite_ahead import SuiteAhead
 
 
 class BaselineFacts(Protocol):
@@ -74,6 +75,7 @@ class Attempt:
     baseline: Baseline
     cfg: ValidateConfig
     notify: Callable[[str], None] | None = None  # progress lines (a flaky test, a hang)
+    suite_ahead: SuiteAhead | None = None  # the suite's first run, started beside the targets' run
 
 
 def _always(_: object) -> bool:

@@ -221,13 +221,16 @@ def run_suite(
     stage: str,
     notify: Callable[[str], None] | None,
     hangs_at_base: Callable[[str], bool] | None = None,
+    first: TestRun | None = None,
 ) -> tuple[TestRun, set[str]]:
     """The full suite with deselect left out; a test that hangs (and, when hangs_at_base is given,
     hangs or fails at base too) is named, deselected and the suite run again, up to MAX_HANGS times.
-    Returns the last run and the tests deselected for hanging."""
+    ``first``: the first such run, already made (``suite_ahead``). Returns the last run and the
+    tests deselected for hanging."""
     hung: set[str] = set()
     while True:
-        tr = run_pytest(root, cfg, [], deselect=sorted(deselect | hung))
+        tr = first or run_pytest(root, cfg, [], deselect=sorted(deselect | hung))
+        first = None
         if not tr.timed_out or not tr.hung or len(hung) >= MAX_HANGS:
             return tr, hung
         if notify is not None:

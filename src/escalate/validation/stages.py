@@ -35,6 +35,7 @@ from escalate.validation.baseline import (
 )
 from escalate.validation.junit import CaseResult, norm_nodeid
 from escalate.validation.lint import lint_key, lint_line, ruff_findings
+from escalate.validation.suite_ahead import SuiteAhead, can_start_beside
 from escalate.validation.testrun import TestRun, run_pytest
 from escalate.workspace.process import safe_env
 
@@ -214,7 +215,18 @@ def _broken_run(stage: str, tr: TestRun, cfg: ValidateConfig) -> Verdict:
     return _fail(stage, reason, tr.describe(), f"{stage}|crash|{first}", cfg, junit=tr.junit)
 
 
-def _stage_target(root: Path, targets: list[str], cfg: ValidateConfig) -> Verdict | None:
+def _stage_target(
+    root: Path, targets: list[str], cfg: ValidateConfig, ahead: SuiteAhead | None = None
+) -> Verdict | None:
+    if ahead is not None:
+        ahead.start()  # the suite's first run, beside this one (each in its own sandbox)
+    verdict = _targets_verdict(root, targets, cfg)
+    if verdict is not None and ahead is not None:
+        ahead.cancel()  # a failed attempt stops at the targets: the suite's answer is not needed
+    return verdict
+
+
+def _targets_verdict(root: Path, targets: list[str], cfg: ValidateConfig) -> Verdict | None:
     tr = run_pytest(root, cfg, targets)
     if tr.missing:
         missing = list(tr.missing)
@@ -266,6 +278,7 @@ def _stage_suite(
     cfg: ValidateConfig,
     changed: list[str],
     notify: Callable[[str], None] | None,
+    ahead: SuiteAhead | None = None,
 ) -> Verdict | None:
     def hangs_at_base(nodeid: str) -> bool:
         outcome = baseline.base_outcome(nodeid)
@@ -273,7 +286,8 @@ def _stage_suite(
             outcome = (_at_base(root, baseline, cfg, [nodeid]) or {}).get(nodeid)
         return outcome in ("failed", "error", "hang")
 
-    tr, hung = run_suite(root, cfg, set(baseline.hanging), "suite", notify, hangs_at_base)
+    first = ahead.result() if ahead is not None and ahead.started else None
+    tr, hung = run_suite(root, cfg, set(baseline.hanging), "suite", notify, hangs_at_base, first)
     baseline.hanging |= hung
     if not tr.complete:
         return _broken_run("suite", tr, cfg)
@@ -341,14 +355,14 @@ STAGES: dict[str, Stage] = {
             runs="the test command on the target tests only",
             fails_when="a target fails, errors, is skipped/xfailed, or no longer exists",
             applies=lambda a: bool(a.targets),
-            check=lambda a: _stage_target(a.root, a.targets, a.cfg),
+            check=lambda a: _stage_target(a.root, a.targets, a.cfg, a.suite_ahead),
         ),
         Stage(
             "suite", "full test suite (no new failures)",
             runs="the full suite, once, on the patched tree (if `validate.full_suite`)",
             fails_when="a test fails that passes at base, or a test that passed at base is gone",
             configured=lambda cfg: cfg.full_suite,
-            check=lambda a: _stage_suite(a.root, a.baseline, a.cfg, a.changed, a.notify),
+            check=lambda a: _stage_suite(a.root, a.baseline, a.cfg, a.changed, a.notify, a.suite_ahead),
         ),
     )
 }  # fmt: skip
@@ -376,13 +390,18 @@ def validate(
     changed = [norm_nodeid(p) for p in changed]
     py_files = sorted({p for p in changed if p.endswith(".py") and (root / p).is_file()})
     targets = [norm_nodeid(t) for t in target_tests]
-    attempt = Attempt(root, changed, py_files, targets, baseline, cfg, notify)
+    ahead = SuiteAhead(root, cfg, sorted(baseline.hanging)) if can_start_beside(cfg, targets) else None
+    attempt = Attempt(root, changed, py_files, targets, baseline, cfg, notify, ahead)
     verdict = None
-    for stage in STAGES.values():
-        if stage.configured(cfg) and stage.applies(attempt):
-            verdict = stage.check(attempt)
-            if verdict is not None:
-                break
+    try:
+        for stage in STAGES.values():
+            if stage.configured(cfg) and stage.applies(attempt):
+                verdict = stage.check(attempt)
+                if verdict is not None:
+                    break
+    finally:
+        if ahead is not None:
+            ahead.cancel()  # not started, or its answer not needed (an earlier stage failed)
     if verdict is None:
         verdict = Verdict(True, "ok", "all validation stages passed", "", "ok")
     verdict.duration_s = time.monotonic() - start

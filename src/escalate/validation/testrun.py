@@ -15,6 +15,7 @@ import re
 import shutil
 import tempfile
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -90,17 +91,19 @@ def run_pytest(
     deselect: list[str] | tuple[str, ...] = (),
     extra: list[str] | tuple[str, ...] = (),
     retry_aborted: bool = True,
+    on_start: Callable[[Callable[[], None]], None] | None = None,
 ) -> TestRun:
-    """Run the test command on selection (empty: everything); an aborted run is tried once more."""
-    first = _run_once(root, cfg, selection, deselect, extra)
+    """Run the test command on selection (empty: everything); an aborted run is tried once more.
+    ``on_start`` gets a function that kills the run under way (``run_command``)."""
+    first = _run_once(root, cfg, selection, deselect, extra, on_start)
     if not first.aborted or first.missing or not retry_aborted:
         return first
-    second = _run_once(root, cfg, selection, deselect, extra)
+    second = _run_once(root, cfg, selection, deselect, extra, on_start)
     second.tries = 2
     return second
 
 
-def _run_once(root: Path, cfg: ValidateConfig, selection, deselect, extra) -> TestRun:
+def _run_once(root: Path, cfg: ValidateConfig, selection, deselect, extra, on_start=None) -> TestRun:
     # The report's own folder is the one host path a sandboxed run may write besides its tree;
     # a missing file afterwards means pytest never got to write one.
     report_dir = Path(tempfile.mkdtemp(prefix="escalate-junit-"))
@@ -123,7 +126,7 @@ def _run_once(root: Path, cfg: ValidateConfig, selection, deselect, extra) -> Te
     try:
         run = run_command(
             argv, root, timeout_s=cfg.timeout_s, env=import_env(root), isolation=isolation_for(cfg),
-            writable=[report_dir],
+            writable=[report_dir], on_start=on_start,
         )  # fmt: skip
         xml = xml_path.read_text(errors="replace") if xml_path.is_file() else None
     finally:

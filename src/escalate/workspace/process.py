@@ -19,7 +19,7 @@ import subprocess
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,6 +161,7 @@ def run_command(
     isolation: Isolation | None = None,
     writable: Sequence[Path] = (),
     readable: Sequence[Path] = (),
+    on_start: Callable[[Callable[[], None]], None] | None = None,
 ) -> CommandResult:
     """Run argv in cwd with ``safe_env(env)``; on timeout kill its whole process tree.
 
@@ -170,6 +171,8 @@ def run_command(
     (both at their own path, also when the sandbox's fresh /tmp would cover them). Output is capped
     (head and tail kept). A missing executable, or a machine out of processes, is reported like a
     failed command (exit code 127 / 126), so callers show it to the user like any other failure.
+    ``on_start`` is handed a function that kills the whole tree at once, for a caller that stops
+    needing the answer (``validation.suite_ahead``).
     """
     argv = [str(a) for a in argv]
     cwd = Path(cwd)
@@ -195,7 +198,9 @@ def run_command(
             )  # fmt: skip
             clean_env = {"PATH": clean_env.get("PATH", "/usr/bin:/bin")}
     try:
-        return _run(argv, launch, cwd, clean_env, timeout_s, limits, memory_limit_mb, output_limit, start)
+        return _run(
+            argv, launch, cwd, clean_env, timeout_s, limits, memory_limit_mb, output_limit, start, on_start
+        )
     finally:
         if limits is not None:
             limits.close()
@@ -209,7 +214,9 @@ def _findable(exe: str, cwd: Path, env: Mapping[str, str]) -> bool:
     return shutil.which(exe, path=env.get("PATH")) is not None
 
 
-def _run(argv, launch, cwd, env, timeout_s, limits, memory_limit_mb, output_limit, start) -> CommandResult:
+def _run(
+    argv, launch, cwd, env, timeout_s, limits, memory_limit_mb, output_limit, start, on_start=None
+) -> CommandResult:
     try:
         proc = subprocess.Popen(
             launch,
@@ -226,6 +233,8 @@ def _run(argv, launch, cwd, env, timeout_s, limits, memory_limit_mb, output_limi
     except (BlockingIOError, subprocess.SubprocessError) as exc:  # no process slot left (a fork bomb)
         why = f"could not start the command: {exc}\n"
         return CommandResult(argv, 126, "", why, time.monotonic() - start, timeout_s, str(cwd))
+    if on_start is not None:
+        on_start(lambda: _kill(proc, limits))
     out = _CappedStream(proc.stdout, output_limit)
     err = _CappedStream(proc.stderr, output_limit)
     # A blocking wait and a timer that kills: Popen.wait(timeout) polls with sleeps of up to 50 ms,

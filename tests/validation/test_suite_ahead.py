@@ -1,0 +1,104 @@
+"""The full suite's run beside the target tests' run: same verdicts, killed when a target fails."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from samplerepo import CALC_TARGET, PYTEST_COMMAND, make_calc_repo
+
+from escalate.config import ValidateConfig
+from escalate.validation import baseline as baseline_module
+from escalate.validation import stages, suite_ahead
+from escalate.validation.stages import run_baseline, validate
+from escalate.validation.suite_ahead import SuiteAhead, can_start_beside
+from escalate.workspace.sandbox import probe_bwrap
+
+needs_bwrap = pytest.mark.skipif(
+    not probe_bwrap().ok, reason="the suite runs beside the targets only sandboxed"
+)
+FOREVER = {"tests/test_forever.py": "import time\n\n\ndef test_forever():\n    time.sleep(600)\n"}
+
+
+@pytest.fixture(autouse=True)
+def _lean_sample_runs(monkeypatch):
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+
+
+def config(**kw) -> ValidateConfig:
+    ruff = [sys.executable, "-m", "ruff", "check"]
+    return ValidateConfig(**{"test_command": PYTEST_COMMAND, "ruff_command": ruff, "timeout_s": 300, **kw})
+
+
+def _counting(monkeypatch, module) -> list[list[str]]:
+    """Each run_pytest call of module, by selection (the calls still run)."""
+    seen: list[list[str]] = []
+    real = module.run_pytest
+
+    def run_pytest(root, cfg, selection, **kw):
+        seen.append(list(selection))
+        return real(root, cfg, selection, **kw)
+
+    monkeypatch.setattr(module, "run_pytest", run_pytest)
+    return seen
+
+
+def test_the_suite_runs_beside_the_targets_only_when_each_run_has_its_own_sandbox():
+    assert not can_start_beside(config(sandbox="none"), [CALC_TARGET])
+    assert not can_start_beside(config(sandbox="bwrap", full_suite=False), [CALC_TARGET])
+    assert not can_start_beside(config(sandbox="bwrap", suite_beside_targets=False), [CALC_TARGET])
+    if probe_bwrap().ok:
+        assert can_start_beside(config(sandbox="bwrap"), [CALC_TARGET])
+        assert not can_start_beside(config(sandbox="bwrap"), [])
+
+
+@needs_bwrap
+@pytest.mark.timeout(120)  # without the kill the suite would sleep for 600 s
+def test_a_failing_target_kills_the_suite_run_beside_it(tmp_path):
+    root = make_calc_repo(tmp_path, FOREVER)
+    cfg = config(sandbox="bwrap")
+    ahead = SuiteAhead(root, cfg, [])
+    verdict = stages._stage_target(root, [CALC_TARGET], cfg, ahead)
+    assert verdict is not None and verdict.stage == "target"
+    killed = ahead.result()
+    assert ahead.runs == 1 and not killed.timed_out and not killed.complete
+    assert killed.run.returncode is not None and killed.run.returncode < 0  # a signal, not an exit
+
+
+@needs_bwrap
+@pytest.mark.timeout(120)
+def test_a_cancel_before_the_run_starts_kills_it_as_it_starts(tmp_path):
+    root = make_calc_repo(tmp_path, FOREVER)
+    ahead = SuiteAhead(root, config(sandbox="bwrap"), [])
+    ahead.start()
+    ahead.cancel()
+    assert not ahead.result().complete
+
+
+@needs_bwrap
+def test_the_suite_verdict_comes_from_the_run_beside_the_targets(tmp_path, monkeypatch):
+    root = make_calc_repo(tmp_path)
+    cfg = config(sandbox="bwrap", ruff=False)
+    baseline = run_baseline(root, cfg, [CALC_TARGET])  # the full suite at base: nothing re-run there
+    ops = root / "calc" / "ops.py"
+    # Fixes the target, breaks sub(): a new failure only the full suite sees.
+    ops.write_text(ops.read_text().replace("a - b", "a + b"))
+    beside, after, other = (_counting(monkeypatch, m) for m in (suite_ahead, baseline_module, stages))
+    verdict = validate(root, ["calc/ops.py"], baseline, [CALC_TARGET], cfg)
+    assert verdict.stage == "suite" and verdict.failing_tests == ["tests/test_ops.py::test_sub"]
+    assert beside == [[]]  # the suite's one run, started beside the targets'
+    assert after == []  # not run again after the targets
+    assert other[0] == [CALC_TARGET]
+
+
+@needs_bwrap
+def test_a_passing_attempt_passes_with_the_suite_beside_the_targets(tmp_path):
+    root = make_calc_repo(tmp_path)
+    cfg = config(sandbox="bwrap", ruff=False)
+    baseline = run_baseline(root, cfg, [CALC_TARGET])
+    ops = root / "calc" / "ops.py"
+    ops.write_text(
+        ops.read_text().replace("def add(a, b):\n    return a - b", "def add(a, b):\n    return a + b")
+    )
+    verdict = validate(root, ["calc/ops.py"], baseline, [CALC_TARGET], cfg)
+    assert verdict.passed, verdict.reason
