@@ -42,6 +42,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="time budget for the whole run; an economics seed that would not fit is skipped (and said so)",
     )
     p.add_argument("--out", type=Path, default=RESULTS, help="results directory")
+    p.add_argument(
+        "--case", action="append", help="sidebyside: only this case (a suite or corpus task name; repeatable)"
+    )
     return p.parse_args(argv)
 
 
@@ -188,7 +191,7 @@ def run_section(
         from bench.corpus import load_corpus
         from bench.sidebyside import run_sidebyside
 
-        return run_sidebyside(load_corpus(), 2, 2 if args.quick else 3, log=log)
+        return run_sidebyside(load_corpus(), 2, 2 if args.quick else 3, log=log, cases=args.case)
     if name == "faults":
         from bench.faults import run_faults
 

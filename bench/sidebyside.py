@@ -8,10 +8,12 @@ Per case, alternating (escalate, by hand) ``repeat`` times so load drifts hit bo
 
 The ratio is median(escalate) / median(by hand), with a bootstrap 95% interval over the
 repeats. The timed escalate runs use the default sandbox (bubblewrap where it works); by hand
-runs unsandboxed, as a person would. A separate, untimed and unsandboxed run of escalate goes
-through shims that log every ``git``, pytest and ruff process it starts (count and time):
-escalate's own time is its wall time minus the time in pytest and ruff and in API calls; the
-git count is how many ``git`` processes it ran.
+runs unsandboxed, as a person would. Separate, untimed and unsandboxed runs of escalate (as many
+as the repeats) go through shims that log every ``git``, pytest and ruff process it starts
+(count and time): escalate's own time is its wall time minus the time in pytest and ruff and in
+API calls (median with a bootstrap 95% interval); the git count is how many ``git`` processes
+escalate itself ran (not those a pytest plugin starts inside a test run), with the commands
+that ran most.
 
 Cases: corpus tasks (sub-second suites) and generated suites of 3 s or more (``suite_project``).
 """
@@ -28,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import yaml
@@ -97,13 +100,19 @@ SUITES = (  # (name, modules, tests per module, work per test): about 3-4 s and 
 
 
 def _shim(bin_dir: Path, name: str, real: list[str], log: Path) -> Path:
+    """A logging wrapper: one line per process (kind, start ns, end ns, who, git subcommand). A tool's
+    shim marks its children (BENCH_IN_TOOL), so a git run by a pytest plugin is not counted as escalate's."""
     path = bin_dir / name
     path.write_text(
         "#!/bin/bash\n"
+        # The subcommand, past the -c/-C options escalate puts first.
+        '_sub() { while [ "$1" = -c ] || [ "$1" = -C ]; do shift 2; done; echo "${1:--}"; }\n'
         "s=$(date +%s%N)\n"
-        f'{" ".join(_q(r) for r in real)} "$@"\n'
+        "who=${BENCH_IN_TOOL:-escalate}\n"
+        + ("" if name == "git" else "export BENCH_IN_TOOL=tool\n")
+        + f'{" ".join(_q(r) for r in real)} "$@"\n'
         "rc=$?\n"
-        f'echo "{name} $s $(date +%s%N)" >> {_q(str(log))}\n'
+        f'echo "{name} $s $(date +%s%N) $who $(_sub "$@")" >> {_q(str(log))}\n'
         "exit $rc\n"
     )
     path.chmod(path.stat().st_mode | stat.S_IEXEC)
@@ -135,6 +144,7 @@ def _escalate_command() -> list[str]:
 
 
 def _run_escalate(repo: Path, targets: list[str], edits: list[dict], env: dict) -> tuple[float, dict]:
+    """One ``escalate fix`` as a subprocess against an instant sim; its wall time and JSON result."""
     from escalate.sim.testing import running_sim
 
     with running_sim(_script(edits)) as sim:
@@ -174,6 +184,56 @@ def _bootstrap_ratio(a: list[float], b: list[float], n: int = 2000, seed: int = 
     return ratios[int(0.025 * n)], ratios[int(0.975 * n) - 1]
 
 
+def _median_ci(xs: list[float], n: int = 2000, seed: int = 1) -> tuple[float, float]:
+    rng = random.Random(seed)
+    medians = sorted(statistics.median(rng.choices(xs, k=len(xs))) for _ in range(n))
+    return medians[int(0.025 * n)], medians[int(0.975 * n) - 1]
+
+
+def _traced(repo: Path, targets: list[str], edits: list[dict], env: dict, tmp: Path, n: int) -> dict:
+    """One escalate run through the logging shims, unsandboxed (the shims log outside the tree)."""
+    bin_dir, log = tmp / f"shims-{n}", tmp / f"procs-{n}.log"
+    bin_dir.mkdir(parents=True)
+    real_git = shutil.which("git") or "git"
+    _shim(bin_dir, "git", [real_git], log)
+    pytest_shim = _shim(bin_dir, "pytest-shim", [sys.executable, "-m", "pytest"], log)
+    ruff_shim = _shim(bin_dir, "ruff-shim", [sys.executable, "-m", "ruff", "check"], log)
+    traced = _config([str(pytest_shim)], [str(ruff_shim)])
+    traced["validate"]["sandbox"] = "none"
+    _commit_config(repo, traced)
+    shim_env = {
+        **env,
+        "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
+        "GIT_PYTHON_GIT_EXECUTABLE": str(bin_dir / "git"),
+    }
+    shim_env.pop("BENCH_IN_TOOL", None)
+    wall, result = _run_escalate(repo, targets, edits, shim_env)
+    procs: dict[str, list[float]] = {}
+    git_commands: Counter[str] = Counter()
+    for line in log.read_text().splitlines():
+        kind, start, end, who, sub = line.split()
+        if kind == "git" and who != "escalate":
+            kind = "git-in-tools"
+        procs.setdefault(kind, []).append((int(end) - int(start)) / 1e9)
+        if kind == "git":
+            git_commands[sub] += 1
+    calls = [json.loads(x) for x in (Path(result["log_dir"]) / "calls.jsonl").read_text().splitlines() if x]
+    model_s = sum(c.get("duration_s", 0) for c in calls)
+    tools_s = sum(procs.get("pytest-shim", [])) + sum(procs.get("ruff-shim", []))
+    return {
+        "wall_s": wall,
+        "pytest_runs": len(procs.get("pytest-shim", [])),
+        "pytest_s": sum(procs.get("pytest-shim", [])),
+        "ruff_runs": len(procs.get("ruff-shim", [])),
+        "git_calls": len(procs.get("git", [])),
+        "git_s": sum(procs.get("git", [])),
+        "git_calls_in_tools": len(procs.get("git-in-tools", [])),
+        "git_commands": dict(git_commands.most_common()),
+        "model_s": model_s,
+        "own_s": wall - tools_s - model_s,
+    }
+
+
 def measure_case(
     name: str, repo: Path, targets: list[str], edits: list[dict], repeat: int, tmp: Path
 ) -> dict:
@@ -187,31 +247,13 @@ def measure_case(
     for _ in range(repeat):
         esc.append(_run_escalate(repo, targets, edits, env)[0])
         hand.append(_by_hand(copy, env))
-    # One more run through the shims: what escalate spends in git, pytest and ruff processes.
-    bin_dir, log = tmp / f"{name}-shims", tmp / f"{name}-procs.log"
-    bin_dir.mkdir()
-    real_git = shutil.which("git") or "git"
-    _shim(bin_dir, "git", [real_git], log)
-    pytest_shim = _shim(bin_dir, "pytest-shim", [sys.executable, "-m", "pytest"], log)
-    ruff_shim = _shim(bin_dir, "ruff-shim", [sys.executable, "-m", "ruff", "check"], log)
+    # As many runs through the shims: what escalate spends in git, pytest and ruff processes.
     # Unsandboxed: the shims write their log outside the tree, which the sandbox's read-only root forbids.
-    traced = _config([str(pytest_shim)], [str(ruff_shim)])
-    traced["validate"]["sandbox"] = "none"
-    _commit_config(repo, traced)
-    shim_env = {
-        **env,
-        "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
-        "GIT_PYTHON_GIT_EXECUTABLE": str(bin_dir / "git"),
-    }
-    wall, result = _run_escalate(repo, targets, edits, shim_env)
-    procs: dict[str, list[float]] = {}
-    for line in log.read_text().splitlines():
-        kind, start, end = line.split()
-        procs.setdefault(kind, []).append((int(end) - int(start)) / 1e9)
-    calls = [json.loads(x) for x in (Path(result["log_dir"]) / "calls.jsonl").read_text().splitlines() if x]
-    model_s = sum(c.get("duration_s", 0) for c in calls)
-    tools_s = sum(procs.get("pytest-shim", [])) + sum(procs.get("ruff-shim", []))
+    traces = [_traced(repo, targets, edits, env, tmp / f"{name}-traces", n) for n in range(repeat)]
+    own = [t["own_s"] for t in traces]
+    last = traces[-1]
     lo, hi = _bootstrap_ratio(esc, hand)
+    own_lo, own_hi = _median_ci(own) if len(own) > 1 else (own[0], own[0])
     return {
         "case": name,
         "escalate_s": esc,
@@ -220,37 +262,51 @@ def measure_case(
         "by_hand_median_s": statistics.median(hand),
         "ratio": statistics.median(esc) / statistics.median(hand),
         "ratio_ci95": [lo, hi],
-        "traced_wall_s": wall,
-        "pytest_runs": len(procs.get("pytest-shim", [])),
-        "pytest_s": sum(procs.get("pytest-shim", [])),
-        "ruff_runs": len(procs.get("ruff-shim", [])),
-        "git_calls": len(procs.get("git", [])),
-        "git_s": sum(procs.get("git", [])),
-        "model_s": model_s,
-        "escalate_own_s": wall - tools_s - model_s,
+        "traced_wall_s": statistics.median(t["wall_s"] for t in traces),
+        "pytest_runs": last["pytest_runs"],
+        "pytest_s": statistics.median(t["pytest_s"] for t in traces),
+        "ruff_runs": last["ruff_runs"],
+        "git_calls": last["git_calls"],
+        "git_calls_per_run": [t["git_calls"] for t in traces],
+        "git_calls_in_tools": last["git_calls_in_tools"],
+        "git_commands": last["git_commands"],
+        "git_s": statistics.median(t["git_s"] for t in traces),
+        "model_s": statistics.median(t["model_s"] for t in traces),
+        "escalate_own_s": statistics.median(own),
+        "escalate_own_s_each": own,
+        "escalate_own_ci95": [own_lo, own_hi],
     }
 
 
-def run_sidebyside(tasks: list[CorpusTask], n_corpus: int = 4, repeat: int = 3, log=print) -> dict:
+def run_sidebyside(
+    tasks: list[CorpusTask], n_corpus: int = 4, repeat: int = 3, log=print, cases: list[str] | None = None
+) -> dict:
+    """Every generated suite and the first n_corpus corpus tasks with tests (or only ``cases``, by name)."""
     rows = []
+    wanted = set(cases or ())
+    corpus_tasks = [t for t in tasks if t.tests]
+    corpus_tasks = [t for t in corpus_tasks if t.id in wanted] if wanted else corpus_tasks[:n_corpus]
     with tempfile.TemporaryDirectory(prefix="bench-sidebyside-") as tmp_dir:
         tmp = Path(tmp_dir)
         for name, modules, tests, work in SUITES:
+            if wanted and name not in wanted:
+                continue
             targets, fix = suite_project(tmp / name, name, modules, tests, work)
             rows.append(measure_case(name, tmp / name, targets, fix, repeat, tmp))
             _say(rows[-1], log)
-        for t in [t for t in tasks if t.tests][:n_corpus]:
+        for t in corpus_tasks:
             repo = materialize(t, tmp / t.id)
             rows.append(measure_case(t.id, repo, list(t.tests), t.fix, repeat, tmp))
             rows[-1]["corpus"] = True
             _say(rows[-1], log)
     corpus = [r for r in rows if r.get("corpus")]
+    suites = [r["ratio"] for r in rows if not r.get("corpus")]
     return {
         "rows": rows,
         "repeat": repeat,
         "goal": GOAL,
         "corpus_ratio_geomean": _geomean([r["ratio"] for r in corpus]) if corpus else None,
-        "suites_ratio_geomean": _geomean([r["ratio"] for r in rows if not r.get("corpus")]),
+        "suites_ratio_geomean": _geomean(suites) if suites else None,
     }
 
 
@@ -263,6 +319,7 @@ def _say(r: dict, log) -> None:
         f"  {r['case']}: escalate {r['escalate_median_s']:.2f} s, by hand {r['by_hand_median_s']:.2f} s, "
         f"ratio {r['ratio']:.2f} [{r['ratio_ci95'][0]:.2f}, {r['ratio_ci95'][1]:.2f}]; own "
         f"{r['escalate_own_s']:.2f} s, {r['git_calls']} git, {r['pytest_runs']} pytest, {r['ruff_runs']} ruff"
+        f" (git: {', '.join(f'{k} {v}' for k, v in list(r['git_commands'].items())[:6])})"
     )
 
 
@@ -273,10 +330,12 @@ def sidebyside_section(s: dict) -> list[str]:
         f"Instant simulated model sending the true fix; {s['repeat']} alternating repeats per case; "
         "ratio = median(escalate) / median(by hand) with a bootstrap 95% interval; "
         f"goal {s['goal']}x or less. "
-        "Own time = escalate's wall time minus its pytest/ruff processes and API calls (traced run).",
+        "Own time = escalate's wall time minus its pytest/ruff processes and API calls (traced, "
+        "unsandboxed runs, as many as the repeats: median [95% CI]); git calls = the git processes "
+        "escalate itself started in one run (not a pytest plugin's).",
         "",
         "| case | by hand s | escalate s | ratio [95% CI] | pytest runs (s) | ruff runs | git calls (s) "
-        "| own s |",
+        "| own s [95% CI] |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in s["rows"]:
@@ -284,10 +343,17 @@ def sidebyside_section(s: dict) -> list[str]:
             f"| {r['case']} | {r['by_hand_median_s']:.2f} | {r['escalate_median_s']:.2f} | {r['ratio']:.2f} "
             f"[{r['ratio_ci95'][0]:.2f}, {r['ratio_ci95'][1]:.2f}] | "
             f"{r['pytest_runs']} ({r['pytest_s']:.2f}) | "
-            f"{r['ruff_runs']} | {r['git_calls']} ({r['git_s']:.2f}) | {r['escalate_own_s']:.2f} |"
+            f"{r['ruff_runs']} | {r['git_calls']} ({r['git_s']:.2f}) | {r['escalate_own_s']:.2f} "
+            f"[{r.get('escalate_own_ci95', [0, 0])[0]:.2f}, {r.get('escalate_own_ci95', [0, 0])[1]:.2f}] |"
         )
     lines.append("")
-    if s.get("corpus_ratio_geomean"):
-        lines.append(f"Geometric mean ratio: corpus {s['corpus_ratio_geomean']:.2f}x, "
-                     f"3 s+ suites {s['suites_ratio_geomean']:.2f}x.")  # fmt: skip
+    for r in s["rows"]:
+        if r.get("git_commands"):
+            top = ", ".join(f"{k} {v}" for k, v in r["git_commands"].items())
+            lines.append(f"- {r['case']}: git {top}")
+    lines.append("")
+    means = [(what, s.get(key)) for what, key in (("corpus", "corpus_ratio_geomean"),
+                                                   ("3 s+ suites", "suites_ratio_geomean"))]  # fmt: skip
+    if any(v for _, v in means):
+        lines.append("Geometric mean ratio: " + ", ".join(f"{what} {v:.2f}x" for what, v in means if v) + ".")
     return lines + [""]
