@@ -10,25 +10,55 @@ import sys
 from pathlib import Path
 
 import pytest
-from samplerepo import CALC_FILES, CALC_FIX, CALC_TARGET, PYTEST_COMMAND, ROLES_OFF, RUFF_COMMAND, make_repo
+from samplerepo import (
+    CALC_FILES,
+    CALC_FIX,
+    CALC_TARGET,
+    PYTEST_COMMAND,
+    ROLES_OFF,
+    RUFF_COMMAND,
+    git,
+    make_repo,
+)
 
 from escalate.workspace.process import run_command
-from escalate.workspace.sandbox import Isolation, export_tree, probe_bwrap
+from escalate.workspace.sandbox import Isolation, probe_bwrap
 
 needs_bwrap = pytest.mark.skipif(
     not probe_bwrap().ok, reason=f"bubblewrap cannot run here: {probe_bwrap().reason}"
 )
 
 
-def test_the_exported_tree_has_no_git_link(tmp_path):
+@needs_bwrap
+def test_the_tree_inside_is_a_full_copy_without_the_git_link(tmp_path):
     root = make_repo(tmp_path, CALC_FILES)
-    (root / ".git-keep").write_text("x")
-    export = export_tree(root)
-    try:
-        assert not (export / ".git").exists() and (export / ".git-keep").exists()
-        assert (export / "calc" / "ops.py").read_text() == CALC_FILES["calc/ops.py"]
-    finally:
-        subprocess.run(["rm", "-rf", str(export)], check=True)
+    git(root, "worktree", "add", "-q", "--detach", str(tmp_path / "wt"))
+    tree = tmp_path / "wt"
+    (tree / ".hidden").write_text("h")
+    (tree / "run.sh").write_text("#!/bin/sh\necho ran\n")
+    (tree / "run.sh").chmod(0o755)
+    (tree / "link").symlink_to("calc/ops.py")
+    code = (
+        "import os\n"
+        "print('git', os.path.lexists('.git'), 'hidden', open('.hidden').read(), end=' ')\n"
+        "print('exec', os.access('run.sh', os.X_OK))\n"
+        "print('link', os.readlink('link'), 'ops', open('calc/ops.py').read() == open('link').read())\n"
+    )
+    run = run_command([sys.executable, "-c", code], tree, timeout_s=60, isolation=Isolation("bwrap"))
+    assert run.ok, run.describe()
+    assert "git False hidden h exec True" in run.stdout and "link calc/ops.py ops True" in run.stdout
+    assert (tree / ".git").is_file()  # the worktree itself keeps its link
+
+
+@needs_bwrap
+def test_writes_into_the_tree_are_bounded_like_tmp(tmp_path):
+    (tmp_path / "kept.txt").write_text("x")
+    code = "open('big', 'wb').write(b'x' * (8 << 20))"
+    run = run_command(
+        [sys.executable, "-c", code], tmp_path, timeout_s=60, isolation=Isolation("bwrap", tmp_size_mb=2)
+    )
+    assert not run.ok and "No space left on device" in run.stderr, run.describe()
+    assert not (tmp_path / "big").exists()
 
 
 @pytest.mark.parametrize("mode", [pytest.param("bwrap", marks=needs_bwrap), "none"])

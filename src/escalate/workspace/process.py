@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from escalate.workspace.sandbox import Isolation, bwrap_argv, export_tree, sandbox_env
+from escalate.workspace.sandbox import Isolation, bwrap_argv, sandbox_env, tree_bytes
 from escalate.workspace.treelimits import TreeLimits, tree_limits
 
 # Variable names containing one of these (any case) never reach a validation subprocess.
@@ -179,7 +179,6 @@ def run_command(
     start = time.monotonic()
     clean_env = safe_env(env)
     limits: TreeLimits | None = None
-    export: Path | None = None
     output_limit = DEFAULT_OUTPUT_LIMIT
     launch = argv
     if isolation is not None and isolation.sandboxed and not _findable(argv[0], cwd, clean_env):
@@ -188,15 +187,18 @@ def run_command(
         return CommandResult(argv, 127, "", why, time.monotonic() - start, timeout_s, str(cwd))
     if isolation is not None:
         output_limit = isolation.output_limit_kb * 1024
-        limits = tree_limits(isolation.memory_limit_mb, isolation.max_processes, isolation.file_size_limit_mb)
-        memory_limit_mb = None  # the limits object applies it
+        memory_mb = isolation.memory_limit_mb
         if isolation.sandboxed:
-            export = export_tree(cwd)
+            size = tree_bytes(cwd)
             launch = bwrap_argv(
-                argv, tree=cwd, export=export, iso=isolation, env=sandbox_env(clean_env, isolation),
+                argv, tree=cwd, iso=isolation, env=sandbox_env(clean_env, isolation), size=size,
                 writable=writable, readable=readable,
             )  # fmt: skip
             clean_env = {"PATH": clean_env.get("PATH", "/usr/bin:/bin")}
+            if memory_mb is not None:  # the tree's copy lives in a tmpfs the cap counts: not the tests'
+                memory_mb += -(-size >> 20)
+        limits = tree_limits(memory_mb, isolation.max_processes, isolation.file_size_limit_mb)
+        memory_limit_mb = None  # the limits object applies it
     try:
         return _run(
             argv, launch, cwd, clean_env, timeout_s, limits, memory_limit_mb, output_limit, start, on_start
@@ -204,8 +206,6 @@ def run_command(
     finally:
         if limits is not None:
             limits.close()
-        if export is not None:
-            shutil.rmtree(export, ignore_errors=True)
 
 
 def _findable(exe: str, cwd: Path, env: Mapping[str, str]) -> bool:

@@ -16,7 +16,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,29 +166,38 @@ def sandbox_env(env: Mapping[str, str], iso: Isolation) -> dict[str, str]:
     return keep
 
 
-# -- the exported tree ---------------------------------------------------------------------
+# -- the tree under test: copied inside the sandbox ----------------------------------------
+
+# Where the worktree is shown read-only inside the sandbox while it is copied (in the sandbox's own /tmp).
+TREE_SOURCE = "/tmp/.escalate-tree"
+TREE_COPY_FAILED = 125  # the exit code when the copy could not be made (e.g. the tree outgrew its tmpfs)
+# The sandbox's first process: copy the worktree into the fresh tmpfs at its own path (no .git), then
+# become the command. The copy dies with the sandbox's mount namespace: nothing to clean up on the host.
+COPY_THEN_EXEC = (
+    'src=$1; shift; cp -RPp "$src"/. . && rm -rf ./.git || { '
+    f'echo "escalate: could not copy the tree under test into the sandbox" >&2; exit {TREE_COPY_FAILED}; }}; '
+    'exec "$@"'
+)  # fmt: skip
+PAGE = 4096
 
 
-def export_tree(root: Path) -> Path:
-    """A copy of root without its ``.git`` (file or folder), in a new temp folder; the caller removes it.
-
-    Writes by test code land in the copy: they never reach the worktree (and so never a commit),
-    and no ``.git`` file points the code under test at the user's repository.
-    """
-    dest = Path(tempfile.mkdtemp(prefix="escalate-export-"))
-    try:
-        for entry in os.scandir(root):
-            if entry.name == ".git":
-                continue
-            target = dest / entry.name
-            if entry.is_dir(follow_symlinks=False):
-                shutil.copytree(entry.path, target, symlinks=True)
-            else:
-                shutil.copy2(entry.path, target, follow_symlinks=False)
-    except BaseException:
-        shutil.rmtree(dest, ignore_errors=True)
-        raise
-    return dest
+def tree_bytes(root: Path) -> int:
+    """What a copy of root (without ``.git``) takes on a tmpfs: every entry rounded up to a page."""
+    total, stack = 0, [os.fspath(root)]
+    while stack:
+        with os.scandir(stack.pop()) as entries:
+            for entry in entries:
+                if entry.name == ".git" and os.path.dirname(entry.path) == os.fspath(root):
+                    continue
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+                        total += PAGE
+                    else:
+                        total += -(-entry.stat(follow_symlinks=False).st_size // PAGE) * PAGE + PAGE
+                except OSError:
+                    continue
+    return total
 
 
 def git_dirs(root: Path) -> list[Path]:
@@ -220,13 +228,22 @@ def bwrap_argv(
     argv: Sequence[str],
     *,
     tree: Path,
-    export: Path,
     iso: Isolation,
     env: Mapping[str, str],
+    size: int | None = None,
     writable: Sequence[Path] = (),
     readable: Sequence[Path] = (),
 ) -> list[str]:
-    """The bwrap command that runs argv with ``export`` mounted at ``tree`` (the worktree's path)."""
+    """The bwrap command that runs argv in a copy of ``tree`` made inside the sandbox at tree's own path.
+
+    The worktree is bound read-only at ``TREE_SOURCE`` (its ``.git`` masked), a tmpfs of ``size``
+    bytes plus ``validate.tmp_size_mb`` goes over the worktree's path, and ``COPY_THEN_EXEC`` fills it
+    before it runs argv: writes by test code land in the copy and never reach the worktree, and no
+    ``.git`` file leads the code under test to the user's repository.
+    """
+    tree = Path(tree)
+    if size is None:
+        size = tree_bytes(tree)
     bw = bwrap_exe() or "bwrap"
     out = [bw, "--unshare-all", "--die-with-parent", "--new-session", "--clearenv"]
     if iso.network:
@@ -240,14 +257,21 @@ def bwrap_argv(
     for src, dest in binds:
         out += ["--ro-bind", src, dest]
     out += _hidden(tree, [Path(dest) for _, dest in binds])
-    out += ["--bind", str(export), str(tree)]
+    out += ["--ro-bind", str(tree), TREE_SOURCE]
+    dot_git = tree / ".git"
+    if dot_git.is_dir() and not dot_git.is_symlink():  # a checkout's own git dir: copied empty, then removed
+        out += _empty(f"{TREE_SOURCE}/.git")
+    if probe_bwrap().tmpfs_size:
+        out += ["--size", str(size + iso.tmp_size_mb * 1024 * 1024)]
+    out += ["--tmpfs", str(tree)]
     for path in writable:
         out += ["--bind", str(path), str(path)]
     for path in readable:
         out += ["--ro-bind", str(path), str(path)]
     for name, value in env.items():
         out += ["--setenv", name, value]
-    return [*out, "--chdir", str(tree), "--", *argv]
+    copy = ["/bin/sh", "-c", COPY_THEN_EXEC, "escalate-tree", TREE_SOURCE]
+    return [*out, "--chdir", str(tree), "--", *copy, *argv]
 
 
 def _run_dir(tree: Path, iso: Isolation) -> list[str]:
