@@ -167,7 +167,7 @@ def run_command(
 
     With ``isolation`` the command runs as that Isolation says (sandboxed when it names bwrap, see
     ``escalate.workspace.sandbox``; its tree capped by ``treelimits``); ``writable`` folders are the
-    only host paths besides the exported tree it may write, ``readable`` ones are shown read-only
+    only host paths besides the tree's copy it may write, ``readable`` ones are shown read-only
     (both at their own path, also when the sandbox's fresh /tmp would cover them). Output is capped
     (head and tail kept). A missing executable, or a machine out of processes, is reported like a
     failed command (exit code 127 / 126), so callers show it to the user like any other failure.

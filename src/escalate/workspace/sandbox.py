@@ -1,13 +1,13 @@
-"""The sandbox every command that runs repository code goes through (tests, ruff, install commands).
+"""The sandbox every command that runs repository code goes through (tests, ruff, the nightly scan).
 
 On Linux with bubblewrap (``validate.sandbox: auto | bwrap``) a command runs in new pid, ipc,
 uts, user, cgroup and (unless ``validate.network``) network namespaces with a fresh ``/proc``,
 so no other process of the machine is visible; the environment is cleared and rebuilt from an
 allow-list; the root filesystem is read-only; ``/tmp`` is a size-limited tmpfs; the user's git
-directory and well-known credential files are hidden; and the tree under test is an exported
-copy without the ``.git`` link back to the user's repository, mounted at the worktree's path so
-paths in reports read as usual. ``--die-with-parent`` and the pid namespace end every descendant
-with the run. See docs/security.md for what this does and does not guarantee.
+directory and well-known credential files are hidden; and the tree under test is a copy made
+inside the sandbox, in a bounded tmpfs at the worktree's path (so paths in reports read as usual),
+without the ``.git`` link back to the user's repository. ``--die-with-parent`` and the pid
+namespace end every descendant with the run. See docs/security.md for what this does and does not guarantee.
 """
 
 from __future__ import annotations

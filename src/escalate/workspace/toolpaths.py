@@ -90,7 +90,7 @@ def visible_binds(argv: Sequence[str], *, tree: Path) -> list[tuple[str, str]]:
 
     Candidates: escalate's own prefixes (ruff installed with escalate), ``$VIRTUAL_ENV``, the folder
     two up from the executable (``<venv>/bin/x``), and everything its interpreter imports from. Kept:
-    those under a covered folder and outside the tree (the tree is the exported copy). A symlinked
+    those under a covered folder and outside the tree (the tree is the sandbox's own copy). A symlinked
     path is bound at both its own and its target's place.
     """
     candidates: list[Path] = [Path(sys.prefix), Path(sys.base_prefix)]
