@@ -94,6 +94,50 @@ def measure(tasks, pairs: int, rng: random.Random, tmp: Path) -> list[dict]:
     return rows
 
 
+def _true_once(root: Path, arm: str) -> float:
+    from escalate.workspace.process import run_command
+
+    started = time.perf_counter()
+    result = run_command(["/bin/true"], root, timeout_s=60, memory_limit_mb=2048, isolation=_isolation(arm))
+    elapsed = time.perf_counter() - started
+    if not result.ok:
+        raise RuntimeError(f"{arm}: /bin/true failed in {root}:\n{result.describe()[:3000]}")
+    return elapsed
+
+
+def fixed_cost(trees: dict[str, Path], reps: int, rng: random.Random) -> list[dict]:
+    """What one command costs apart from its own work: ``/bin/true`` in each arm, per tree size (the
+    sandbox copies the tree into itself for every command, so its cost grows with the tree)."""
+    from escalate.workspace.sandbox import tree_bytes
+
+    rows = []
+    for name, root in trees.items():
+        times: dict[str, list[float]] = {arm: [] for arm in ARMS}
+        for arm in ARMS:
+            _true_once(root, arm)
+        for _ in range(reps):
+            order = list(ARMS)
+            rng.shuffle(order)
+            for arm in order:
+                times[arm].append(_true_once(root, arm))
+        files = sum(len(f) for _, _, f in os.walk(root))
+        med = {arm: statistics.median(v) * 1000 for arm, v in times.items()}
+        rows.append({"tree": name, "files": files, "bytes": tree_bytes(root), "median_ms": med})
+        print(f"{name:32} {files:5} files  " + "  ".join(f"{a} {m:.1f} ms" for a, m in med.items()),
+              file=sys.stderr)  # fmt: skip
+    return rows
+
+
+def copy_of_this_checkout(dest: Path) -> Path:
+    """escalate's own source tree (src, tests, docs, bench; about 800 files): a real project's size."""
+    import shutil
+
+    here = Path(__file__).resolve().parents[1]
+    for part in ("src", "tests", "docs", "bench"):
+        shutil.copytree(here / part, dest / part, ignore=shutil.ignore_patterns("__pycache__", "results"))
+    return dest
+
+
 def summarize(rows: list[dict], rng: random.Random) -> dict:
     out = {}
     for key in ("bwrap_over_plain", "bwrap_over_none", "none_over_plain"):
@@ -138,6 +182,20 @@ def render(results: dict) -> str:
         f"median suite of {s['plain_suite_s_median']:.2f} s); the upper end of the CI "
         f"{verdict} the goal of under {GOAL:.0%}.",
         "",
+    ]
+    if results.get("fixed"):
+        lines += [
+            "Fixed cost per command (`/bin/true`; median ms; the sandbox copies the tree into itself):",
+            "",
+            "| tree | files | MB | plain | none | bwrap |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in results["fixed"]:
+            m = r["median_ms"]
+            lines.append(f"| {r['tree']} | {r['files']} | {r['bytes'] / 1e6:.1f} | {m['plain']:.1f} | "
+                         f"{m['none']:.1f} | {m['bwrap']:.1f} |")  # fmt: skip
+        lines.append("")
+    lines += [
         "| task | plain s | none s | bwrap s | bwrap/plain |",
         "|---|---|---|---|---|",
     ]
@@ -152,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench sandbox", description=__doc__.split("\n\n")[0])
     p.add_argument("--tasks", type=int, help="only the first N corpus tasks")
     p.add_argument("--pairs", type=int, default=6, help="timed rounds per task (each runs every arm)")
+    p.add_argument("--fixed-reps", type=int, default=15, help="rounds of the fixed-cost measure per tree")
     p.add_argument("--seed", type=int, default=12)
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
@@ -174,6 +233,13 @@ def main(argv: list[str] | None = None) -> int:
     started = datetime.now(UTC)
     with tempfile.TemporaryDirectory(prefix="bench-sandbox-") as tmp:
         rows = measure(tasks, args.pairs, rng, Path(tmp))
+        from bench.corpus import materialize
+
+        trees = {
+            f"corpus: {tasks[0].id}": materialize(tasks[0], Path(tmp) / "fixed-small"),
+            "escalate's own source tree": copy_of_this_checkout(Path(tmp) / "fixed-large"),
+        }
+        fixed = fixed_cost(trees, args.fixed_reps, rng)
     results = {
         "started": started.isoformat(timespec="seconds"),
         "command": "python -m bench sandbox " + " ".join(argv if argv is not None else sys.argv[2:]),
@@ -183,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         "pairs": args.pairs,
         "rows": rows,
         "summary": summarize(rows, rng),
+        "fixed": fixed,
     }
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"{started:%Y-%m-%d}-sandbox"
