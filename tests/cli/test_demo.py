@@ -10,6 +10,7 @@ from pathlib import Path
 from samplerepo import git
 
 from escalate.cli.demo_run import DemoSpec, run_demo
+from escalate.validation.stages import STAGES
 
 
 def escalate(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -45,6 +46,9 @@ def test_demo_json_keeps_the_repo_with_the_fix_on_a_branch(tmp_path):
     assert "escalating haiku -> sonnet" in proc.stderr and "total $" in proc.stderr
     # The roles around the implementer ran too (default config): explorer, reviewer, commit writer.
     assert "review approve" in proc.stderr and "explorer: files" in proc.stderr
+    # The stages it names are the registry's (validation.stages.STAGES), as the PR body names them.
+    every = ", ".join(s.title for s in STAGES.values())
+    assert f"sonnet (claude-sonnet-4-6) attempt 1: passed every stage: {every}" in proc.stderr
     assert "+    return round(price - price * percent / 100, 2)" in proc.stderr
     # The kept repository: main untouched, the fix on the branch, no worktree left behind.
     spec = DemoSpec.load()

@@ -273,6 +273,7 @@ def demo_config(repo: Path) -> Config:
 
 def run_demo(keep: Path | None = None, *, out: TextIO, progress_quiet: bool = False) -> DemoResult:
     """Make the sample repo, run the runner on it against the in-process sim, tell the story on ``out``."""
+    from escalate.github.render import stages
     from escalate.ladder.run import run_task
     from escalate.llm.catalog import Catalog
     from escalate.records.console import Progress
@@ -312,15 +313,14 @@ def run_demo(keep: Path | None = None, *, out: TextIO, progress_quiet: bool = Fa
             outcome = run_task(task, repo, config, progress=Progress(out, quiet=progress_quiet))
             log = server.sim.log.snapshot()
             requests = sum(1 for r in log if r["method"] == "POST" and r["path"] == "/v1/messages")
-        say.story(outcome, repo, keep is not None)
+        say.story(outcome, repo, keep is not None, stages(config.validate))
         return DemoResult(outcome, repo, keep is not None, requests)
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-_VERDICTS = {
-    "pass": "passed every stage (syntax, ruff, the target tests, the full suite)",
+_VERDICTS = {  # "pass" names the stages the config ran (validation.stages.STAGES)
     "fail": "failed validation",
     "circular": "went in circles (escalated at once, nothing to validate)",
 }
@@ -352,11 +352,12 @@ class _Teller:
         self.line(REAL_PARTS)
         self.line()
 
-    def story(self, outcome: Outcome, repo: Path, kept: bool) -> None:
+    def story(self, outcome: Outcome, repo: Path, kept: bool, stage_names: list[str]) -> None:
         self.line()
         self.step("What happened")
+        verdicts = {"pass": "passed every stage: " + ", ".join(stage_names), **_VERDICTS}
         for a in outcome.attempts:
-            self.line(f"  {a.tier} ({a.model}) attempt {a.n}: {_VERDICTS.get(a.verdict, a.verdict)}")
+            self.line(f"  {a.tier} ({a.model}) attempt {a.n}: {verdicts.get(a.verdict, a.verdict)}")
             if a.verdict != "pass":
                 self.line(f"      {a.stage}: {_first_line(a.reason)}")
         for d in outcome.decisions:
