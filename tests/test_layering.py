@@ -129,3 +129,36 @@ def test_no_cli_command_imports_another_command():
         if dep != name
     ]
     assert wrong == []
+
+
+def test_only_llm_names_a_model_provider():
+    """Outside llm/ a provider is asked for through llm.providers (default_provider, request_params,
+    preload), so a second provider is one module beside llm/providers/anthropic.py. The simulated
+    Anthropic API (sim/) is the one exception: it fakes that provider's wire format."""
+    wrong = [
+        f"{name} imports {dep}"
+        for name, path in _modules().items()
+        if _package(name) not in {"llm", "sim"}
+        for dep in sorted(_all_imports(path))
+        if dep.startswith("escalate.llm.providers.")
+        and dep.split(".")[3] not in {"default_provider", "request_params", "preload"}
+    ]
+    assert wrong == []
+
+
+def test_tasks_are_made_only_by_the_task_constructors():
+    """Every task source is a ``Task.from_...`` in task.py; elsewhere a Task is only read back from
+    its own record (``Task(**record)``)."""
+    wrong = []
+    for name, path in _modules().items():
+        if name == "escalate.task":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "Task"
+                and not (len(node.args) == 0 and [k.arg for k in node.keywords] == [None])
+            ):
+                wrong.append(f"{name}:{node.lineno}")
+    assert wrong == []

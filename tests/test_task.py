@@ -202,3 +202,41 @@ def test_from_issue_reads_trusted_comments_and_keeps_a_stable_slug():
     )
     assert opened.text == "x\n\nComment by maint (MEMBER):\nLook at sub() too.\n"
     assert Task.from_issue(issue(body="<!-- nothing shown -->")).text == "add subtracts\n"
+
+
+def test_the_nightly_and_ci_sources_keep_their_identity_and_their_words():
+    """Every task source is a Task.from_... constructor; a finding's slug names what it is, not where."""
+    failing = Task.from_failing_file("tests/test_ops.py", ["tests/test_ops.py::test_add"], "E  assert 1 == 2")
+    assert (failing.kind, failing.source, failing.target_tests) == (
+        "test",
+        "nightly",
+        ["tests/test_ops.py::test_add"],
+    )
+    assert failing.slug == stable_slug("test", "tests/test_ops.py", "tests/test_ops.py")
+    assert failing.text == "These tests fail on the default branch:\n\nE  assert 1 == 2"
+
+    tests = [f"tests/test_a.py::test_{i}" for i in range(30)]
+    warned = Task.from_warning("calc/ops.py", 7, "DeprecationWarning", "use add2", tests)
+    moved = Task.from_warning("calc/ops.py", 9, "DeprecationWarning", "use add2", tests[:1])
+    assert warned.slug == moved.slug and warned.title == "DeprecationWarning at calc/ops.py:7"
+    assert len(warned.target_tests) == 20 and "Raised while running: tests/test_a.py::test_0," in warned.text
+    assert "test collection" in Task.from_warning("calc/ops.py", 7, "UserWarning", "x", []).text
+
+    lint = Task.from_lint_report("calc/ops.py", ["E711", "F841"], "calc/ops.py:3: E711 comparison to None")
+    assert (lint.kind, lint.labels, lint.title) == ("lint", ["lint"], "ruff E711, F841 in calc/ops.py")
+    assert lint.slug != Task.from_lint_report("calc/ops.py", ["E711"], "").slug
+
+    ci = Task.from_ci_failure("0123456789abcdef0123", "main", "https://ci/run/5", 5)
+    assert (ci.slug, ci.source, ci.title) == (
+        "ci-0123456789ab",
+        "github-run#5",
+        "CI failure on main at 0123456",
+    )
+    assert ci.text.startswith("The CI run (https://ci/run/5) failed on main at 0123456789abcdef0123.")
+    assert "(" not in Task.from_ci_failure("ab" * 20, "dev", None, 1).text
+
+    combined = Task.from_nightly_fixes(
+        [("Fix a", "escalate/batch-a"), ("Fix b", "escalate/batch-b")], ["t::x"]
+    )
+    assert (combined.title, combined.slug) == ("2 nightly maintenance fix(es)", "nightly-combined")
+    assert combined.text == "- Fix a (escalate/batch-a)\n- Fix b (escalate/batch-b)"

@@ -230,6 +230,76 @@ class Task:
         text = f"Fix these {kind} findings without changing behaviour:\n" + "\n".join(f"- {i}" for i in items)
         return cls(kind, title, text, source=source, slug=f"{kind}-{_hash6(*items)}")
 
+    @classmethod
+    def from_ci_failure(cls, sha: str, branch: str | None, run_url: str | None, run_id: object) -> Task:
+        """A failed CI run (the Action's ``workflow_run`` event): find the failing tests and fix them."""
+        where = f" ({run_url})" if run_url else ""
+        return cls(
+            kind="test",
+            title=f"CI failure on {branch} at {sha[:7]}",
+            text=f"The CI run{where} failed on {branch} at {sha}. Find the failing tests "
+            "and fix the code under test.",
+            source=f"github-run#{run_id}",
+            slug=f"ci-{sha[:12]}",
+        )
+
+    # The nightly scan's findings (batch/discovery.py). Slugs depend only on what identifies the
+    # finding, so the same finding on another night is the same task in the queue.
+
+    @classmethod
+    def from_failing_file(cls, path: str, node_ids: list[str], output: str) -> Task:
+        """The tests failing in one file on the default branch, with (some of) their output."""
+        return cls(
+            kind="test",
+            title=f"{len(node_ids)} failing test(s) in {path}",
+            text=f"These tests fail on the default branch:\n\n{output}",
+            target_tests=node_ids,
+            source="nightly",
+            slug=stable_slug("test", path, path),
+        )
+
+    @classmethod
+    def from_warning(cls, path: str, line: int, category: str, message: str, raised_by: list[str]) -> Task:
+        """A warning the suite raises at ``path:line``; ``raised_by`` are the tests that raise it."""
+        # The line is left out of the identity: unrelated edits above it must not make a new task.
+        tests = ", ".join(raised_by[:5]) or "test collection"
+        return cls(
+            kind="warning",
+            title=f"{category} at {path}:{line}",
+            text=(
+                f"{path}:{line}: {category}: {message}\n"
+                f"Raised while running: {tests}.\n"
+                "Change the code at that location so the warning is no longer raised, keeping behaviour."
+            ),
+            target_tests=raised_by[:20],
+            source="nightly",
+            slug=stable_slug("warning", path, f"{path}\0{category}\0{message}"),
+        )
+
+    @classmethod
+    def from_nightly_fixes(cls, fixes: list[tuple[str, str | None]], target_tests: list[str]) -> Task:
+        """Tonight's fixes as one change (``batch.combined_pr``): ``(title, branch)`` each."""
+        return cls(
+            kind="issue",
+            title=f"{len(fixes)} nightly maintenance fix(es)",
+            text="\n".join(f"- {title} ({branch})" for title, branch in fixes),
+            target_tests=target_tests,
+            source="nightly",
+            slug="nightly-combined",
+        )
+
+    @classmethod
+    def from_lint_report(cls, path: str, codes: list[str], listing: str) -> Task:
+        """ruff findings in one file that ``ruff check --fix`` cannot fix (``listing``: one a line)."""
+        return cls(
+            kind="lint",
+            title=f"ruff {', '.join(codes)} in {path}",
+            text=f"ruff reports findings that `ruff check --fix` cannot fix:\n{listing}",
+            labels=["lint"],
+            source="nightly",
+            slug=stable_slug("lint", path, f"{path}\0{','.join(codes)}"),
+        )
+
 
 # -- tracebacks ----------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from escalate.errors import EscalateError
 from escalate.github.client import GithubRepo
-from escalate.task import Task, stable_slug
+from escalate.task import Task
 from escalate.workspace.process import run_command, safe_env
 from escalate.workspace.sandbox import isolation_for
 
@@ -246,42 +246,16 @@ def _test_tasks(failing: dict[str, str]) -> list[Task]:
         output = "\n\n".join(f"{nid}\n{failing[nid][-3000:]}" for nid in ids[:MAX_OUTPUTS])
         if len(ids) > MAX_OUTPUTS:
             output += "\n\nAlso failing: " + ", ".join(ids[MAX_OUTPUTS:])
-        tasks.append(
-            Task(
-                kind="test",
-                title=f"{len(ids)} failing test(s) in {path}",
-                text=f"These tests fail on the default branch:\n\n{output}",
-                target_tests=ids,
-                labels=[],
-                source="nightly",
-                slug=stable_slug("test", path, path),
-            )
-        )
+        tasks.append(Task.from_failing_file(path, ids, output))
     return tasks
 
 
 def _warning_tasks(warnings: list[WarningFinding], checks: dict[str, dict]) -> list[Task]:
     tasks = []
     for w in warnings:
-        # The line is left out of the identity: unrelated edits above it must not make a new task.
-        slug = stable_slug("warning", w.path, f"{w.path}\0{w.category}\0{w.message}")
-        checks[slug] = {"kind": "warning", "path": w.path, "category": w.category, "message": w.message}
-        tests = ", ".join(w.tests[:5]) or "test collection"
-        tasks.append(
-            Task(
-                kind="warning",
-                title=f"{w.category} at {w.path}:{w.line}",
-                text=(
-                    f"{w.path}:{w.line}: {w.category}: {w.message}\n"
-                    f"Raised while running: {tests}.\n"
-                    "Change the code at that location so the warning is no longer raised, keeping behaviour."
-                ),
-                target_tests=w.tests[:20],
-                labels=[],
-                source="nightly",
-                slug=slug,
-            )
-        )
+        task = Task.from_warning(w.path, w.line, w.category, w.message, w.tests)
+        checks[task.slug] = {"kind": "warning", "path": w.path, "category": w.category, "message": w.message}
+        tasks.append(task)
     return tasks
 
 
@@ -296,19 +270,9 @@ def _lint_tasks(findings: list[LintFinding], checks: dict[str, dict]) -> list[Ta
             for f in items
         )
         codes = sorted({f.code for f in items})
-        slug = stable_slug("lint", path, f"{path}\0{','.join(codes)}")
-        checks[slug] = {"kind": "lint", "path": path, "codes": codes}
-        tasks.append(
-            Task(
-                kind="lint",
-                title=f"ruff {', '.join(codes)} in {path}",
-                text=f"ruff reports findings that `ruff check --fix` cannot fix:\n{listing}",
-                target_tests=[],
-                labels=["lint"],
-                source="nightly",
-                slug=slug,
-            )
-        )
+        task = Task.from_lint_report(path, codes, listing)
+        checks[task.slug] = {"kind": "lint", "path": path, "codes": codes}
+        tasks.append(task)
     return tasks
 
 

@@ -188,21 +188,20 @@ def build_request(task: Task, root: Path, plan: TierPlan, editor: Editor, failur
     )
 
 
-def apply_response(content: list[Any], editor: Editor) -> Applied:
-    """Carry out every text editor call of one response, in order, through `editor`.
+def apply_response(content: list[dict], editor: Editor) -> Applied:
+    """Carry out every text editor call of one response (``Completion.content``: the provider's
+    blocks as plain dicts), in order, through `editor`.
 
     `view` calls are skipped (nothing can answer them). Every other problem, including
     a call to another tool, is an error; edits after a refused one are not attempted,
     since they were written against a file state that does not exist.
     """
     from escalate.agent.editor import EDITOR_TOOL_NAME
-    from escalate.llm.providers.anthropic import block_to_param
 
     applied = Applied()
     texts = []
-    for raw in content:
-        block = block_to_param(raw) or {}
-        if block.get("type") == "text":
+    for block in content:
+        if block.get("type") == "text" and block.get("text"):
             texts.append(block["text"])
         if block.get("type") != "tool_use":
             continue

@@ -51,15 +51,7 @@ def combine(repo_root: Path, config: Config, fixed: list[RequestResult], base_co
     if not fixed:
         return
     targets = sorted({t for r in fixed for t in r.target_tests})
-    task = Task(
-        kind="issue",
-        title=f"{len(fixed)} nightly maintenance fix(es)",
-        text="\n".join(f"- {r.title} ({r.branch})" for r in fixed),
-        target_tests=targets,
-        labels=[],
-        source="nightly",
-        slug="nightly-combined",
-    )
+    task = Task.from_nightly_fixes([(r.title, r.branch) for r in fixed], targets)
     why = ""
     with Workspace.create(repo_root, f"batch-combined-{base_commit[:10]}", base_commit) as ws:
         baseline = run_baseline(ws.path, config.validate, targets)

@@ -144,10 +144,10 @@ def make_provider(provider: Provider | None = None) -> Provider:
     if provider is not None:
         return provider
     from escalate.llm.client import require_api_key
-    from escalate.llm.providers.anthropic import AnthropicProvider
+    from escalate.llm.providers import default_provider
 
     require_api_key()
-    return AnthropicProvider()
+    return default_provider()
 
 
 # ------------------------------------------------------------------------ planning
@@ -181,7 +181,7 @@ def plan_requests(
     from escalate.agent.editor import Editor
     from escalate.batch.oneshot import build_request
     from escalate.llm.client import estimate_input_tokens
-    from escalate.llm.providers.anthropic import build_params
+    from escalate.llm.providers import request_params
     from escalate.routing.route import route
 
     in_flight = queue.in_flight()
@@ -232,7 +232,7 @@ def plan_requests(
         request = build_request(task, root, tier, editor, failures, max_tokens)
         # No cache breakpoints: every request's context is its own, so a cache write would only cost.
         request.cache = False
-        params = provider.params(request) if provider is not None else build_params(request)
+        params = provider.params(request) if provider is not None else request_params(request)
         tokens = estimate_input_tokens(params)
         worst = prices.worst_case(tier.model.id, tokens, request.max_tokens, batch=True)
         if worst > limit:

@@ -242,6 +242,21 @@ def pr_body(outcome: Outcome, report: Report, *, issue: int | None, closes: bool
     return _fit("\n\n".join(p for p in parts if p))
 
 
+def ci_pr_title(head_branch: str | None, sha: str) -> str:
+    return f"Fix CI failure on {head_branch} at {sha[:7]}"
+
+
+def ci_pr_body(outcome: Outcome, report: Report, run_url: str | None) -> str:
+    """The PR body for a fixed CI failure: the failing run's link, then the body every fix gets."""
+    body = pr_body(outcome, report, issue=None)
+    return f"CI run: {run_url}\n\n{body}" if run_url else body
+
+
+def stopped_comment(why: str) -> str:
+    """The last word on the issue or commit when a run stops before it can publish its result."""
+    return f"{MARKER}\n\n### escalate stopped\n\n{why}"
+
+
 class NightlyFix(Protocol):
     """One validated nightly fix, as its pull request shows it (``batch.collect.RequestResult``)."""
 

@@ -23,13 +23,15 @@ from escalate.errors import EXIT_FIXED, EXIT_INTERNAL, EXIT_NOT_FIXED, ConfigErr
 from escalate.github.client import TRIAGE_ROLES, WRITE_ROLES, GithubRepo
 from escalate.github.event import Trigger, decide, load_event
 from escalate.github.render import (
-    MARKER,
     Report,
+    ci_pr_body,
+    ci_pr_title,
     failure_comment,
     pr_body,
     pr_title,
     push_with_env_token,
     stages,
+    stopped_comment,
     token_totals,
     write_outputs,
     write_step_summary,
@@ -227,7 +229,7 @@ class Publisher:
     def ci_failure(self, trigger: Trigger) -> GithubResult:
         sha = trigger.head_sha or ""
         branch = f"escalate/ci-{sha[:12]}"
-        task = ci_task(trigger)
+        task = Task.from_ci_failure(sha, trigger.head_branch, trigger.run_url, trigger.run_id)
         self.progress.line(f"CI failure: {task.title}")
 
         def say(body: str) -> str:
@@ -236,11 +238,8 @@ class Publisher:
         def fixed(outcome: Outcome, report: Report, result: GithubResult) -> None:
             self._push(outcome.branch, branch)
             result.pushed_branch = branch
-            body = pr_body(outcome, report, issue=None)
-            if trigger.run_url:
-                body = f"CI run: {trigger.run_url}\n\n{body}"
-            title = f"Fix CI failure on {trigger.head_branch} at {sha[:7]}"
-            result.pr_url = self._open_or_update(branch, title, body).url
+            body = ci_pr_body(outcome, report, trigger.run_url)
+            result.pr_url = self._open_or_update(branch, ci_pr_title(trigger.head_branch, sha), body).url
 
         def not_fixed(outcome: Outcome, report: Report, result: GithubResult) -> None:
             result.pushed_branch = self._push_best(outcome, f"{branch}-attempt")
@@ -260,7 +259,7 @@ class Publisher:
 
         def last_word(why: str) -> None:
             try:
-                say(f"{MARKER}\n\n### escalate stopped\n\n{why}")
+                say(stopped_comment(why))
                 flag()
             except EscalateError:
                 pass  # GitHub itself is what failed; the job log and exit code carry the error
@@ -297,21 +296,6 @@ class Publisher:
     def _failure(self, outcome: Outcome, report: Report, pushed: str | None) -> str:
         hint = "" if self.cfg.push_failed_branch else " (set `github.push_failed_branch: true` to get one)"
         return failure_comment(outcome, report, pushed_branch=pushed, push_hint=hint)
-
-
-def ci_task(trigger: Trigger) -> Task:
-    sha = trigger.head_sha or ""
-    where = f" ({trigger.run_url})" if trigger.run_url else ""
-    return Task(
-        kind="test",
-        title=f"CI failure on {trigger.head_branch} at {sha[:7]}",
-        text=f"The CI run{where} failed on {trigger.head_branch} at {sha}. Find the failing tests "
-        "and fix the code under test.",
-        target_tests=[],
-        labels=[],
-        source=f"github-run#{trigger.run_id}",
-        slug=f"ci-{sha[:12]}",
-    )
 
 
 def _run_url(env: Mapping[str, str]) -> str | None:

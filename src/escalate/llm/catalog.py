@@ -226,10 +226,10 @@ class Catalog:
             return cls.static("--offline")
         if not (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")):
             return cls.static("ANTHROPIC_API_KEY is not set")
-        from escalate.llm.providers.anthropic import AnthropicProvider
+        from escalate.llm.providers import default_provider
 
         cache = Path(repo_root) / ".escalate" / "models.json"  # the provider reads ANTHROPIC_BASE_URL
-        return cls.from_api(AnthropicProvider(timeout=30), cache, config.router.capability_cache_ttl_s)
+        return cls.from_api(default_provider(timeout=30), cache, config.router.capability_cache_ttl_s)
 
     def get(self, model_id: str, key: str = "the model id") -> ModelInfo:
         """The model `model_id`; EscalateError naming `key` (e.g. "tiers[1].model") when unknown."""

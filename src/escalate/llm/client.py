@@ -196,10 +196,10 @@ class MeteredClient:
         self.calls = 0
         self._lowered: set[tuple[str, str]] = set()  # (tier, role) already told of a lowered max_tokens
         if provider is None:
-            from escalate.llm.providers.anthropic import AnthropicProvider
+            from escalate.llm.providers import default_provider
 
             require_api_key()
-            provider = AnthropicProvider()
+            provider = default_provider()
         self.provider = provider
 
     def worst_case(self, request: ModelRequest, params: dict | None = None) -> Decimal:
