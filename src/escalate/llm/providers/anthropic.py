@@ -12,12 +12,17 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from escalate.llm.protocols import BatchInfo, BatchItem, Completion, ProviderError, Stop
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the SDK's types, for the seams below; the SDK itself is imported where it is called
+    import anthropic
+    from anthropic.lib.streaming import MessageStream
+    from anthropic.types import ContentBlock, Message
+    from anthropic.types.messages import MessageBatch, MessageBatchErroredResult
+
     from escalate.llm.client import ModelRequest
     from escalate.llm.pricing import Usage
 
@@ -50,7 +55,7 @@ def preload_sdk() -> None:
     threading.Thread(target=load, name="escalate-sdk-import", daemon=True).start()
 
 
-def sdk_client(**kwargs: Any) -> Any:
+def sdk_client(**kwargs: Any) -> anthropic.Anthropic:
     """An ``anthropic.Anthropic`` (ANTHROPIC_BASE_URL / ANTHROPIC_API_KEY from the environment
     unless given), with the SDK's retries off unless asked for."""
     import anthropic
@@ -64,7 +69,7 @@ class AnthropicProvider:
 
     name = "anthropic"
 
-    def __init__(self, sdk: Any = None, *, timeout: float | None = None) -> None:
+    def __init__(self, sdk: anthropic.Anthropic | None = None, *, timeout: float | None = None) -> None:
         if sdk is None:
             sdk = sdk_client(**({"timeout": timeout} if timeout else {}))
         self.sdk = sdk.with_options(max_retries=0)  # a client handed in by a test keeps its base_url
@@ -183,7 +188,7 @@ def _was_sent(exc: Exception) -> bool:
     return type(exc.__cause__).__name__ not in ("ConnectError", "ConnectTimeout")
 
 
-def completion(message: Any, request_id: str | None) -> Completion:
+def completion(message: Message, request_id: str | None) -> Completion:
     """An SDK ``Message`` as escalate's ``Completion``."""
     from escalate.llm.pricing import Usage
 
@@ -200,7 +205,7 @@ def completion(message: Any, request_id: str | None) -> Completion:
     )
 
 
-def _usage_so_far(stream: Any) -> Usage | None:
+def _usage_so_far(stream: MessageStream | None) -> Usage | None:
     """What a broken stream reported before it broke (message_start's input, the output so far)."""
     from escalate.llm.pricing import Usage
 
@@ -208,7 +213,7 @@ def _usage_so_far(stream: Any) -> Usage | None:
     return Usage.from_api(snapshot.usage) if snapshot is not None and snapshot.usage else None
 
 
-def _status_error(exc: Any, model_id: str, usage: Usage | None = None) -> ProviderError:
+def _status_error(exc: anthropic.APIStatusError, model_id: str, usage: Usage | None = None) -> ProviderError:
     # A 200 here is an `error` event inside a stream that had started well.
     how = "broke off mid-stream" if exc.status_code == 200 else f"answered {exc.status_code}"
     headers = getattr(getattr(exc, "response", None), "headers", None) or {}
@@ -227,7 +232,7 @@ def _status_error(exc: Any, model_id: str, usage: Usage | None = None) -> Provid
     )
 
 
-def _retry_after(headers: Any) -> float | None:
+def _retry_after(headers: Mapping[str, str]) -> float | None:
     for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
         try:
             return float(headers.get(name)) / scale
@@ -236,12 +241,13 @@ def _retry_after(headers: Any) -> float | None:
     return None
 
 
-def _batch_info(batch: Any) -> BatchInfo:
+def _batch_info(batch: MessageBatch) -> BatchInfo:
     counts = {k: int(v) for k, v in dict(batch.request_counts or {}).items()}
     return BatchInfo(batch.id, batch.processing_status, counts)
 
 
-def _batch_error(result: Any) -> str:
+def _batch_error(result: MessageBatchErroredResult) -> str:
+    # Read loosely: an errored item's body is the API's JSON, parsed without validation.
     err = getattr(result, "error", None)
     inner = getattr(err, "error", None)
     message = getattr(inner, "message", None) or getattr(err, "message", None)
@@ -321,7 +327,7 @@ def _with_breakpoints(messages: list[dict]) -> list[dict]:
     return out
 
 
-def block_to_param(block: Any) -> dict | None:
+def block_to_param(block: ContentBlock | dict) -> dict | None:
     """A response content block as it must be sent back; thinking blocks stay byte-identical."""
     data = block if isinstance(block, dict) else block.model_dump(mode="json", exclude_none=True)
     kind = data.get("type")
