@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 def can_start_beside(cfg: ValidateConfig, targets: list[str]) -> bool:
     """True when the suite may run beside the targets: both run, and each in its own sandbox."""
-    wanted = bool(targets) and cfg.full_suite and getattr(cfg, "suite_beside_targets", True)
+    wanted = bool(targets) and cfg.full_suite and cfg.suite_beside_targets
     return wanted and isolation_for(cfg).sandboxed
 
 
