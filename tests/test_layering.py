@@ -68,7 +68,7 @@ def test_no_module_imports_another_in_a_cycle():
         state[m] = 1
         for dep in graph[m]:
             if state.get(dep) == 1:
-                cycles.append(stack[stack.index(dep):] + [dep])
+                cycles.append(stack[stack.index(dep) :] + [dep])
             elif dep not in state:
                 visit(dep, [*stack, dep])
         state[m] = 2

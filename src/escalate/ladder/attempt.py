@@ -15,11 +15,10 @@ from escalate.validation.stages import Verdict
 if TYPE_CHECKING:
     from escalate.agent.editor import Editor
     from escalate.agent.session import AttemptEnd, Session
-    from escalate.ladder.prepare import Climb
+    from escalate.ladder.prepare import Climb, LadderTree
     from escalate.ladder.state import RunState
     from escalate.records.types import TierPlan
     from escalate.validation import Judgement
-    from escalate.workspace import WorkingTree
 
 DISCARDED_NOTE = (
     "These changes were put back as the base commit has them before judging (the files that judge a "
@@ -58,7 +57,7 @@ def attempt(
     return verdict, step
 
 
-def _discard(run: RunState, ws: WorkingTree, judge_files: JudgeFiles | None) -> tuple[list[Discarded], str]:
+def _discard(run: RunState, ws: LadderTree, judge_files: JudgeFiles | None) -> tuple[list[Discarded], str]:
     """Before judging: the judge's files and protected paths back as the base has them (reported).
     Returns them and the tree hash of the state to judge (hashed again only when something went back)."""
     tree = ws.tree_hash()

@@ -9,15 +9,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from escalate.ladder.policy import ClimbJudge, EscalationPolicy
+from escalate.ladder.reproduce import ReproWorkspace
 from escalate.ladder.setup import choose_targets, plan_route
 from escalate.ladder.stops import CannotReproduce, NotReproduced
-from escalate.validation.judge_files import JudgeFiles
+from escalate.validation.judge_files import ChangeSet, JudgeFiles
+from escalate.workspace import WorkingTree
 
 if TYPE_CHECKING:
-    from escalate.ladder.reproduce import ReproWorkspace
     from escalate.ladder.state import RunState
     from escalate.llm.catalog import Catalog
     from escalate.llm.protocols import ModelClient
@@ -27,17 +28,24 @@ if TYPE_CHECKING:
     from escalate.routing.route import Route
     from escalate.validation import BaselineFacts, Validator
     from escalate.validation.baseline import Baseline
-    from escalate.workspace import WorkingTree
+    from escalate.workspace.protected import ProtectedPaths
 
 Connect = Callable[["Catalog"], "ModelClient"]  # the model client, made once the catalog is known
 Remember = Callable[[dict[str, str]], None]  # keeps the base outcomes this run measures (the ledger)
+
+
+class LadderTree(WorkingTree, ReproWorkspace, ChangeSet, Protocol):
+    """What the ladder does with a task's tree: the worktree seam, and what the reproduce phase and
+    the judge's files read of it (``workspace.worktree.Workspace`` is the one implementation)."""
+
+    protected: ProtectedPaths | None  # checked on the change set before every commit
 
 
 @dataclass
 class Climb:
     """What ``prepare`` measured and decided, for the tiers to use."""
 
-    ws: WorkingTree
+    ws: LadderTree
     baseline: Baseline
     validate: Validator
     targets: list[str]
@@ -54,7 +62,7 @@ class Climb:
 
 
 def prepare(
-    run: RunState, ws: WorkingTree, connect: Connect, catalog: Catalog | Callable[[], Catalog]
+    run: RunState, ws: LadderTree, connect: Connect, catalog: Catalog | Callable[[], Catalog]
 ) -> Climb:
     """Baseline, targets, route, crew and brief. Raises CannotReproduce before any API call."""
     from escalate.ladder.presets import apply_preset
@@ -155,7 +163,7 @@ def _targets(run: RunState, baseline: BaselineFacts) -> list[str]:
 
 
 def _reproduce(
-    run: RunState, ws: ReproWorkspace, llm: ModelClient, plan: Route
+    run: RunState, ws: LadderTree, llm: ModelClient, plan: Route
 ) -> tuple[list[str], dict[str, str]]:
     """An issue without a named test: a reproduction test first, or judged without one (and said
     so). Returns the targets and their failures at base; raises NotReproduced when no tier
