@@ -66,7 +66,6 @@ def prepare(
 ) -> Climb:
     """Baseline, targets, route, crew and brief. Raises CannotReproduce before any API call."""
     from escalate.ladder.presets import apply_preset
-    from escalate.llm.providers import preload
     from escalate.roles.crew import Crew
     from escalate.validation.stages import run_baseline, validate
     from escalate.workspace.protected import ProtectedPaths
@@ -74,7 +73,6 @@ def prepare(
     task, config = run.task, run.config
     ws.protected = ProtectedPaths(config.editor.protected_paths)  # checked before every commit
     run.progress.line(f"escalate: {task.title} (worktree {ws.path}, branch {ws.branch})")
-    preload()  # the SDK's import, hidden behind the baseline's test runs
     known, remember = _base_memory(run, ws.base_commit)
     baseline = run_baseline(
         ws.path,

@@ -53,6 +53,9 @@ def run_task(
 
     if provider is None:
         require_api_key()  # before any work
+        from escalate.llm.providers import preload
+
+        preload()  # the SDK's import, hidden behind the worktree's set-up and the baseline's test runs
     progress = progress or Progress(quiet=True)
     repo_root = Path(repo_root).resolve()
     prices = PriceTable.load(config.prices)

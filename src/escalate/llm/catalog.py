@@ -7,6 +7,7 @@ name, so a new model is a data change. ``catalog.source`` says where the facts c
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -17,10 +18,9 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from escalate.config.schema import MODEL_LINES
 from escalate.errors import EscalateError
+from escalate.llm import load_data_yaml
 
 if TYPE_CHECKING:
     from escalate.config import Config, TierConfig
@@ -169,8 +169,14 @@ def _api_model(raw: Any, static: ModelInfo | None) -> ModelInfo:
 
 
 def _static_table() -> dict[str, ModelInfo]:
+    return dict(_bundled_models())
+
+
+@functools.cache
+def _bundled_models() -> dict[str, ModelInfo]:
+    """data/models.yml, read once per process (a run reads it for the static and the API catalogue)."""
     text = resources.files("escalate").joinpath("data/models.yml").read_text(encoding="utf-8")
-    return {mid: _static_model(mid, row) for mid, row in yaml.safe_load(text)["models"].items()}
+    return {mid: _static_model(mid, row) for mid, row in load_data_yaml(text)["models"].items()}
 
 
 class Catalog:

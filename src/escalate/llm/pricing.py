@@ -15,9 +15,8 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from importlib import resources
 from typing import Any
 
-import yaml
-
 from escalate.errors import PriceError
+from escalate.llm import load_data_yaml
 
 MTOK = Decimal(1_000_000)
 # Cache prices relative to the input price when a row does not give them (documented multipliers).
@@ -154,7 +153,7 @@ class PriceTable:
     def load(cls, overrides: Mapping[str, Any] | None = None) -> PriceTable:
         """Built-in table, then `overrides` (model id -> PriceOverride or dict) replacing or adding models."""
         text = resources.files("escalate").joinpath("data/prices.yml").read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
+        data = load_data_yaml(text)
         models: dict[str, ModelPrice] = {}
         for model_id, row in data["models"].items():
             key = f"prices.{model_id}"

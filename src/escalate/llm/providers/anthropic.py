@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import threading
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -40,19 +42,43 @@ STOPS = {
 }
 
 
+# What the SDK (and its HTTP client) read from the environment when a client is made.
+_CLIENT_ENV = (
+    "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL", "HTTP_PROXY", "HTTPS_PROXY",
+    "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy", "no_proxy", "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+)  # fmt: skip
+_shared: dict[tuple[str | None, ...], Any] = {}
+_shared_lock = threading.Lock()
+
+
 def preload_sdk() -> None:
-    """Import the SDK on a background thread. The baseline's test runs keep the main thread
-    waiting on processes meanwhile, so the import (about a second) hides behind them instead
-    of coming after them; a run that stops before any call has only spent idle CPU on it."""
-    import threading
+    """Import the SDK and make the shared client on a background thread. The worktree's set-up
+    and the baseline's test runs keep the main thread waiting on processes meanwhile, so the
+    import (a second or more: thousands of modules) and the client's TLS context hide behind
+    them instead of coming after them; a run that stops before any call has only spent idle CPU
+    on it."""
 
     def load() -> None:
         try:
-            import anthropic  # noqa: F401
-        except Exception:  # noqa: BLE001 - the real import, where the SDK is used, reports it
+            shared_client()
+        except Exception:  # noqa: BLE001 - the real use, where the SDK is needed, reports it
             pass
 
     threading.Thread(target=load, name="escalate-sdk-import", daemon=True).start()
+
+
+def shared_client() -> anthropic.Anthropic:
+    """One SDK client per environment it reads (key, base URL, proxies, CA files), made once per
+    process: every provider derives its own (``with_options``) and shares its HTTP connection
+    pool and TLS context, whose making is most of a new client's cost."""
+    import anthropic  # noqa: F401 - outside the lock: the import system orders concurrent imports
+
+    key = tuple(os.environ.get(name) for name in _CLIENT_ENV)
+    with _shared_lock:
+        if key not in _shared:
+            _shared[key] = sdk_client()
+        return _shared[key]
 
 
 def sdk_client(**kwargs: Any) -> anthropic.Anthropic:
@@ -71,8 +97,9 @@ class AnthropicProvider:
 
     def __init__(self, sdk: anthropic.Anthropic | None = None, *, timeout: float | None = None) -> None:
         if sdk is None:
-            sdk = sdk_client(**({"timeout": timeout} if timeout else {}))
-        self.sdk = sdk.with_options(max_retries=0)  # a client handed in by a test keeps its base_url
+            sdk = shared_client()
+        # A client handed in by a test keeps its base_url; a timeout asked for is this provider's own.
+        self.sdk = sdk.with_options(max_retries=0, **({"timeout": timeout} if timeout else {}))
 
     @property
     def base_url(self) -> str:

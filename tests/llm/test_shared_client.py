@@ -1,0 +1,43 @@
+"""One SDK client per environment and process: providers share its HTTP pool and TLS context."""
+
+from __future__ import annotations
+
+import threading
+
+from escalate.llm.providers import anthropic as provider_module
+from escalate.llm.providers.anthropic import AnthropicProvider, preload_sdk, shared_client
+
+
+def test_providers_share_one_http_client_and_keep_their_own_options(monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-shared-test")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9/one")
+    calls = AnthropicProvider()
+    models = AnthropicProvider(timeout=30)
+    assert calls.sdk._client is models.sdk._client  # one connection pool, one TLS context
+    assert models.sdk.timeout == 30 and calls.sdk.timeout != 30
+    assert calls.sdk.max_retries == 0 and models.sdk.max_retries == 0
+    assert calls.base_url.startswith("http://127.0.0.1:9/one")
+
+
+def test_a_changed_environment_gets_its_own_client(monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-shared-test")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9/one")
+    one = shared_client()
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9/two")
+    two = shared_client()
+    assert one is not two and str(two.base_url).startswith("http://127.0.0.1:9/two")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-another-key")
+    assert shared_client().api_key == "sk-another-key"
+
+
+def test_the_preload_makes_the_client_the_run_then_uses(monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-shared-test")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9/preloaded")
+    monkeypatch.setattr(provider_module, "_shared", {})
+    preload_sdk()
+    for thread in threading.enumerate():
+        if thread.name == "escalate-sdk-import":
+            thread.join(timeout=120)
+    assert len(provider_module._shared) == 1
+    made = next(iter(provider_module._shared.values()))
+    assert AnthropicProvider().sdk._client is made._client
