@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from decimal import Decimal
@@ -431,8 +430,15 @@ def wait_for(condition, proc: subprocess.Popen, what: str, timeout: float = 90.0
 
 
 def sandbox_marker(name: str) -> bool:
-    """True once sandboxed test code wrote ``name`` into its tree: the exported copy is visible from here."""
-    return any(Path(tempfile.gettempdir()).glob(f"escalate-export-*/{name}"))
+    """True once sandboxed test code wrote ``name`` into its tree. The tree's copy lives in the sandbox's
+    own tmpfs; a process working in it shows it through /proc/<pid>/cwd (its mount namespace's view)."""
+    for pid in os.listdir("/proc"):
+        try:
+            if pid.isdigit() and os.path.exists(f"/proc/{pid}/cwd/{name}"):
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def marker_patch(marker: str) -> dict:
