@@ -49,32 +49,16 @@ def run_task(
     """Fix one task on a ladder of tiers; see the module docstring. ``provider`` is the model API
     (``llm.protocols.Provider``); by default Anthropic's, which reads its environment."""
     from escalate.llm.catalog import Catalog
-    from escalate.workspace.worktree import Workspace, ignore_log_dir
+    from escalate.workspace.worktree import Workspace
 
     if provider is None:
         require_api_key()  # before any work
         from escalate.llm.providers import preload
 
         preload()  # the SDK's import, hidden behind the worktree's set-up and the baseline's test runs
-    progress = progress or Progress(quiet=True)
     repo_root = Path(repo_root).resolve()
-    prices = PriceTable.load(config.prices)
-    # The static table answers config mistakes before any work; the Models API (when a key is
-    # set) is asked only once the baseline shows there is something to fix.
-    static = Catalog.static()
-    for i, t in enumerate(config.tiers):
-        if t.model is not None and t.model in static:
-            prices.price(static.resolve(t, i).id)
-    pre = preflight.check(config, repo_root, prices, static)
-    config = pre.config
-    top_model = config.tiers[-1].model or static.resolve(config.tiers[-1], len(config.tiers) - 1).id
-    limit = Decimal(str(max_cost)) if max_cost is not None else Decimal(str(config.budget.max_cost_usd))
-    budget = Budget(limit)
-    ignore_log_dir(repo_root)
-    log = RunLog(repo_root / config.log_dir / new_run_id(task.slug), prices, top_model, task.title)
-    outcome = Outcome("error", log_dir=str(log.path))
-    run = RunState(task, config, log, progress, budget, outcome)
-    run.preflight(pre)
+    run = _start(task, repo_root, config, progress or Progress(quiet=True), max_cost)
+    config, log, outcome, progress = run.config, run.log, run.outcome, run.progress
     ws = None
     lock = preflight.TaskLock(repo_root, task.slug)
     try:
@@ -91,8 +75,8 @@ def run_task(
         def connect(catalog: Catalog) -> ModelClient:  # after the baseline: no SDK import for nothing
             return MeteredClient(
                 catalog,
-                prices,
-                budget,
+                log.prices,
+                run.budget,
                 run.on_call,
                 run=log.path.name,
                 max_retries=config.session.max_retries,
@@ -117,6 +101,31 @@ def run_task(
             finally:
                 lock.release()
     return outcome
+
+
+def _start(
+    task: Task, repo_root: Path, config: Config, progress: Progress, max_cost: float | Decimal | None
+) -> RunState:
+    """Checks before any work (prices, preflight), the budget and the run log; the run's state."""
+    from escalate.llm.catalog import Catalog
+    from escalate.workspace.worktree import ignore_log_dir
+
+    prices = PriceTable.load(config.prices)
+    # The static table answers config mistakes before any work; the Models API (when a key is
+    # set) is asked only once the baseline shows there is something to fix.
+    static = Catalog.static()
+    for i, t in enumerate(config.tiers):
+        if t.model is not None and t.model in static:
+            prices.price(static.resolve(t, i).id)
+    pre = preflight.check(config, repo_root, prices, static)
+    config = pre.config
+    top_model = config.tiers[-1].model or static.resolve(config.tiers[-1], len(config.tiers) - 1).id
+    limit = Decimal(str(max_cost)) if max_cost is not None else Decimal(str(config.budget.max_cost_usd))
+    ignore_log_dir(repo_root)
+    log = RunLog(repo_root / config.log_dir / new_run_id(task.slug), prices, top_model, task.title)
+    run = RunState(task, config, log, progress, Budget(limit), Outcome("error", log_dir=str(log.path)))
+    run.preflight(pre)
+    return run
 
 
 def _close(
