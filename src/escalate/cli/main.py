@@ -86,7 +86,34 @@ def main(argv: list[str] | None = None) -> int:
 
     With ``--json``, every exit prints exactly one JSON object on stdout: a command that ends
     prints its own; an error that ends it early prints ``{"outcome": "error", "error_kind": ...}``.
+    As the command itself (``argv`` None), the process then ends at once (``_exit_now``).
     """
+    code = _main(argv)
+    if argv is None:
+        _exit_now(code)
+    return code
+
+
+def _exit_now(code: int) -> None:
+    """End the process without the interpreter's teardown, which with the SDK loaded (thousands of
+    modules) takes 0.5-1 s of a run. atexit handlers still run (escalate's worktree cleanup,
+    logging's flush) and the standard streams are flushed; a live non-daemon thread means work
+    under way, so then the normal exit waits for it."""
+    import atexit
+    import threading
+
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+        return
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (| head) loses nothing of ours
+            pass
+    os._exit(code)
+
+
+def _main(argv: list[str] | None) -> int:
     warnings.showwarning = _show_warning
     from escalate.workspace.hardening import undumpable
 
