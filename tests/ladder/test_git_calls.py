@@ -1,0 +1,42 @@
+"""How many git processes one fix costs: a ceiling that catches a change putting git back in a loop."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import git
+from fakemodel import FakeModel
+from samplerepo import CALC_FIX, CALC_TARGET, ROLES_OFF, make_calc_repo, sample_config
+
+from escalate.ladder.run import run_task
+from escalate.llm.catalog import Catalog
+from escalate.task import Task
+
+EDITOR = "str_replace_based_edit_tool"
+# bench/results: 101 per fix before the config probe was cached and trees were hashed once per state.
+MOST_GIT_CALLS = 30
+
+
+def test_a_one_attempt_fix_runs_few_git_processes(tmp_path, monkeypatch):
+    fake = FakeModel()
+    fix = {"type": "tool_use", "name": EDITOR, "input": {"command": "str_replace", **CALC_FIX}}
+    fake.enqueue("Fixing add().", fix).enqueue("Changed add(). DONE")
+    root = make_calc_repo(tmp_path)
+    config = sample_config(root, {"roles": ROLES_OFF})
+    task = Task(kind="test", title="make test_add pass", text="The test fails.", target_tests=[CALC_TARGET],
+                labels=[], source="test", slug="git-calls")  # fmt: skip
+    commands: Counter[str] = Counter()
+    real = git.cmd.Git.execute
+
+    def execute(self, command, *args, **kwargs):  # counts, and runs the command as ever
+        words = [str(w) for w in command[1:]]
+        while words and words[0] in ("-c", "-C"):
+            words = words[2:]
+        commands[words[0] if words else "-"] += 1
+        return real(self, command, *args, **kwargs)
+
+    monkeypatch.setattr(git.cmd.Git, "execute", execute)
+    outcome = run_task(task, root, config, provider=fake, catalog=Catalog.static())
+    assert outcome.outcome == "fixed", outcome.explanation
+    assert sum(commands.values()) <= MOST_GIT_CALLS, commands
+    assert commands["write-tree"] <= 4 and commands["diff-tree"] <= 2, commands
