@@ -22,6 +22,8 @@ SCRIPT = textwrap.dedent(
     atexit.register(lambda: (out / "atexit").write_text("ran"))
     if sys.argv[2] == "busy":  # a non-daemon thread still at work: the normal exit waits for it
         threading.Thread(target=lambda: (time.sleep(0.2), (out / "thread").write_text("done"))).start()
+    if sys.argv[2] == "profiled":  # as under python -m cProfile, which writes its stats after main
+        sys.setprofile(lambda *args: None)
     sys.argv = ["escalate", "--version"]
     from escalate.cli.main import main
 
@@ -52,3 +54,9 @@ def test_work_under_way_on_a_thread_gets_the_normal_exit(tmp_path):
     proc = _run(tmp_path, "busy")
     assert proc.returncode == 0 and "escalate" in proc.stdout
     assert (tmp_path / "thread").read_text() == "done"
+
+
+def test_a_profiled_run_gets_the_normal_exit(tmp_path):
+    proc = _run(tmp_path, "profiled")
+    assert proc.returncode == 0 and "escalate" in proc.stdout
+    assert (tmp_path / "teardown").exists()  # main returned: the profiler can write its stats

@@ -104,6 +104,8 @@ def _exit_now(code: int) -> None:
 
     if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
         return
+    if sys.getprofile() is not None:  # python -m cProfile writes its stats after main returns
+        return
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:
