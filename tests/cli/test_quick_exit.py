@@ -27,7 +27,9 @@ SCRIPT = textwrap.dedent(
     sys.argv = ["escalate", "--version"]
     from escalate.cli.main import main
 
-    sys.exit(main())
+    code = main()
+    (out / "returned").write_text("main returned")
+    sys.exit(code)
     """
 )
 
@@ -47,7 +49,7 @@ def test_the_command_skips_the_teardown_but_runs_atexit_and_flushes(tmp_path):
     proc = _run(tmp_path, "idle")
     assert proc.returncode == 0 and "escalate" in proc.stdout
     assert (tmp_path / "atexit").exists()
-    assert not (tmp_path / "teardown").exists()
+    assert not (tmp_path / "teardown").exists() and not (tmp_path / "returned").exists()
 
 
 def test_work_under_way_on_a_thread_gets_the_normal_exit(tmp_path):
@@ -59,4 +61,4 @@ def test_work_under_way_on_a_thread_gets_the_normal_exit(tmp_path):
 def test_a_profiled_run_gets_the_normal_exit(tmp_path):
     proc = _run(tmp_path, "profiled")
     assert proc.returncode == 0 and "escalate" in proc.stdout
-    assert (tmp_path / "teardown").exists()  # main returned: the profiler can write its stats
+    assert (tmp_path / "returned").exists()  # main returned: the profiler can write its stats
