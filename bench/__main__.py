@@ -41,6 +41,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         default=14.0,
         help="time budget for the whole run; an economics seed that would not fit is skipped (and said so)",
     )
+    p.add_argument(
+        "--max-cost",
+        type=float,
+        help="economics: budget.max_cost_usd per task for every arm (default: the config's, $2.00)",
+    )
     p.add_argument("--out", type=Path, default=RESULTS, help="results directory")
     p.add_argument(
         "--case", action="append", help="sidebyside: only this case (a suite or corpus task name; repeatable)"
@@ -96,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.out.mkdir(parents=True, exist_ok=True)
     suffix = ("-quick" if args.quick else "") + ("" if not args.only else "-" + "-".join(sections))
+    suffix += f"-budget{args.max_cost:g}" if args.max_cost else ""
     stem = args.out / f"{started.strftime('%Y-%m-%d')}{suffix}"
     log = lambda text: print(text, flush=True)  # noqa: E731
     for name in sections:
@@ -175,7 +181,7 @@ def run_section(
     if name == "economics":
         from bench.economics import run_economics
 
-        return run_economics(tasks, seeds, args.workers, left_s, log=log)
+        return run_economics(tasks, seeds, args.workers, left_s, log=log, max_cost=args.max_cost)
     if name == "batch":
         from bench.batchcost import run_batch
 

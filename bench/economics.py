@@ -57,13 +57,13 @@ def arm_overrides(arm: str, ledger: Path | None = None) -> dict:
     raise ValueError(f"unknown arm {arm!r}")
 
 
-def job(arm: str, seed: int, task: CorpusTask, ledger: Path | None = None) -> dict:
-    return {
-        "arm": arm,
-        "seed": seed,
-        "task_dir": str(task.repo_dir.parent),
-        "overrides": arm_overrides(arm, ledger),
-    }
+def job(
+    arm: str, seed: int, task: CorpusTask, ledger: Path | None = None, max_cost: float | None = None
+) -> dict:
+    overrides = arm_overrides(arm, ledger)
+    if max_cost is not None:  # the per-task budget (default $2.00) for every arm alike
+        overrides["budget"] = {**overrides.get("budget", {}), "max_cost_usd": max_cost}
+    return {"arm": arm, "seed": seed, "task_dir": str(task.repo_dir.parent), "overrides": overrides}
 
 
 def run_jobs(jobs: list[dict], workers: int, fn=run_one) -> list[dict]:
@@ -217,7 +217,12 @@ def spread(metrics: list[dict]) -> dict:
 
 
 def run_economics(
-    tasks: list[CorpusTask], seeds: list[int], workers: int, budget_s: float | None = None, log=print
+    tasks: list[CorpusTask],
+    seeds: list[int],
+    workers: int,
+    budget_s: float | None = None,
+    log=print,
+    max_cost: float | None = None,
 ) -> dict:
     """Every arm on every task, seed after seed. A seed that would not finish within ``budget_s``
     (estimated from the seeds so far) is skipped and said so; the first always runs."""
@@ -237,7 +242,11 @@ def run_economics(
         with tempfile.TemporaryDirectory(prefix="bench-ledger-") as tmp:
             # The ladder arm records its runs here; the learning arm then routes with them.
             ledger = Path(tmp) / "ledger.db"
-            jobs = [job(arm, seed, t, ledger if arm == "ladder" else None) for arm in arms for t in tasks]
+            jobs = [
+                job(arm, seed, t, ledger if arm == "ladder" else None, max_cost)
+                for arm in arms
+                for t in tasks
+            ]
             log(f"  seed {seed}: {len(jobs)} runs ({len(arms)} arms x {len(tasks)} tasks), {workers} workers")
             results += run_jobs(jobs, workers)
             if not ledger.exists():
@@ -246,7 +255,7 @@ def run_economics(
                 )
             elif "learning" not in unavailable:
                 log(f"  seed {seed}: learning arm, {len(tasks)} runs routed with the ladder's ledger")
-                results += run_jobs([job("learning", seed, t, ledger) for t in tasks], workers)
+                results += run_jobs([job("learning", seed, t, ledger, max_cost) for t in tasks], workers)
                 moved[seed] = starts_moved(results, seed)
         done.append(seed)
     for arm, check in (("plan-execute", plan_execute_missing), ("learning", learning_missing)):
@@ -260,6 +269,7 @@ def run_economics(
     calls = {f"{r['arm']}|{r['seed']}|{r['task']}": r["call_records"] for r in results}
     return {
         "sim_oracle": describe(),
+        "max_cost_usd": max_cost,  # None: the config's default per-task budget
         "arms": ran,
         "unavailable": unavailable,
         "learning_starts_moved": moved,

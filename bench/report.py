@@ -110,6 +110,11 @@ def economics_section(e: dict) -> list[str]:
         "fixes that are the real fix; *false fixes* are wrong patches validation let through.",
         "",
         *oracle_lines(e.get("sim_oracle")),
+        *(
+            [f"Budget: `budget.max_cost_usd` {e['max_cost_usd']:g} per task for every arm (default 2).", ""]
+            if e.get("max_cost_usd")
+            else []
+        ),
         "Resolve rate, $ / resolved and the multiple of the strict oracle's $ / resolved are pooled over "
         "the seeds with 95% bootstrap intervals (tasks resampled, each with all its seeds' runs; paired "
         "with the oracle). Cache-read share: cache reads over all input tokens of the implementer's calls "
