@@ -102,3 +102,26 @@ def test_a_passing_attempt_passes_with_the_suite_beside_the_targets(tmp_path):
     )
     verdict = validate(root, ["calc/ops.py"], baseline, [CALC_TARGET], cfg)
     assert verdict.passed, verdict.reason
+
+
+@needs_bwrap
+@pytest.mark.timeout(120)  # without the kill, waiting for the result would last the suite's 600 s
+def test_ctrl_c_while_waiting_for_the_suite_kills_it(tmp_path):
+    import signal
+
+    root = make_calc_repo(tmp_path, FOREVER)
+    ahead = SuiteAhead(root, config(sandbox="bwrap"), [])
+    ahead.start()
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 3)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            ahead.result()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert ahead._future is not None and ahead._future.done()  # the run was killed, its thread is gone

@@ -75,6 +75,9 @@ class SuiteAhead:
         assert self._future is not None and self._pool is not None
         try:
             return self._future.result()
+        except BaseException:  # Ctrl-C while waiting: kill the run, or shutdown() waits for its end
+            self.cancel()
+            raise
         finally:
             self._pool.shutdown(wait=True)
 
