@@ -28,8 +28,9 @@ def test_the_shim_runs_the_real_command_and_logs_it(tmp_path):
     log = tmp_path / "procs.log"
     shim = _shim(tmp_path, "py-shim", [sys.executable, "-c", "import sys; sys.exit(int(sys.argv[1]))"], log)
     assert subprocess.run([str(shim), "3"]).returncode == 3
-    kind, start, end = log.read_text().split()
+    kind, start, end, who, sub = log.read_text().split()
     assert kind == "py-shim" and int(end) >= int(start)
+    assert who == "escalate" and sub == "3"  # started by escalate, not by a tool; its first argument
 
 
 def test_ratio_interval_and_section():
@@ -37,6 +38,6 @@ def test_ratio_interval_and_section():
     assert 1.7 < lo <= hi < 2.3
     row = {"case": "c", "by_hand_median_s": 1.0, "escalate_median_s": 1.2, "ratio": 1.2,
            "ratio_ci95": [1.1, 1.3], "pytest_runs": 3, "pytest_s": 0.9, "ruff_runs": 2, "git_calls": 30,
-           "git_s": 0.2, "escalate_own_s": 0.4}  # fmt: skip
+           "git_s": 0.2, "escalate_own_s": 0.4, "escalate_own_ci95": [0.3, 0.5]}  # fmt: skip
     text = "\n".join(sidebyside_section({"rows": [row], "repeat": 3, "goal": 1.25}))
-    assert "| c | 1.00 | 1.20 | 1.20 [1.10, 1.30] | 3 (0.90) | 2 | 30 (0.20) | 0.40 |" in text
+    assert "| c | 1.00 | 1.20 | 1.20 [1.10, 1.30] | 3 (0.90) | 2 | 30 (0.20) | 0.40 [0.30, 0.50] |" in text
