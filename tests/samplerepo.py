@@ -17,6 +17,8 @@ RUFF_COMMAND = [sys.executable, "-m", "ruff", "check"]
 # The helper roles off: a test whose scripted replies all belong to the implementer.
 ROLES_OFF = {role: {"enabled": False} for role in ("explorer", "planner", "reviewer", "committer")}
 
+# The sample turns off anyio's pytest plugin (installed with the SDK, loaded by every inner pytest
+# run): it halves each run's start (0.36 s -> 0.19 s) and the samples have no async tests.
 SAMPLE_PYPROJECT = """\
 [project]
 name = "sample"
@@ -25,6 +27,7 @@ version = "0.0.1"
 [tool.pytest.ini_options]
 testpaths = ["tests"]
 pythonpath = ["."]
+addopts = "-p no:anyio"
 
 [tool.ruff]
 line-length = 110
