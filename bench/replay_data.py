@@ -66,11 +66,17 @@ def instances(rows: list[dict[str, str]], ladder: Ladder) -> list[Instance]:
     return out
 
 
+VENDORED_TABLE = Path(__file__).resolve().parent / "data" / DEFAULT_TABLE.name
+
+
 def find_table() -> Path:
-    """The shared table beside the checkout (../shared/data), also from a worktree one level deeper."""
+    """The shared table beside the checkout (../shared/data, also from a worktree one level deeper),
+    else the copy kept in bench/data/ so that a clone alone can replay and test."""
     here = Path(__file__).resolve().parents[1]
     for base in (here.parent, here.parent.parent):
         path = base / "shared" / "data" / DEFAULT_TABLE.name
         if path.exists():
             return path
-    raise SystemExit(f"no {DEFAULT_TABLE.name} in ../shared/data/; pass --table PATH")
+    if VENDORED_TABLE.exists():
+        return VENDORED_TABLE
+    raise SystemExit(f"no {DEFAULT_TABLE.name} in ../shared/data/ or bench/data/; pass --table PATH")

@@ -66,3 +66,15 @@ def test_bootstrap_ci_brackets_the_point():
     assert stats["per_resolved"] == pytest.approx(10 / 3)
     lo, hi = stats["per_resolved_ci"]
     assert lo <= stats["per_resolved"] <= hi and stats["resolve_rate"] == 0.75
+
+
+def test_the_table_kept_in_bench_data_is_the_shared_one():
+    """A clone alone replays: bench/data holds the table, the bytes of ../shared/data's when there."""
+    from bench.replay_data import DEFAULT_TABLE, VENDORED_TABLE, load_rows
+
+    assert len(load_rows(VENDORED_TABLE)) == 291
+    bases = (VENDORED_TABLE.parents[2], VENDORED_TABLE.parents[3])
+    shared = [b / "shared" / "data" / DEFAULT_TABLE.name for b in bases]
+    for path in shared:
+        if path.exists():
+            assert path.read_bytes() == VENDORED_TABLE.read_bytes()
