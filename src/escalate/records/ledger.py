@@ -14,7 +14,9 @@ learning step, ``escalate stats``) call :meth:`Ledger.tier_visits` and
 from __future__ import annotations
 
 import json
+import random
 import sqlite3
+import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, is_dataclass
@@ -51,6 +53,31 @@ _CALL_COLUMNS = (
     "cache_write_1h",
 )
 
+
+
+def _prepare(db: sqlite3.Connection) -> None:
+    """WAL mode and pending migrations, retried while another process sets up the same fresh file.
+
+    SQLite answers some lock upgrades with "database is locked" at once instead of calling the busy
+    handler (switching a new file to WAL; a reader that must write while another writes), so four
+    processes opening one fresh ledger together failed about one time in six. Each step is
+    idempotent (migrations check what is applied inside their own transaction)."""
+    db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    pause = 0.005
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA foreign_keys = ON")
+            apply_migrations(db)
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                raise
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            time.sleep(pause * (1 + random.random()))
+            pause = min(pause * 2, 0.2)
 
 class LedgerError(EscalateError):
     """The ledger file cannot be opened or read; the message names the file and the fix."""
@@ -125,10 +152,7 @@ class Ledger:
             ) from exc
         db.row_factory = sqlite3.Row
         try:
-            db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute("PRAGMA foreign_keys = ON")
-            apply_migrations(db)
+            _prepare(db)
         except sqlite3.DatabaseError as exc:
             db.close()
             raise LedgerError(
