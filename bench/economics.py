@@ -136,16 +136,22 @@ def arm_metrics(rows: list[dict], n_tasks: int) -> dict:
     }
 
 
+def _seed_rows_by_arm(results: list[dict], seed: int) -> dict[str, list[dict]]:
+    """One seed's result rows by arm, with the strict oracle's rows when every single tier ran."""
+    by_arm: dict[str, list[dict]] = {}
+    for r in results:
+        if r["seed"] == seed:
+            by_arm.setdefault(r["arm"], []).append(r)
+    if all(a in by_arm for a in SINGLE):
+        by_arm["oracle"] = strict_oracle_rows(by_arm)
+    return by_arm
+
+
 def summarize(results: list[dict], seeds: list[int], n_tasks: int) -> dict:
     """Per arm: per-seed metrics, their spread, PGR and the multiple of the oracle's $/resolved."""
     per_seed: dict[str, dict[int, dict]] = {}
     for seed in seeds:
-        by_arm: dict[str, list[dict]] = {}
-        for r in results:
-            if r["seed"] == seed:
-                by_arm.setdefault(r["arm"], []).append(r)
-        if all(a in by_arm for a in SINGLE):
-            by_arm["oracle"] = strict_oracle_rows(by_arm)
+        by_arm = _seed_rows_by_arm(results, seed)
         for arm, rows in by_arm.items():
             per_seed.setdefault(arm, {})[seed] = arm_metrics(rows, n_tasks)
     for seeds_m in per_seed.values():
@@ -166,12 +172,7 @@ def pooled(results: list[dict], seeds: list[int], call_records: dict[str, list[d
     """Over every seed: bootstrap CIs per arm (strict oracle included) and the cache-read shares."""
     arms: dict[str, list[dict]] = {}
     for seed in seeds:
-        by_arm: dict[str, list[dict]] = {}
-        for r in results:
-            if r["seed"] == seed:
-                by_arm.setdefault(r["arm"], []).append(r)
-        if all(a in by_arm for a in SINGLE):
-            by_arm["oracle"] = strict_oracle_rows(by_arm)
+        by_arm = _seed_rows_by_arm(results, seed)
         for arm, rows in by_arm.items():
             arms.setdefault(arm, []).extend(rows)
     stats = bootstrap(arms, len(seeds), reference="oracle" if "oracle" in arms else "")
