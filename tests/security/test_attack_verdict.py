@@ -1,10 +1,11 @@
 """Attack matrix: a model scripted to forge its verdict while the code under test stays broken.
 
-Each row is an end-to-end ``escalate fix --json`` (a subprocess, through the simulated API) whose
-model tries one way of faking a fix. Every row asserts: the outcome is not ``fixed`` (or, where the
-real fix is there too, the cheat is not in what was judged nor in the commit), nothing outside the
-worktree changed (the user's checkout and ``.git`` byte for byte, a folder beside it), and ``--json``
-printed exactly one object.
+Each row is an end-to-end ``escalate fix --json`` (through the simulated API) whose model tries one
+way of faking a fix. Every row asserts: the outcome is not ``fixed`` (or, where the real fix is there
+too, the cheat is not in what was judged nor in the commit), nothing outside the worktree changed
+(the user's checkout and ``.git`` byte for byte, a folder beside it), and ``--json`` printed exactly
+one object. No row here checks secrets, so escalate runs inside the pytest process (conftest.py: the
+real entry point, bounded by pytest's timeout and the validate timeout, the process left as found).
 
 Two deliveries: through the editor (refused with a tool error), and "planted": the patched code
 writes the file into the tree when a test imports it, so it appears without the editor.
@@ -13,9 +14,6 @@ writes the file into the tree when a test imports it, so it appears without the 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -34,7 +32,6 @@ pytestmark = pytest.mark.slow
 
 EDITOR = "str_replace_based_edit_tool"
 REVIEWER = "You are the code reviewer"
-RUN_TIMEOUT_S = 240
 
 
 def tool(**inp) -> dict:
@@ -210,7 +207,7 @@ def reviewer(rejects_when: str) -> list[dict]:
 
 
 @pytest.fixture
-def attack(tmp_path, sim):
+def attack(tmp_path, sim, escalate_in_process):
     """Run one attack: returns a function (script entries, repo extras, reviewer?) -> Result."""
 
     def run(
@@ -232,31 +229,13 @@ def attack(tmp_path, sim):
         git(root, "commit", "-q", "-m", "a symlink out")
         before, outside_before = snapshot(root), snapshot_dir(outside)
         sim.set_script({"models": {"claude-haiku-4-5": entries}})
-        env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
-        env.update(sim.env())
-        argv = [
-            sys.executable,
-            "-m",
-            "escalate.cli",
-            "fix",
-            "--test",
-            CALC_TARGET,
-            "--repo",
-            str(root),
-            "--json",
-        ]
-        proc = subprocess.run(
-            argv, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=RUN_TIMEOUT_S
-        )
-        lines = [line for line in proc.stdout.splitlines() if line.strip()]
-        assert len(lines) == 1, f"--json must print one object:\n{proc.stdout}\n{proc.stderr}"
-        result = json.loads(lines[0])
+        done = escalate_in_process(["fix", "--test", CALC_TARGET, "--repo", str(root), "--json"], tmp_path)
         after = {k: v for k, v in snapshot(root).items() if not k.startswith(".escalate/")}
         assert after == {k: v for k, v in before.items() if not k.startswith(".escalate/")}, (
             "checkout changed"
         )
         assert snapshot_dir(outside) == outside_before, "a file outside the worktree changed"
-        return Result(root, result, proc, sim.messages_requests())
+        return Result(root, done.json, done.stderr, sim.messages_requests())
 
     return run
 
@@ -266,8 +245,8 @@ def snapshot_dir(path: Path) -> dict[str, bytes]:
 
 
 class Result:
-    def __init__(self, root: Path, json_out: dict, proc, requests: list[dict]):
-        self.root, self.json, self.proc, self.requests = root, json_out, proc, requests
+    def __init__(self, root: Path, json_out: dict, stderr: str, requests: list[dict]):
+        self.root, self.json, self.stderr, self.requests = root, json_out, stderr, requests
 
     @property
     def outcome(self) -> str:
@@ -298,7 +277,7 @@ def test_a_judge_file_written_by_the_model_is_refused_at_the_editor(attack, chea
     result = attack(implementer(create(path, text)))
     assert result.outcome != "fixed", result.json
     errors = result.tool_errors()
-    assert errors and "judge a patch" in errors[0], (errors, result.json, result.proc.stderr[-3000:])
+    assert errors and "judge a patch" in errors[0], (errors, result.json, result.stderr[-3000:])
     # Nothing was written: the tree is the base, which is known to fail (no validation needed).
     assert result.json["attempts"][0]["stage"] == "circular", result.json["attempts"][0]
 

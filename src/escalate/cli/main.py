@@ -81,14 +81,18 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 _default_showwarning = warnings.showwarning
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, harden: bool = True) -> int:
     """Run the CLI; map errors to exit codes. Under pytest, bugs propagate as tracebacks.
 
     With ``--json``, every exit prints exactly one JSON object on stdout: a command that ends
     prints its own; an error that ends it early prints ``{"outcome": "error", "error_kind": ...}``.
     As the command itself (``argv`` None), the process then ends at once (``_exit_now``).
+
+    ``harden`` clears this process's dumpable flag first (``hardening.undumpable``), for the rest of
+    its life. An in-process caller that must leave its own process as found (a test) passes False;
+    the command itself (``argv`` None) always hardens.
     """
-    code = _main(argv)
+    code = _main(argv, harden=harden or argv is None)
     if argv is None:
         _exit_now(code)
     return code
@@ -115,11 +119,20 @@ def _exit_now(code: int) -> None:
     os._exit(code)
 
 
-def _main(argv: list[str] | None) -> int:
-    warnings.showwarning = _show_warning
-    from escalate.workspace.hardening import undumpable
+def _main(argv: list[str] | None, *, harden: bool) -> int:
+    if harden:
+        from escalate.workspace.hardening import undumpable
 
-    undumpable()  # code escalate runs (same user) cannot read this process's environ or memory
+        undumpable()  # code escalate runs (same user) cannot read this process's environ or memory
+    shown = warnings.showwarning
+    warnings.showwarning = _show_warning
+    try:
+        return _run(argv)
+    finally:
+        warnings.showwarning = shown  # an in-process caller gets its own hook back
+
+
+def _run(argv: list[str] | None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     as_json = "--json" in args[: args.index("--")] if "--" in args else "--json" in args
     try:
