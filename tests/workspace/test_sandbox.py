@@ -156,5 +156,5 @@ def test_groups_left_by_killed_runs_are_swept():
     stale = [p / f"escalate-{int(dead.stdout)}-1" for p in parents]
     for d in stale:
         d.mkdir()
-    tree_limits(64, 8, 1).close()
+    tree_limits(65, 8, 1).close()  # limits no group of this process has: a new group is made, and sweeps
     assert not any(d.exists() for d in stale)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from escalate.workspace.sandbox import Isolation, bwrap_argv, sandbox_env, tree_bytes
-from escalate.workspace.treelimits import TreeLimits, tree_limits
+from escalate.workspace.treelimits import TreeLimits, can_admit, tree_limits
 
 # Variable names containing one of these (any case) never reach a validation subprocess.
 SECRET_MARKERS = ("TOKEN", "KEY", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL")
@@ -34,6 +34,13 @@ REAP_TIMEOUT_S = 5.0
 CHUNK = 1 << 16
 # Output kept per stream when no Isolation says otherwise (head and tail, half each).
 DEFAULT_OUTPUT_LIMIT = 8 << 20
+# A capped command's first process: wait on stdin for escalate to put it in its cgroup and set its
+# rlimits (``TreeLimits.admit``), then become the command with stdin from /dev/null. Anything but
+# "go" (escalate died or could not cap it: the pipe closes) ends it before the command runs. This
+# lets Popen vfork + exec; a ``preexec_fn`` forks escalate's whole process and runs Python in the
+# child, which cost more than the caps themselves (docs/security.md, "What the sandbox costs").
+GATE = 'IFS= read -r go && [ "$go" = go ] || exit 126; exec "$@" </dev/null'
+GATE_FAILED = 126
 
 
 def safe_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -181,8 +188,8 @@ def run_command(
     limits: TreeLimits | None = None
     output_limit = DEFAULT_OUTPUT_LIMIT
     launch = argv
-    if isolation is not None and isolation.sandboxed and not _findable(argv[0], cwd, clean_env):
-        # bwrap would say so with its own exit code 1; a missing tool reads the same everywhere.
+    if isolation is not None and not _findable(argv[0], cwd, clean_env):
+        # bwrap (or the gate's shell) would say so its own way; a missing tool reads the same everywhere.
         why = f"[Errno 2] No such file or directory: {argv[0]!r}\n"
         return CommandResult(argv, 127, "", why, time.monotonic() - start, timeout_s, str(cwd))
     if isolation is not None:
@@ -217,22 +224,27 @@ def _findable(exe: str, cwd: Path, env: Mapping[str, str]) -> bool:
 def _run(
     argv, launch, cwd, env, timeout_s, limits, memory_limit_mb, output_limit, start, on_start=None
 ) -> CommandResult:
+    gated = limits is not None and can_admit()
     try:
         proc = subprocess.Popen(
-            launch,
+            ["/bin/sh", "-c", GATE, "escalate-gate", *launch] if gated else launch,
             cwd=cwd,
             env=env,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE if gated else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,  # own process group: killpg reaches grandchildren too
-            preexec_fn=_prepare(limits, memory_limit_mb),
+            preexec_fn=None if gated else _prepare(limits, memory_limit_mb),
         )
     except (FileNotFoundError, PermissionError) as exc:
         return CommandResult(argv, 127, "", f"{exc}\n", time.monotonic() - start, timeout_s, str(cwd))
     except (BlockingIOError, subprocess.SubprocessError) as exc:  # no process slot left (a fork bomb)
         why = f"could not start the command: {exc}\n"
         return CommandResult(argv, 126, "", why, time.monotonic() - start, timeout_s, str(cwd))
+    if gated and not _admit(proc, limits):
+        _end(proc, limits)
+        why = "could not start the command: its memory and process caps could not be set\n"
+        return CommandResult(argv, GATE_FAILED, "", why, time.monotonic() - start, timeout_s, str(cwd))
     if on_start is not None:
         on_start(lambda: _kill(proc, limits))
     out = _CappedStream(proc.stdout, output_limit)
@@ -266,6 +278,21 @@ def _run(
     if limits is not None and limits.memory_hit():
         stderr += f"(the process tree hit its memory limit: {limits.kind})\n"
     return CommandResult(argv, code, out.text(), stderr, time.monotonic() - start, timeout_s, str(cwd))
+
+
+def _admit(proc: subprocess.Popen, limits: TreeLimits) -> bool:
+    """Cap the gated process, then let it become the command; False (and it never runs) if that fails."""
+    try:
+        limits.admit(proc.pid)
+        proc.stdin.write(b"go\n")
+        return True
+    except OSError:
+        return False
+    finally:
+        try:
+            proc.stdin.close()  # EOF without "go" ends the gate
+        except OSError:
+            pass
 
 
 def _kill(proc: subprocess.Popen, limits: TreeLimits | None) -> None:

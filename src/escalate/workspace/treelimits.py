@@ -5,13 +5,23 @@ bomb stops at ``pids.max`` and no process outside the group is affected): cgroup
 has the memory and pids controllers, else the v1 memory and pids hierarchies, when escalate may
 create groups in them. Where neither can be had, each process gets RLIMIT_AS, RLIMIT_NPROC
 (which the kernel does not apply to root) and RLIMIT_FSIZE. RLIMIT_FSIZE is set in every case.
+
+A command enters its caps through ``admit(pid)``, from escalate's side, while the command waits at
+a gate (``escalate.workspace.process``): that lets the command start with vfork + exec instead of
+forking escalate's whole Python process to run a ``preexec_fn`` (the fork cost more than the rest of
+the caps together). Groups are made once per escalate process and reused by one command at a time
+(``tree_limits`` takes one from a pool, ``close`` empties it and gives it back): making and removing
+a memory cgroup per command costs kernel work every time, a group emptied of processes holds
+nothing of the last command but reclaimable cache.
 """
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 from typing import Protocol
@@ -27,6 +37,8 @@ class TreeLimits(Protocol):
 
     def enter(self) -> None: ...
 
+    def admit(self, pid: int) -> None: ...
+
     def kill(self) -> None: ...
 
     def memory_hit(self) -> bool: ...
@@ -34,17 +46,30 @@ class TreeLimits(Protocol):
     def close(self) -> None: ...
 
 
-def _rlimits(memory_mb: int | None, nproc: int | None, fsize_mb: int | None) -> None:
+def can_admit() -> bool:
+    """Whether caps can be put on a started process from outside (``prlimit``: Linux)."""
     import resource
 
+    return hasattr(resource, "prlimit")
+
+
+def _rlimits(memory_mb: int | None, nproc: int | None, fsize_mb: int | None, pid: int | None = None) -> None:
+    """Set the per-process limits on this process, or (pid) on a started one."""
+    import resource
+
+    def put(which: int, value: int) -> None:
+        if pid is None:
+            resource.setrlimit(which, (value, value))
+        else:
+            resource.prlimit(pid, which, (value, value))
+
     if memory_mb is not None:
-        resource.setrlimit(resource.RLIMIT_AS, (memory_mb << 20, memory_mb << 20))
+        put(resource.RLIMIT_AS, memory_mb << 20)
     if nproc is not None:
         soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
-        cap = nproc if hard == resource.RLIM_INFINITY else min(nproc, hard)
-        resource.setrlimit(resource.RLIMIT_NPROC, (cap, cap))
+        put(resource.RLIMIT_NPROC, nproc if hard == resource.RLIM_INFINITY else min(nproc, hard))
     if fsize_mb is not None:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize_mb << 20, fsize_mb << 20))
+        put(resource.RLIMIT_FSIZE, fsize_mb << 20)
 
 
 class RlimitCaps:
@@ -57,6 +82,9 @@ class RlimitCaps:
 
     def enter(self) -> None:
         _rlimits(self.memory_mb, self.max_processes, self.fsize_mb)
+
+    def admit(self, pid: int) -> None:
+        _rlimits(self.memory_mb, self.max_processes, self.fsize_mb, pid)
 
     def kill(self) -> None:
         pass  # the pid namespace (or the process group) ends the tree
@@ -79,16 +107,26 @@ def _backoff(total_s: float = 2.0):
 
 
 class CgroupCaps:
-    """A fresh cgroup (v2, or v1 memory + pids) holding the command and everything it starts."""
+    """A cgroup (v2, or v1 memory + pids) holding the command and everything it starts.
+
+    With a ``pool`` (``tree_limits`` sets it) ``close`` empties the group and hands it back for the
+    next command instead of removing it.
+    """
 
     def __init__(self, kind: str, dirs: list[Path], fsize_mb: int | None, memory_mb: int | None):
         self.kind, self.dirs, self.fsize_mb, self.memory_mb = kind, dirs, fsize_mb, memory_mb
+        self.pool: _Pool | None = None
+        self.pool_key: tuple[int | None, int] = (memory_mb, 0)
+        self.hits_before = self._memory_hits()  # a reused group's counters carry earlier commands' hits
 
     def enter(self) -> None:
+        self.admit(0)  # 0 = the writing process (the child, before exec)
+
+    def admit(self, pid: int) -> None:
         for d in self.dirs:
-            (d / "cgroup.procs").write_text("0")  # 0 = the writing process (the child, before exec)
+            (d / "cgroup.procs").write_text(str(pid))
         # Each process still gets the address-space cap: a single runaway fails fast and visibly.
-        _rlimits(self.memory_mb, None, self.fsize_mb)
+        _rlimits(self.memory_mb, None, self.fsize_mb, pid or None)
 
     def _pids(self) -> set[int]:
         pids: set[int] = set()
@@ -118,25 +156,34 @@ class CgroupCaps:
                     pass
             time.sleep(pause)
 
-    def memory_hit(self) -> bool:
+    def _memory_hits(self) -> tuple[int, ...]:
+        """The group's OOM kills and (v1) failed charges, each counter as it reads now."""
+        counts: list[int] = []
         for d in self.dirs:
             for name, key in (("memory.events", "oom_kill"), ("memory.oom_control", "oom_kill")):
                 try:
                     for line in (d / name).read_text().splitlines():
                         parts = line.split()
-                        if len(parts) == 2 and parts[0] == key and int(parts[1]) > 0:
-                            return True
+                        if len(parts) == 2 and parts[0] == key:
+                            counts.append(int(parts[1]))
                 except (OSError, ValueError):
-                    continue
+                    counts.append(0)
             try:
-                if int((d / "memory.failcnt").read_text()) > 0:
-                    return True
+                counts.append(int((d / "memory.failcnt").read_text()))
             except (OSError, ValueError):
-                pass
-        return False
+                counts.append(0)
+        return tuple(counts)
+
+    def memory_hit(self) -> bool:
+        return any(now > before for now, before in zip(self._memory_hits(), self.hits_before, strict=False))
 
     def close(self) -> None:
         self.kill()
+        if self.pool is not None and not self._pids() and self.pool.give_back(self):
+            return
+        self.remove()
+
+    def remove(self) -> None:
         for d in self.dirs:
             for pause in _backoff():
                 try:
@@ -172,17 +219,19 @@ def _mounts() -> list[tuple[str, str, set[str]]]:
     return out
 
 
-def _write_limits(d: Path, memory_mb: int | None, max_processes: int, v2: bool) -> None:
+def _write_limits(dirs: list[Path], memory_mb: int | None, max_processes: int, v2: bool) -> None:
+    """pids.max and the memory cap (v2: one group; v1: the pids group, then the memory group)."""
+    (dirs[0] / "pids.max").write_text(str(max_processes))
     if memory_mb is not None:
-        limit = str(memory_mb << 20)
+        d, limit = dirs[-1], str(memory_mb << 20)
         (d / ("memory.max" if v2 else "memory.limit_in_bytes")).write_text(limit)
         swap = d / ("memory.swap.max" if v2 else "memory.memsw.limit_in_bytes")
         if swap.exists():
             try:
                 swap.write_text("0" if v2 else limit)
             except OSError:
-                pass
-    (d / "pids.max").write_text(str(max_processes))
+                if not v2:
+                    raise
 
 
 def _make(parent: Path, name: str) -> Path:
@@ -227,7 +276,7 @@ def _cgroup2(name: str, memory_mb: int | None, max_processes: int) -> Path | Non
         except OSError:
             continue
         try:
-            _write_limits(d, memory_mb, max_processes, v2=True)
+            _write_limits([d], memory_mb, max_processes, v2=True)
             return d
         except OSError:
             d.rmdir()
@@ -243,14 +292,7 @@ def _cgroup1(name: str, memory_mb: int | None, max_processes: int) -> list[Path]
             if mount is None or own is None:
                 raise OSError(f"no v1 {controller} hierarchy")
             made.append(_make(mount / own.lstrip("/"), name))
-        pids_dir = made[0]
-        (pids_dir / "pids.max").write_text(str(max_processes))
-        if memory_mb is not None:
-            mem = made[1]
-            (mem / "memory.limit_in_bytes").write_text(str(memory_mb << 20))
-            memsw = mem / "memory.memsw.limit_in_bytes"
-            if memsw.exists():
-                memsw.write_text(str(memory_mb << 20))
+        _write_limits(made, memory_mb, max_processes, v2=False)
         return made
     except OSError:
         for d in made:
@@ -261,14 +303,78 @@ def _cgroup1(name: str, memory_mb: int | None, max_processes: int) -> list[Path]
         return None
 
 
+class _Pool:
+    """Empty groups of this process, by (memory_mb, max_processes), waiting for the next command."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.free: dict[tuple[int | None, int], list[CgroupCaps]] = {}
+        self.pid = os.getpid()
+        atexit.register(self.drain)
+
+    def take(self, memory_mb: int | None, max_processes: int, fsize_mb: int | None) -> CgroupCaps | None:
+        with self.lock:
+            free = self.free.get((memory_mb, max_processes))
+            caps = free.pop() if free else None
+        if caps is None:
+            return None
+        try:  # written again: a command running as root without the sandbox could have raised them
+            _write_limits(caps.dirs, memory_mb, max_processes, v2=caps.kind == "cgroup2")
+        except OSError:
+            caps.remove()
+            return None
+        caps.fsize_mb = fsize_mb
+        caps.hits_before = caps._memory_hits()
+        return caps
+
+    def keep(self, caps: CgroupCaps, memory_mb: int | None, max_processes: int) -> CgroupCaps:
+        caps.pool, caps.pool_key = self, (memory_mb, max_processes)
+        return caps
+
+    def give_back(self, caps: CgroupCaps) -> bool:
+        if os.getpid() != self.pid:  # a forked child: the groups are the parent's
+            return False
+        with self.lock:
+            self.free.setdefault(caps.pool_key, []).append(caps)
+        return True
+
+    def drain(self) -> None:
+        """Remove every free group (at exit; a killed escalate leaves them to the next one's sweep)."""
+        if os.getpid() != self.pid:
+            return
+        with self.lock:
+            groups = [c for free in self.free.values() for c in free]
+            self.free.clear()
+        for caps in groups:
+            caps.pool = None
+            caps.remove()
+
+
+_POOL: _Pool | None = None
+
+
+def _pool() -> _Pool:
+    global _POOL
+    if _POOL is None or _POOL.pid != os.getpid():
+        _POOL = _Pool()
+    return _POOL
+
+
 def tree_limits(memory_mb: int | None, max_processes: int, fsize_mb: int | None) -> TreeLimits:
-    """The strongest cap available: a v2 cgroup, v1 cgroups, else per-process rlimits."""
+    """The strongest cap available: a v2 cgroup, v1 cgroups, else per-process rlimits.
+
+    A group this process made earlier for the same limits and emptied since is reused.
+    """
     if os.environ.get("ESCALATE_NO_CGROUP") != "1":
+        pool = _pool()
+        reused = pool.take(memory_mb, max_processes, fsize_mb)
+        if reused is not None:
+            return reused
         name = f"escalate-{os.getpid()}-{next(_SEQ)}"
         v2 = _cgroup2(name, memory_mb, max_processes)
         if v2 is not None:
-            return CgroupCaps("cgroup2", [v2], fsize_mb, memory_mb)
+            return pool.keep(CgroupCaps("cgroup2", [v2], fsize_mb, memory_mb), memory_mb, max_processes)
         v1 = _cgroup1(name, memory_mb, max_processes)
         if v1 is not None:
-            return CgroupCaps("cgroup1", v1, fsize_mb, memory_mb)
+            return pool.keep(CgroupCaps("cgroup1", v1, fsize_mb, memory_mb), memory_mb, max_processes)
     return RlimitCaps(memory_mb, max_processes, fsize_mb)
