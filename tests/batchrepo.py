@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from samplerepo import CALC_FILES, CALC_FIX, make_repo
+from samplerepo import CALC_FILES, CALC_FIX, make_repo, tool
 
 LEGACY = (
     "import warnings\n"
@@ -65,5 +65,5 @@ def make_nightly_repo(tmp_path: Path, extra: dict[str, str] | None = None, *, na
 def tool_uses(edits: list[dict], text: str = "Fixed.") -> list[dict]:
     """Sim script content: a text block, then one str_replace_based_edit_tool call per edit."""
     blocks: list[dict] = [{"type": "text", "text": text}]
-    blocks += [{"type": "tool_use", "name": "str_replace_based_edit_tool", "input": e} for e in edits]
+    blocks += [tool(**e) for e in edits]
     return blocks

@@ -29,7 +29,6 @@ from escalate.llm.protocols import Completion, ProviderError, Stop
 from escalate.llm.providers.anthropic import build_params
 
 DEFAULT_TEXT = "I have no further changes to make."
-EDITOR = "str_replace_based_edit_tool"
 
 
 def tokens(text: str) -> int:

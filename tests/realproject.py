@@ -15,8 +15,6 @@ from samplerepo import PYTEST_COMMAND, git, make_repo
 
 from escalate.cli.main import main
 
-EDITOR = "str_replace_based_edit_tool"
-
 
 def config_yaml(timeout_s: float = 60, tiers: list[dict] | None = None, **validate) -> str:
     lines = [
@@ -42,11 +40,6 @@ def project(
 ) -> Path:
     """A committed repo holding files and an .escalate.yml (this session's pytest and ruff)."""
     return make_repo(tmp_path, {".escalate.yml": config_yaml(timeout_s, tiers, **validate), **files})
-
-
-def edit(path: str, old: str, new: str) -> dict:
-    return {"type": "tool_use", "name": EDITOR,
-            "input": {"command": "str_replace", "path": path, "old_str": old, "new_str": new}}  # fmt: skip
 
 
 def script(*attempts: list[dict], model: str = "claude-haiku-4-5") -> dict:

@@ -76,6 +76,26 @@ CALC_FIX = {
 }
 CALC_TARGET = "tests/test_ops.py::test_add"
 
+# What a scripted model sends: text editor tool_use blocks.
+EDITOR = "str_replace_based_edit_tool"
+EDITOR_TOOL = {"type": "text_editor_20250728", "name": EDITOR}  # as a request declares it
+
+
+def tool(command: str, **args) -> dict:
+    """A text editor call, as the model sends it: ``tool("view", path="calc/ops.py")``."""
+    return {"type": "tool_use", "name": EDITOR, "input": {"command": command, **args}}
+
+
+def edit(old_str: str, new_str: str, path: str = "calc/ops.py") -> dict:
+    """A ``str_replace`` call: ``edit(old, new)`` in calc/ops.py, ``edit(**CALC_FIX)``."""
+    return tool("str_replace", path=path, old_str=old_str, new_str=new_str)
+
+
+FIX = edit(**CALC_FIX)
+# Two wrong fixes in a row: add() multiplies, then (on top of that) subtracts the other way.
+WRONG_1 = edit("def add(a, b):\n    return a - b", "def add(a, b):\n    return a * b")
+WRONG_2 = edit("def add(a, b):\n    return a * b", "def add(a, b):\n    return b - a")
+
 
 def git(cwd: Path, *args: str) -> str:
     """Run git in cwd and return stdout; raises with stderr on failure."""

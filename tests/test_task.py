@@ -8,15 +8,6 @@ from escalate.errors import EscalateError
 from escalate.task import Frame, Task, TaskError, stable_slug, traceback_frames
 from escalate.workspace.worktree import safe_slug
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _lean_sample_runs():
-    """The sample projects need no pytest plugins; not loading ours (xdist, timeout) halves each run."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
-        yield
-
-
 # -- tasks ---------------------------------------------------------------------------------
 
 

@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 import pytest
+from samplerepo import tool as use
 
 from escalate.agent.editor import Editor
 from escalate.agent.session import Session
@@ -11,12 +12,7 @@ from escalate.llm.client import MeteredClient
 from escalate.llm.pricing import Budget, PriceTable
 from escalate.records.types import TierPlan
 
-EDITOR = "str_replace_based_edit_tool"
 CATALOG = Catalog.static()
-
-
-def use(command: str, **args) -> dict:
-    return {"type": "tool_use", "name": EDITOR, "input": {"command": command, **args}}
 
 
 def make_session(sim, tmp_path, model="claude-haiku-4-5", max_turns=5, thinking=None, max_tokens=4096):

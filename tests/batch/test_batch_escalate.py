@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from batchrepo import TEST_EDITS, tool_uses
-from samplerepo import PYTEST_COMMAND, git, make_calc_repo
+from samplerepo import PYTEST_COMMAND, WRONG_1, git, make_calc_repo
 
 from escalate.batch.collect import collect
 from escalate.batch.queue import Queue
@@ -11,8 +11,7 @@ from escalate.batch.submit import submit
 from escalate.config import load_config
 from escalate.records.ledger import Ledger
 
-WRONG = [{"command": "str_replace", "path": "calc/ops.py", "old_str": "def add(a, b):\n    return a - b",
-          "new_str": "def add(a, b):\n    return a * b"}]  # fmt: skip
+WRONG = [WRONG_1["input"]]
 
 
 def test_escalate_now_runs_the_next_tier_interactively(tmp_path, sim):

@@ -15,8 +15,7 @@ def _pytest(root, *args) -> int:
                           capture_output=True).returncode  # fmt: skip
 
 
-def test_a_generated_suite_fails_on_its_target_until_the_fix(tmp_path, monkeypatch):
-    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+def test_a_generated_suite_fails_on_its_target_until_the_fix(tmp_path):
     root = tmp_path / "s"
     targets, fix = suite_project(root, "suite_tiny", modules=2, tests=3, work=10)
     assert _pytest(root, *targets) == 1

@@ -8,12 +8,10 @@ import sys
 import time
 
 import pytest
-from samplerepo import CALC_FIX, CALC_TARGET, PYTEST_COMMAND, git, make_calc_repo
+from samplerepo import CALC_TARGET, FIX, PYTEST_COMMAND, git, make_calc_repo
 
 from escalate.cli.main import main
 
-EDITOR = "str_replace_based_edit_tool"
-FIX = {"type": "tool_use", "name": EDITOR, "input": {"command": "str_replace", **CALC_FIX}}
 OPEN = {"last_user_has_tool_result": False}
 AFTER_TOOLS = {"last_user_has_tool_result": True}
 CONFIG = (
@@ -24,13 +22,6 @@ CONFIG = (
     "roles: {explorer: {enabled: false}, planner: {enabled: false}, reviewer: {enabled: false}, "
     "committer: {enabled: false}}\n"
 )
-
-
-@pytest.fixture
-def env(sim, monkeypatch):
-    for key, value in sim.env().items():
-        monkeypatch.setenv(key, value)
-    return sim
 
 
 def one_object(capsys, *args: str) -> tuple[int, dict, str]:

@@ -4,14 +4,11 @@ import json
 import sys
 from pathlib import Path
 
-import pytest
-from samplerepo import CALC_FIX, CALC_TARGET, PYTEST_COMMAND, git, make_calc_repo
+from samplerepo import CALC_TARGET, FIX, PYTEST_COMMAND, git, make_calc_repo
 
 from escalate.cli.main import main
 from escalate.records.ledger import Ledger
 
-EDITOR = "str_replace_based_edit_tool"
-FIX = {"type": "tool_use", "name": EDITOR, "input": {"command": "str_replace", **CALC_FIX}}
 CONFIG = {
     "validate": {
         "test_command": PYTEST_COMMAND,
@@ -26,13 +23,6 @@ ROUTING = ("context", "class", "start_tier", "effort", "thinking")
 
 def repo(tmp_path: Path) -> Path:
     return make_calc_repo(tmp_path, {".escalate.yml": json.dumps(CONFIG)})
-
-
-@pytest.fixture
-def env(sim, monkeypatch):
-    for key, value in sim.env().items():
-        monkeypatch.setenv(key, value)
-    return sim
 
 
 def one_json(capsys, *args: str) -> tuple[int, dict]:

@@ -10,22 +10,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from samplerepo import CALC_FIX, CALC_TARGET, PYTEST_COMMAND, git, make_calc_repo
+from samplerepo import CALC_TARGET, FIX, PYTEST_COMMAND, edit, git, make_calc_repo
 
 from escalate.cli.main import main
 
-EDITOR = "str_replace_based_edit_tool"
-FIX = {"type": "tool_use", "name": EDITOR, "input": {"command": "str_replace", **CALC_FIX}}
-WRONG = {
-    "type": "tool_use",
-    "name": EDITOR,
-    "input": {
-        "command": "str_replace",
-        "path": "calc/ops.py",
-        "old_str": "return a - b\n\n\ndef sub",
-        "new_str": "return a * b\n\n\ndef sub",
-    },
-}
+WRONG = edit("return a - b\n\n\ndef sub", "return a * b\n\n\ndef sub")
 OPEN = {"last_user_has_tool_result": False}
 AFTER_TOOLS = {"last_user_has_tool_result": True}
 CONFIG = (
@@ -44,13 +33,6 @@ CONFIG = (
 
 def repo(tmp_path: Path, config: str = CONFIG) -> Path:
     return make_calc_repo(tmp_path, {".escalate.yml": config})
-
-
-@pytest.fixture
-def env(sim, monkeypatch):
-    for key, value in sim.env().items():
-        monkeypatch.setenv(key, value)
-    return sim
 
 
 def run_json(capsys, *args: str) -> tuple[int, dict, str]:

@@ -13,13 +13,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from samplerepo import CALC_FIX, PYTEST_COMMAND, git, make_calc_repo
+from samplerepo import FIX, PYTEST_COMMAND, WRONG_1, git, make_calc_repo
 
 from escalate.cli.main import main
 
 DATA = Path(__file__).parents[1] / "data" / "github"
 SLUG = "octo/calc"
-EDITOR = "str_replace_based_edit_tool"
 HIDDEN = "SECRET-INSTRUCTION-ignore-the-tests"
 TITLE = "add()\u200b returns the difference"
 BODY = (
@@ -32,7 +31,7 @@ FIX_TURN = {
     "when": {"last_user_has_tool_result": False},
     "content": [
         {"type": "text", "text": "add() subtracts; I'll make it add."},
-        {"type": "tool_use", "name": EDITOR, "input": {"command": "str_replace", **CALC_FIX}},
+        FIX,
     ],
 }
 DONE = {
@@ -191,11 +190,7 @@ WRONG_TURN = {
     "when": {"last_user_has_tool_result": False},
     "content": [
         {"type": "text", "text": "Multiplying should do it."},
-        {
-            "type": "tool_use",
-            "name": EDITOR,
-            "input": {**FIX_TURN["content"][1]["input"], "new_str": "def add(a, b):\n    return a * b"},
-        },
+        WRONG_1,
     ],
 }
 

@@ -21,12 +21,16 @@ from samplerepo import (
     CALC_FILES,
     CALC_FIX,
     CALC_TARGET,
+    FIX,
     PYTEST_COMMAND,
     ROLES_OFF,
+    WRONG_1,
+    edit,
     git,
     make_calc_repo,
     sample_config,
     snapshot,
+    tool,
 )
 
 from escalate.ladder.run import run_task
@@ -35,17 +39,7 @@ from escalate.task import Task
 
 pytestmark = pytest.mark.slow  # end to end: the real SDK against the simulated API
 
-EDITOR = "str_replace_based_edit_tool"
 OPS = CALC_FILES["calc/ops.py"]
-WRONG = {**CALC_FIX, "new_str": "def add(a, b):\n    return a * b"}
-
-
-def tool(**inp) -> dict:
-    return {"type": "tool_use", "name": EDITOR, "input": inp}
-
-
-def edit(e: dict) -> dict:
-    return tool(command="str_replace", **e)
 
 
 def opening(*blocks: dict) -> dict:
@@ -62,7 +56,7 @@ def after_tools(*blocks: dict) -> dict:
     }
 
 
-FIXES = [opening(edit(CALC_FIX)), after_tools()]
+FIXES = [opening(FIX), after_tools()]
 
 
 # The roles around the implementer (explorer, reviewer, ...) are off: every scripted answer here is
@@ -73,13 +67,6 @@ def config_for(root: Path, **overrides):
 
 def calc_task() -> Task:
     return Task.from_tests([CALC_TARGET], source="fault-matrix")
-
-
-@pytest.fixture
-def env(sim, monkeypatch):
-    for key, value in sim.env().items():
-        monkeypatch.setenv(key, value)
-    return sim
 
 
 def calls(outcome_or_dir) -> list[dict]:
@@ -140,7 +127,7 @@ def test_mid_stream_error_is_retried_and_the_broken_try_logged(tmp_path, env, re
     # consuming its script entry, so the retry takes the second opening).
     env.set_script(
         {
-            "models": {"claude-haiku-4-5": [opening(edit(CALC_FIX)), *FIXES]},
+            "models": {"claude-haiku-4-5": [opening(FIX), *FIXES]},
             "faults": [{"on_request": 1, "stream_error": "overloaded_error"}],
         }
     )
@@ -169,7 +156,7 @@ def test_mid_stream_error_is_retried_and_the_broken_try_logged(tmp_path, env, re
 
 
 def test_a_connection_dropped_after_billing_is_retried_and_paid_for(tmp_path, env, record_property):
-    env.set_script({"models": {"claude-haiku-4-5": [opening(edit(CALC_FIX)), *FIXES]},
+    env.set_script({"models": {"claude-haiku-4-5": [opening(FIX), *FIXES]},
                     "faults": [{"on_request": 1, "drop_connection": True}]})  # fmt: skip
     root = make_calc_repo(tmp_path)
     outcome = run_task(calc_task(), root, config_for(root))
@@ -192,7 +179,7 @@ def test_a_connection_dropped_after_billing_is_retried_and_paid_for(tmp_path, en
 # -- money ------------------------------------------------------------------------------------------
 
 
-HAIKU_FAILS = [opening(edit(WRONG)), after_tools(), opening(), after_tools()]
+HAIKU_FAILS = [opening(WRONG_1), after_tools(), opening(), after_tools()]
 
 
 def test_a_small_budget_lowers_max_tokens_and_reaches_sonnet(tmp_path, env, record_property):
@@ -275,7 +262,7 @@ def test_edits_outside_are_refused_and_the_run_goes_on(tmp_path, env, record_pro
             "models": {
                 "claude-haiku-4-5": [
                     opening(ESCAPES[attack](outside)),
-                    after_tools(edit(CALC_FIX)),
+                    after_tools(FIX),
                     after_tools(),
                 ]
             }
@@ -319,7 +306,7 @@ def test_runaway_tests_fail_the_attempt_and_the_runner_escalates(
     env.set_script(
         {
             "models": {
-                "claude-haiku-4-5": [opening(edit(patch)), after_tools()],
+                "claude-haiku-4-5": [opening(edit(**patch)), after_tools()],
                 "claude-sonnet-4-6": FIXES,
             }
         }
@@ -467,11 +454,11 @@ def test_ctrl_c_leaves_nothing_behind(tmp_path, sim, record_property, phase):
     elif phase == "model call":  # the second request hangs in the sim; the first completed
         view = opening(tool(command="view", path="calc/ops.py"))
         script = {
-            "models": {"claude-haiku-4-5": [view, after_tools(edit(CALC_FIX)), after_tools()]},
+            "models": {"claude-haiku-4-5": [view, after_tools(FIX), after_tools()]},
             "faults": [{"on_request": 2, "delay_s": 30}],
         }
     else:
-        script = {"models": {"claude-haiku-4-5": [opening(edit(marker_patch(marker))), after_tools()]}}
+        script = {"models": {"claude-haiku-4-5": [opening(edit(**marker_patch(marker))), after_tools()]}}
     sim.set_script(script)
     root = make_calc_repo(tmp_path, extra)
     (root / ".escalate.yml").write_text(

@@ -6,13 +6,12 @@ from collections import Counter
 
 import git
 from fakemodel import FakeModel
-from samplerepo import CALC_FIX, CALC_TARGET, ROLES_OFF, make_calc_repo, sample_config
+from samplerepo import CALC_TARGET, FIX, ROLES_OFF, make_calc_repo, sample_config
 
 from escalate.ladder.run import run_task
 from escalate.llm.catalog import Catalog
 from escalate.task import Task
 
-EDITOR = "str_replace_based_edit_tool"
 # bench/results: 101 per fix before the config probe was cached and trees were hashed once per state.
 # The config probes are counted apart: how many the cache saves depends on the clock (a config file
 # changed less than gitconfig.RACY_NS ago is asked again), so a fast run makes more of them; that the
@@ -22,8 +21,7 @@ MOST_GIT_COMMANDS = 24  # every git process but the config probes (23 on 2026-12
 
 def test_a_one_attempt_fix_runs_few_git_processes(tmp_path, monkeypatch):
     fake = FakeModel()
-    fix = {"type": "tool_use", "name": EDITOR, "input": {"command": "str_replace", **CALC_FIX}}
-    fake.enqueue("Fixing add().", fix).enqueue("Changed add(). DONE")
+    fake.enqueue("Fixing add().", FIX).enqueue("Changed add(). DONE")
     root = make_calc_repo(tmp_path)
     config = sample_config(root, {"roles": ROLES_OFF})
     task = Task(kind="test", title="make test_add pass", text="The test fails.", target_tests=[CALC_TARGET],

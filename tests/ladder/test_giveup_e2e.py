@@ -12,13 +12,6 @@ from escalate.records.ledger import Ledger
 from escalate.task import Task
 
 
-@pytest.fixture
-def env(sim, monkeypatch):
-    for key, value in sim.env().items():
-        monkeypatch.setenv(key, value)
-    return sim
-
-
 def seed_sonnet_never_rescues(root: Path) -> None:
     """Twelve past tasks of this repository: haiku failed each, sonnet ($0.50 a visit) never rescued one."""
     with Ledger.open(root / ".escalate/ledger.db") as ledger:

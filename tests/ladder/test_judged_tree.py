@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from fakemodel import FakeModel
-from samplerepo import CALC_FIX, CALC_TARGET, ROLES_OFF, git, make_calc_repo, sample_config
+from samplerepo import CALC_TARGET, FIX, ROLES_OFF, git, make_calc_repo, sample_config
 
 from escalate.ladder.run import run_task
 from escalate.llm.catalog import Catalog
 from escalate.task import Task
 
-EDITOR = "str_replace_based_edit_tool"
 # A conftest at base (so the judge's own) that rewrites the model's fixed file whenever tests run:
 # unsandboxed, the tests run in the worktree itself.
 TAMPERING_CONFTEST = """\
@@ -26,8 +25,7 @@ def pytest_sessionfinish(session):
 
 def test_a_test_run_that_rewrites_the_model_file_does_not_reach_the_commit(tmp_path):
     fake = FakeModel()
-    fix = {"type": "tool_use", "name": EDITOR, "input": {"command": "str_replace", **CALC_FIX}}
-    fake.enqueue("Fixing add().", fix).enqueue("Changed add(). DONE")
+    fake.enqueue("Fixing add().", FIX).enqueue("Changed add(). DONE")
     root = make_calc_repo(tmp_path, {"conftest.py": TAMPERING_CONFTEST})
     config = sample_config(root, {"roles": ROLES_OFF}, {"validate": {"sandbox": "none"}})
     task = Task(kind="test", title="make test_add pass", text="The test fails.", target_tests=[CALC_TARGET],

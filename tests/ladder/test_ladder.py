@@ -12,13 +12,17 @@ from pathlib import Path
 from fakemodel import FakeModel
 from samplerepo import (
     CALC_FILES,
-    CALC_FIX,
     CALC_TARGET,
+    FIX,
     ROLES_OFF,
+    WRONG_1,
+    WRONG_2,
+    edit,
     git,
     make_calc_repo,
     sample_config,
     snapshot,
+    tool,
 )
 
 from escalate.ladder.run import run_task
@@ -26,21 +30,7 @@ from escalate.llm.catalog import Catalog
 from escalate.llm.pricing import PriceTable
 from escalate.task import Task
 
-EDITOR = "str_replace_based_edit_tool"
 HAIKU, SONNET = "claude-haiku-4-5", "claude-sonnet-4-6"
-
-
-def edit(old: str, new: str, path: str = "calc/ops.py") -> dict:
-    return {
-        "type": "tool_use",
-        "name": EDITOR,
-        "input": {"command": "str_replace", "path": path, "old_str": old, "new_str": new},
-    }
-
-
-FIX = {"type": "tool_use", "name": EDITOR, "input": {"command": "str_replace", **CALC_FIX}}
-WRONG_1 = edit("def add(a, b):\n    return a - b", "def add(a, b):\n    return a * b")
-WRONG_2 = edit("def add(a, b):\n    return a * b", "def add(a, b):\n    return b - a")
 DONE = "Changed add() in calc/ops.py. DONE"
 
 
@@ -155,16 +145,8 @@ def test_refused_paths_come_back_as_tool_errors(tmp_path):
     outside.write_text("keep me\n")
     attacks = [
         edit("keep me", "owned", path="../outside.txt"),
-        {
-            "type": "tool_use",
-            "name": EDITOR,
-            "input": {"command": "create", "path": ".git/hooks/pre-commit", "file_text": "#!/bin/sh\n"},
-        },
-        {
-            "type": "tool_use",
-            "name": EDITOR,
-            "input": {"command": "create", "path": ".escalate.yml", "file_text": "tiers: []\n"},
-        },
+        tool("create", path=".git/hooks/pre-commit", file_text="#!/bin/sh\n"),
+        tool("create", path=".escalate.yml", file_text="tiers: []\n"),
     ]
     fake = FakeModel().enqueue("Looking at add().", *attacks).enqueue(FIX).enqueue(DONE)
     root = make_calc_repo(tmp_path)

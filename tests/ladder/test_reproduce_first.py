@@ -5,13 +5,12 @@ issues judged without a test, and said so."""
 import json
 
 import pytest
-from samplerepo import ROLES_OFF, git, make_repo
+from samplerepo import ROLES_OFF, edit, git, make_repo, tool
 
 from escalate.cli.main import main
 
 pytestmark = pytest.mark.slow
 
-EDITOR = "str_replace_based_edit_tool"
 WRITER = "You write a test that reproduces a reported problem"
 IMPLEMENTER = "You are a careful software engineer"
 FILES = {
@@ -36,31 +35,23 @@ IMPORT_ERROR_TEST = (
 NAME_ERROR_TEST = "def test_mul_multiplies():\n    assert mul(2, 3) == 6\n"
 
 
-def fix_input(new: str) -> dict:
-    return {
-        "command": "str_replace",
-        "path": "calc/ops.py",
-        "old_str": '"""Multiply a and b."""\n    return a + b',
-        "new_str": f'"""Multiply a and b."""\n    return {new}',
-    }
+def turns(system: str, call: dict, done: str = "DONE") -> list[dict]:
+    """One attempt of the role whose system prompt holds ``system``: the tool call, then done."""
+    return [
+        {"when": {"system_contains": system, "last_user_has_tool_result": False}, "content": [call]},
+        {"when": {"system_contains": system, "last_user_has_tool_result": True}, "content": done},
+    ]
 
 
 def writer(source: str, *, name: str = "tests/test_mul.py") -> list[dict]:
-    """The test writer's two turns: create the test file, then say it is done."""
-    edit = {"command": "create", "path": name, "file_text": source}
-    create = {"type": "tool_use", "name": EDITOR, "input": edit}
-    return [
-        {"when": {"system_contains": WRITER, "last_user_has_tool_result": False}, "content": [create]},
-        {"when": {"system_contains": WRITER, "last_user_has_tool_result": True}, "content": "test_mul DONE"},
-    ]
+    """The test writer creates the test file, then says it is done."""
+    return turns(WRITER, tool("create", path=name, file_text=source), "test_mul DONE")
 
 
 def implementer(new: str) -> list[dict]:
-    edit = {"type": "tool_use", "name": EDITOR, "input": fix_input(new)}
-    return [
-        {"when": {"system_contains": IMPLEMENTER, "last_user_has_tool_result": False}, "content": [edit]},
-        {"when": {"system_contains": IMPLEMENTER, "last_user_has_tool_result": True}, "content": "DONE"},
-    ]
+    """The implementer makes mul() return ``new``."""
+    old = '"""Multiply a and b."""\n    return '
+    return turns(IMPLEMENTER, edit(old + "a + b", old + new))
 
 
 def config(test_writer_tier: str = "sonnet") -> str:
@@ -70,13 +61,6 @@ def config(test_writer_tier: str = "sonnet") -> str:
             "roles": {**ROLES_OFF, "test_writer": {"tier": test_writer_tier}},
         }
     )
-
-
-@pytest.fixture
-def env(sim, monkeypatch):
-    for key, value in sim.env().items():
-        monkeypatch.setenv(key, value)
-    return sim
 
 
 def run(capsys, root, *args: str) -> tuple[int, dict, str]:
@@ -157,17 +141,8 @@ def test_a_reproduction_that_breaks_itself_is_rejected_and_the_send_back_can_men
 
 
 def test_a_documentation_issue_is_judged_without_a_test_and_says_so(tmp_path, env, capsys):
-    doc_fix = {
-        "command": "str_replace",
-        "path": "calc/ops.py",
-        "old_str": '"""Add a and b."""',
-        "new_str": '"""Add a and b, and return the sum."""',
-    }
-    edit = {"type": "tool_use", "name": EDITOR, "input": doc_fix}
-    env.set_script({"models": {"*": [
-        {"when": {"system_contains": IMPLEMENTER, "last_user_has_tool_result": False}, "content": [edit]},
-        {"when": {"system_contains": IMPLEMENTER, "last_user_has_tool_result": True}, "content": "DONE"},
-    ]}})  # fmt: skip
+    doc_fix = edit('"""Add a and b."""', '"""Add a and b, and return the sum."""')
+    env.set_script({"models": {"*": turns(IMPLEMENTER, doc_fix)}})
     root = repo(tmp_path)
     code, result, _ = run(capsys, root, "--issue-text", "Typo in the docstring of add\n\nIt should say more.")
     assert code == 0 and result["outcome"] == "fixed"

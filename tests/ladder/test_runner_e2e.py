@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from samplerepo import (
     CALC_FILES,
-    CALC_FIX,
     CALC_TARGET,
+    FIX,
     ROLES_OFF,
     git,
     make_calc_repo,
@@ -20,21 +20,6 @@ from samplerepo import (
 from escalate.ladder.run import run_task
 from escalate.llm.pricing import PriceTable
 from escalate.task import Task
-
-EDITOR = "str_replace_based_edit_tool"
-
-
-def edit(old: str, new: str, path: str = "calc/ops.py") -> dict:
-    return {
-        "type": "tool_use",
-        "name": EDITOR,
-        "input": {"command": "str_replace", "path": path, "old_str": old, "new_str": new},
-    }
-
-
-FIX = {"type": "tool_use", "name": EDITOR, "input": {"command": "str_replace", **CALC_FIX}}
-WRONG_1 = edit("def add(a, b):\n    return a - b", "def add(a, b):\n    return a * b")
-WRONG_2 = edit("def add(a, b):\n    return a * b", "def add(a, b):\n    return b - a")
 
 
 def turn(*blocks: dict, text: str = "Looking at add().") -> dict:
@@ -65,13 +50,6 @@ def task(*tests: str) -> Task:
         source="test",
         slug="test-add",
     )
-
-
-@pytest.fixture
-def env(sim, monkeypatch):
-    for key, value in sim.env().items():
-        monkeypatch.setenv(key, value)
-    return sim
 
 
 def calls_jsonl(outcome) -> list[dict]:

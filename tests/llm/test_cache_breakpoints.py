@@ -3,17 +3,18 @@ before it wrote, even after a turn with more tool calls than the API's 20-block 
 
 from __future__ import annotations
 
+from samplerepo import EDITOR_TOOL
+
 from escalate.llm.catalog import Catalog
 from escalate.llm.client import ModelRequest
 
-EDITOR = {"type": "text_editor_20250728", "name": "str_replace_based_edit_tool"}
 CONTEXT = "# Repository context\n" + "def add(a, b):\n    return a - b\n" * 300  # ~2.4K tokens
 
 
 def turn(n: int, first: int) -> list[dict]:
     """An assistant turn of ``n`` parallel views and the user turn with their results."""
     ids = [f"toolu_01view{first + i:04d}" for i in range(n)]
-    uses = [{"type": "tool_use", "id": i, "name": EDITOR["name"],
+    uses = [{"type": "tool_use", "id": i, "name": EDITOR_TOOL["name"],
              "input": {"command": "view", "path": f"m{k}.py"}} for k, i in enumerate(ids)]  # fmt: skip
     results = [{"type": "tool_result", "tool_use_id": i, "content": f"1  x = {k}"} for k, i in enumerate(ids)]
     return [{"role": "assistant", "content": uses}, {"role": "user", "content": results}]
@@ -21,7 +22,7 @@ def turn(n: int, first: int) -> list[dict]:
 
 def call(sim, messages: list[dict]):
     request = ModelRequest(model=Catalog.static().get("claude-sonnet-4-6"), system="You fix bugs.",
-                           messages=messages, max_tokens=1000, tools=[EDITOR])  # fmt: skip
+                           messages=messages, max_tokens=1000, tools=[EDITOR_TOOL])  # fmt: skip
     return sim.provider().complete(request).usage
 
 

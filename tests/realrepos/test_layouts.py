@@ -13,19 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from realproject import commit_files, commit_lines, edit, fix, project, replies, script
-from samplerepo import SAMPLE_PYPROJECT, git
+from realproject import commit_files, commit_lines, fix, project, replies, script
+from samplerepo import SAMPLE_PYPROJECT, edit, git
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def env(sim, monkeypatch):
-    for key, value in sim.env().items():
-        monkeypatch.setenv(key, value)
-    # The sample projects need no pytest plugins; not loading this session's halves each run.
-    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
-    return sim
 
 
 # -- src layout, editable install, generated _version.py, ruff fix = true ----------------------------
@@ -47,7 +38,7 @@ VERPKG = {
     "def test_version():\n    assert verpkg.__version__ == '1.2.3'\n",
 }
 VERSION_FILE = "__version__ = '1.2.3'\n"
-DOUBLE_FIX = edit("src/verpkg/core.py", "return x + x + 1", "return x + x")
+DOUBLE_FIX = edit("return x + x + 1", "return x + x", "src/verpkg/core.py")
 
 
 def test_src_layout_with_a_generated_version_file_and_ruff_fix_true(tmp_path, env, capsys, monkeypatch):
@@ -72,7 +63,7 @@ def test_a_repeated_wrong_patch_is_circular_across_tiers_though_ruff_would_fix(
     tiers = [{"name": n, "model": m, "max_attempts": 1} for n, m in models]
     root = project(tmp_path, VERPKG, tiers=tiers)
     (root / "src/verpkg/_version.py").write_text(VERSION_FILE)
-    wrong = edit("src/verpkg/core.py", "return x + x + 1", "return x * x + 1")
+    wrong = edit("return x + x + 1", "return x * x + 1", "src/verpkg/core.py")
     env.set_script(
         {
             "models": {
@@ -124,10 +115,10 @@ def test_tox_ini_doctest_target_and_no_colour_in_feedback(tmp_path, env, capsys)
     root = project(tmp_path, TEXTKIT)
     # The first patch kills the test process: the feedback is pytest's own (coloured) output.
     wrong = edit(
-        "textkit/words.py", "def title_case(text):", "import os\n\nos._exit(3)\n\n\ndef title_case(text):"
+        "def title_case(text):", "import os\n\nos._exit(3)\n\n\ndef title_case(text):", "textkit/words.py"
     )
-    undo = edit("textkit/words.py", "import os\n\nos._exit(3)\n\n\ndef title_case", "def title_case")
-    right = edit("textkit/words.py", "w.upper() for w", "w.capitalize() for w")
+    undo = edit("import os\n\nos._exit(3)\n\n\ndef title_case", "def title_case", "textkit/words.py")
+    right = edit("w.upper() for w", "w.capitalize() for w", "textkit/words.py")
     env.set_script(script([wrong], [undo, right]))
     code, result, err = fix(capsys, root, DOCTEST)
     assert (code, result["outcome"]) == (0, "fixed"), err
@@ -168,8 +159,8 @@ def test_parametrized_function_and_a_case_with_backslashes_and_semicolons(tmp_pa
     env.set_script(
         script(
             [
-                edit("pathkit/split.py", "path.split('/')[0] if", "path.split('\\\\')[0] if"),
-                edit("pathkit/split.py", "return path.split(sep)[:-1]", "return path.split(sep)"),
+                edit("path.split('/')[0] if", "path.split('\\\\')[0] if", "pathkit/split.py"),
+                edit("return path.split(sep)[:-1]", "return path.split(sep)", "pathkit/split.py"),
             ]
         )
     )
@@ -197,7 +188,7 @@ INV = {
 
 def test_an_import_error_at_base_is_the_target_failing(tmp_path, env, capsys):
     root = project(tmp_path, INV)
-    env.set_script(script([edit("inv/__init__.py", "from inv.helpres import", "from inv.helpers import")]))
+    env.set_script(script([edit("from inv.helpres import", "from inv.helpers import", "inv/__init__.py")]))
     code, result, err = fix(capsys, root, "tests/test_inv.py::test_total")
     assert (code, result["outcome"]) == (0, "fixed"), err
     first = str(env.messages_requests()[0]["body"]["messages"])
@@ -229,7 +220,7 @@ CALC = {
     "tests/test_ops.py": "from calc.ops import add, mul\n\n\ndef test_add():\n    assert add(2, 3) == 5\n\n\n"
     "def test_mul():\n    assert mul(4, 3) == 12\n",
 }
-ADD_FIX = edit("calc/ops.py", "return a - b", "return a + b")
+ADD_FIX = edit("return a - b", "return a + b", "calc/ops.py")
 ADD_LINES = ["-    return a - b", "+    return a + b"]
 
 
@@ -248,8 +239,8 @@ def test_a_test_the_patch_makes_hang_is_named_and_blamed(tmp_path, env, capsys):
     files = {**CALC, "tests/test_loop.py": "from calc.ops import mul\n\n\ndef test_loop():\n"
              "    while mul(1, 1) == 2:\n        pass\n"}  # fmt: skip
     root = project(tmp_path, files, timeout_s=8)
-    hang = [ADD_FIX, edit("calc/ops.py", "return a * b", "return a * b * 2")]
-    env.set_script(script(hang, [edit("calc/ops.py", "return a * b * 2", "return a * b")]))
+    hang = [ADD_FIX, edit("return a * b", "return a * b * 2", "calc/ops.py")]
+    env.set_script(script(hang, [edit("return a * b * 2", "return a * b", "calc/ops.py")]))
     code, result, err = fix(capsys, root, "tests/test_ops.py::test_add")
     first = result["attempts"][0]
     assert (first["verdict"], first["stage"]) == ("fail", "suite"), result["attempts"]
@@ -303,8 +294,8 @@ def test_pre_existing_and_flaky_failures_are_not_blamed_new_ones_are(tmp_path, e
         "tests/test_flaky.py": FLAKY,
     }
     root = project(tmp_path, files, sandbox="none")  # the flaky test keeps state between runs
-    breaks_mul = [ADD_FIX, edit("calc/ops.py", "return a * b", "return a ** b")]
-    env.set_script(script(breaks_mul, [edit("calc/ops.py", "return a ** b", "return a * b")]))
+    breaks_mul = [ADD_FIX, edit("return a * b", "return a ** b", "calc/ops.py")]
+    env.set_script(script(breaks_mul, [edit("return a ** b", "return a * b", "calc/ops.py")]))
     code, result, err = fix(capsys, root, "tests/test_ops.py::test_add")
     first = result["attempts"][0]
     assert (first["verdict"], first["stage"]) == ("fail", "suite"), result["attempts"]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from fakemodel import FakeModel
-from samplerepo import CALC_FIX, CALC_TARGET, git, make_calc_repo, sample_config
+from samplerepo import CALC_TARGET, FIX, git, make_calc_repo, sample_config, tool
 
 from escalate.github.render import model_summary
 from escalate.ladder.run import run_task
@@ -18,8 +18,6 @@ from escalate.llm.catalog import Catalog
 from escalate.llm.pricing import PriceTable
 from escalate.records.console import Progress
 from escalate.task import Task
-
-EDITOR = "str_replace_based_edit_tool"
 
 
 def config_for(root, roles: dict | None = None):
@@ -43,10 +41,6 @@ def by_role(fake: FakeModel) -> dict[str, list[dict]]:
         return "".join(b["text"] for b in body.get("system", []))
 
     return {role: [b for b in fake.bodies if marker in system(b)] for role, marker in MARKERS.items()}
-
-
-def tool(command: str, **args) -> dict:
-    return {"type": "tool_use", "name": EDITOR, "input": {"command": command, **args}}
 
 
 DONE = "Changed add() in calc/ops.py to add. DONE"
@@ -91,11 +85,10 @@ def test_ladder_explorer_reviewer_and_commit_writer(tmp_path):
         new_str='def add(a, b):\n    """Add."""\n',
     )
     commit = "fix: make add() add instead of subtract\n\nadd() in calc/ops.py returned a - b; now a + b."
-    fix = tool("str_replace", **CALC_FIX)
     fake = FakeModel()
     # The explorer views, tries an edit (refused: read-only), then names one real and one invented file.
-    fake.enqueue(tool("view", path="calc/ops.py"), fix, role="explorer").enqueue(explored, role="explorer")
-    fake.enqueue("Editing add().", fix, role="implementer").enqueue(DONE, role="implementer")
+    fake.enqueue(tool("view", path="calc/ops.py"), FIX, role="explorer").enqueue(explored, role="explorer")
+    fake.enqueue("Editing add().", FIX, role="implementer").enqueue(DONE, role="implementer")
     fake.enqueue("REJECT\n- calc/ops.py: FINDING-4b2 add() has no docstring saying it adds", role="reviewer")
     fake.enqueue("Editing add().", docstring, role="implementer").enqueue(DONE, role="implementer")
     fake.enqueue("APPROVE", role="reviewer").enqueue(commit, role="committer")
@@ -167,8 +160,7 @@ def test_plan_execute_plans_on_opus_and_implements_on_sonnet(tmp_path):
     """Unqueued reviewer and commit writer get a plain answer: the review is recorded as unclear
     (not blocking), the commit message falls back to the runner's."""
     fake = FakeModel().enqueue(PLAN, role="planner", model="claude-opus-4-6")
-    fix = {"type": "tool_use", "name": EDITOR, "input": {"command": "str_replace", **CALC_FIX}}
-    fake.enqueue("Editing add().", fix, role="implementer", model="claude-sonnet-4-6")
+    fake.enqueue("Editing add().", FIX, role="implementer", model="claude-sonnet-4-6")
     fake.enqueue("Changed add() in calc/ops.py to add. DONE", role="implementer", model="claude-sonnet-4-6")
     root = make_calc_repo(tmp_path)
     roles = {"preset": "plan-execute", "explorer": {"enabled": False}}

@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 import pytest
+from samplerepo import tool
 
 from escalate.agent.editor import Editor
 from escalate.config import Config
@@ -318,11 +319,7 @@ def test_describe_says_which_roles_run_on_which_models_for_the_route():
 def test_explorer_out_of_turns_gets_one_last_turn_and_the_planner_reads_its_files(sim, tmp_path):
     (tmp_path / "shop").mkdir()
     (tmp_path / "shop/cart.py").write_text("def total(items):\n    return sum(items) - 1\n")
-    view = {
-        "type": "tool_use",
-        "name": "str_replace_based_edit_tool",
-        "input": {"command": "view", "path": "shop"},
-    }
+    view = tool("view", path="shop")
     listing = '```json\n[{"path": "shop/cart.py", "symbols": ["total"], "why": "off by one"}]\n```'
     explorer = [
         {"when": {"system_contains": "explorer", "last_user_contains": "out of turns"}, "content": listing},

@@ -7,24 +7,19 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from samplerepo import CALC_FIX, CALC_TARGET, PYTEST_COMMAND, git, make_calc_repo, sample_config
+from samplerepo import CALC_TARGET, FIX, PYTEST_COMMAND, git, make_calc_repo, sample_config, tool
 
 from escalate.ladder.run import run_task
 from escalate.task import Task
 
 pytestmark = pytest.mark.slow  # end to end: the real SDK against the simulated API
 
-EDITOR = "str_replace_based_edit_tool"
 IMPLEMENTER = "careful software engineer"
 EXPLORER = "You are the explorer"
 PLANNER = "You are the planner"
 REVIEWER = "You are the code reviewer"
 COMMITTER = "You are the commit message writer"
 PLAN = "PLAN-7f3: add() in calc/ops.py subtracts; make it return a + b and touch nothing else."
-
-
-def tool(command: str, **args) -> dict:
-    return {"type": "tool_use", "name": EDITOR, "input": {"command": command, **args}}
 
 
 def entry(system: str, content, **when) -> dict:
@@ -49,13 +44,6 @@ def task(**kw) -> Task:
     fields = dict(kind="test", title="make test_add pass", text="The test fails.", target_tests=[CALC_TARGET],
                   labels=[], source="test", slug="test-add")  # fmt: skip
     return Task(**{**fields, **kw})
-
-
-@pytest.fixture
-def env(sim, monkeypatch):
-    for key, value in sim.env().items():
-        monkeypatch.setenv(key, value)
-    return sim
 
 
 def system_of(request: dict) -> str:
@@ -103,7 +91,7 @@ def test_single_preset_from_the_cli_is_one_model_without_roles_or_escalation(tmp
         {
             "models": {
                 "claude-haiku-4-5": implementer(wrong),
-                "claude-sonnet-4-6": implementer(tool("str_replace", **CALC_FIX)),
+                "claude-sonnet-4-6": implementer(FIX),
             }
         }
     )
@@ -129,7 +117,7 @@ def test_single_preset_from_the_cli_is_one_model_without_roles_or_escalation(tmp
 def test_ladder_defaults_degrade_when_roles_get_plain_answers(tmp_path, env):
     """The default ladder on an issue with no traceback: the explorer runs (its plain answer adds
     nothing), the reviewer and commit writer answer plainly too; the fix still lands."""
-    env.set_script({"models": {"claude-haiku-4-5": implementer(tool("str_replace", **CALC_FIX))}})
+    env.set_script({"models": {"claude-haiku-4-5": implementer(FIX)}})
     root = make_calc_repo(tmp_path)
     # The issue names its failing test, so it is the target (no reproduction test first).
     text = "calc.add(2, 3) returns -1: tests/test_ops.py::test_add fails."

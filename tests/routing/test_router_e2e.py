@@ -6,14 +6,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from samplerepo import CALC_FIX, CALC_TARGET, ROLES_OFF, make_calc_repo, sample_config
+from samplerepo import CALC_TARGET, FIX, ROLES_OFF, make_calc_repo, sample_config
 
 from escalate.ladder.run import run_task
 from escalate.records.ledger import Ledger
 from escalate.task import Task
 
-EDITOR = "str_replace_based_edit_tool"
-FIX = {"type": "tool_use", "name": EDITOR, "input": {"command": "str_replace", **CALC_FIX}}
 OPEN = {"when": {"last_user_has_tool_result": False}, "content": [{"type": "text", "text": "On it."}, FIX]}
 DONE = {"when": {"last_user_has_tool_result": True}, "content": "Fixed add(). DONE"}
 
@@ -21,13 +19,6 @@ DONE = {"when": {"last_user_has_tool_result": True}, "content": "Fixed add(). DO
 def config_for(root: Path, **overrides):
     # every scripted reply belongs to the implementer or the classifier
     return sample_config(root, {"validate": {"full_suite": False}, "roles": ROLES_OFF}, overrides)
-
-
-@pytest.fixture
-def env(sim, monkeypatch):
-    for key, value in sim.env().items():
-        monkeypatch.setenv(key, value)
-    return sim
 
 
 def rows(root: Path, sql: str) -> list[dict]:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from samplerepo import EDITOR_TOOL
 
 LONG = "You are a careful Python maintainer. " * 600  # ~5,400 tokens: above every model's minimum
-EDITOR = {"type": "text_editor_20250728", "name": "str_replace_based_edit_tool"}
 
 
 def cached_system(ttl: str = "5m") -> list[dict]:
@@ -22,19 +22,19 @@ def totals(usage) -> int:
 
 
 def test_write_then_read_then_miss_after_ttl(sim):
-    first = ask(sim, system=cached_system(), tools=[EDITOR])
+    first = ask(sim, system=cached_system(), tools=[EDITOR_TOOL])
     u = first.usage
     assert u.cache_creation_input_tokens > 4096 and u.cache_read_input_tokens == 0
     assert u.cache_creation.ephemeral_5m_input_tokens == u.cache_creation_input_tokens
     assert u.cache_creation.ephemeral_1h_input_tokens == 0
     assert 0 < u.input_tokens < 50  # only the user message follows the breakpoint
-    second = ask(sim, system=cached_system(), tools=[EDITOR]).usage
+    second = ask(sim, system=cached_system(), tools=[EDITOR_TOOL]).usage
     assert second.cache_read_input_tokens == u.cache_creation_input_tokens
     assert second.cache_creation_input_tokens == 0 and second.input_tokens == u.input_tokens
     sim.clock.advance(299)  # a hit refreshes the entry: still alive 299 s after the last use
-    assert ask(sim, system=cached_system(), tools=[EDITOR]).usage.cache_read_input_tokens > 0
+    assert ask(sim, system=cached_system(), tools=[EDITOR_TOOL]).usage.cache_read_input_tokens > 0
     sim.clock.advance(301)
-    third = ask(sim, system=cached_system(), tools=[EDITOR]).usage
+    third = ask(sim, system=cached_system(), tools=[EDITOR_TOOL]).usage
     assert (
         third.cache_read_input_tokens == 0
         and third.cache_creation_input_tokens == u.cache_creation_input_tokens
@@ -42,7 +42,7 @@ def test_write_then_read_then_miss_after_ttl(sim):
     count = sim.client().messages.count_tokens(
         model="claude-haiku-4-5",
         system=cached_system(),
-        tools=[EDITOR],
+        tools=[EDITOR_TOOL],
         messages=[{"role": "user", "content": "fix calc.py"}],
     )
     assert count.input_tokens == totals(first.usage) == totals(third)
@@ -132,7 +132,7 @@ def test_effort_or_tool_choice_change_invalidates_messages_only(sim, change):
         "model": "claude-sonnet-4-6",
         "system": cached_system(),
         "messages": messages,
-        "tools": [EDITOR],
+        "tools": [EDITOR_TOOL],
     }
     first = ask(sim, **params).usage
     changed = ask(sim, **params, **change).usage

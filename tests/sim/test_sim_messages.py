@@ -9,11 +9,11 @@ from decimal import Decimal
 
 import anthropic
 import pytest
+from samplerepo import EDITOR_TOOL
 
 from escalate.sim.catalogue import SimCatalogue
 from escalate.sim.testing import running_sim
 
-EDITOR = {"type": "text_editor_20250728", "name": "str_replace_based_edit_tool"}
 FIX = {"command": "str_replace", "path": "calc.py", "old_str": "a - b", "new_str": "a + b"}
 SCRIPT = {
     "models": {
@@ -59,7 +59,7 @@ def raw(sim, method: str, path: str, body: dict | None = None, headers: dict | N
 
 def test_create_returns_scripted_blocks_with_generated_ids_and_signature(sim):
     sim.set_script(SCRIPT)
-    msg = ask(client(sim), tools=[EDITOR], thinking={"type": "enabled", "budget_tokens": 2000})
+    msg = ask(client(sim), tools=[EDITOR_TOOL], thinking={"type": "enabled", "budget_tokens": 2000})
     assert [b.type for b in msg.content] == ["thinking", "text", "tool_use"]
     assert msg.content[0].signature and msg.content[0].thinking.startswith("add()")
     assert msg.content[2].id.startswith("toolu_01") and msg.content[2].input == FIX
@@ -73,14 +73,14 @@ def test_create_returns_scripted_blocks_with_generated_ids_and_signature(sim):
 def test_tool_loop_and_request_log_with_charges(sim):
     sim.set_script(SCRIPT)
     c = client(sim)
-    first = ask(c, tools=[EDITOR])
+    first = ask(c, tools=[EDITOR_TOOL])
     tool_use = first.content[-1]
     messages = [
         {"role": "user", "content": "fix"},
         {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]},
         {"role": "user", "content": [{"type": "tool_result", "tool_use_id": tool_use.id, "content": "ok"}]},
     ]
-    second = ask(c, tools=[EDITOR], messages=messages)
+    second = ask(c, tools=[EDITOR_TOOL], messages=messages)
     assert second.content[0].text == "Fixed." and second.stop_reason == "end_turn"
     log = sim.messages_requests()
     assert [r["script_entry"] for r in log] == ["claude-sonnet-4-6[0]", "claude-sonnet-4-6[1]"]
@@ -104,7 +104,7 @@ def test_stream_parses_thinking_text_and_tool_use(sim):
     params = {
         "model": "claude-sonnet-4-6",
         "max_tokens": 4000,
-        "tools": [EDITOR],
+        "tools": [EDITOR_TOOL],
         "thinking": {"type": "enabled", "budget_tokens": 2000},
         "messages": [{"role": "user", "content": "fix"}],
     }
@@ -131,7 +131,7 @@ def test_omitted_thinking_display_keeps_signature(sim):
 def test_edited_thinking_block_is_rejected(sim):
     sim.set_script(SCRIPT)
     c = client(sim)
-    first = ask(c, tools=[EDITOR])
+    first = ask(c, tools=[EDITOR_TOOL])
     blocks = [b.model_dump(exclude_none=True) for b in first.content]
     blocks[0]["thinking"] = "something else"
     messages = [
@@ -143,7 +143,7 @@ def test_edited_thinking_block_is_rejected(sim):
         },
     ]
     with pytest.raises(anthropic.BadRequestError, match="cannot be modified"):
-        ask(c, tools=[EDITOR], messages=messages)
+        ask(c, tools=[EDITOR_TOOL], messages=messages)
 
 
 def test_max_tokens_cuts_the_reply(sim):

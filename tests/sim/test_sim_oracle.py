@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from samplerepo import EDITOR_TOOL
 
 from escalate.errors import ConfigError
 from escalate.sim.catalogue import SimCatalogue
 from escalate.sim.oracle import Oracle
 
-EDITOR = {"type": "text_editor_20250728", "name": "str_replace_based_edit_tool"}
 FIX = [{"path": "calc.py", "old_str": "a - b", "new_str": "a + b"}]
 WRONG = [[{"path": "calc.py", "old_str": "a - b", "new_str": "a * b"}]]
 CATALOGUE = SimCatalogue.load()
@@ -26,7 +26,7 @@ def spec(n_tasks: int = 1, seed: int = 1, success: dict | None = None, **task) -
 
 def body(i: int = 0, messages: list | None = None, **kw) -> dict:
     first = [{"role": "user", "content": f"Make tests/test_t{i}.py::test_x pass."}]
-    return {"model": "x", "max_tokens": 4000, "tools": [EDITOR], "messages": messages or first, **kw}
+    return {"model": "x", "max_tokens": 4000, "tools": [EDITOR_TOOL], "messages": messages or first, **kw}
 
 
 def first_attempts(oracle: Oracle, model, n: int) -> list[bool]:

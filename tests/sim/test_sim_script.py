@@ -6,11 +6,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from samplerepo import EDITOR_TOOL
 
 from escalate.errors import ConfigError
 from escalate.sim.script import Script
-
-EDITOR = {"type": "text_editor_20250728", "name": "str_replace_based_edit_tool"}
 
 
 def text(reply) -> str:
@@ -40,7 +39,7 @@ def test_when_conditions_pick_entries(sim):
     assert text(ask(sim, "ruff says E501")) == "B"
     assert text(ask(sim, "ruff says W291")) == "I have no further changes to make."
     assert text(ask(sim, "fix ticket-42", thinking={"type": "enabled", "budget_tokens": 1024})) == "C"
-    assert text(ask(sim, "anything", tools=[EDITOR])) == "D"
+    assert text(ask(sim, "anything", tools=[EDITOR_TOOL])) == "D"
     assert [r.get("script_entry") for r in sim.messages_requests()] == [
         "claude-haiku-4-5[0]",
         None,
@@ -66,7 +65,7 @@ def test_tool_result_conditions(sim):
             }
         }
     )
-    first = ask(sim, tools=[EDITOR])
+    first = ask(sim, tools=[EDITOR_TOOL])
     assert first.stop_reason == "tool_use" and first.content[0].name == "str_replace_based_edit_tool"
     use = first.content[0]
 
@@ -82,8 +81,8 @@ def test_tool_result_conditions(sim):
             },
         ]
 
-    assert text(ask(sim, turn(False), tools=[EDITOR])) == "done"
-    assert text(ask(sim, turn(True), tools=[EDITOR])) == "retrying"
+    assert text(ask(sim, turn(False), tools=[EDITOR_TOOL])) == "done"
+    assert text(ask(sim, turn(True), tools=[EDITOR_TOOL])) == "retrying"
 
 
 def test_repeat_wildcard_and_own_list(sim):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import statistics
 
 import pytest
+from samplerepo import EDITOR_TOOL
 
 from escalate.errors import ConfigError
 from escalate.llm.catalog import Catalog
@@ -15,7 +16,6 @@ from escalate.sim.joint import JointTable
 from escalate.sim.oracle import Oracle
 from escalate.sim.trace import TraceSpec
 
-EDITOR = {"type": "text_editor_20250728", "name": "str_replace_based_edit_tool"}
 FIX = [{"path": "calc.py", "old_str": "a - b", "new_str": "a + b"}]
 CATALOGUE = SimCatalogue.load()
 HAIKU, SONNET, OPUS = (CATALOGUE.get(m) for m in ("claude-haiku-4-5", "claude-sonnet-4-6", "claude-opus-4-6"))
@@ -57,7 +57,7 @@ def test_every_line_of_a_task_reads_the_same_pattern():
     for i in range(300):
         ask = [{"role": "user", "content": f"fix tests/test_t{i}.py::test_x"}]
         decisions = [
-            oracle.respond(m, {"model": m.id, "max_tokens": 4000, "tools": [EDITOR], "messages": ask})[1]
+            oracle.respond(m, {"model": m.id, "max_tokens": 4000, "tools": [EDITOR_TOOL], "messages": ask})[1]
             for m in (HAIKU, SONNET, OPUS)
         ]
         patterns = {tuple(d["oracle"]["pattern"]) for d in decisions}
@@ -69,7 +69,7 @@ def test_every_line_of_a_task_reads_the_same_pattern():
 def test_a_resolving_line_fixes_on_the_first_attempt_only_and_a_failing_one_never():
     oracle = Oracle(spec(40, trace=None), CATALOGUE)
     for i in range(40):
-        body = {"model": "x", "max_tokens": 4000, "tools": [EDITOR],
+        body = {"model": "x", "max_tokens": 4000, "tools": [EDITOR_TOOL],
                 "messages": [{"role": "user", "content": f"fix tests/test_t{i}.py::test_x"}]}  # fmt: skip
         first = oracle.respond(SONNET, body)[1]["oracle"]
         second = oracle.respond(SONNET, body)[1]["oracle"]
@@ -114,7 +114,7 @@ def run_attempt(sim, model_id: str, messages: list[dict], cache: bool = True, li
     usages = []
     for _ in range(limit):
         request = ModelRequest(model=model, system="You fix bugs.", messages=messages, max_tokens=4000,
-                               tools=[EDITOR], cache=cache)  # fmt: skip
+                               tools=[EDITOR_TOOL], cache=cache)  # fmt: skip
         done = provider.complete(request)
         usages.append(done.usage)
         messages.append({"role": "assistant", "content": done.content})
@@ -163,5 +163,5 @@ def test_a_changed_prefix_is_not_read(sim):
     changed[0] = {"role": "user", "content": [{"type": "text", "text": "Fix tests/test_t0.py::test_x!"}]}
     again = sim.provider().complete(ModelRequest(
         model=Catalog.static().get("claude-sonnet-4-6"), system="You fix bugs.", messages=changed,
-        max_tokens=4000, tools=[EDITOR]))  # fmt: skip
+        max_tokens=4000, tools=[EDITOR_TOOL]))  # fmt: skip
     assert again.usage.cache_read < 1_000 < again.usage.cache_write_tokens

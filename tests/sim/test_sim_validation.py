@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import anthropic
 import pytest
+from samplerepo import EDITOR_TOOL
 
 USER = [{"role": "user", "content": "fix it"}]
-EDITOR = {"type": "text_editor_20250728", "name": "str_replace_based_edit_tool"}
 CC = {"type": "ephemeral"}
 
 
@@ -78,35 +78,35 @@ CASES = {
         '"thinking.type.disabled" is only supported with "output_config.effort" up to',
     ),
     "forced tool_choice on sonnet 5.5": (
-        {"model": "claude-sonnet-5-5", "tools": [EDITOR], "tool_choice": {"type": "any"}},
+        {"model": "claude-sonnet-5-5", "tools": [EDITOR_TOOL], "tool_choice": {"type": "any"}},
         "forced tool use (type 'any' or 'tool') is not supported for this model",
     ),
     "forced tool_choice on haiku 5.5": (
         {
             "model": "claude-haiku-5-5",
-            "tools": [EDITOR],
+            "tools": [EDITOR_TOOL],
             "tool_choice": {"type": "tool", "name": "str_replace_based_edit_tool"},
         },
         "forced tool use",
     ),
     "forced tool_choice with thinking": (
         {
-            "tools": [EDITOR],
+            "tools": [EDITOR_TOOL],
             "tool_choice": {"type": "any"},
             "thinking": {"type": "enabled", "budget_tokens": 1024},
         },
         "Thinking may not be enabled when tool_choice forces tool use.",
     ),
     "tool_use without tool_result": (
-        {"tools": [EDITOR], "messages": _tool_turn(tool_id="toolu_01other")},
+        {"tools": [EDITOR_TOOL], "messages": _tool_turn(tool_id="toolu_01other")},
         "`tool_use` ids were found without `tool_result` blocks immediately after: toolu_01abc",
     ),
     "tool_result not first": (
-        {"tools": [EDITOR], "messages": _tool_turn(result_first=False)},
+        {"tools": [EDITOR_TOOL], "messages": _tool_turn(result_first=False)},
         "`tool_use` ids were found without `tool_result` blocks immediately after",
     ),
     "trailing tool_use": (
-        {"model": "claude-haiku-4-5", "tools": [EDITOR], "messages": _tool_turn()[:2]},
+        {"model": "claude-haiku-4-5", "tools": [EDITOR_TOOL], "messages": _tool_turn()[:2]},
         "`tool_use` ids were found without `tool_result` blocks immediately after: toolu_01abc",
     ),
     "prefill on 4.6": (
@@ -170,9 +170,9 @@ def test_valid_variants_pass(sim):
         {"model": "claude-opus-4-6", "output_config": {"effort": "max"}},
         {"model": "claude-opus-5-5", "thinking": {"type": "adaptive"}, "output_config": {"effort": "xhigh"}},
         {"model": "claude-haiku-5-5", "thinking": {"type": "disabled"}, "output_config": {"effort": "high"}},
-        {"model": "claude-sonnet-5-5", "thinking": {"type": "between_tools"}, "tools": [EDITOR]},
-        {"model": "claude-haiku-4-5", "tools": [EDITOR], "tool_choice": {"type": "any"}},
-        {"model": "claude-sonnet-4-6", "tools": [EDITOR], "messages": _tool_turn()},
+        {"model": "claude-sonnet-5-5", "thinking": {"type": "between_tools"}, "tools": [EDITOR_TOOL]},
+        {"model": "claude-haiku-4-5", "tools": [EDITOR_TOOL], "tool_choice": {"type": "any"}},
+        {"model": "claude-sonnet-4-6", "tools": [EDITOR_TOOL], "messages": _tool_turn()},
     ]
     for change in ok:
         body = {"max_tokens": 4000, "messages": USER, **change}

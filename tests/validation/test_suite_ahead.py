@@ -20,11 +20,6 @@ needs_bwrap = pytest.mark.skipif(
 FOREVER = {"tests/test_forever.py": "import time\n\n\ndef test_forever():\n    time.sleep(600)\n"}
 
 
-@pytest.fixture(autouse=True)
-def _lean_sample_runs(monkeypatch):
-    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
-
-
 def config(**kw) -> ValidateConfig:
     ruff = [sys.executable, "-m", "ruff", "check"]
     return ValidateConfig(**{"test_command": PYTEST_COMMAND, "ruff_command": ruff, "timeout_s": 300, **kw})

@@ -21,14 +21,6 @@ LEGACY = {
 }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _lean_sample_runs():
-    """The sample projects need no pytest plugins; not loading ours (xdist, timeout) halves each run."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
-        yield
-
-
 def config(**kw) -> ValidateConfig:
     return ValidateConfig(**{"test_command": PYTEST_COMMAND, "ruff_command": RUFF, "timeout_s": 60, **kw})
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from samplerepo import (
     CALC_FILES,
-    CALC_FIX,
     CALC_TARGET,
+    FIX,
     PYTEST_COMMAND,
     ROLES_OFF,
     RUFF_COMMAND,
@@ -90,13 +90,8 @@ def fix(tmp_path: Path, sim, sandbox: str) -> tuple[subprocess.CompletedProcess,
         "ledger": {"enabled": False},
     }  # fmt: skip
     root = make_repo(tmp_path, {**CALC_FILES, ".escalate.yml": json.dumps(config)})
-    edit = {
-        "type": "tool_use",
-        "name": "str_replace_based_edit_tool",
-        "input": {"command": "str_replace", **CALC_FIX},
-    }
     sim.set_script({"models": {"claude-haiku-4-5": [
-        {"when": {"last_user_has_tool_result": False}, "content": [edit]},
+        {"when": {"last_user_has_tool_result": False}, "content": [FIX]},
         {"when": {"last_user_has_tool_result": True}, "content": "DONE"},
     ]}})  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
