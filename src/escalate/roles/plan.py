@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from escalate.config.schema import ExplorerConfig, PlannerConfig
 from escalate.errors import EscalateError
 
 if TYPE_CHECKING:
@@ -187,14 +188,14 @@ def describe(config: Config, catalog: Catalog, route: Route | None = None) -> li
 
 
 def _why(
-    role: str, key: str, rc: Any, preset: str, klass: Classification | None, localised: list[str]
+    role: str, key: str, rc: RoleConfig, preset: str, klass: Classification | None, localised: list[str]
 ) -> str:
     """Why the role plays in this run, or "skip: <why not>"."""
-    if role == "explorer":
+    if isinstance(rc, ExplorerConfig):
         if localised and not rc.when_localised:
             return f"skip: the failing tests' tracebacks already name {', '.join(localised[:3])}"
         return "localise the files and symbols before the implementer"
-    if role == "planner":
+    if isinstance(rc, PlannerConfig):
         if preset == "plan-execute":
             return "preset plan-execute: plan before the implementer"
         if klass is None:
@@ -245,7 +246,7 @@ def plan_role(
             thinking = {"type": "enabled", "budget_tokens": budget}
         else:
             notes.append(f"no thinking for {model.id} within max_tokens={rc.max_tokens}")
-    turns = getattr(rc, "max_turns", 1)
+    turns = rc.max_turns if isinstance(rc, ExplorerConfig) else 1  # the others answer in one call
     return RolePlan(role, name, model, rc.max_tokens, effort, thinking, turns), notes
 
 
