@@ -1,10 +1,14 @@
-"""``escalate`` run inside the pytest process, for the attack rows that check no secret.
+"""Two ways to run ``escalate`` for the attack rows without paying, per row, the ~1.3 s of CPU a new
+interpreter spends importing the SDK:
 
-A row that checks secrets through ``/proc/<escalate pid>/environ`` needs escalate as its own
-process with the secrets in its start environment, and keeps its subprocess. Every other row saves
-the ~1.3 s of CPU a new interpreter spends importing the SDK by calling the real entry point here:
-``main(argv, harden=False)``, the dumpable flag left alone (it would stay cleared in this process).
-The run must leave this process as it found it (see ``process_state``), so rows stay independent.
+- ``escalate_in_process``, for the rows that check no secret: the real entry point called in the
+  pytest process, ``main(argv, harden=False)`` (the dumpable flag left alone: it would stay cleared
+  here). The run must leave this process as it found it (``process_state``), so rows stay independent.
+- ``warm_escalate``, for the rows that look for secrets, also through ``/proc/<escalate pid>/environ``
+  (which shows a process's environment as it started): escalate stays a process of its own, forked
+  from a warm interpreter that was started with the secrets in its environment and has escalate and
+  the SDK imported. The fork's ``/proc/<pid>/environ`` is that start environment (checked before each
+  run); the fork then runs the command's own path (``main()`` on ``sys.argv``: hardened, its own exit).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import threading
 import warnings
@@ -21,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from escalate.cli.main import main
+from escalate.sim.testing import DEFAULT_KEY
 
 PR_GET_DUMPABLE = 3
 
@@ -83,3 +89,133 @@ def escalate_in_process(sim, capfd, monkeypatch):
         return CliRun(code, json.loads(lines[0]), out, err)
 
     return run
+
+
+# -- escalate forked from a warm interpreter ----------------------------------------------------------
+
+# The modules a `fix` or `batch submit` run imports that cost: escalate's stages, the SDK, GitPython.
+WARM_PRELOAD = ("escalate.cli.fix", "escalate.ladder.run", "escalate.cli.batch", "escalate.batch.submit",
+                "anthropic", "git")  # fmt: skip
+
+# Reads one JSON request a line; forks; the fork becomes `escalate <argv>` (a session of its own, cwd,
+# stdout/stderr to files), the parent waits (killing the session at the deadline) and answers one line.
+WARM_SERVER = r"""
+import importlib, json, os, signal, sys, time, traceback
+
+for name in sys.argv[1:]:
+    importlib.import_module(name)
+for line in sys.stdin:
+    req = json.loads(line)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setsid()
+            os.chdir(req["cwd"])
+            out = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+            files = ((0, os.devnull, os.O_RDONLY), (1, req["stdout"], out), (2, req["stderr"], out))
+            for fd, path, flags in files:
+                opened = os.open(path, flags, 0o600)
+                os.dup2(opened, fd)
+                os.close(opened)
+            with open("/proc/self/environ", "rb") as fh:
+                start = fh.read().split(b"\0")
+            missing = [n for n, v in req["in_start_environ"].items() if f"{n}={v}".encode() not in start]
+            if missing:
+                raise SystemExit(f"not in the start environment: {missing}")
+            os.environ.update(req["env"])
+            sys.argv = ["escalate", *req["argv"]]
+            from escalate.cli.main import main
+        except BaseException:
+            traceback.print_exc()
+            os._exit(70)
+        sys.exit(main())  # the command's own exit; the fork never returns to this loop
+    deadline, timed_out = time.monotonic() + req["timeout_s"], False
+    while True:
+        done, status, usage = os.wait4(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.killpg(pid, signal.SIGKILL)
+            _, status, usage = os.wait4(pid, 0)
+            timed_out = True
+            break
+        time.sleep(0.05)
+    answer = {"pid": pid, "exit_code": os.waitstatus_to_exitcode(status), "maxrss_kb": usage.ru_maxrss,
+              "timed_out": timed_out}
+    print(json.dumps(answer), flush=True)
+"""
+
+
+@dataclass(frozen=True)
+class ProcessRun:
+    """One finished escalate process: exit code, what it printed, and the peak RSS of it and the
+    processes it waited for."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+    peak_rss_mb: float
+
+
+class WarmEscalate:
+    """A warm interpreter, started with ``secrets`` in its environment, that forks one escalate
+    process per ``run``; one command at a time."""
+
+    def __init__(self, secrets: dict[str, str]):
+        self.start_env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+        self.start_env.update({"ANTHROPIC_API_KEY": DEFAULT_KEY, **secrets})
+        self.secrets = {"ANTHROPIC_API_KEY": DEFAULT_KEY, **secrets}
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", WARM_SERVER, *WARM_PRELOAD],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=self.start_env, text=True,
+        )  # fmt: skip
+
+    @property
+    def alive(self) -> bool:
+        return self._proc.poll() is None
+
+    def run(self, argv: list[str], *, cwd: Path, env: dict[str, str], out_dir: Path, timeout_s: float):
+        """``escalate <argv>`` in a fork with ``env`` added to os.environ (the start environment, with the
+        secrets, stays what ``/proc/<pid>/environ`` shows); raises when it outlives ``timeout_s``."""
+        out, err = out_dir / "stdout", out_dir / "stderr"
+        request = {"argv": argv, "cwd": str(cwd), "env": env, "stdout": str(out), "stderr": str(err),
+                   "timeout_s": timeout_s, "in_start_environ": self.secrets}  # fmt: skip
+        try:
+            self._proc.stdin.write(json.dumps(request) + "\n")
+            self._proc.stdin.flush()
+            line = self._proc.stdout.readline()
+        except BaseException:
+            self.close()  # a row interrupted mid-run (pytest's timeout): the next row gets a new one
+            raise
+        assert line, "the warm interpreter died"
+        answer = json.loads(line)
+        assert not answer["timed_out"], f"escalate {argv[0]} did not end within {timeout_s} s"
+        return ProcessRun(
+            answer["exit_code"], out.read_text(errors="replace"), err.read_text(errors="replace"),
+            answer["maxrss_kb"] / 1024,
+        )  # fmt: skip
+
+    def close(self) -> None:
+        if self.alive:
+            self._proc.stdin.close()
+            try:
+                self._proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+
+
+@pytest.fixture(scope="session")
+def warm_escalate():
+    """A function (secrets) -> WarmEscalate: one warm interpreter per set of secrets, for the session."""
+    started: dict[tuple, WarmEscalate] = {}
+
+    def get(secrets: dict[str, str]) -> WarmEscalate:
+        key = tuple(sorted(secrets.items()))
+        if key not in started or not started[key].alive:
+            started[key] = WarmEscalate(secrets)
+        return started[key]
+
+    yield get
+    for warm in started.values():
+        warm.close()

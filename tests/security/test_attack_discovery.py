@@ -7,16 +7,14 @@ into a failing test's message, which discovery would turn into task text sent to
 With the sandbox the scan gets nothing: no failing test of the attack, no secret in any request,
 the output or on disk, nothing written outside. The control row runs the same scan with
 `validate.sandbox: none` and shows the attack working there. Bounded: a 60 s test timeout, 1 GiB
-and 64 processes per command, 240 s for the whole run.
+and 64 processes per command, 240 s for the whole run. escalate is a process of its own with the
+secrets in its start environment, forked from a warm interpreter (conftest.py: ``warm_escalate``).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -62,12 +60,10 @@ for target in (@OUTSIDE@, @HOOK@):
 ATTACK_TEST = "from conftest import LOOT\n\n\ndef test_nothing_was_stolen():\n    assert not LOOT, LOOT\n"
 
 
-def submit(root: Path, sim, tmp_path: Path) -> tuple[dict, str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
-    env.update({**sim.env(), **SECRETS})
-    argv = [sys.executable, "-m", "escalate.cli", "batch", "submit", "--json", "--repo", str(root)]
-    done = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=240)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+def submit(root: Path, sim, tmp_path: Path, warm_escalate) -> tuple[dict, str, str]:
+    argv = ["batch", "submit", "--json", "--repo", str(root)]
+    done = warm_escalate(SECRETS).run(argv, cwd=tmp_path, env=sim.env(), out_dir=tmp_path, timeout_s=240)
+    assert done.exit_code == 0, done.stdout[-2000:] + done.stderr[-3000:]
     return json.loads(done.stdout), done.stdout, done.stderr
 
 
@@ -91,10 +87,10 @@ def attacked(tmp_path):
     shutil.rmtree(home, ignore_errors=True)
 
 
-def test_a_scanned_conftest_steals_nothing_and_writes_nothing_outside(attacked, sim, tmp_path):
+def test_a_scanned_conftest_steals_nothing_and_writes_nothing_outside(attacked, sim, tmp_path, warm_escalate):
     root, outside = attacked("bwrap")
     before = {k: v for k, v in snapshot(root).items() if not k.startswith(".escalate")}
-    result, stdout, stderr = submit(root, sim, tmp_path)
+    result, stdout, stderr = submit(root, sim, tmp_path, warm_escalate)
     titles = [r["title"] for r in result["requests"]]
     assert any("tests/test_ops.py" in t for t in titles), titles  # the scan ran the suite in the sandbox
     assert not any(ATTACK_FILE in t for t in titles), f"the attack got something: {titles}"
@@ -106,9 +102,9 @@ def test_a_scanned_conftest_steals_nothing_and_writes_nothing_outside(attacked, 
     assert after == before, "the user's checkout or .git changed"
 
 
-def test_without_the_sandbox_the_same_conftest_steals(attacked, sim, tmp_path):
+def test_without_the_sandbox_the_same_conftest_steals(attacked, sim, tmp_path, warm_escalate):
     root, outside = attacked("none")
-    result, _, _ = submit(root, sim, tmp_path)
+    result, _, _ = submit(root, sim, tmp_path, warm_escalate)
     assert any(ATTACK_FILE in r["title"] for r in result["requests"])
     sent = json.dumps(sim.requests)
     assert SECRETS["DATABASE_URL"] in sent  # through the task text, to the model

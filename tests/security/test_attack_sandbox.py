@@ -7,7 +7,9 @@ validation and shows in the feedback to the model. Every row also checks from th
 secrets are nowhere in the requests, the output or the run log; the user's checkout (its .git
 included) is byte-identical; nothing was left in the host's /tmp; no process outlived the run; and
 stdout held exactly one JSON object. Every row is bounded: a 30 s test timeout, 1 GiB of memory
-and 64 processes per run, and the escalate process itself is killed after 240 s.
+and 64 processes per run, and the escalate process itself is killed after 240 s. escalate is a
+process of its own with the secrets in its start environment (what /proc/<pid>/environ shows), forked
+from a warm interpreter so that no row pays for importing the SDK (conftest.py: ``warm_escalate``).
 """
 
 from __future__ import annotations
@@ -17,8 +19,6 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -312,32 +312,13 @@ def processes_with(marker: str) -> list[int]:
 class Run:
     """One finished `escalate fix --json`: its JSON object, stderr, run log and peak memory."""
 
-    def __init__(self, root: Path, sim, tmp_path: Path, extra_env: dict[str, str] | None = None):
-        env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
-        env.update({**sim.env(), **SECRETS, **(extra_env or {})})
-        argv = [sys.executable, "-m", "escalate.cli", "fix", "--test", CALC_TARGET, "--repo", str(root)]
-        argv.append("--json")
-        out_path, err_path = tmp_path / "stdout", tmp_path / "stderr"
-        with open(out_path, "wb") as out, open(err_path, "wb") as err:
-            proc = subprocess.Popen(
-                argv, stdout=out, stderr=err, env=env, cwd=tmp_path, start_new_session=True
-            )
-            deadline = time.monotonic() + RUN_TIMEOUT_S
-            status, usage = 0, None
-            while time.monotonic() < deadline:
-                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-                if pid:
-                    break
-                time.sleep(0.1)
-            else:
-                os.killpg(proc.pid, signal.SIGKILL)
-                _, status, usage = os.wait4(proc.pid, 0)
-                raise AssertionError(f"escalate fix did not end within {RUN_TIMEOUT_S} s")
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        self.exit_code = proc.returncode
-        self.peak_rss_mb = usage.ru_maxrss / 1024  # the largest of escalate and the processes it waited for
-        self.stdout = out_path.read_text(errors="replace")
-        self.stderr = err_path.read_text(errors="replace")
+    def __init__(self, root: Path, sim, tmp_path: Path, warm, extra_env: dict[str, str] | None = None):
+        argv = ["fix", "--test", CALC_TARGET, "--repo", str(root), "--json"]
+        env = {**sim.env(), **(extra_env or {})}
+        proc = warm.run(argv, cwd=tmp_path, env=env, out_dir=tmp_path, timeout_s=RUN_TIMEOUT_S)
+        self.exit_code = proc.exit_code
+        self.peak_rss_mb = proc.peak_rss_mb  # the largest of escalate and the processes it waited for
+        self.stdout, self.stderr = proc.stdout, proc.stderr
         lines = [line for line in self.stdout.splitlines() if line.strip()]
         said = f"{self.stdout[:2000]}\n{self.stderr[-3000:]}"
         assert len(lines) == 1, f"--json printed {len(lines)} lines:\n{said}"
@@ -353,7 +334,7 @@ class Run:
 
 
 @pytest.fixture
-def attack_run(tmp_path, sim):
+def attack_run(tmp_path, sim, warm_escalate):
     """Runs one row and checks what every row must hold; returns the Run for the row's own checks."""
     loot = f"/tmp/escalate-attack-loot-{uuid.uuid4().hex}"
     marker = f"escalate-attack-marker-{uuid.uuid4().hex}"
@@ -371,7 +352,7 @@ def attack_run(tmp_path, sim):
             attack = attack.replace(key, value)
         sim.set_script(script(attack))
         before = snapshot(root)
-        result = Run(root, sim, tmp_path, extra_env)
+        result = Run(root, sim, tmp_path, warm_escalate(SECRETS), extra_env)
         after = {k: v for k, v in snapshot(root).items() if not k.startswith(".escalate/")}
         assert after == before, "the user's checkout or .git changed"
         assert not os.path.exists(loot), f"the attack wrote {loot} on the host"
