@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "explain": ("escalate.cli.explain", "explain", "Show the routing decision for a task."),
     "stats": ("escalate.cli.stats", "stats", "Success rate and cost per task class and tier."),
     "batch": ("escalate.cli.batch", "batch", "Nightly maintenance over the Message Batches API."),
+    "install": ("escalate.cli.install", "install", "Install the project, its build code in the sandbox."),
     "sim": ("escalate.cli.sim", "sim", "The simulated Anthropic API."),
     "demo": ("escalate.cli.demo", "demo", "Offline demo on the simulated API (no key needed)."),
 }

@@ -169,6 +169,8 @@ def run_command(
     writable: Sequence[Path] = (),
     readable: Sequence[Path] = (),
     on_start: Callable[[Callable[[], None]], None] | None = None,
+    in_place: bool = False,
+    masked: Sequence[Path] = (),
 ) -> CommandResult:
     """Run argv in cwd with ``safe_env(env)``; on timeout kill its whole process tree.
 
@@ -179,7 +181,8 @@ def run_command(
     (head and tail kept). A missing executable, or a machine out of processes, is reported like a
     failed command (exit code 127 / 126), so callers show it to the user like any other failure.
     ``on_start`` is handed a function that kills the whole tree at once, for a caller that stops
-    needing the answer (``validation.suite_ahead``).
+    needing the answer (``validation.suite_ahead``). ``in_place`` and ``masked``: see ``bwrap_argv``
+    (the project's install runs in the checkout itself).
     """
     argv = [str(a) for a in argv]
     cwd = Path(cwd)
@@ -196,10 +199,10 @@ def run_command(
         output_limit = isolation.output_limit_kb * 1024
         memory_mb = isolation.memory_limit_mb
         if isolation.sandboxed:
-            size = tree_bytes(cwd)
+            size = 0 if in_place else tree_bytes(cwd)
             launch = bwrap_argv(
                 argv, tree=cwd, iso=isolation, env=sandbox_env(clean_env, isolation), size=size,
-                writable=writable, readable=readable,
+                writable=writable, readable=readable, in_place=in_place, masked=masked,
             )  # fmt: skip
             clean_env = {"PATH": clean_env.get("PATH", "/usr/bin:/bin")}
             if memory_mb is not None:  # the tree's copy lives in a tmpfs the cap counts: not the tests'

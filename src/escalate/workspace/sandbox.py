@@ -258,6 +258,8 @@ def bwrap_argv(
     size: int | None = None,
     writable: Sequence[Path] = (),
     readable: Sequence[Path] = (),
+    in_place: bool = False,
+    masked: Sequence[Path] = (),
 ) -> list[str]:
     """The bwrap command that runs argv in a copy of ``tree`` made inside the sandbox at tree's own path.
 
@@ -265,10 +267,14 @@ def bwrap_argv(
     bytes plus ``validate.tmp_size_mb`` goes over the worktree's path, and ``COPY_THEN_EXEC`` fills it
     before it runs argv: writes by test code land in the copy and never reach the worktree, and no
     ``.git`` file leads the code under test to the user's repository.
+
+    ``in_place`` (the project's install, ``escalate.workspace.install``): the tree itself is bound
+    writable instead, its git directories read-only (a build may read its version from git, never
+    plant anything there). ``masked`` paths are hidden like the credential stores.
     """
     tree = Path(tree)
     if size is None:
-        size = tree_bytes(tree)
+        size = 0 if in_place else tree_bytes(tree)
     bw = bwrap_exe() or "bwrap"
     out = [bw, "--unshare-all", "--die-with-parent", "--new-session", "--clearenv"]
     if iso.network:
@@ -281,7 +287,23 @@ def bwrap_argv(
     binds = visible_binds(argv, tree=tree)
     for src, dest in binds:
         out += ["--ro-bind", src, dest]
-    out += _hidden(tree, [Path(dest) for _, dest in binds])
+    bound = [Path(dest) for _, dest in binds]
+    if in_place:
+        out += ["--bind", str(tree), str(tree)]
+        for path in writable:
+            out += ["--bind", str(path), str(path)]
+        for gitdir in git_dirs(tree):
+            if gitdir.is_dir():
+                out += ["--ro-bind", str(gitdir), str(gitdir)]
+        out += _hidden(tree, [*bound, tree, *writable], git=False)
+        out += _masks(masked, [*bound, tree, *writable])
+        for path in readable:
+            out += ["--ro-bind", str(path), str(path)]
+        for name, value in env.items():
+            out += ["--setenv", name, value]
+        return [*out, "--chdir", str(tree), "--", *argv]
+    out += _hidden(tree, bound)
+    out += _masks(masked, bound)
     out += ["--ro-bind", str(tree), TREE_SOURCE]
     dot_git = tree / ".git"
     if dot_git.is_dir() and not dot_git.is_symlink():  # a checkout's own git dir: copied empty, then removed
@@ -311,8 +333,9 @@ def _run_dir(tree: Path, iso: Isolation) -> list[str]:
     return out
 
 
-def _hidden(tree: Path, bound: Sequence[Path]) -> list[str]:
-    """Masks over the user's git directories and credential files that the sandbox can see.
+def _hidden(tree: Path, bound: Sequence[Path], *, git: bool = True) -> list[str]:
+    """Masks over the user's git directories (unless ``git`` is False) and credential files that the
+    sandbox can see.
 
     Under a covered folder (/tmp, /run) a path is gone with the fresh tmpfs, unless a read-only
     bind of the interpreter's folders brought it back; then it is masked like any other.
@@ -323,7 +346,7 @@ def _hidden(tree: Path, bound: Sequence[Path]) -> list[str]:
 
     out: list[str] = []
     masked: list[Path] = []
-    for gitdir in git_dirs(tree):  # the common dir first: a worktree's own git dir lies inside it
+    for gitdir in git_dirs(tree) if git else []:  # the common dir first: a worktree's own lies inside it
         if any(gitdir.is_relative_to(m) for m in masked):
             continue
         masked.append(gitdir)
@@ -333,6 +356,21 @@ def _hidden(tree: Path, bound: Sequence[Path]) -> list[str]:
     for rel in HOME_SECRETS:
         path = home / rel
         if path.is_symlink() or not path.exists() or not visible(path):
+            continue
+        out += _empty(str(path)) if path.is_dir() else ["--ro-bind", "/dev/null", str(path)]
+    return out
+
+
+def _masks(paths: Sequence[Path], bound: Sequence[Path]) -> list[str]:
+    """Hide each of paths (a folder: an empty one over it; a file: /dev/null) where the sandbox shows it."""
+    out: list[str] = []
+    for path in paths:
+        path = Path(os.path.abspath(path))
+        if (
+            not path.exists()
+            or path.is_symlink()
+            or (covered(path) and not any(path.is_relative_to(b) for b in bound))
+        ):
             continue
         out += _empty(str(path)) if path.is_dir() else ["--ro-bind", "/dev/null", str(path)]
     return out
