@@ -9,7 +9,7 @@ def test_help_lists_only_commands_that_exist(capsys):
     out = capsys.readouterr().out
     assert out.startswith("Usage: escalate [OPTIONS] COMMAND [ARGS]...")
     listed = [line.split()[0] for line in out.split("Commands:\n", 1)[1].splitlines() if line.strip()]
-    assert listed == ["batch", "config", "demo", "explain", "fix", "models", "sim", "stats"]
+    assert listed == ["batch", "config", "demo", "explain", "fix", "install", "models", "sim", "stats"]
     for name in listed:  # each listed command imports and answers its own --help
         assert main([name, "--help"]) == 0, name
         assert capsys.readouterr().out.startswith(f"Usage: escalate {name} "), name

@@ -72,7 +72,7 @@ def test_action_steps_are_safe():
     used = {m for s in steps for m in re.findall(r"inputs\.([\w-]+)", yaml.safe_dump(s))}
     assert used <= set(ACTION["inputs"]), used - set(ACTION["inputs"])
     run = next(s for s in steps if s.get("id") == "escalate")
-    assert "escalate fix --event" in run["run"] and "GITHUB_TOKEN" in run["env"]
+    assert '"$ESCALATE_VENV/bin/escalate" fix --event' in run["run"] and "GITHUB_TOKEN" in run["env"]
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
@@ -246,3 +246,71 @@ def test_the_action_refuses_a_forks_code_before_it_installs_anything(tmp_path, e
     done = subprocess.run(["bash", "-c", step["run"]], env=env, capture_output=True, text=True, timeout=30)
     assert (done.returncode != 0) == refused, done.stdout + done.stderr
     assert ("::error::" in done.stdout) == refused
+
+
+# -- the project's install: sandboxed, into a venv apart from escalate's --------------------------------
+
+ESCALATE_VENV = "${{ runner.temp }}/escalate-venv"
+PROJECT_VENV = "${{ runner.temp }}/project-venv"
+
+
+def test_escalate_and_the_project_get_venvs_of_their_own_and_the_install_is_sandboxed():
+    steps = {s.get("name") or s.get("id"): s for s in ACTION["runs"]["steps"]}
+    own = steps["Install escalate"]
+    assert own["env"]["ESCALATE_VENV"] == ESCALATE_VENV and own["env"]["PROJECT_VENV"] == PROJECT_VENV
+    assert '"$ESCALATE_VENV/bin/python" -m pip install' in own["run"] and 'venv "$PROJECT_VENV"' in own["run"]
+    install = steps["Install the project"]
+    assert install["env"]["VIRTUAL_ENV"] == PROJECT_VENV and install["env"]["ESCALATE_VENV"] == ESCALATE_VENV
+    assert install["env"]["ESCALATE_SANDBOX"] == "${{ inputs.sandbox }}"
+    assert '"$ESCALATE_VENV/bin/escalate" install' in install["run"] and "pip install" not in install["run"]
+    run = steps["Run escalate"]
+    assert run["env"]["VIRTUAL_ENV"] == PROJECT_VENV  # the tests run with what the install filled
+    nightly = workflow(ROOT / ".github" / "workflows" / "escalate-nightly.yml")["jobs"]["nightly"]["steps"]
+    for step in nightly:
+        text = step.get("run", "")
+        if "escalate" in text and "ESCALATE_VENV" in text and "install --command" in text:
+            assert step["env"] == {
+                "ESCALATE_SANDBOX": "bwrap",
+                "ESCALATE_VENV": ESCALATE_VENV,
+                "VIRTUAL_ENV": PROJECT_VENV,
+            }
+            break
+    else:
+        raise AssertionError("the nightly workflow does not install the project through `escalate install`")
+    for step in nightly:  # pip runs only for escalate's own venv or through `escalate install`
+        text = step.get("run", "").replace('"', "")
+        assert (
+            "pip install" not in text
+            or "escalate install" in text
+            or "ESCALATE_VENV/bin/python -m pip" in text
+        )
+
+
+@pytest.mark.skipif(
+    not Path("/usr/bin/bwrap").exists() or not Path(sys.executable).with_name("escalate").exists(),
+    reason="needs bubblewrap and the escalate script beside this interpreter",
+)
+def test_the_install_step_runs_the_command_in_the_projects_venv_in_the_sandbox(tmp_path):
+    step = next(s for s in ACTION["runs"]["steps"] if s.get("name") == "Install the project")
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=checkout, check=True)
+    venv = tmp_path / "project-venv"
+    subprocess.run(
+        [getattr(sys, "_base_executable", sys.executable), "-m", "venv", "--without-pip", venv], check=True
+    )
+    probe = "import os, sys; open('installed-by', 'w').write(sys.prefix + ' ' + str(os.getppid()))"
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path / "home"),
+        "INSTALL_COMMAND": f'python -c "{probe}"',
+        "ESCALATE_SANDBOX": "bwrap",
+        "ESCALATE_VENV": str(Path(sys.executable).parent.parent),
+        "VIRTUAL_ENV": str(venv),
+    }
+    done = subprocess.run(["bash", "-c", step["run"]], cwd=checkout, env=env, capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    prefix, parent = (checkout / "installed-by").read_text().split()
+    assert Path(prefix) == venv.resolve()  # `python` is the project's
+    assert int(parent) < 10  # a pid of the sandbox's own pid namespace
