@@ -80,8 +80,8 @@ def test_nightly_workflow_parses_and_collects_before_it_submits():
     checkout = next(s for s in steps if s.get("uses", "").startswith("actions/checkout"))
     assert checkout["with"]["persist-credentials"] is False
     runs = [s.get("run", "") for s in steps]
-    collect_at = next(i for i, r in enumerate(runs) if "escalate batch collect" in r)
-    submit_at = next(i for i, r in enumerate(runs) if "escalate batch submit" in r)
+    collect_at = next(i for i, r in enumerate(runs) if '/bin/escalate" batch collect' in r)
+    submit_at = next(i for i, r in enumerate(runs) if '/bin/escalate" batch submit' in r)
     restore_at = next(i for i, s in enumerate(steps) if s.get("uses", "").startswith("actions/cache/restore"))
     save = next(s for s in steps if s.get("uses", "").startswith("actions/cache/save"))
     assert restore_at < collect_at < submit_at
@@ -94,8 +94,11 @@ def test_the_nightly_sandboxes_the_projects_code_and_keeps_secrets_from_its_inst
     [job] = flow["jobs"].values()
     assert "env" not in job  # no secret in every step's environment
     steps = {s.get("name"): s for s in job["steps"]}
-    install = steps["Install the project and escalate"]
-    assert not set(install.get("env", {})) & {"ANTHROPIC_API_KEY", "GITHUB_TOKEN"}
+    for name in ("Install escalate", "Install the project (sandboxed)"):
+        assert not set(steps[name].get("env", {})) & {"ANTHROPIC_API_KEY", "GITHUB_TOKEN"}, name
+    # The project's build code runs in the sandbox, after bubblewrap is set up.
+    assert steps["Install the project (sandboxed)"]["env"]["ESCALATE_SANDBOX"] == "bwrap"
+    assert '/bin/escalate" install --command' in steps["Install the project (sandboxed)"]["run"]
     for name in ("Collect the previous batch", "Submit the next batch", "Status"):
         assert steps[name]["env"]["ESCALATE_SANDBOX"] == "bwrap", name
     # The same bubblewrap set-up as the Action's, kept in one shape.
@@ -103,4 +106,5 @@ def test_the_nightly_sandboxes_the_projects_code_and_keeps_secrets_from_its_inst
     [ours] = [s for s in action["runs"]["steps"] if s.get("name") == "Install the sandbox (bubblewrap)"]
     assert steps["Install the sandbox (bubblewrap)"]["run"] == ours["run"]
     names = list(steps)
+    assert names.index("Install the sandbox (bubblewrap)") < names.index("Install the project (sandboxed)")
     assert names.index("Install the sandbox (bubblewrap)") < names.index("Collect the previous batch")
