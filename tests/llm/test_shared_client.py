@@ -34,10 +34,13 @@ def test_the_preload_makes_the_client_the_run_then_uses(monkeypatch):
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-shared-test")
     monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9/preloaded")
     monkeypatch.setattr(provider_module, "_shared", {})
+    monkeypatch.setattr(provider_module, "_preloading", set())
     preload_sdk()
-    for thread in threading.enumerate():
-        if thread.name == "escalate-sdk-import":
-            thread.join(timeout=120)
+    preload_sdk()  # the CLI starts it, run_task asks again: one thread, one client
+    loading = [t for t in threading.enumerate() if t.name == "escalate-sdk-import"]
+    assert len(loading) <= 1
+    for thread in loading:
+        thread.join(timeout=120)
     assert len(provider_module._shared) == 1
     made = next(iter(provider_module._shared.values()))
     assert AnthropicProvider().sdk._client is made._client

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections import Counter
 
 import pytest
 from samplerepo import CALC_TARGET, PYTEST_COMMAND, make_calc_repo
@@ -10,7 +11,7 @@ from samplerepo import CALC_TARGET, PYTEST_COMMAND, make_calc_repo
 from escalate.config import ValidateConfig
 from escalate.validation import baseline as baseline_module
 from escalate.validation import stages, suite_ahead
-from escalate.validation.stages import run_baseline, validate
+from escalate.validation.stages import Baseline, run_baseline, validate
 from escalate.validation.suite_ahead import SuiteAhead, can_start_beside
 from escalate.workspace.sandbox import probe_bwrap
 
@@ -120,3 +121,31 @@ def test_ctrl_c_while_waiting_for_the_suite_kills_it(tmp_path):
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
     assert ahead._future is not None and ahead._future.done()  # the run was killed, its thread is gone
+
+
+@needs_bwrap
+@pytest.mark.timeout(120)  # without the kill, the suite started beside ruff would sleep for 600 s
+def test_the_suite_starts_beside_ruff_and_a_new_finding_kills_it(tmp_path, monkeypatch):
+    root = make_calc_repo(tmp_path, FOREVER)
+    cfg = config(sandbox="bwrap")
+    baseline = Baseline(set(), Counter(), {CALC_TARGET: "assert -1 == 3"})  # the base's suite would hang
+    events: list[str] = []
+    real_start, real_ruff = SuiteAhead.start, stages.ruff_findings
+
+    def start(self):
+        events.append("suite")
+        return real_start(self)
+
+    def ruff_findings(*args, **kw):
+        events.append("ruff")
+        return real_ruff(*args, **kw)
+
+    monkeypatch.setattr(SuiteAhead, "start", start)
+    monkeypatch.setattr(stages, "ruff_findings", ruff_findings)
+    beside = _counting(monkeypatch, suite_ahead)
+    ops = root / "calc" / "ops.py"
+    ops.write_text("import os\n" + ops.read_text().replace("a - b", "a + b"))  # F401: a new finding
+    verdict = validate(root, ["calc/ops.py"], baseline, [CALC_TARGET], cfg)
+    assert verdict.stage == "lint" and "F401" in verdict.reason
+    assert events[:2] == ["suite", "ruff"]  # the suite's run was under way while ruff checked
+    assert beside == [[]]  # started, then killed: validate did not wait for the 600 s test

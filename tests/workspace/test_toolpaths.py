@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -120,3 +121,34 @@ def test_a_bound_folder_holding_the_users_repository_keeps_its_git_hidden(under_
     assert "imported 1 git []" in run.stdout, run.describe()
     assert "Read-only file system" in run.stderr
     assert (user / ".git" / "config").is_file()  # the mask hid it; it is still there
+
+
+def test_runs_that_ask_at_the_same_moment_share_one_probe(monkeypatch):
+    # The baseline's import check, ruff and target run start together: one interpreter start, not three.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from escalate.workspace import toolpaths
+
+    started: list[str] = []
+    real = toolpaths._probe
+
+    def probe(python: str):
+        started.append(python)
+        return real(python)
+
+    monkeypatch.setattr(toolpaths, "_CACHE", {})
+    monkeypatch.setattr(toolpaths, "_probe", probe)
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(toolpaths.interpreter_paths, [sys.executable] * 4))
+    assert started == [sys.executable]
+    assert all(a == answers[0] for a in answers) and Path(sys.prefix) in answers[0]
+
+
+def test_prefetch_asks_the_commands_interpreter_ahead(monkeypatch):
+    from escalate.workspace import toolpaths
+
+    monkeypatch.setattr(toolpaths, "_CACHE", {})
+    toolpaths.prefetch([sys.executable, "-m", "pytest"], ["/nonexistent/ruff", "check"])
+    for thread in [t for t in threading.enumerate() if t.name == "escalate-interpreter-probe"]:
+        thread.join(timeout=60)
+    assert sys.executable in toolpaths._CACHE and Path(sys.prefix) in toolpaths._CACHE[sys.executable]

@@ -135,6 +135,7 @@ def _main(argv: list[str] | None, *, harden: bool) -> int:
 
 def _run(argv: list[str] | None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    _start_sdk_import(args)
     as_json = "--json" in args[: args.index("--")] if "--" in args else "--json" in args
     try:
         rc = cli.main(args=args, prog_name="escalate", standalone_mode=False)
@@ -156,6 +157,24 @@ def _run(argv: list[str] | None) -> int:
         click.echo(f"internal error: {exc!r}\nA crash log was written to {log}", err=True)
         return _failed(as_json, "internal", f"internal error: {exc!r} (crash log: {log})", EXIT_INTERNAL)
     return rc if isinstance(rc, int) else 0
+
+
+# Commands whose run makes model calls through the default provider as soon as its baseline is known.
+_CALLS_SOON = {"fix"}
+
+
+def _start_sdk_import(args: list[str]) -> None:
+    """For ``escalate fix``, the SDK's import starts now, on a thread (``llm.providers.preload``):
+    before click, the config and the worktree, so that every wait of the main thread until the
+    first call hides part of it. Not for ``--help`` or ``--version``; a run that stops early (no
+    key, a usage error) has spent only idle CPU on it: the thread is a daemon, the exit is at once."""
+    words = args[: args.index("--")] if "--" in args else args
+    command = next((w for w in words if not w.startswith("-")), None)
+    if command not in _CALLS_SOON or {"-h", "--help", "--version"} & set(words):
+        return
+    from escalate.llm.providers import preload
+
+    preload()
 
 
 def _kind(exc: EscalateError) -> str:

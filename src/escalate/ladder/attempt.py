@@ -45,7 +45,7 @@ def attempt(
     c.ws.restore_except(edited)
     if c.ws.tree_hash() != tree:
         c.ws.restore_tree(tree)
-    if verdict.passed:  # the reviewer reads what the tests cannot judge, in the true diff
+    if verdict.passed and c.crew.reviews:  # the reviewer reads what the tests cannot judge, in the true diff
         verdict = c.crew.review(c.ws.true_diff(tree), c.targets, end.text, verdict.duration_s) or verdict
     step = c.policy.after_attempt(label, tree, verdict.passed, verdict.signature, verdict.stage)
     word = "pass" if verdict.passed else ("circular" if step.circular else "fail")

@@ -67,6 +67,10 @@ def run_task(
 
         isolation = isolation_for(config.validate)  # a sandbox asked for and missing stops here
         outcome.sandbox, outcome.sandbox_warning = isolation.sandbox, isolation.why_not
+        if isolation.sandboxed:  # the sandbox's binds need the interpreter's paths: asked during the set-up
+            from escalate.workspace.toolpaths import prefetch
+
+            prefetch(config.validate.test_command)
         run.open_ledger(repo_root)
         ws = Workspace.create(repo_root, task.slug)
         run.base_commit = ws.base_commit

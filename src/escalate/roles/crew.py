@@ -222,6 +222,11 @@ class Crew:
             self.decide("role", "explorer: nothing", f"{why} ({end.reason}, {end.turns} turns){gone}")
         return findings
 
+    @property
+    def reviews(self) -> bool:
+        """True when a reviewer reads the patches that pass validation."""
+        return "reviewer" in self.plans
+
     def review(
         self, diff: str, targets: list[str], summary: str, duration_s: float = 0.0
     ) -> rv.Rejection | None:

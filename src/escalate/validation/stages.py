@@ -396,6 +396,8 @@ def validate(
     try:
         for stage in STAGES.values():
             if stage.configured(cfg) and stage.applies(attempt):
+                if ahead is not None and stage.name != "syntax":
+                    ahead.start()  # the suite's first run, beside ruff and the targets (its own sandbox)
                 verdict = stage.check(attempt)
                 if verdict is not None:
                     break

@@ -50,22 +50,33 @@ _CLIENT_ENV = (
 )  # fmt: skip
 _shared: dict[tuple[str | None, ...], Any] = {}
 _shared_lock = threading.Lock()
+_preloading: set[tuple[str | None, ...]] = set()  # environments whose client a thread is making
 
 
 def preload_sdk() -> None:
-    """Import the SDK and make the shared client on a background thread. The worktree's set-up
-    and the baseline's test runs keep the main thread waiting on processes meanwhile, so the
-    import (a second or more: thousands of modules) and the client's TLS context hide behind
-    them instead of coming after them; a run that stops before any call has only spent idle CPU
-    on it."""
+    """Import the SDK and make the shared client on a background thread, once per process and
+    environment. ``escalate fix`` starts it before anything else (``cli.main``): the import (a
+    second or more of CPU: thousands of modules) runs while the main thread loads the config, sets
+    up the worktree and waits on the baseline's test run, instead of after them; a run that stops
+    before any call has only spent idle CPU on it. The client's platform headers are made here too
+    (the SDK runs ``file -b`` on the interpreter for them), not in the first call."""
+    key = _env_key()
+    with _shared_lock:
+        if key in _preloading:
+            return
+        _preloading.add(key)
 
     def load() -> None:
         try:
-            shared_client()
+            shared_client().default_headers  # noqa: B018 - made now, cached by the SDK for every call
         except Exception:  # noqa: BLE001 - the real use, where the SDK is needed, reports it
             pass
 
     threading.Thread(target=load, name="escalate-sdk-import", daemon=True).start()
+
+
+def _env_key() -> tuple[str | None, ...]:
+    return tuple(os.environ.get(name) for name in _CLIENT_ENV)
 
 
 def shared_client() -> anthropic.Anthropic:
@@ -74,7 +85,7 @@ def shared_client() -> anthropic.Anthropic:
     pool and TLS context, whose making is most of a new client's cost."""
     import anthropic  # noqa: F401 - outside the lock: the import system orders concurrent imports
 
-    key = tuple(os.environ.get(name) for name in _CLIENT_ENV)
+    key = _env_key()
     with _shared_lock:
         if key not in _shared:
             _shared[key] = sdk_client()
