@@ -15,7 +15,8 @@ API calls (median with a bootstrap 95% interval); the git count is how many ``gi
 escalate itself ran (not those a pytest plugin starts inside a test run), with the commands
 that ran most.
 
-Cases: corpus tasks (sub-second suites) and generated suites of 3 s or more (``suite_project``).
+Cases: corpus tasks (sub-second suites) and generated suites of 3 s or more (``suite_project``): two
+of 4-6 s and one of a real project's size (3,000 tests, 10 s or more).
 
 escalate's own modules are byte-compiled first (``compileall``, as ``pip install`` does): with
 ``PYTHONDONTWRITEBYTECODE`` set in the bench's environment an editable install would otherwise
@@ -97,6 +98,8 @@ def suite_project(dest: Path, name: str, modules: int, tests: int, work: int) ->
 SUITES = (  # (name, modules, tests per module, work per test): 3 s or more by hand on an idle machine
     ("suite_many", 60, 25, 20_000),
     ("suite_heavy", 10, 8, 900_000),
+    # A real project's size (more-itertools' suite takes about 20 s): 3,000 tests, 10 s or more.
+    ("suite_large", 200, 15, 50_000),
 )
 
 
