@@ -226,8 +226,6 @@ def test_the_default_command_installs_the_project_and_pytest(attack):
 
 def test_an_environment_escalate_imports_from_is_refused_before_anything_runs(attack):
     run, root, venv, github_env, beside = attack
-    code, body, err, found = run("bwrap")
-    (root / "attack.json").unlink()
     own = {"PATH": os.environ["PATH"], "HOME": str(root.parent / "home"), "VIRTUAL_ENV": sys.prefix}
     code, body, err = install(root, {**own, "ESCALATE_SANDBOX": "bwrap"})
     assert code == 2 and body["outcome"] == "error", err
@@ -236,6 +234,10 @@ def test_an_environment_escalate_imports_from_is_refused_before_anything_runs(at
         and "own virtual environment" in body["explanation"]
     )
     assert not (root / "attack.json").exists()
+    # Unsandboxed, by choice, the install writes where it writes, as before the sandbox (a harmless
+    # command here: the hostile build must not run in this process's own environment).
+    code, body, err = install(root, {**own, "ESCALATE_SANDBOX": "none"}, "--command", "true")
+    assert code == 0 and body["outcome"] == "installed" and body["sandbox"]["mode"] == "none", err
 
 
 def test_an_interpreter_that_is_no_virtual_environment_is_refused(tmp_path):

@@ -41,7 +41,7 @@ def install(repo: Path, command: str | None, timeout_s: float, as_json: bool) ->
     if not isolation.sandboxed:
         why = isolation.why_not
         click.echo(f"escalate: WARNING: the project's install runs WITHOUT a sandbox: {why}", err=True)
-    plan = plan_install(root, python.path, command)
+    plan = plan_install(root, python.path, command, sandboxed=isolation.sandboxed)
     click.echo(f"escalate: installing with {python.describe()}; writable: "
                f"{', '.join(str(p) for p in plan.writable)}", err=True)  # fmt: skip
     result = run_install(plan, isolation, timeout_s=timeout_s)

@@ -130,13 +130,19 @@ def check_apart(writable: list[Path], roots: list[Path]) -> None:
 
 
 def plan_install(
-    root: Path, python: str, command: str | None, environ: dict[str, str] | None = None
+    root: Path,
+    python: str,
+    command: str | None,
+    environ: dict[str, str] | None = None,
+    *,
+    sandboxed: bool = True,
 ) -> InstallPlan:
-    """The commands, the project's environment and the pip cache; InstallError when they are unsafe."""
+    """The commands, the project's environment and the pip cache; InstallError when a sandboxed install
+    would be unsafe (unsandboxed, by choice, it writes wherever the command writes, as before)."""
     environ = dict(os.environ if environ is None else environ)
     root = Path(root).resolve()
     prefix, base = environment_of(python)
-    if prefix == base:
+    if sandboxed and prefix == base:
         raise InstallError(
             f"the project's Python {python} is not a virtual environment (its prefix {prefix} is the "
             "interpreter's own installation, which the sandbox will not make writable). Create one "
@@ -154,7 +160,8 @@ def plan_install(
         commands = [["/bin/sh", "-c", command]]
     masked = tuple(Path(environ[name]) for name in RUNNER_FILES if environ.get(name))
     plan = InstallPlan(root, python, prefix, cache, commands, masked)
-    check_apart(plan.writable, own_import_roots())
+    if sandboxed:
+        check_apart(plan.writable, own_import_roots())
     return plan
 
 
