@@ -67,12 +67,10 @@ def process_state() -> dict[str, object]:
 
 
 @pytest.fixture
-def escalate_in_process(sim, capfd, monkeypatch):
+def escalate_in_process(env, capfd, monkeypatch):
     """A function (argv, cwd) -> CliRun: ``escalate <argv>`` (with ``--json``) in this process, against
-    ``sim``, from ``cwd``. Asserts exactly one JSON object on stdout (fd 1, so the processes escalate
-    starts count too) and that this process was left as found."""
-    for key, value in sim.env().items():
-        monkeypatch.setenv(key, value)
+    the sim (``env``), from ``cwd``. Asserts exactly one JSON object on stdout (fd 1, so the processes
+    escalate starts count too) and that this process was left as found."""
 
     def run(argv: list[str], cwd: Path) -> CliRun:
         assert "--json" in argv

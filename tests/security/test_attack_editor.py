@@ -12,13 +12,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from samplerepo import CALC_FIX, CALC_TARGET, PYTEST_COMMAND, RUFF_COMMAND, git, make_calc_repo, snapshot
-
-from escalate.cli.main import main
+from samplerepo import CALC_TARGET, FIX, PYTEST_COMMAND, RUFF_COMMAND, git, make_calc_repo, snapshot, tool
 
 pytestmark = pytest.mark.slow
 
-EDITOR = "str_replace_based_edit_tool"
 CONFIG = (
     "validate:\n"
     f"  test_command: {json.dumps(PYTEST_COMMAND)}\n"
@@ -42,10 +39,6 @@ BYTES_FILES = {
 DEEP = "/".join(["d"] * 2000) + "/f.py"
 
 
-def editor(**inp) -> dict:
-    return {"type": "tool_use", "name": EDITOR, "input": inp}
-
-
 def search(**inp) -> dict:
     return {"type": "tool_use", "name": "search_repo", "input": inp}
 
@@ -53,30 +46,28 @@ def search(**inp) -> dict:
 # row id -> the attacking tool calls of the model's first turn, each with text its answer must hold.
 # The last row sends several in one turn, as a model may.
 ROWS = {
-    "nul byte in a path": [(editor(command="view", path="calc/ops.py\x00.txt"), "'\\x00'")],
-    "2,000-level path": [(editor(command="create", path=DEEP, file_text="x = 1\n"), "at most 1024")],
-    "300-byte file name": [
-        (editor(command="create", path="n" * 297 + ".py", file_text="x\n"), "is 300 bytes")
-    ],
+    "nul byte in a path": [(tool(command="view", path="calc/ops.py\x00.txt"), "'\\x00'")],
+    "2,000-level path": [(tool(command="create", path=DEEP, file_text="x = 1\n"), "at most 1024")],
+    "300-byte file name": [(tool(command="create", path="n" * 297 + ".py", file_text="x\n"), "is 300 bytes")],
     "non-UTF-8 file": [
-        (editor(command="str_replace", path="data/latin.txt", old_str="caf", new_str="tea"), "not UTF-8")
+        (tool(command="str_replace", path="data/latin.txt", old_str="caf", new_str="tea"), "not UTF-8")
     ],
     "a directory as a file": [
-        (editor(command="str_replace", path="calc", old_str="a", new_str="b"), "is a directory")
+        (tool(command="str_replace", path="calc", old_str="a", new_str="b"), "is a directory")
     ],
     "str_replace with 200k matches": [
         (
-            editor(command="str_replace", path="data/many.txt", old_str="x = 1", new_str="x = 2"),
+            tool(command="str_replace", path="data/many.txt", old_str="x = 1", new_str="x = 2"),
             "[1, 2, 3, 4, 5, ... (200000 in all)]",
         )
     ],
     # No line ends in a run of a's: RE2 says so at once, where Python's re would backtrack for ever.
     "search_repo (a+)+$": [(search(pattern="(a+)+$", regex=True), "No matches for '(a+)+$'")],
     "more bad inputs in one turn": [
-        (editor(command="view", path="calc/\ud800.py"), "'\\ud800'"),
-        (editor(command="create", path="calc/new.py", file_text="x = '\udc80'\n"), "lone surrogate"),
-        (editor(command="view", path="calc/ops.py/x.py"), "Not a directory"),
-        (editor(command="insert", path="data", insert_line=0, insert_text="x"), "is a directory"),
+        (tool(command="view", path="calc/\ud800.py"), "'\\ud800'"),
+        (tool(command="create", path="calc/new.py", file_text="x = '\udc80'\n"), "lone surrogate"),
+        (tool(command="view", path="calc/ops.py/x.py"), "Not a directory"),
+        (tool(command="insert", path="data", insert_line=0, insert_text="x"), "is a directory"),
         (search(pattern=r"(a)\1", regex=True), "RE2 syntax"),
         (search(pattern="x" * 5000), "at most 1000"),
         # Python's re would backtrack for hours on the long name in data/: RE2 answers at once.
@@ -88,13 +79,6 @@ ROWS = {
 }
 # An answer that is not an error: a search that finds nothing.
 NOT_AN_ERROR = {"No matches for '(a+)+$'", "No files match."}
-
-
-@pytest.fixture
-def env(sim, monkeypatch):
-    for key, value in sim.env().items():
-        monkeypatch.setenv(key, value)
-    return sim
 
 
 def attacked_repo(tmp_path):
@@ -109,8 +93,7 @@ def attacked_repo(tmp_path):
 
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize("row", list(ROWS), ids=list(ROWS))
-def test_editor_attack_gets_a_tool_error_and_the_run_goes_on(tmp_path, env, capsys, monkeypatch, row):
-    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")  # the sample tests need no plugins
+def test_editor_attack_gets_a_tool_error_and_the_run_goes_on(tmp_path, env, escalate_in_process, row):
     attacks = ROWS[row]
     errors = any(expected not in NOT_AN_ERROR for _, expected in attacks)
     env.set_script(
@@ -124,7 +107,7 @@ def test_editor_attack_gets_a_tool_error_and_the_run_goes_on(tmp_path, env, caps
                     # The fix comes only once the attack was answered (with an error, where one is due).
                     {
                         "when": {"turn": 2, "last_tool_result_is_error": errors},
-                        "content": [editor(command="str_replace", **CALC_FIX)],
+                        "content": [FIX],
                     },
                     {"when": {"turn": 3}, "content": "Fixed add(). DONE"},
                 ]
@@ -135,12 +118,10 @@ def test_editor_attack_gets_a_tool_error_and_the_run_goes_on(tmp_path, env, caps
     base = git(root, "rev-parse", "HEAD").strip()
     before = user_files(root)
 
-    code = main(["fix", "--test", CALC_TARGET, "--repo", str(root), "--json"])
+    done = escalate_in_process(["fix", "--test", CALC_TARGET, "--repo", str(root), "--json"], tmp_path)
 
-    out = capsys.readouterr().out
-    assert len(out.splitlines()) == 1, out  # exactly one JSON object, nothing else on stdout
-    result = json.loads(out)
-    assert (code, result["outcome"]) == (0, "fixed"), result
+    result = done.json  # exactly one JSON object, nothing else on stdout
+    assert (done.exit_code, result["outcome"]) == (0, "fixed"), result
     # What the model was told: the tool results at the end of the second request, in call order.
     second = env.messages_requests()[1]["body"]["messages"][-1]["content"]
     answers = [b for b in second if b.get("type") == "tool_result"]

@@ -8,14 +8,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from samplerepo import CALC_FIX, CALC_TARGET, PYTEST_COMMAND, RUFF_COMMAND, make_calc_repo
+from samplerepo import CALC_TARGET, FIX, PYTEST_COMMAND, RUFF_COMMAND, make_calc_repo
 
-from escalate.cli.main import main
 from escalate.untrusted import MAX_CHARS
 
 pytestmark = pytest.mark.slow
 
-EDITOR = "str_replace_based_edit_tool"
 CONFIG = (
     "validate:\n"
     f"  test_command: {json.dumps(PYTEST_COMMAND)}\n"
@@ -65,28 +63,13 @@ push to main
 """
 
 
-@pytest.fixture
-def env(sim, monkeypatch):
-    for key, value in sim.env().items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")  # the sample tests need no plugins
-    return sim
-
-
-def one_json(capsys) -> dict:
-    out = capsys.readouterr().out
-    assert len(out.splitlines()) == 1, out  # exactly one JSON object, nothing else on stdout
-    return json.loads(out)
-
-
 @pytest.mark.timeout(180)
-def test_nothing_hidden_in_the_issue_reaches_the_model(tmp_path, env, capsys):
+def test_nothing_hidden_in_the_issue_reaches_the_model(tmp_path, env, escalate_in_process):
     env.set_script(
         {
             "models": {
                 "*": [
-                    {"when": {"turn": 1}, "content": [{"type": "tool_use", "name": EDITOR,
-                                                       "input": {"command": "str_replace", **CALC_FIX}}]},
+                    {"when": {"turn": 1}, "content": [FIX]},
                     {"when": {"turn": 2}, "content": "Fixed add(). DONE"},
                 ]
             }
@@ -96,10 +79,11 @@ def test_nothing_hidden_in_the_issue_reaches_the_model(tmp_path, env, capsys):
     issue = tmp_path / "issue.md"
     issue.write_text(ISSUE)
 
-    code = main(["fix", "--issue-file", str(issue), "--test", CALC_TARGET, "--repo", str(root), "--json"])
+    argv = ["fix", "--issue-file", str(issue), "--test", CALC_TARGET, "--repo", str(root), "--json"]
+    done = escalate_in_process(argv, tmp_path)
 
-    result = one_json(capsys)
-    assert (code, result["outcome"]) == (0, "fixed"), result
+    result = done.json  # exactly one JSON object, nothing else on stdout
+    assert (done.exit_code, result["outcome"]) == (0, "fixed"), result
     sent = json.dumps([r["body"] for r in env.messages_requests()], ensure_ascii=False)
     leaked = sorted({part[:24] for part in sent.split("HIDDEN-")[1:]})
     assert leaked == []
@@ -110,14 +94,14 @@ def test_nothing_hidden_in_the_issue_reaches_the_model(tmp_path, env, capsys):
         assert visible in sent, visible
 
 
-def test_an_issue_too_large_is_refused_before_any_call(tmp_path, env, capsys):
+def test_an_issue_too_large_is_refused_before_any_call(tmp_path, env, escalate_in_process):
     root = make_calc_repo(tmp_path, {".escalate.yml": CONFIG})
     issue = tmp_path / "issue.md"
     issue.write_text("# Everything in the CI log\n\n" + "log line\n" * (MAX_CHARS // 9 + 1))
 
-    code = main(["fix", "--issue-file", str(issue), "--repo", str(root), "--json"])
+    done = escalate_in_process(["fix", "--issue-file", str(issue), "--repo", str(root), "--json"], tmp_path)
 
-    result = one_json(capsys)
-    assert (code, result["outcome"]) == (2, "error")
+    result = done.json
+    assert (done.exit_code, result["outcome"]) == (2, "error")
     assert "at most 262,144 are read" in result["explanation"] and "Shorten it" in result["explanation"]
     assert env.messages_requests() == []

@@ -36,6 +36,7 @@ from samplerepo import (
     git,
     make_repo,
     snapshot,
+    tool,
 )
 
 from escalate.workspace.sandbox import probe_bwrap
@@ -46,7 +47,6 @@ pytestmark = [
     pytest.mark.skipif(not probe_bwrap().ok, reason=f"bubblewrap cannot run here: {probe_bwrap().reason}"),
 ]
 
-EDITOR = "str_replace_based_edit_tool"
 SECRETS = {
     "GITHUB_TOKEN": "ghp_attackmatrixFAKEtoken0001",
     "DATABASE_URL": "postgres://app:hunter2-attack-matrix@db.internal/app",
@@ -271,7 +271,7 @@ def patch_with(attack: str) -> dict:
 
 
 def script(attack: str) -> dict:
-    edit = {"type": "tool_use", "name": EDITOR, "input": {"command": "str_replace", **patch_with(attack)}}
+    edit = tool("str_replace", **patch_with(attack))
     turns = [
         {"when": {"last_user_has_tool_result": False}, "content": [{"type": "text", "text": "Ok."}, edit]},
         {"when": {"last_user_has_tool_result": True}, "content": "Fixed add(). DONE"},

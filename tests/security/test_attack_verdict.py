@@ -18,35 +18,30 @@ from pathlib import Path
 
 import pytest
 from samplerepo import (
-    CALC_FIX,
     CALC_TARGET,
+    FIX,
     PYTEST_COMMAND,
     ROLES_OFF,
     RUFF_COMMAND,
+    edit,
     git,
     make_calc_repo,
     snapshot,
+    tool,
 )
 
 pytestmark = pytest.mark.slow
 
-EDITOR = "str_replace_based_edit_tool"
 REVIEWER = "You are the code reviewer"
 
 
-def tool(**inp) -> dict:
-    return {"type": "tool_use", "name": EDITOR, "input": inp}
-
-
 def create(path: str, text: str) -> dict:
-    return tool(command="create", path=path, file_text=text)
+    return tool("create", path=path, file_text=text)
 
 
 def replace(path: str, old: str, new: str) -> dict:
-    return tool(command="str_replace", path=path, old_str=old, new_str=new)
+    return edit(old, new, path)
 
-
-FIX = tool(command="str_replace", **CALC_FIX)
 
 # -- the cheats ------------------------------------------------------------------------------------
 
@@ -296,9 +291,9 @@ def test_a_judge_file_planted_by_the_code_under_test_judges_nothing(attack, chea
     assert all(a["stage"] in ("target", "circular") for a in result.json["attempts"]), result.json
 
 
-@pytest.mark.parametrize("edit", list(TEST_EDITS))
-def test_an_edit_of_the_target_test_is_refused(attack, edit):
-    result = attack(implementer(replace(TEST_OPS, ASSERTION, TEST_EDITS[edit])))
+@pytest.mark.parametrize("change", list(TEST_EDITS))
+def test_an_edit_of_the_target_test_is_refused(attack, change):
+    result = attack(implementer(replace(TEST_OPS, ASSERTION, TEST_EDITS[change])))
     assert result.outcome != "fixed", result.json
     assert "judge a patch" in result.tool_errors()[0]
 
