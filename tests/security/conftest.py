@@ -13,6 +13,7 @@ interpreter spends importing the SDK:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -96,7 +97,8 @@ WARM_PRELOAD = ("escalate.cli.fix", "escalate.ladder.run", "escalate.cli.batch",
                 "anthropic", "git")  # fmt: skip
 
 # Reads one JSON request a line; forks; the fork becomes `escalate <argv>` (a session of its own, cwd,
-# stdout/stderr to files), the parent waits (killing the session at the deadline) and answers one line.
+# stdout/stderr to files); the parent answers its pid, waits (killing the session at the deadline) and
+# answers how it ended.
 WARM_SERVER = r"""
 import importlib, json, os, signal, sys, time, traceback
 
@@ -127,6 +129,7 @@ for line in sys.stdin:
             traceback.print_exc()
             os._exit(70)
         sys.exit(main())  # the command's own exit; the fork never returns to this loop
+    print(json.dumps({"pid": pid}), flush=True)
     deadline, timed_out = time.monotonic() + req["timeout_s"], False
     while True:
         done, status, usage = os.wait4(pid, os.WNOHANG)
@@ -138,7 +141,7 @@ for line in sys.stdin:
             timed_out = True
             break
         time.sleep(0.05)
-    answer = {"pid": pid, "exit_code": os.waitstatus_to_exitcode(status), "maxrss_kb": usage.ru_maxrss,
+    answer = {"exit_code": os.waitstatus_to_exitcode(status), "maxrss_kb": usage.ru_maxrss,
               "timed_out": timed_out}
     print(json.dumps(answer), flush=True)
 """
@@ -172,20 +175,28 @@ class WarmEscalate:
     def alive(self) -> bool:
         return self._proc.poll() is None
 
-    def run(self, argv: list[str], *, cwd: Path, env: dict[str, str], out_dir: Path, timeout_s: float):
+    def run(
+        self, argv: list[str], *, cwd: Path, env: dict[str, str], out_dir: Path, timeout_s: float
+    ) -> ProcessRun:
         """``escalate <argv>`` in a fork with ``env`` added to os.environ (the start environment, with the
         secrets, stays what ``/proc/<pid>/environ`` shows); raises when it outlives ``timeout_s``."""
         out, err = out_dir / "stdout", out_dir / "stderr"
         request = {"argv": argv, "cwd": str(cwd), "env": env, "stdout": str(out), "stderr": str(err),
                    "timeout_s": timeout_s, "in_start_environ": self.secrets}  # fmt: skip
+        pid = None
         try:
             self._proc.stdin.write(json.dumps(request) + "\n")
             self._proc.stdin.flush()
+            pid = json.loads(self._proc.stdout.readline() or "{}").get("pid")
             line = self._proc.stdout.readline()
-        except BaseException:
-            self.close()  # a row interrupted mid-run (pytest's timeout): the next row gets a new one
+        except BaseException:  # interrupted mid-run (pytest's timeout): end it; the next row starts anew
+            if pid:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+            self._proc.kill()
+            self._proc.wait()
             raise
-        assert line, "the warm interpreter died"
+        assert pid and line, "the warm interpreter died"
         answer = json.loads(line)
         assert not answer["timed_out"], f"escalate {argv[0]} did not end within {timeout_s} s"
         return ProcessRun(
