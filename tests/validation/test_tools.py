@@ -112,7 +112,9 @@ def test_a_standalone_install_fixes_the_readme_sample(tmp_path, sim):
     for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "init"]):
         subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@e.x", *args], cwd=repo, check=True)
     sim.set_script("escalation")
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **sim.env()}
+    # PYTEST_DISABLE_PLUGIN_AUTOLOAD: the project's pytest sees this session's site-packages, whose
+    # plugins (hypothesis: ~1 s of CPU a start) the sample does not use; which python runs is the point.
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", **sim.env()}
     env["GIT_CONFIG_GLOBAL"] = str(tmp_path / "gitconfig")
     (tmp_path / "gitconfig").write_text("[user]\n\tname = t\n\temail = t@e.x\n")
     proc = subprocess.run(
