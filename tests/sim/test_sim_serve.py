@@ -12,6 +12,8 @@ from pathlib import Path
 import anthropic
 import pytest
 
+from escalate.cli.main import main
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -59,7 +61,7 @@ def test_serve_prints_env_lines_serves_the_script_and_stops_cleanly(tmp_path):
 
 
 @pytest.mark.slow
-def test_escalation_example_walks_haiku_twice_then_sonnet(tmp_path, sim):
+def test_escalation_example_walks_haiku_twice_then_sonnet(tmp_path, env, monkeypatch, capsys):
     """The docs/sim.md walkthrough: the shipped escalation script on the tiny calc sample."""
     repo = tmp_path / "calc"
     (repo / "tests").mkdir(parents=True)
@@ -76,21 +78,14 @@ def test_escalation_example_walks_haiku_twice_then_sonnet(tmp_path, sim):
         ["commit", "-qm", "init"],
     ):
         subprocess.run(["git", *args], cwd=repo, check=True)
-    sim.set_script("escalation")
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}, **sim.env()}
-    proc = subprocess.run(
-        [sys.executable, "-m", "escalate.cli", "fix", "tests/test_calc.py::test_add"],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    env.set_script("escalation")
+    # In this process (the real entry point): nothing here needs a new interpreter's SDK import.
+    monkeypatch.chdir(repo)
+    assert main(["fix", "tests/test_calc.py::test_add"], harden=False) == 0, capsys.readouterr()
     # Each tool_result turn carries the edit it answers: the assistant message just before it.
     edits = [
         (r["model"], block["input"]["new_str"])
-        for r in sim.messages_requests()
+        for r in env.messages_requests()
         if len(r["body"]["messages"]) > 1
         for block in r["body"]["messages"][-2]["content"]
         if isinstance(block, dict) and block.get("type") == "tool_use"
