@@ -72,30 +72,34 @@ def test_a_misspelt_model_is_named_before_the_worktree_and_the_tests(tmp_path, e
     assert env.messages_requests() == []
 
 
-def test_a_second_run_of_the_same_task_says_so_and_exits_2(tmp_path, sim):
-    # The first run's second model call hangs in the sim; meanwhile the same task is started again.
-    sim.set_script(
+def test_a_second_run_of_the_same_task_says_so_and_exits_2(tmp_path, env, capsys):
+    # The first run (its own process: it holds the task's lock) has its second model call hang in the
+    # sim; meanwhile the same task is started again, here in the pytest process.
+    env.set_script(
         {
             "models": {"*": [{"when": OPEN, "content": [FIX]}, {"when": AFTER_TOOLS, "content": "DONE"}]},
             "faults": [{"on_request": 2, "delay_s": 30}],
         }
     )
     root = make_calc_repo(tmp_path, {".escalate.yml": CONFIG})
-    env = {**os.environ, **sim.env(), "PYTHONUNBUFFERED": "1"}
     argv = [sys.executable, "-m", "escalate.cli", "fix", CALC_TARGET, "--repo", str(root), "--json"]
-    first = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen(
+        argv,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 90
-        while sim.sim._messages_seen < 2 and time.monotonic() < deadline and first.poll() is None:
+        while env.sim._messages_seen < 2 and time.monotonic() < deadline and first.poll() is None:
             time.sleep(0.05)
         assert first.poll() is None, first.communicate()
-        second = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
-        assert second.returncode == 2, second.stderr
-        [line] = second.stdout.splitlines()
-        body = json.loads(line)
+        code, body, err = one_object(capsys, "fix", CALC_TARGET, "--repo", str(root))
+        assert code == 2, err
         assert body["error_kind"] == "task_locked"
         assert f"pid {first.pid}" in body["explanation"]
-        assert sim.sim._messages_seen == 2  # the second run paid for nothing
+        assert env.sim._messages_seen == 2  # the second run paid for nothing
     finally:
         first.kill()
         first.wait(timeout=30)
