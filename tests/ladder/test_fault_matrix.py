@@ -501,9 +501,9 @@ def test_ctrl_c_leaves_nothing_behind(tmp_path, sim, record_property, phase):
     assert runs and (runs[-1] / "result.json").is_file()
     assert json.loads((runs[-1] / "result.json").read_text())["outcome"] == "error"
     assert {c["request_id"] for c in logged} == completed_ids(seen)
+    assert "escalate/" not in git(root, "branch", "--list")  # the run's branch is gone too
     if phase == "model call":  # (was tests/cli/test_fix_cli.py's Ctrl-C test: the same run)
         result = json.loads((runs[-1] / "result.json").read_text())
         assert len(runs) == 1 and len(logged) == result["calls"] == 1
         assert "interrupted" in result["explanation"]
-        assert "escalate/" not in git(root, "branch", "--list")  # the run's branch is gone too
         assert (runs[-1] / "summary.md").exists() and (runs[-1] / "attempts.xml").exists()
