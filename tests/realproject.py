@@ -8,26 +8,11 @@ the one JSON object and what the sim was sent.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
-from samplerepo import PYTEST_COMMAND, git, make_repo
+from samplerepo import config_yaml, git, make_repo
 
 from escalate.cli.main import main
-
-
-def config_yaml(timeout_s: float = 60, tiers: list[dict] | None = None, **validate) -> str:
-    lines = [
-        *([f"tiers: {json.dumps(tiers)}"] if tiers else []),
-        "validate:",
-        f"  test_command: {json.dumps(PYTEST_COMMAND)}",
-        f"  ruff_command: {json.dumps([sys.executable, '-m', 'ruff', 'check'])}",
-        f"  timeout_s: {timeout_s}",
-        *(f"  {k}: {json.dumps(v)}" for k, v in validate.items()),
-        "roles:",
-        *(f"  {role}: {{enabled: false}}" for role in ("explorer", "planner", "reviewer", "committer")),
-    ]
-    return "\n".join(lines) + "\n"
 
 
 def project(

@@ -7,6 +7,7 @@ Other test modules import this: ``from samplerepo import make_repo, make_calc_re
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -92,6 +93,9 @@ def edit(old_str: str, new_str: str, path: str = "calc/ops.py") -> dict:
 
 
 FIX = edit(**CALC_FIX)
+# A sim script's `when`: the opening turn of an attempt, and a turn once the tool results are back.
+OPEN = {"last_user_has_tool_result": False}
+AFTER_TOOLS = {"last_user_has_tool_result": True}
 # Two wrong fixes in a row: add() multiplies, then (on top of that) subtracts the other way.
 WRONG_1 = edit("def add(a, b):\n    return a - b", "def add(a, b):\n    return a * b")
 WRONG_2 = edit("def add(a, b):\n    return a * b", "def add(a, b):\n    return b - a")
@@ -156,6 +160,22 @@ def snapshot(root: Path) -> dict[str, str]:
     refs = git(root, "for-each-ref", "--format=%(refname) %(objectname)")
     out["<refs>"] = "\n".join(r for r in refs.splitlines() if not r.startswith("refs/heads/escalate/"))
     return out
+
+
+def config_yaml(timeout_s: float = 60, tiers: list[dict] | None = None, **validate) -> str:
+    """An .escalate.yml for a sample repository: this session's pytest and ruff, the helper roles off
+    (every scripted reply is the implementer's), the validate keys given."""
+    lines = [
+        *([f"tiers: {json.dumps(tiers)}"] if tiers else []),
+        "validate:",
+        f"  test_command: {json.dumps(PYTEST_COMMAND)}",
+        f"  ruff_command: {json.dumps(RUFF_COMMAND)}",
+        f"  timeout_s: {timeout_s}",
+        *(f"  {k}: {json.dumps(v)}" for k, v in validate.items()),
+        "roles:",
+        *(f"  {role}: {{enabled: false}}" for role in ROLES_OFF),
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def sample_config(root: Path, *layers: dict):

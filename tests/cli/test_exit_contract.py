@@ -8,20 +8,11 @@ import sys
 import time
 
 import pytest
-from samplerepo import CALC_TARGET, FIX, PYTEST_COMMAND, git, make_calc_repo
+from samplerepo import AFTER_TOOLS, CALC_TARGET, FIX, OPEN, config_yaml, git, make_calc_repo
 
 from escalate.cli.main import main
 
-OPEN = {"last_user_has_tool_result": False}
-AFTER_TOOLS = {"last_user_has_tool_result": True}
-CONFIG = (
-    "validate:\n"
-    f"  test_command: {json.dumps(PYTEST_COMMAND)}\n"
-    f"  ruff_command: {json.dumps([sys.executable, '-m', 'ruff', 'check'])}\n"
-    "  timeout_s: 60\n"
-    "roles: {explorer: {enabled: false}, planner: {enabled: false}, reviewer: {enabled: false}, "
-    "committer: {enabled: false}}\n"
-)
+CONFIG = config_yaml()
 
 
 def one_object(capsys, *args: str) -> tuple[int, dict, str]:

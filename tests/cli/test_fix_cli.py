@@ -2,30 +2,25 @@
 running `escalate fix`: tests/ladder/test_fault_matrix.py::test_ctrl_c_leaves_nothing_behind."""
 
 import json
-import sys
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from samplerepo import CALC_TARGET, FIX, PYTEST_COMMAND, edit, git, make_calc_repo
+from samplerepo import (
+    AFTER_TOOLS,
+    CALC_TARGET,
+    FIX,
+    OPEN,
+    config_yaml,
+    edit,
+    git,
+    make_calc_repo,
+)
 
 from escalate.cli.main import main
 
 WRONG = edit("return a - b\n\n\ndef sub", "return a * b\n\n\ndef sub")
-OPEN = {"last_user_has_tool_result": False}
-AFTER_TOOLS = {"last_user_has_tool_result": True}
-CONFIG = (
-    "validate:\n"
-    f"  test_command: {json.dumps(PYTEST_COMMAND)}\n"
-    f"  ruff_command: {json.dumps([sys.executable, '-m', 'ruff', 'check'])}\n"
-    "  timeout_s: 60\n"
-    # The ladder without the helper roles: every scripted reply belongs to the implementer.
-    "roles:\n"
-    "  explorer: {enabled: false}\n"
-    "  planner: {enabled: false}\n"
-    "  reviewer: {enabled: false}\n"
-    "  committer: {enabled: false}\n"
-)
+CONFIG = config_yaml()
 
 
 def repo(tmp_path: Path, config: str = CONFIG) -> Path:

@@ -6,14 +6,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from samplerepo import CALC_TARGET, FIX, ROLES_OFF, make_calc_repo, sample_config
+from samplerepo import AFTER_TOOLS, CALC_TARGET, FIX, OPEN, ROLES_OFF, make_calc_repo, sample_config
 
 from escalate.ladder.run import run_task
 from escalate.records.ledger import Ledger
 from escalate.task import Task
 
-OPEN = {"when": {"last_user_has_tool_result": False}, "content": [{"type": "text", "text": "On it."}, FIX]}
-DONE = {"when": {"last_user_has_tool_result": True}, "content": "Fixed add(). DONE"}
+FIXING = {"when": OPEN, "content": [{"type": "text", "text": "On it."}, FIX]}
+DONE = {"when": AFTER_TOOLS, "content": "Fixed add(). DONE"}
 
 
 def config_for(root: Path, **overrides):
@@ -37,7 +37,7 @@ def test_classifier_and_a_line_tier_in_a_full_fix(tmp_path, env):
                 "claude-haiku-4-5": [
                     {"when": {"system_contains": "model router"}, "content": json.dumps(verdict)}
                 ],
-                "claude-sonnet-5-5": [OPEN, DONE],
+                "claude-sonnet-5-5": [FIXING, DONE],
             }
         }
     )
@@ -99,7 +99,7 @@ def test_a_run_that_stops_before_routing_is_in_the_ledger(tmp_path, env):
 
 def test_an_api_failure_mid_run_leaves_what_was_written(tmp_path, env):
     env.set_script(
-        {"models": {"claude-haiku-4-5": [OPEN, DONE]}, "faults": [{"on_request": 2, "status": 529}]}
+        {"models": {"claude-haiku-4-5": [FIXING, DONE]}, "faults": [{"on_request": 2, "status": 529}]}
     )
     root = make_calc_repo(tmp_path)
     config = config_for(root, session={"max_retries": 0})
