@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import gc
+import os
+import subprocess
+import sys
 import threading
 
 from escalate.llm.providers import anthropic as provider_module
@@ -41,6 +45,24 @@ def test_the_preload_makes_the_client_the_run_then_uses(monkeypatch):
     assert len(loading) <= 1
     for thread in loading:
         thread.join(timeout=120)
+    assert gc.isenabled()  # off only while the SDK was imported
     assert len(provider_module._shared) == 1
     made = next(iter(provider_module._shared.values()))
     assert AnthropicProvider().sdk._client is made._client
+
+
+def test_the_collector_stays_off_while_the_preload_imports_the_sdk():
+    # A fresh interpreter (this one has the SDK already): the import would run ~300 collections.
+    code = (
+        "import gc, threading\n"
+        "from escalate.llm.providers.anthropic import preload_sdk\n"
+        "before = sum(s['collections'] for s in gc.get_stats())\n"
+        "preload_sdk()\n"
+        "[t.join(120) for t in threading.enumerate() if t.name == 'escalate-sdk-import']\n"
+        "import anthropic  # imported by the preload\n"
+        "print(sum(s['collections'] for s in gc.get_stats()) - before, gc.isenabled())\n"
+    )
+    env = {**os.environ, "ANTHROPIC_API_KEY": "sk-gc-test", "ANTHROPIC_BASE_URL": "http://127.0.0.1:9"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    collections, enabled = out.stdout.split()
+    assert int(collections) < 30 and enabled == "True", out.stderr
