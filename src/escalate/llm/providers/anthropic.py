@@ -69,8 +69,9 @@ def preload_sdk() -> None:
 
     def load() -> None:
         # The cyclic collector is off while the SDK's thousands of modules and classes are made: it
-        # would run about 300 times over objects that live as long as the process (about 8% of the
-        # import's CPU, measured). It is one switch for the process, so it goes back on after.
+        # would run about 300 times over objects that live as long as the process. What exists then
+        # is frozen (left out of later collections; reference counting still frees it), or the first
+        # collection after would walk it all at once. It is one switch for the process: back on after.
         collecting = gc.isenabled()
         gc.disable()
         try:
@@ -78,6 +79,7 @@ def preload_sdk() -> None:
         except Exception:  # noqa: BLE001 - the real use, where the SDK is needed, reports it
             pass
         finally:
+            gc.freeze()
             if collecting:
                 gc.enable()
 
