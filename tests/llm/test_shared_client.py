@@ -60,9 +60,10 @@ def test_the_collector_stays_off_while_the_preload_imports_the_sdk():
         "preload_sdk()\n"
         "[t.join(120) for t in threading.enumerate() if t.name == 'escalate-sdk-import']\n"
         "import anthropic  # imported by the preload\n"
-        "print(sum(s['collections'] for s in gc.get_stats()) - before, gc.isenabled())\n"
+        "print(sum(s['collections'] for s in gc.get_stats()) - before, gc.isenabled(), gc.get_freeze_count())\n"
     )
     env = {**os.environ, "ANTHROPIC_API_KEY": "sk-gc-test", "ANTHROPIC_BASE_URL": "http://127.0.0.1:9"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
-    collections, enabled = out.stdout.split()
+    collections, enabled, frozen = out.stdout.split()
     assert int(collections) < 30 and enabled == "True", out.stderr
+    assert int(frozen) > 100_000  # the import's objects: later collections do not walk them again
