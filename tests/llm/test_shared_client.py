@@ -60,7 +60,8 @@ def test_the_collector_stays_off_while_the_preload_imports_the_sdk():
         "preload_sdk()\n"
         "[t.join(120) for t in threading.enumerate() if t.name == 'escalate-sdk-import']\n"
         "import anthropic  # imported by the preload\n"
-        "print(sum(s['collections'] for s in gc.get_stats()) - before, gc.isenabled(), gc.get_freeze_count())\n"
+        "runs = sum(s['collections'] for s in gc.get_stats()) - before\n"
+        "print(runs, gc.isenabled(), gc.get_freeze_count())\n"
     )
     env = {**os.environ, "ANTHROPIC_API_KEY": "sk-gc-test", "ANTHROPIC_BASE_URL": "http://127.0.0.1:9"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
