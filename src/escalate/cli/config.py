@@ -74,10 +74,12 @@ def reference() -> None:
 def reference_markdown() -> str:
     """Markdown tables of every key, one per section, generated from the schema's docstrings."""
     from escalate.config import Config, nested_model
+    from escalate.config.schema import field_docs
 
     lines = ["| key | default | meaning |", "|---|---|---|"]
 
     def walk(instance: Any, prefix: str) -> None:
+        docs = field_docs(type(instance))
         for name, field in type(instance).model_fields.items():
             key, value = f"{prefix}{name}", getattr(instance, name)
             found = nested_model(field.annotation)
@@ -85,7 +87,7 @@ def reference_markdown() -> str:
                 lines.extend(
                     [
                         "",
-                        f"**`{key}`**: {field.description}",
+                        f"**`{key}`**: {docs.get(name, '')}",
                         "",
                         "| key | default | meaning |",
                         "|---|---|---|",
@@ -93,7 +95,7 @@ def reference_markdown() -> str:
                 )
                 walk(value, f"{key}.")
             else:
-                lines.append(f"| `{key}` | `{_short(value)}` | {field.description} |")
+                lines.append(f"| `{key}` | `{_short(value)}` | {docs.get(name, '')} |")
 
     walk(Config(), "")
     return "\n".join(lines)

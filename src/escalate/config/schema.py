@@ -40,9 +40,32 @@ class _KeyProblem(ValueError):
 class Section(BaseModel):
     # extra="ignore": unknown keys are reported by _unknown_keys() with their source, not rejected.
     # allow_inf_nan=False: `max_cost_usd: .inf` is a mistake, not an unlimited budget.
-    model_config = ConfigDict(
-        extra="ignore", use_attribute_docstrings=True, validate_assignment=True, allow_inf_nan=False
-    )
+    # The attribute docstrings are read by field_docs() when asked (`escalate config --reference`),
+    # not by pydantic at every import (it tokenizes each class's source: ~30 ms of every run).
+    model_config = ConfigDict(extra="ignore", validate_assignment=True, allow_inf_nan=False)
+
+
+def field_docs(model: type[BaseModel]) -> dict[str, str]:
+    """Each field's docstring (the string literal under it in the class body), inherited ones included."""
+    import ast
+    import inspect
+    import textwrap
+
+    docs: dict[str, str] = {}
+    for cls in reversed(model.__mro__):
+        if not (isinstance(cls, type) and issubclass(cls, BaseModel)) or cls is BaseModel:
+            continue
+        body = ast.parse(textwrap.dedent(inspect.getsource(cls))).body[0].body
+        for stmt, after in zip(body, body[1:], strict=False):
+            if (
+                isinstance(stmt, ast.AnnAssign)
+                and isinstance(stmt.target, ast.Name)
+                and isinstance(after, ast.Expr)
+                and isinstance(after.value, ast.Constant)
+                and isinstance(after.value.value, str)
+            ):
+                docs[stmt.target.id] = inspect.cleandoc(after.value.value)
+    return docs
 
 
 class TierConfig(Section):
