@@ -14,6 +14,7 @@ import copy
 import gc
 import json
 import os
+import sys
 import threading
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -72,16 +73,20 @@ def preload_sdk() -> None:
         # would run about 300 times over objects that live as long as the process. What exists then
         # is frozen (left out of later collections; reference counting still frees it), or the first
         # collection after would walk it all at once. It is one switch for the process: back on after.
+        # Only for the SDK's first import in the process (a test session has it already).
+        fresh = "anthropic" not in sys.modules
         collecting = gc.isenabled()
-        gc.disable()
+        if fresh:
+            gc.disable()
         try:
             shared_client().default_headers  # noqa: B018 - made now, cached by the SDK for every call
         except Exception:  # noqa: BLE001 - the real use, where the SDK is needed, reports it
             pass
         finally:
-            gc.freeze()
-            if collecting:
-                gc.enable()
+            if fresh:
+                gc.freeze()
+                if collecting:
+                    gc.enable()
 
     threading.Thread(target=load, name="escalate-sdk-import", daemon=True).start()
 
