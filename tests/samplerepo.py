@@ -162,6 +162,17 @@ def snapshot(root: Path) -> dict[str, str]:
     return out
 
 
+def calls_jsonl(outcome_or_dir) -> list[dict]:
+    """The rows of a run's calls.jsonl (from an Outcome, or its log dir)."""
+    log_dir = Path(getattr(outcome_or_dir, "log_dir", outcome_or_dir))
+    return [json.loads(x) for x in (log_dir / "calls.jsonl").read_text().splitlines() if x]
+
+
+def worktree_count(root: Path) -> int:
+    """How many worktrees the repository has (1: only the user's own checkout)."""
+    return git(root, "worktree", "list", "--porcelain").count("worktree ")
+
+
 def config_yaml(timeout_s: float = 60, tiers: list[dict] | None = None, **validate) -> str:
     """An .escalate.yml for a sample repository: this session's pytest and ruff, the helper roles off
     (every scripted reply is the implementer's), the validate keys given."""

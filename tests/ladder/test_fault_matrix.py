@@ -25,12 +25,14 @@ from samplerepo import (
     PYTEST_COMMAND,
     ROLES_OFF,
     WRONG_1,
+    calls_jsonl,
     edit,
     git,
     make_calc_repo,
     sample_config,
     snapshot,
     tool,
+    worktree_count,
 )
 
 from escalate.ladder.run import run_task
@@ -69,15 +71,6 @@ def calc_task() -> Task:
     return Task.from_tests([CALC_TARGET], source="fault-matrix")
 
 
-def calls(outcome_or_dir) -> list[dict]:
-    log_dir = Path(getattr(outcome_or_dir, "log_dir", outcome_or_dir))
-    return [json.loads(x) for x in (log_dir / "calls.jsonl").read_text().splitlines() if x]
-
-
-def worktrees(root: Path) -> int:
-    return git(root, "worktree", "list", "--porcelain").count("worktree ")
-
-
 def completed_ids(records: list[dict]) -> set[str]:
     """Request ids of /v1/messages calls the sim answered in full (the client could bill them)."""
     return {
@@ -105,7 +98,7 @@ def test_error_burst_is_retried_and_every_try_logged(tmp_path, env, record_prope
     outcome = run_task(calc_task(), root, config_for(root))
     requests = env.messages_requests()
     retries = [r["headers"].get("x-stainless-retry-count") for r in requests]
-    logged = calls(outcome)
+    logged = calls_jsonl(outcome)
     note(
         record_property,
         f"{status} burst (2 in a row)",
@@ -119,7 +112,7 @@ def test_error_burst_is_retried_and_every_try_logged(tmp_path, env, record_prope
     assert [c["outcome"] for c in logged] == ["error", "error", "ok", "ok"]
     assert all(c["cost_usd"] == 0 and str(status) in c["error"] for c in logged[:2])  # refused: not billed
     assert {c["request_id"] for c in logged if c["outcome"] == "ok"} == completed_ids(requests)
-    assert outcome.cost_usd == env.total_cost() and worktrees(root) == 1
+    assert outcome.cost_usd == env.total_cost() and worktree_count(root) == 1
 
 
 def test_mid_stream_error_is_retried_and_the_broken_try_logged(tmp_path, env, record_property):
@@ -135,7 +128,7 @@ def test_mid_stream_error_is_retried_and_the_broken_try_logged(tmp_path, env, re
     haiku = {"name": "haiku", "model": "claude-haiku-4-5", "max_tokens": STREAMING_THRESHOLD + 1}
     outcome = run_task(calc_task(), root, config_for(root, tiers=[haiku]))
     requests = env.messages_requests()
-    logged = calls(outcome)
+    logged = calls_jsonl(outcome)
     note(
         record_property,
         "mid-stream error event (overloaded_error)",
@@ -151,7 +144,7 @@ def test_mid_stream_error_is_retried_and_the_broken_try_logged(tmp_path, env, re
     # what the API billed for the output before the break is unknown.
     assert broken["input_tokens"] + broken["cache_write_tokens"] > 0 and broken["cost_estimated"]
     assert {c["request_id"] for c in logged[1:]} == completed_ids(requests)
-    assert outcome.cost_usd == sum(Decimal(str(c["cost_usd"])) for c in logged) and worktrees(root) == 1
+    assert outcome.cost_usd == sum(Decimal(str(c["cost_usd"])) for c in logged) and worktree_count(root) == 1
     assert (Path(outcome.log_dir) / "result.json").is_file()
 
 
@@ -161,7 +154,7 @@ def test_a_connection_dropped_after_billing_is_retried_and_paid_for(tmp_path, en
     root = make_calc_repo(tmp_path)
     outcome = run_task(calc_task(), root, config_for(root))
     requests = env.messages_requests()
-    logged = calls(outcome)
+    logged = calls_jsonl(outcome)
     note(
         record_property,
         "connection dropped after the API billed the call",
@@ -173,7 +166,7 @@ def test_a_connection_dropped_after_billing_is_retried_and_paid_for(tmp_path, en
     assert outcome.outcome == "fixed", outcome.explanation
     assert [c["outcome"] for c in logged] == ["error", "ok", "ok"] and logged[0]["cost_estimated"]
     assert outcome.cost_usd >= env.total_cost()  # the billed call is in the budget, not lost
-    assert worktrees(root) == 1
+    assert worktree_count(root) == 1
 
 
 # -- money ------------------------------------------------------------------------------------------
@@ -200,7 +193,7 @@ def test_a_small_budget_lowers_max_tokens_and_reaches_sonnet(tmp_path, env, reco
     assert 0 < outcome.cost_usd <= limit
     assert sonnet and all(1024 <= m < 8192 for m in sonnet)
     assert any(d.choice.startswith("sonnet: 8,192 -> ") for d in lowered), outcome.decisions
-    logged = [c for c in calls(outcome) if c["model"] == "claude-sonnet-4-6"]
+    logged = [c for c in calls_jsonl(outcome) if c["model"] == "claude-sonnet-4-6"]
     assert [c["max_tokens"] for c in logged] == sonnet  # calls.jsonl says which calls were lowered
 
 
@@ -219,7 +212,7 @@ def test_budget_that_cannot_pay_the_floor_stops_before_the_call(tmp_path, env, r
     assert outcome.outcome == "budget_exceeded"
     assert 0 < outcome.cost_usd <= limit
     assert "claude-haiku-4-5" in models and "claude-sonnet-4-6" not in models  # stopped before Sonnet's call
-    assert len(calls(outcome)) == len(models) and worktrees(root) == 1
+    assert len(calls_jsonl(outcome)) == len(models) and worktree_count(root) == 1
 
 
 # -- edits outside the repository -------------------------------------------------------------------
@@ -326,7 +319,7 @@ def test_runaway_tests_fail_the_attempt_and_the_runner_escalates(
     assert (first.verdict, first.stage) == ("fail", "target")
     assert reason in first.reason, first.reason
     assert outcome.outcome == "fixed" and outcome.attempts[-1].tier == "sonnet"
-    assert worktrees(root) == 1
+    assert worktree_count(root) == 1
 
 
 # -- untrusted input and secrets -------------------------------------------------------------------------
@@ -484,18 +477,18 @@ def test_ctrl_c_leaves_nothing_behind(tmp_path, sim, record_property, phase):
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     runs = sorted((root / ".escalate/runs").iterdir()) if (root / ".escalate/runs").exists() else []
-    logged = calls(runs[-1]) if runs else []
+    logged = calls_jsonl(runs[-1]) if runs else []
     after = {k: v for k, v in snapshot(root).items() if not k.startswith(".escalate/")}
     note(
         record_property,
         f"SIGINT during the {phase}",
         "exit 130; worktree removed; checkout byte-identical; calls.jsonl holds every completed call",
-        f"exit {proc.returncode}; {worktrees(root)} worktree(s); checkout "
+        f"exit {proc.returncode}; {worktree_count(root)} worktree(s); checkout "
         f"{'identical' if after == before else 'CHANGED'}; "
         f"{len(logged)} of {len(completed_ids(seen))} completed calls logged",
     )
     assert proc.returncode == 130, err
-    assert worktrees(root) == 1
+    assert worktree_count(root) == 1
     assert after == before
     assert (root / "calc/ops.py").read_text() == OPS
     assert runs and (runs[-1] / "result.json").is_file()

@@ -17,12 +17,14 @@ from samplerepo import (
     ROLES_OFF,
     WRONG_1,
     WRONG_2,
+    calls_jsonl,
     edit,
     git,
     make_calc_repo,
     sample_config,
     snapshot,
     tool,
+    worktree_count,
 )
 
 from escalate.ladder.run import run_task
@@ -54,19 +56,10 @@ def run(fake: FakeModel, root: Path, config, the_task: Task | None = None, **kw)
     return run_task(the_task or task(), root, config, provider=fake, catalog=Catalog.static(), **kw)
 
 
-def calls_jsonl(outcome) -> list[dict]:
-    return [json.loads(x) for x in (Path(outcome.log_dir) / "calls.jsonl").read_text().splitlines()]
-
-
 def charged(fake: FakeModel) -> Decimal:
     """What the replies cost by the price table: their usage, priced independently of the runner."""
     prices = PriceTable.load()
     return sum((prices.cost(model, usage) for model, usage in fake.usages), Decimal(0))
-
-
-def assert_clean(root: Path) -> None:
-    """No worktree left, only the user's own."""
-    assert git(root, "worktree", "list", "--porcelain").count("worktree ") == 1
 
 
 def test_haiku_fails_twice_then_sonnet_fixes_with_a_hand_over(tmp_path):
@@ -137,7 +130,7 @@ def test_cannot_reproduce_spends_nothing_and_calls_nothing(tmp_path):
     assert outcome.cost_usd == 0 and outcome.calls == 0 and outcome.attempts == []
     assert fake.bodies == [] and catalogs == []  # not even the Models API
     assert outcome.branch is None and "escalate/" not in git(root, "branch", "--list")
-    assert_clean(root)
+    assert worktree_count(root) == 1  # only the user's own
 
 
 def test_refused_paths_come_back_as_tool_errors(tmp_path):
@@ -209,7 +202,7 @@ def test_keep_commits_the_last_attempt_when_not_fixed(tmp_path):
     assert outcome.branch and outcome.commit
     assert "return a * b" in git(root, "show", f"{outcome.branch}:calc/ops.py")
     assert git(root, "log", "-1", "--format=%s", outcome.branch).startswith("wip:")
-    assert_clean(root)
+    assert worktree_count(root) == 1  # only the user's own
 
 
 def test_an_api_error_ends_in_error_with_the_request_id_and_the_attempt_closed(tmp_path):
@@ -228,4 +221,4 @@ def test_an_api_error_ends_in_error_with_the_request_id_and_the_attempt_closed(t
     result = json.loads((Path(outcome.log_dir) / "result.json").read_text())
     assert result["outcome"] == "error" and result["explanation"] == outcome.explanation
     assert outcome.branch is None and "escalate/" not in git(root, "branch", "--list")
-    assert_clean(root)
+    assert worktree_count(root) == 1  # only the user's own

@@ -12,9 +12,11 @@ from samplerepo import (
     CALC_TARGET,
     FIX,
     ROLES_OFF,
+    calls_jsonl,
     git,
     make_calc_repo,
     sample_config,
+    worktree_count,
 )
 
 from escalate.ladder.run import run_task
@@ -52,15 +54,6 @@ def task(*tests: str) -> Task:
     )
 
 
-def calls_jsonl(outcome) -> list[dict]:
-    return [json.loads(x) for x in (Path(outcome.log_dir) / "calls.jsonl").read_text().splitlines()]
-
-
-def assert_clean(root: Path) -> None:
-    """No worktree left, only the user's own."""
-    assert git(root, "worktree", "list", "--porcelain").count("worktree ") == 1
-
-
 @pytest.mark.slow
 def test_haiku_fixes_on_the_first_try(tmp_path, env):
     env.set_script({"models": {"claude-haiku-4-5": [turn(FIX), DONE]}})
@@ -69,7 +62,7 @@ def test_haiku_fixes_on_the_first_try(tmp_path, env):
     assert outcome.outcome == "fixed", outcome.explanation
     assert [(a.tier, a.verdict) for a in outcome.attempts] == [("haiku", "pass")]
     assert outcome.calls == 2 and len(env.messages_requests()) == 2
-    assert_clean(root)
+    assert worktree_count(root) == 1  # only the user's own
     message = git(root, "log", "-1", "--format=%B", outcome.branch)
     assert message.startswith("fix: make tests/test_ops.py::test_add pass")
     assert "Escalated-by: escalate (haiku/claude-haiku-4-5)" in message
@@ -105,4 +98,4 @@ def test_api_error_after_retries_ends_in_error_with_the_request_id(tmp_path, env
     [call] = [json.loads(x) for x in (Path(outcome.log_dir) / "calls.jsonl").read_text().splitlines()]
     assert (call["outcome"], call["cost_usd"], call["request_id"]) == ("error", 0, request["request_id"])
     assert outcome.branch is None and "escalate/" not in git(root, "branch", "--list")
-    assert_clean(root)
+    assert worktree_count(root) == 1  # only the user's own

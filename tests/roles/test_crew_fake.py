@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from fakemodel import FakeModel
-from samplerepo import CALC_TARGET, FIX, git, make_calc_repo, sample_config, tool
+from samplerepo import CALC_TARGET, FIX, calls_jsonl, git, make_calc_repo, sample_config, tool
 
 from escalate.github.render import model_summary
 from escalate.ladder.run import run_task
@@ -51,16 +51,12 @@ def task() -> Task:
                 labels=[], source="test", slug="test-add")  # fmt: skip
 
 
-def calls_of(outcome) -> list[dict]:
-    return [json.loads(x) for x in (Path(outcome.log_dir) / "calls.jsonl").read_text().splitlines()]
-
-
 def cost_by_role_adds_up(outcome, fake: FakeModel) -> dict:
     """Each role's cost is its calls' usage at the price table; the roles add up to the run's cost."""
     prices = PriceTable.load()
     assert outcome.cost_usd == sum((prices.cost(m, u) for m, u in fake.usages), Decimal(0)) > 0
     assert sum(outcome.cost_by_role.values()) == outcome.cost_usd
-    calls = calls_of(outcome)
+    calls = calls_jsonl(outcome)
     for role, cost in outcome.cost_by_role.items():
         logged = [Decimal(str(c["cost_usd"])) for c in calls if c["role"] == role]
         # calls.jsonl stores each call's cost rounded to 1e-6 dollars: the sum is off by half that per call.
@@ -135,9 +131,9 @@ def test_ladder_explorer_reviewer_and_commit_writer(tmp_path):
     # The pull request's "what changed and why" is the commit writer's body.
     assert model_summary(root, outcome.commit) == "add() in calc/ops.py returned a - b; now a + b."
     # Every role's calls carry its name, and the money adds up.
-    assert [c["role"] for c in calls_of(outcome)] == ["explorer"] * 2 + ["implementer"] * 2 + ["reviewer"] + [
-        "implementer"
-    ] * 2 + ["reviewer", "committer"]
+    assert [c["role"] for c in calls_jsonl(outcome)] == ["explorer"] * 2 + ["implementer"] * 2 + [
+        "reviewer"
+    ] + ["implementer"] * 2 + ["reviewer", "committer"]
     assert set(cost_by_role_adds_up(outcome, fake)) == {
         "explorer",
         "implementer",
@@ -153,7 +149,7 @@ def test_ladder_explorer_reviewer_and_commit_writer(tmp_path):
     assert [part.split()[0] for part in roles_line[7:].split(", ")] == ["explorer", "reviewer", "committer"]
     with sqlite3.connect(root / ".escalate" / "ledger.db") as db:  # the ledger's calls carry the role too
         ledger_roles = [row[0] for row in db.execute("SELECT role FROM calls ORDER BY id")]
-    assert ledger_roles == [c["role"] for c in calls_of(outcome)]
+    assert ledger_roles == [c["role"] for c in calls_jsonl(outcome)]
 
 
 def test_plan_execute_plans_on_opus_and_implements_on_sonnet(tmp_path):

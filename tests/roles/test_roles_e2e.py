@@ -7,7 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from samplerepo import CALC_TARGET, FIX, PYTEST_COMMAND, git, make_calc_repo, sample_config, tool
+from samplerepo import CALC_TARGET, FIX, PYTEST_COMMAND, calls_jsonl, git, make_calc_repo, sample_config, tool
 
 from escalate.ladder.run import run_task
 from escalate.task import Task
@@ -59,17 +59,13 @@ def by_role(env) -> dict[str, list[dict]]:
     return out
 
 
-def calls_of(outcome) -> list[dict]:
-    return [json.loads(x) for x in (Path(outcome.log_dir) / "calls.jsonl").read_text().splitlines()]
-
-
 def assert_cost_by_role_adds_up(outcome, env) -> dict:
     result = json.loads((Path(outcome.log_dir) / "result.json").read_text())
     assert result["cost_by_role"] == outcome.to_json()["cost_by_role"]
     per_role = {role: Decimal(str(v)) for role, v in result["cost_by_role"].items()}
     assert sum(outcome.cost_by_role.values()) == outcome.cost_usd == env.total_cost()
     assert sum(per_role.values()) == pytest.approx(Decimal(str(result["cost_usd"])), abs=Decimal("0.000005"))
-    calls = calls_of(outcome)
+    calls = calls_jsonl(outcome)
     for role, cost in outcome.cost_by_role.items():
         assert sum(Decimal(str(c["cost_usd"])) for c in calls if c["role"] == role) == pytest.approx(
             cost, abs=Decimal("0.000001")
