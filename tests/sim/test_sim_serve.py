@@ -17,7 +17,12 @@ from escalate.cli.main import main
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_serve_prints_env_lines_serves_the_script_and_stops_cleanly(tmp_path):
+def ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a shell starts a background job
+
+
+@pytest.mark.parametrize("start", [None, ignore_sigint], ids=["foreground", "sigint-ignored-at-start"])
+def test_serve_prints_env_lines_serves_the_script_and_stops_cleanly(tmp_path, start):
     log = tmp_path / "requests.jsonl"
     cmd = [
         sys.executable,
@@ -34,7 +39,9 @@ def test_serve_prints_env_lines_serves_the_script_and_stops_cleanly(tmp_path):
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
     env["PYTHONUNBUFFERED"] = "1"
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, preexec_fn=start
+    )
     try:
         lines = []
         while not any(line.startswith("export ANTHROPIC_API_KEY=") for line in lines):

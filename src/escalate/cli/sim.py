@@ -59,7 +59,9 @@ def serve(
     def _terminate(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, _terminate)
+    # SIGINT explicitly too: started as a shell's background job, the process inherits SIGINT ignored.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _terminate)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
