@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from batchrepo import TEST_EDITS, tool_uses
 from samplerepo import PYTEST_COMMAND, WRONG_1, git, make_calc_repo
 
@@ -10,6 +11,8 @@ from escalate.batch.queue import Queue
 from escalate.batch.submit import submit
 from escalate.config import load_config
 from escalate.records.ledger import Ledger
+
+pytestmark = pytest.mark.slow  # end to end: the real SDK against the simulated API
 
 WRONG = [WRONG_1["input"]]
 

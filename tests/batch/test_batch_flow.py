@@ -14,6 +14,8 @@ from escalate.config import load_config
 from escalate.llm.pricing import PriceTable, Usage, fmt_usd
 from escalate.records.ledger import Ledger
 
+pytestmark = pytest.mark.slow  # end to end: the real SDK against the simulated API
+
 HOUR = 3600
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from types import SimpleNamespace
 
+import pytest
 from batchrepo import TEST_EDITS, tool_uses
 from samplerepo import PYTEST_COMMAND, git, make_calc_repo
 
@@ -13,6 +14,8 @@ from escalate.cli.main import main
 from escalate.config import load_config
 from escalate.github.client import GithubRepo
 from escalate.task import Task
+
+pytestmark = pytest.mark.slow  # end to end: the real SDK against the simulated API
 
 SLUG = "octo/calc"
 

@@ -40,6 +40,7 @@ def escalate(capfd, monkeypatch):
     return run
 
 
+@pytest.mark.slow  # end to end: the real SDK against the demo's sim
 def test_demo_json_keeps_the_repo_with_the_fix_on_a_branch(tmp_path, escalate):
     keep = tmp_path / "shop"
     proc = escalate("demo", "--json", "--keep", str(keep))
@@ -79,6 +80,7 @@ def test_demo_json_keeps_the_repo_with_the_fix_on_a_branch(tmp_path, escalate):
     assert (Path(result["log_dir"]) / "calls.jsonl").read_text().count("\n") == result["calls"]
 
 
+@pytest.mark.slow  # end to end: the real SDK against the demo's sim
 def test_a_real_key_is_left_alone_and_the_sim_env_does_not_leak(monkeypatch):
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-the-users-own")
     monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)

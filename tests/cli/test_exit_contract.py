@@ -63,6 +63,7 @@ def test_a_misspelt_model_is_named_before_the_worktree_and_the_tests(tmp_path, e
     assert env.messages_requests() == []
 
 
+@pytest.mark.slow
 def test_a_second_run_of_the_same_task_says_so_and_exits_2(tmp_path, env, capsys):
     # The first run (its own process: it holds the task's lock) has its second model call hang in the
     # sim; meanwhile the same task is started again, here in the pytest process.
@@ -96,6 +97,7 @@ def test_a_second_run_of_the_same_task_says_so_and_exits_2(tmp_path, env, capsys
         first.wait(timeout=30)
 
 
+@pytest.mark.slow
 def test_uncommitted_edits_are_warned_about_at_the_start(tmp_path, env, capsys):
     replies = [{"when": OPEN, "content": [FIX]}, {"when": AFTER_TOOLS, "content": "DONE"}]
     env.set_script({"models": {"*": replies}})

@@ -4,6 +4,7 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
 from samplerepo import CALC_TARGET, FIX, PYTEST_COMMAND, git, make_calc_repo
 
 from escalate.cli.main import main
@@ -51,6 +52,7 @@ def routing(decisions: list[dict]) -> list[tuple[str, str, str]]:
     return [(d["kind"], d["choice"], d["reason"]) for d in decisions if d["kind"] in ROUTING]
 
 
+@pytest.mark.slow
 def test_the_ledger_moves_the_start_and_explain_agrees_with_fix(tmp_path, env, capsys):
     root = repo(tmp_path)
     seed_haiku_rarely_solves(root)

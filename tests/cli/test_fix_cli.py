@@ -35,6 +35,7 @@ def run_json(capsys, *args: str) -> tuple[int, dict, str]:
     return code, json.loads(lines[0]), err
 
 
+@pytest.mark.slow
 def test_fixed_prints_one_json_object_and_exits_0(tmp_path, env, capsys):
     env.set_script(
         {
@@ -108,6 +109,7 @@ def test_a_malformed_200_body_is_an_api_error_with_one_json_object(tmp_path, env
     assert json.loads((Path(result["log_dir"]) / "result.json").read_text()) == result
 
 
+@pytest.mark.slow
 def test_every_tier_failing_needs_a_human(tmp_path, env, capsys):
     env.set_script({"models": {"*": [{"content": "Looks right to me. DONE", "repeat": True}]}})
     root = repo(tmp_path)
@@ -122,6 +124,7 @@ def test_every_tier_failing_needs_a_human(tmp_path, env, capsys):
     assert "needs a human" in err
 
 
+@pytest.mark.slow
 def test_budget_lowers_max_tokens_then_stops_before_the_call_it_cannot_pay(tmp_path, env, capsys):
     # Every tier fails. Sonnet's first call could cost up to 8192 x $15/MTok = $0.12 alone: it is sent
     # with fewer max_tokens, until what is left cannot pay even the 1,024-token floor.
@@ -153,6 +156,7 @@ def test_cannot_reproduce_exits_1_without_calls(tmp_path, env, capsys):
     assert env.requests == []
 
 
+@pytest.mark.slow
 def test_issue_text_is_sanitized_and_targets_the_failing_tests_it_names(tmp_path, env, capsys):
     script = [{"when": OPEN, "content": [FIX]}, {"when": AFTER_TOOLS, "content": "DONE"}]
     env.set_script({"models": {"claude-sonnet-4-6": script}})

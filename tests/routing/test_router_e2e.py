@@ -12,6 +12,8 @@ from escalate.ladder.run import run_task
 from escalate.records.ledger import Ledger
 from escalate.task import Task
 
+pytestmark = pytest.mark.slow  # end to end: the real SDK against the simulated API
+
 FIXING = {"when": OPEN, "content": [{"type": "text", "text": "On it."}, FIX]}
 DONE = {"when": AFTER_TOOLS, "content": "Fixed add(). DONE"}
 
