@@ -54,7 +54,6 @@ _CALL_COLUMNS = (
 )
 
 
-
 def _prepare(db: sqlite3.Connection) -> None:
     """WAL mode and pending migrations, retried while another process sets up the same fresh file.
 
@@ -81,6 +80,7 @@ def _prepare(db: sqlite3.Connection) -> None:
                 db.execute("ROLLBACK")
             time.sleep(pause * (1 + random.random()))
             pause = min(pause * 2, 0.2)
+
 
 class LedgerError(EscalateError):
     """The ledger file cannot be opened or read; the message names the file and the fix."""
