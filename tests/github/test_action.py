@@ -96,7 +96,7 @@ def test_ci_runs_lint_and_tests_on_three_pythons():
     jobs = workflow(ROOT / ".github" / "workflows" / "ci.yml")["jobs"]
     assert jobs["test"]["strategy"]["matrix"]["python-version"] == ["3.11", "3.12", "3.13"]
     runs = " ".join(s.get("run", "") for job in jobs.values() for s in job["steps"])
-    assert "ruff check" in runs and "ruff format --check" in runs and "python -m pytest -n 2" in runs
+    assert "ruff check" in runs and "ruff format --check" in runs and "python -m pytest -n 3" in runs
     assert "pip install --quiet -e '.[test]'" in runs  # the same install as .ci/run
 
 
