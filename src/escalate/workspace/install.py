@@ -15,9 +15,7 @@ Python environment it imports from itself, where a build could plant a ``.pth`` 
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,11 +23,11 @@ from pathlib import Path
 from escalate.errors import EscalateError
 from escalate.workspace.process import CommandResult, run_command
 from escalate.workspace.sandbox import Isolation
+from escalate.workspace.toolpaths import ProbeError, ask_interpreter
 
 # The runner's command files: whatever a step writes there steers the later steps (escalate's own).
 RUNNER_FILES = ("GITHUB_ENV", "GITHUB_PATH", "GITHUB_OUTPUT", "GITHUB_STATE", "GITHUB_STEP_SUMMARY")
 DEFAULT_TIMEOUT_S = 1800.0
-PREFIX_TIMEOUT_S = 30
 
 
 class InstallError(EscalateError):
@@ -89,20 +87,11 @@ def default_commands(root: Path, python: str) -> list[list[str]]:
 
 
 def environment_of(python: str) -> tuple[Path, Path]:
-    """``(sys.prefix, sys.base_prefix)`` of ``python``, asked with ``-I`` in ``/`` (as toolpaths does)."""
+    """``(sys.prefix, sys.base_prefix)`` of ``python``, asked as toolpaths asks an interpreter."""
     code = "import json, sys; print(json.dumps([sys.prefix, sys.base_prefix]))"
     try:
-        done = subprocess.run(
-            [python, "-I", "-c", code],
-            capture_output=True,
-            text=True,
-            timeout=PREFIX_TIMEOUT_S,
-            stdin=subprocess.DEVNULL,
-            cwd="/",
-            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
-        )
-        prefix, base = json.loads(done.stdout.strip().splitlines()[-1])
-    except (OSError, subprocess.SubprocessError, ValueError, IndexError) as exc:
+        prefix, base = ask_interpreter(python, code)
+    except (ProbeError, TypeError, ValueError) as exc:
         raise InstallError(f"could not ask the project's Python {python} where it lives: {exc}") from exc
     return Path(prefix).resolve(), Path(base).resolve()
 

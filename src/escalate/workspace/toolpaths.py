@@ -25,6 +25,7 @@ import sys
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 # Folders the sandbox covers with a tmpfs of its own: what lies beneath is gone unless bound back.
 COVERED = (Path("/tmp"), Path("/run"))
@@ -72,10 +73,16 @@ def interpreter_paths(python: str) -> tuple[Path, ...]:
     return _CACHE[python]
 
 
-def _probe(python: str) -> tuple[Path, ...]:
+class ProbeError(Exception):
+    """The interpreter could not be started or did not answer in JSON."""
+
+
+def ask_interpreter(python: str, code: str) -> Any:
+    """Run ``code`` with ``python -I`` in ``/`` with only ``PATH`` set (nothing from the cwd, PYTHON*
+    variables or user site) and return the JSON its last line prints; raises ``ProbeError``."""
     try:
         out = subprocess.run(
-            [python, "-I", "-c", _WHERE],  # -I: nothing from the cwd, PYTHON* variables or user site
+            [python, "-I", "-c", code],
             capture_output=True,
             text=True,
             timeout=PROBE_TIMEOUT_S,
@@ -83,8 +90,15 @@ def _probe(python: str) -> tuple[Path, ...]:
             cwd="/",
             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
         ).stdout
-        return tuple(Path(p) for p in json.loads(out.strip().splitlines()[-1]) if p)
-    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        return json.loads(out.strip().splitlines()[-1])
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError) as exc:
+        raise ProbeError(str(exc) or type(exc).__name__) from exc
+
+
+def _probe(python: str) -> tuple[Path, ...]:
+    try:
+        return tuple(Path(p) for p in ask_interpreter(python, _WHERE) if p)
+    except (ProbeError, TypeError):
         return ()  # the sandboxed probe (validation.tools.require_pytest) reports what is wrong
 
 
