@@ -94,3 +94,6 @@ class Stage:
     check: Callable[[Attempt], Verdict | None]  # None: passed
     configured: Callable[[ValidateConfig], bool] = _always  # the config turns it on
     applies: Callable[[Attempt], bool] = _always  # this attempt gives it something to check
+    # The full suite's first run may start while this stage runs (validation.suite_ahead); a stage that
+    # fails in an instant and runs nothing (syntax) does not start it.
+    starts_suite: bool = True

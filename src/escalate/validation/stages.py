@@ -339,6 +339,7 @@ STAGES: dict[str, Stage] = {
             runs="`compile()` of each changed `.py` file",
             fails_when="a syntax error (`file:line:col` and the message)",
             check=lambda a: _stage_syntax(a.root, a.py_files, a.cfg),
+            starts_suite=False,
         ),
         Stage(
             "lint", "ruff (no new findings)",
@@ -396,7 +397,7 @@ def validate(
     try:
         for stage in STAGES.values():
             if stage.configured(cfg) and stage.applies(attempt):
-                if ahead is not None and stage.name != "syntax":
+                if ahead is not None and stage.starts_suite:
                     ahead.start()  # the suite's first run, beside ruff and the targets (its own sandbox)
                 verdict = stage.check(attempt)
                 if verdict is not None:

@@ -295,30 +295,26 @@ def bwrap_argv(
         for gitdir in git_dirs(tree):
             if gitdir.is_dir():
                 out += ["--ro-bind", str(gitdir), str(gitdir)]
-        out += _hidden(tree, [*bound, tree, *writable], git=False)
-        out += _masks(masked, [*bound, tree, *writable])
-        for path in readable:
-            out += ["--ro-bind", str(path), str(path)]
-        for name, value in env.items():
-            out += ["--setenv", name, value]
-        return [*out, "--chdir", str(tree), "--", *argv]
-    out += _hidden(tree, bound)
-    out += _masks(masked, bound)
-    out += ["--ro-bind", str(tree), TREE_SOURCE]
-    dot_git = tree / ".git"
-    if dot_git.is_dir() and not dot_git.is_symlink():  # a checkout's own git dir: copied empty, then removed
-        out += _empty(f"{TREE_SOURCE}/.git")
-    if probe_bwrap().tmpfs_size:
-        out += ["--size", str(size + iso.tmp_size_mb * 1024 * 1024)]
-    out += ["--tmpfs", str(tree)]
-    for path in writable:
-        out += ["--bind", str(path), str(path)]
+        shown = [*bound, tree, *writable]
+        out += _hidden(tree, shown, git=False) + _masks(masked, shown)
+        command = list(argv)
+    else:
+        out += _hidden(tree, bound) + _masks(masked, bound)
+        out += ["--ro-bind", str(tree), TREE_SOURCE]
+        dot_git = tree / ".git"
+        if dot_git.is_dir() and not dot_git.is_symlink():  # a checkout's own git dir: shown empty
+            out += _empty(f"{TREE_SOURCE}/.git")
+        if probe_bwrap().tmpfs_size:
+            out += ["--size", str(size + iso.tmp_size_mb * 1024 * 1024)]
+        out += ["--tmpfs", str(tree)]
+        for path in writable:
+            out += ["--bind", str(path), str(path)]
+        command = ["/bin/sh", "-c", copy_script(tree), "escalate-tree", TREE_SOURCE, *argv]
     for path in readable:
         out += ["--ro-bind", str(path), str(path)]
     for name, value in env.items():
         out += ["--setenv", name, value]
-    copy = ["/bin/sh", "-c", copy_script(tree), "escalate-tree", TREE_SOURCE]
-    return [*out, "--chdir", str(tree), "--", *copy, *argv]
+    return [*out, "--chdir", str(tree), "--", *command]
 
 
 def _run_dir(tree: Path, iso: Isolation) -> list[str]:
