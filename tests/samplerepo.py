@@ -12,9 +12,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from escalate.workspace.sandbox import probe_bwrap
+
 # The python that runs the sample projects' tests: the one running this test session.
 PYTEST_COMMAND = [sys.executable, "-m", "pytest"]
 RUFF_COMMAND = [sys.executable, "-m", "ruff", "check"]
+# Tests that need a working bubblewrap (the probe starts it once per process).
+NEEDS_BWRAP = pytest.mark.skipif(
+    not probe_bwrap().ok, reason=f"bubblewrap cannot run here: {probe_bwrap().reason}"
+)
 # The helper roles off: a test whose scripted replies all belong to the implementer.
 ROLES_OFF = {role: {"enabled": False} for role in ("explorer", "planner", "reviewer", "committer")}
 

@@ -20,13 +20,11 @@ from pathlib import Path
 
 import pytest
 from batchrepo import make_nightly_repo
-from samplerepo import PYTEST_COMMAND, RUFF_COMMAND, snapshot
-
-from escalate.workspace.sandbox import probe_bwrap
+from samplerepo import NEEDS_BWRAP, PYTEST_COMMAND, RUFF_COMMAND, snapshot
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not probe_bwrap().ok, reason=f"bubblewrap cannot run here: {probe_bwrap().reason}"),
+    NEEDS_BWRAP,
 ]
 
 SECRETS = {

@@ -23,12 +23,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
-from escalate.workspace.sandbox import probe_bwrap
+from samplerepo import NEEDS_BWRAP
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not probe_bwrap().ok, reason=f"bubblewrap cannot run here: {probe_bwrap().reason}"),
+    NEEDS_BWRAP,
 ]
 
 SECRETS = {

@@ -30,6 +30,7 @@ from samplerepo import (
     CALC_FILES,
     CALC_FIX,
     CALC_TARGET,
+    NEEDS_BWRAP,
     PYTEST_COMMAND,
     ROLES_OFF,
     RUFF_COMMAND,
@@ -39,12 +40,11 @@ from samplerepo import (
     tool,
 )
 
-from escalate.workspace.sandbox import probe_bwrap
 from escalate.workspace.treelimits import tree_limits
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not probe_bwrap().ok, reason=f"bubblewrap cannot run here: {probe_bwrap().reason}"),
+    NEEDS_BWRAP,
 ]
 
 SECRETS = {

@@ -11,15 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
+from samplerepo import NEEDS_BWRAP
 
 from escalate.workspace import process
 from escalate.workspace.process import run_command
-from escalate.workspace.sandbox import Isolation, probe_bwrap
+from escalate.workspace.sandbox import Isolation
 from escalate.workspace.treelimits import CgroupCaps, tree_limits
-
-needs_bwrap = pytest.mark.skipif(
-    not probe_bwrap().ok, reason=f"bubblewrap cannot run here: {probe_bwrap().reason}"
-)
 
 
 def _cgroup_kind() -> str:
@@ -32,7 +29,7 @@ needs_cgroup = pytest.mark.skipif(_cgroup_kind() == "rlimit", reason="no cgroup 
 SHOW = "grep -E ':(pids|memory):' /proc/self/cgroup; echo AS=$(ulimit -v) FSIZE=$(ulimit -f)"
 
 
-@pytest.mark.parametrize("mode", [pytest.param("bwrap", marks=needs_bwrap), "none"])
+@pytest.mark.parametrize("mode", [pytest.param("bwrap", marks=NEEDS_BWRAP), "none"])
 def test_the_caps_hold_from_the_commands_first_instruction(tmp_path, mode):
     iso = Isolation(mode, memory_limit_mb=300, max_processes=32, file_size_limit_mb=5)
     run = run_command(["sh", "-c", SHOW], tmp_path, timeout_s=60, isolation=iso)

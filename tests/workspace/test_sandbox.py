@@ -14,6 +14,7 @@ from samplerepo import (
     CALC_FILES,
     CALC_TARGET,
     FIX,
+    NEEDS_BWRAP,
     PYTEST_COMMAND,
     ROLES_OFF,
     RUFF_COMMAND,
@@ -22,14 +23,10 @@ from samplerepo import (
 )
 
 from escalate.workspace.process import run_command
-from escalate.workspace.sandbox import Isolation, probe_bwrap
-
-needs_bwrap = pytest.mark.skipif(
-    not probe_bwrap().ok, reason=f"bubblewrap cannot run here: {probe_bwrap().reason}"
-)
+from escalate.workspace.sandbox import Isolation
 
 
-@needs_bwrap
+@NEEDS_BWRAP
 def test_the_tree_inside_is_a_full_copy_without_the_git_link(tmp_path):
     root = make_repo(tmp_path, CALC_FILES)
     git(root, "worktree", "add", "-q", "--detach", str(tmp_path / "wt"))
@@ -50,7 +47,7 @@ def test_the_tree_inside_is_a_full_copy_without_the_git_link(tmp_path):
     assert (tree / ".git").is_file()  # the worktree itself keeps its link
 
 
-@needs_bwrap
+@NEEDS_BWRAP
 def test_writes_into_the_tree_are_bounded_like_tmp(tmp_path):
     (tmp_path / "kept.txt").write_text("x")
     code = "open('big', 'wb').write(b'x' * (8 << 20))"
@@ -61,7 +58,7 @@ def test_writes_into_the_tree_are_bounded_like_tmp(tmp_path):
     assert not (tmp_path / "big").exists()
 
 
-@pytest.mark.parametrize("mode", [pytest.param("bwrap", marks=needs_bwrap), "none"])
+@pytest.mark.parametrize("mode", [pytest.param("bwrap", marks=NEEDS_BWRAP), "none"])
 def test_output_is_capped_head_and_tail_kept(tmp_path, mode):
     code = "import sys\nsys.stdout.write('HEAD' + 'x' * 50_000_000 + 'TAIL')\n"
     iso = Isolation(mode, output_limit_kb=64)
@@ -73,7 +70,7 @@ def test_output_is_capped_head_and_tail_kept(tmp_path, mode):
     )
 
 
-@needs_bwrap
+@NEEDS_BWRAP
 def test_writes_of_sandboxed_code_stay_in_its_copy(tmp_path):
     (tmp_path / "kept.txt").write_text("original\n")
     code = "open('kept.txt', 'w').write('changed'); open('new.txt', 'w').write('new')"
@@ -129,7 +126,7 @@ def test_auto_without_bubblewrap_runs_and_says_so_once_and_everywhere(tmp_path, 
     assert "ran without a sandbox" in summary.read_text()
 
 
-@pytest.mark.parametrize("mode", [pytest.param("bwrap", marks=needs_bwrap), "none"])
+@pytest.mark.parametrize("mode", [pytest.param("bwrap", marks=NEEDS_BWRAP), "none"])
 def test_a_timeout_kills_the_tree_and_says_so(tmp_path, mode):
     run = run_command(["sleep", "30"], tmp_path, timeout_s=1, isolation=Isolation(mode))
     assert run.timed_out and run.duration_s < 15

@@ -14,17 +14,15 @@ import threading
 from pathlib import Path
 
 import pytest
-from samplerepo import git, make_repo
+from samplerepo import NEEDS_BWRAP, git, make_repo
 
 from escalate.errors import ConfigError
 from escalate.validation.tools import Interpreter, require_pytest
 from escalate.workspace.process import run_command
-from escalate.workspace.sandbox import Isolation, probe_bwrap
+from escalate.workspace.sandbox import Isolation
 from escalate.workspace.toolpaths import python_of, visible_binds
 
-pytestmark = pytest.mark.skipif(
-    not probe_bwrap().ok, reason=f"bubblewrap cannot run here: {probe_bwrap().reason}"
-)
+pytestmark = NEEDS_BWRAP
 
 PYTEST_PARTS = ("pytest", "_pytest", "pluggy", "iniconfig", "packaging", "pygments", "py")
 
