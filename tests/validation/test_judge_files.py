@@ -41,6 +41,14 @@ def ws(tmp_path):
         ("src/_pytest/runner.py", False, True),
         ("sitecustomize.py", False, True),
         ("calc/sitecustomize.py", False, False),  # not on the import path the tests run with
+        # pytest prefers these to pyproject.toml: a new one would replace the base's settings.
+        (".pytest.ini", False, True),
+        ("pytest.toml", False, True),
+        ("tests/.pytest.toml", False, True),
+        # A test package's __init__.py runs before its tests (it could patch the code under test).
+        ("tests/__init__.py", False, True),
+        ("tests/unit/__init__.py", False, True),
+        ("calc/__init__.py", True, False),  # the code's own package
     ],
 )
 def test_which_paths_judge(path, at_base, judged):

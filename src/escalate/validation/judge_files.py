@@ -4,14 +4,16 @@ A patch that may edit its own judge can forge its verdict: a ``conftest.py`` hoo
 "passed", an edited assertion, a ``ruff.toml`` that selects nothing. So, as SWE-bench's harness
 does, these files are the base commit's whatever the patch did:
 
-* every ``conftest.py`` (added ones too), ``pytest.ini``, ``ruff.toml``, ``.ruff.toml`` and
-  ``.gitattributes``, at any depth (pytest and ruff look for configuration next to the files
-  they check, so a new ``tests/pytest.ini`` would be the one pytest reads);
+* every ``conftest.py`` (added ones too), ``pytest.ini``, ``.pytest.ini``, ``pytest.toml``,
+  ``.pytest.toml``, ``ruff.toml``, ``.ruff.toml`` and ``.gitattributes``, at any depth (pytest
+  and ruff look for configuration next to the files they check, so a new ``tests/pytest.ini``
+  would be the one pytest reads);
 * the pytest and ruff sections of ``pyproject.toml``, ``setup.cfg`` and ``tox.ini``
   (the rest of those files may change);
 * every test file that exists at base (``test_*.py``, ``*_test.py``, the target tests' files,
   any file under a ``tests``/``test``/``testing`` directory, test data included): target tests
-  run in their base version;
+  run in their base version; an ``__init__.py`` in a test directory, added ones too (it runs
+  before the tests under it);
 * modules that would replace pytest or run at interpreter start from the import path the tests
   run with (``pytest``, ``_pytest``, ``pluggy``, ``sitecustomize``, ``usercustomize`` at the
   root or under ``src/``).
@@ -30,7 +32,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-WHOLE_FILES = ("conftest.py", "pytest.ini", "ruff.toml", ".ruff.toml", ".gitattributes")
+# pytest reads pytest.toml, .pytest.toml (pytest 9), pytest.ini and .pytest.ini before pyproject.toml:
+# a new one would replace the base's settings (and load a plugin that reports every test passed).
+WHOLE_FILES = (
+    "conftest.py", "pytest.ini", ".pytest.ini", "pytest.toml", ".pytest.toml", "ruff.toml", ".ruff.toml",
+    ".gitattributes",
+)  # fmt: skip
 TEST_DIRS = ("tests", "test", "testing")
 SHADOWING = ("pytest", "_pytest", "pluggy", "sitecustomize", "usercustomize")
 # Sections of shared config files that judge: pytest's and ruff's.
@@ -114,6 +121,9 @@ def judge_reason(
     name = _name(rel)
     if name in WHOLE_FILES:
         return f"{name} decides how tests or lint judge the patch"
+    if name == "__init__.py" and is_test_file(rel):
+        # Imported before every test module under it (a new one too): it could patch the code under test.
+        return "a test package's __init__.py runs before the tests under it"
     if name in INI_SECTIONS or name == "pyproject.toml":
         if _judged_sections(name, old) != _judged_sections(name, new):
             return f"the pytest/ruff settings in {name} judge the patch"
