@@ -33,6 +33,7 @@ IMPORT_ERROR_TEST = (
     "from calc.ops import multiply\n\n\ndef test_mul_multiplies():\n    assert multiply(2, 3) == 6\n"
 )
 NAME_ERROR_TEST = "def test_mul_multiplies():\n    assert mul(2, 3) == 6\n"
+SYNTAX_ERROR_TEST = "from calc.ops import mul\n\n\ndef test_mul_multiplies(:\n    assert mul(2, 3) == 6\n"
 
 
 def turns(system: str, call: dict | list[dict], done: str = "DONE") -> list[dict]:
@@ -127,7 +128,12 @@ def test_a_reproduction_that_passes_at_base_is_sent_back_then_fails_the_phase(tm
 
 @pytest.mark.parametrize(
     ("broken", "words"),
-    [(IMPORT_ERROR_TEST, "does not load"), (NAME_ERROR_TEST, "NameError at tests/test_mul.py")],
+    [
+        (IMPORT_ERROR_TEST, "does not load"),
+        (NAME_ERROR_TEST, "NameError at tests/test_mul.py"),
+        (SYNTAX_ERROR_TEST, "does not load"),
+    ],
+    ids=["import error", "name error", "syntax error"],
 )
 def test_a_reproduction_that_breaks_itself_is_rejected_and_the_send_back_can_mend_it(
     tmp_path, env, capsys, broken, words
@@ -139,6 +145,29 @@ def test_a_reproduction_that_breaks_itself_is_rejected_and_the_send_back_can_men
     rejected = [r for r in requests_of(env, WRITER) if "did not accept the test" in json.dumps(r["body"])]
     assert rejected and words in json.dumps(rejected[0]["body"]["messages"])
     assert result["reproduction"]["tests"] == ["tests/test_mul.py::test_mul_multiplies"]
+
+
+@pytest.mark.parametrize(
+    ("broken", "words"),
+    [(IMPORT_ERROR_TEST, "does not load"), (NAME_ERROR_TEST, "NameError at tests/test_mul.py")],
+    ids=["import error", "name error"],
+)
+def test_a_reproduction_that_errors_twice_is_a_failed_attempt_after_one_send_back(
+    tmp_path, env, capsys, broken, words
+):
+    env.set_script({"models": {"*": writer(broken) * 3 + implementer("a * b")}})
+    root = repo(tmp_path, "opus")  # one tier: its one try and one send-back, then the phase fails
+    code, result, _ = run(capsys, root, "--issue-text", ISSUE)
+    assert (code, result["outcome"]) == (1, "needs_human")
+    [attempt] = result["attempts"]
+    assert (attempt["stage"], attempt["verdict"]) == ("reproduce", "fail") and words in attempt["reason"]
+    openings = [r for r in requests_of(env, WRITER) if len(r["body"]["messages"]) == 1]
+    sent_back = [
+        r for r in requests_of(env, WRITER) if "did not accept" in json.dumps(r["body"]["messages"][-1])
+    ]
+    assert (len(openings), len(sent_back)) == (1, 1)  # sent back once, with the output
+    assert requests_of(env, IMPLEMENTER) == []
+
 
 
 def test_a_documentation_issue_is_judged_without_a_test_and_says_so(tmp_path, env, capsys):
@@ -220,3 +249,48 @@ def test_the_implementer_cannot_weaken_the_accepted_reproduction(tmp_path, env, 
     assert (code, result["outcome"]) == (1, "needs_human"), result["attempts"]
     assert result["attempts"][0]["stage"] == "reproduce"
     assert all(a["verdict"] != "pass" for a in result["attempts"][1:])
+
+
+APPENDED = [
+    edit("from calc.ops import add\n", "from calc.ops import add, mul\n", path="tests/test_ops.py"),
+    tool("insert", path="tests/test_ops.py", insert_line=9, insert_text=(
+        "\n\ndef test_mul_multiplies():\n    assert mul(2, 3) == 6\n"
+    )),
+]  # fmt: skip
+
+
+def test_a_reproduction_appended_to_an_existing_test_file_is_frozen_and_committed_first(
+    tmp_path, env, capsys
+):
+    """The test goes into tests/test_ops.py, beside the unrelated failing test: only the new test is the
+    target, the implementer's edit of it is refused, and the fix is judged on the frozen version."""
+    weaken = edit("assert mul(2, 3) == 6", "assert mul(2, 3) == 5", path="tests/test_ops.py")
+    env.set_script(
+        {
+            "models": {
+                "*": turns(WRITER, APPENDED)
+                + turns(IMPLEMENTER, [weaken, *implementer("a * b")[0]["content"]])
+            }
+        }
+    )
+    root = repo(tmp_path, "opus")
+    code, result, err = run(capsys, root, "--issue-text", ISSUE, "--start-tier", "opus")
+    assert (code, result["outcome"]) == (0, "fixed"), err
+    assert result["reproduction"]["tests"] == ["tests/test_ops.py::test_mul_multiplies"]
+    decisions = {(d["kind"], d["choice"]): d["reason"] for d in result["decisions"]}
+    assert decisions[("baseline", "targets")].endswith("must pass: tests/test_ops.py::test_mul_multiplies")
+    branch = result["branch"]
+    assert git(root, "show", "--name-only", "--format=", f"{branch}~1").split() == ["tests/test_ops.py"]
+    assert git(root, "show", "--name-only", "--format=", branch).split() == ["calc/ops.py"]
+    assert "assert mul(2, 3) == 6" in git(root, "show", f"{branch}:tests/test_ops.py")
+    refused = json.dumps(requests_of(env, IMPLEMENTER)[-1]["body"]["messages"])
+    assert "tests/test_ops.py is one of the files that judge a patch" in refused
+
+
+def test_a_reproduction_with_a_lint_finding_does_not_fail_every_fix(tmp_path, env, capsys):
+    """The implementer cannot change the frozen test: a ruff finding in it must not fail the fix."""
+    untidy = "import os\n" + GOOD_TEST
+    env.set_script({"models": {"*": writer(untidy) + implementer("a * b")}})
+    root = repo(tmp_path, "opus")
+    code, result, err = run(capsys, root, "--issue-text", ISSUE, "--start-tier", "opus")
+    assert (code, result["outcome"]) == (0, "fixed"), result["attempts"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import re
+import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,8 +114,15 @@ def check_reproduction(
     test_files = [f for f in files if f.endswith(".py")]
     new: dict[str, set[str]] = {}
     for rel in test_files:
+        source = (root / rel).read_text(encoding="utf-8", errors="replace")
+        try:
+            ast.parse(source, filename=rel)
+        except SyntaxError as exc:  # pytest would only say "collection error"; the model needs the line
+            text = "".join(traceback.format_exception_only(exc))
+            why = f"the test file does not load: {type(exc).__name__} in {rel} line {exc.lineno}: {exc.msg}"
+            return _reject(why, text, files)
         before = _functions(read_base(rel))
-        after = _functions((root / rel).read_text(encoding="utf-8", errors="replace"))
+        after = _functions(source)
         touched = sorted(name for name in before if after.get(name) != before[name])
         if touched:
             why = f"existing tests were changed or removed in {rel}: {', '.join(touched)}"
