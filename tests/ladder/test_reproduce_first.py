@@ -169,7 +169,6 @@ def test_a_reproduction_that_errors_twice_is_a_failed_attempt_after_one_send_bac
     assert requests_of(env, IMPLEMENTER) == []
 
 
-
 def test_a_documentation_issue_is_judged_without_a_test_and_says_so(tmp_path, env, capsys):
     doc_fix = edit('"""Add a and b."""', '"""Add a and b, and return the sum."""')
     env.set_script({"models": {"*": turns(IMPLEMENTER, doc_fix)}})
