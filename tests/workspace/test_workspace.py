@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -332,3 +333,25 @@ def test_a_worktree_left_at_exit_that_cannot_be_removed_is_reported(tmp_path, mo
     )
     monkeypatch.undo()
     ws.close()
+
+
+def test_escalates_commits_start_no_git_maintenance_and_leave_the_users_config(tmp_path, monkeypatch):
+    # `git commit` starts `git maintenance run --auto` after every commit unless told not to: a process
+    # the user waits for, and a repack of their repository when its thresholds are met.
+    root = make_calc_repo(tmp_path)
+    trace = tmp_path / "trace2.json"
+    monkeypatch.setenv("GIT_TRACE2_EVENT", str(trace))
+    with Workspace.create(root, "fix-add") as ws:
+        (ws.path / "calc/ops.py").write_text("def add(a, b):\n    return a + b\n")
+        first = ws.commit("fix add")
+        (ws.path / "calc/ops.py").write_text("def add(a, b):\n    return b + a\n")
+        second = ws.commit("again")
+    with Workspace.create(root, "gather") as ws:
+        assert ws.cherry_pick(second) is False  # its parent's change is missing: a conflict, aborted
+        assert ws.cherry_pick(first) is True
+    monkeypatch.delenv("GIT_TRACE2_EVENT")
+    events = [json.loads(line) for line in trace.read_text().splitlines()]
+    argvs = [e["argv"] for e in events if e["event"] in ("start", "child_start")]
+    assert sum("commit" in argv for argv in argvs) == 2 and any("cherry-pick" in a for a in argvs)  # traced
+    assert not [argv for argv in argvs if "maintenance" in argv or "gc" in argv]
+    assert subprocess.run(["git", "config", "--get", "maintenance.auto"], cwd=root).returncode == 1

@@ -39,6 +39,12 @@ _LOCK_RE = re.compile(r"^escalate pid=(\d+) base=([0-9a-f]{40})$")
 _OPEN: weakref.WeakSet[Workspace] = weakref.WeakSet()
 
 
+# For escalate's own commits: `git commit` and `cherry-pick` otherwise start `git maintenance run --auto`
+# (a process per commit, and a repack of the user's repository when its thresholds are met) while the
+# user waits for the outcome. Only on these calls: the user's config is not touched.
+NO_AUTO_MAINTENANCE = ("maintenance.auto=false", "gc.auto=0")
+
+
 class WorkspaceError(EscalateError):
     """A git operation on the task's worktree failed; the message says what to check."""
 
@@ -479,7 +485,7 @@ class Workspace:
         }
         try:
             self._git.add("-A", "--", *changed)
-            self._git(c=f"core.hooksPath={os.devnull}").commit(
+            self._git(c=[f"core.hooksPath={os.devnull}", *NO_AUTO_MAINTENANCE]).commit(
                 "-q", "--no-verify", "--no-gpg-sign", "-F", "-", istream=_message_stream(message), env=env
             )
         except git.GitCommandError as exc:
@@ -516,7 +522,9 @@ class Workspace:
         env = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_COMMITTER_NAME": name,
                "GIT_COMMITTER_EMAIL": email}  # fmt: skip
         try:
-            self._git(c=f"core.hooksPath={os.devnull}").cherry_pick("--no-gpg-sign", commit, env=env)
+            self._git(c=[f"core.hooksPath={os.devnull}", *NO_AUTO_MAINTENANCE]).cherry_pick(
+                "--no-gpg-sign", commit, env=env
+            )
         except git.GitCommandError:
             try:
                 self._git.cherry_pick("--abort")
