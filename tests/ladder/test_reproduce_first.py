@@ -56,11 +56,11 @@ def implementer(new: str) -> list[dict]:
     return turns(IMPLEMENTER, edit(old + "a + b", old + new))
 
 
-def config(test_writer_tier: str = "sonnet") -> str:
+def config(test_writer_tier: str = "sonnet", **writer) -> str:
     return json.dumps(
         {
             "validate": {"timeout_s": 60},
-            "roles": {**ROLES_OFF, "test_writer": {"tier": test_writer_tier}},
+            "roles": {**ROLES_OFF, "test_writer": {"tier": test_writer_tier, **writer}},
         }
     )
 
@@ -76,8 +76,8 @@ def requests_of(sim, system: str) -> list[dict]:
     return [r for r in sim.messages_requests() if system in json.dumps(r["body"].get("system"))]
 
 
-def repo(tmp_path, tier: str = "sonnet"):
-    return make_repo(tmp_path, {**FILES, ".escalate.yml": config(tier)})
+def repo(tmp_path, tier: str = "sonnet", **writer):
+    return make_repo(tmp_path, {**FILES, ".escalate.yml": config(tier, **writer)})
 
 
 def test_an_unrelated_failing_test_is_no_target_and_the_fix_is_judged_on_the_reproduction(
@@ -95,6 +95,11 @@ def test_an_unrelated_failing_test_is_no_target_and_the_fix_is_judged_on_the_rep
     decisions = {(d["kind"], d["choice"]): d["reason"] for d in result["decisions"]}
     assert "tests/test_ops.py::test_legacy_feature" in decisions[("baseline", "failing at base")]
     assert ("reproduce", "test first") in decisions
+    # The routing report puts test writing on Sonnet: the role's default.
+    assert (
+        "role",
+        "test_writer: sonnet (claude-sonnet-4-6, adaptive thinking, max_tokens 8192)",
+    ) in decisions
     assert "must pass: tests/test_mul.py::test_mul_multiplies" in decisions[("baseline", "targets")]
     # Two commits on the branch: the reproduction, then the fix, each holding only its own files.
     branch = result["branch"]
@@ -108,6 +113,34 @@ def test_an_unrelated_failing_test_is_no_target_and_the_fix_is_judged_on_the_rep
     assert "test_mul_multiplies" in first and "assert 5 == 6" in first
     summary = (root / result["log_dir"] / "summary.md").read_text()
     assert "## Reproduction" in summary and "assert 5 == 6" in summary and "passed" in summary
+
+
+@pytest.mark.parametrize(
+    ("writer_config", "model", "sent"),
+    [
+        # A model off the ladder, with its own effort and max_tokens.
+        ({"model": "claude-sonnet-5", "effort": "high", "max_tokens": 3000}, "claude-sonnet-5",
+         {"output_config": {"effort": "high"}, "max_tokens": 3000}),
+        ({"tier": "opus", "effort": "low"}, "claude-opus-4-6", {"output_config": {"effort": "low"}}),
+        ({"tier": "haiku", "thinking_budget": 2048}, "claude-haiku-4-5",
+         {"thinking": {"type": "enabled", "budget_tokens": 2048}}),
+    ],
+    ids=["model off the ladder", "tier and effort", "tier and thinking"],
+)  # fmt: skip
+def test_the_test_writer_is_configured_like_the_other_roles(
+    tmp_path, env, capsys, writer_config, model, sent
+):
+    env.set_script({"models": {"*": writer(GOOD_TEST) + implementer("a * b")}})
+    root = repo(tmp_path, **writer_config)
+    code, result, _ = run(capsys, root, "--issue-text", ISSUE)
+    assert (code, result["outcome"]) == (0, "fixed")
+    assert result["reproduction"]["model"] == model
+    writes = requests_of(env, WRITER)
+    assert writes and {r["body"]["model"] for r in writes} == {model}
+    for key, value in sent.items():
+        assert all(r["body"].get(key) == value for r in writes), (key, writes[0]["body"].get(key))
+    roles = [d["choice"] for d in result["decisions"] if d["kind"] == "role"]
+    assert any(c.startswith("test_writer: ") and model in c for c in roles)
 
 
 def test_a_reproduction_that_passes_at_base_is_sent_back_then_fails_the_phase(tmp_path, env, capsys):

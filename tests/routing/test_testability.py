@@ -60,8 +60,23 @@ def test_explain_says_whether_an_issue_is_reproduced_or_judged_without_a_test(tm
                  "--issue-text", "mul() adds\n\nmul(2, 3) returns 5."]) == 0  # fmt: skip
     report = json.loads(capsys.readouterr().out)
     assert report["reproduction"]["reproduce"] is True
+    # Who writes it, as `fix` chooses (roles.test_writer: Sonnet by default), and who tries next.
+    assert [w["model"] for w in report["reproduction"]["writer"]] == ["claude-sonnet-4-6", "claude-opus-4-6"]
     assert main(["explain", "--repo", str(root), "--no-baseline", "--issue-text", "Typo in a docstring"]) == 0
     out = capsys.readouterr().out
     assert "Proof: judged without a test (the title is about text, not behaviour ('typo', 'docstring'))" in (
         out
     )
+
+
+def test_explain_names_the_test_writer_and_says_when_it_is_off(tmp_path, capsys):
+    files = {"calc.py": "def mul(a, b):\n    return a + b\n", "tests/test_calc.py": ""}
+    root = make_repo(tmp_path, {**files, ".escalate.yml": "roles:\n  test_writer:\n    tier: haiku\n"})
+    issue = ["--issue-text", "mul() adds\n\nmul(2, 3) returns 5."]
+    assert main(["explain", "--repo", str(root), "--no-baseline", *issue]) == 0
+    out = capsys.readouterr().out
+    assert "  test writer: haiku (claude-haiku-4-5" in out and "then sonnet (claude-sonnet-4-6)" in out
+    (root / ".escalate.yml").write_text("roles:\n  test_writer:\n    enabled: false\n")
+    assert main(["explain", "--repo", str(root), "--no-baseline", "--json", *issue]) == 0
+    proof = json.loads(capsys.readouterr().out)["reproduction"]
+    assert proof == {"reproduce": False, "reason": "roles.test_writer.enabled is false"}

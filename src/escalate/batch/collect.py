@@ -328,7 +328,7 @@ class _Context:
                 return "fail"
             if task.kind == "issue" and not targets:
                 targets = named_targets(task, failing)
-                if not targets and writes_test_first(task) and cfg.roles.test_writer.enabled:
+                if not targets and writes_test_first(task, cfg.roles.test_writer.enabled):
                     check, res.reproduction = reproduce_in_answer(ws, cfg, task.title, res.tier, res.model)
                     if res.reproduction is None:
                         res.state, res.stage = "failed", "reproduce"

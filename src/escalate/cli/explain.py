@@ -163,8 +163,19 @@ def _route(
     _, plan = plan_route(task, path, base, targets, config, catalog, ledger, llm, repo=repo)
     extra = _preset_and_roles(config, catalog, plan)
     spent = sum((c.cost_usd for c in calls), Decimal(0))
-    testable = testability(task) if task.kind == "issue" and not targets else None
+    testable = (
+        testability(task, config.roles.test_writer.enabled) if task.kind == "issue" and not targets else None
+    )
     proof = {"reproduce": testable.reproduce, "reason": testable.reason} if testable else None
+    if testable is not None and testable.reproduce:  # who writes it, as `fix` would choose
+        from escalate.ladder.reproduce import writer_tiers
+        from escalate.roles.plan import describe_settings
+
+        tiers, notes = writer_tiers(config, catalog, plan.tiers)
+        proof["writer"] = [
+            {"tier": t.name, "model": t.model.id, "settings": describe_settings(t)} for t in tiers
+        ]
+        proof["notes"] = notes
     return {
         "task": {"kind": task.kind, "title": task.title, "labels": list(task.labels), "targets": targets},
         "reproduction": proof,
@@ -246,6 +257,11 @@ def render(report: dict) -> str:
     if proof is not None:
         how = "a reproduction test first, then the fix" if proof["reproduce"] else "judged without a test"
         lines.append(f"Proof: {how} ({proof['reason']})")
+        writers = proof.get("writer") or []
+        if writers:
+            then = "".join(f", then {w['tier']} ({w['model']})" for w in writers[1:])
+            lines.append(f"  test writer: {writers[0]['tier']} ({writers[0]['settings']}){then}")
+            lines += [f"  {note}" for note in proof.get("notes") or []]
     lines.append(f"Models: {report.get('catalog', '')}")
     decisions = r["decisions"]
     ctx = next((d for d in decisions if d["kind"] == "context"), None)

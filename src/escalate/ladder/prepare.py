@@ -100,7 +100,7 @@ def prepare(
     for d in apply_preset(plan, config):  # plan-execute moves the start, single keeps one tier
         run.decision(d)
     if task.kind == "issue" and not targets:
-        targets, failures = _reproduce(run, ws, llm, plan)
+        targets, failures = _reproduce(run, ws, llm, plan, catalog)
     policy = EscalationPolicy(
         ws.tree_hash(),
         len(plan.tiers),
@@ -161,24 +161,30 @@ def _targets(run: RunState, baseline: BaselineFacts) -> list[str]:
 
 
 def _reproduce(
-    run: RunState, ws: LadderTree, llm: ModelClient, plan: Route
+    run: RunState, ws: LadderTree, llm: ModelClient, plan: Route, catalog: Catalog
 ) -> tuple[list[str], dict[str, str]]:
     """An issue without a named test: a reproduction test first, or judged without one (and said
     so). Returns the targets and their failures at base; raises NotReproduced when no tier
     writes a test that fails at base."""
-    from escalate.ladder.reproduce import reproduce
+    from escalate.ladder.reproduce import reproduce, writer_tiers
+    from escalate.roles.plan import describe_settings
     from escalate.routing.testability import testability
 
-    choice = testability(run.task)
-    if choice.reproduce and not run.config.roles.test_writer.enabled:
-        choice = type(choice)(False, "roles.test_writer.enabled is false")
+    choice = testability(run.task, run.config.roles.test_writer.enabled)
     if not choice.reproduce:
         run.decide("reproduce", "no test", choice.reason)
         run.outcome.no_test_reason = choice.reason
         run.decide("baseline", "targets", "no test proves it: the suite, ruff and the reviewer judge it")
         return [], {}
     run.decide("reproduce", "test first", choice.reason)
-    found = reproduce(run.task, run.config, ws, llm, plan.tiers, run, run.progress)
+    tiers, notes = writer_tiers(run.config, catalog, plan.tiers)
+    for t in tiers:
+        llm.prices.price(t.model.id)  # a missing price stops the run before the first call
+    settings = describe_settings(tiers[0])
+    then = f"; then {', '.join(t.name for t in tiers[1:])}" if len(tiers) > 1 else ""
+    why = "; ".join(["write a test that fails at base first (roles.test_writer)" + then, *notes])
+    run.decide("role", f"test_writer: {tiers[0].name} ({settings}, max_tokens {tiers[0].max_tokens})", why)
+    found = reproduce(run.task, run.config, ws, llm, tiers, run, run.progress)
     if found is None:
         raise NotReproduced("no tier wrote a test that fails at base for the reason the issue gives")
     run.outcome.reproduction = found

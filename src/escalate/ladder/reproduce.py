@@ -19,21 +19,23 @@ from typing import TYPE_CHECKING, Protocol
 
 from escalate.agent.editor import Editor
 from escalate.agent.session import Session
-from escalate.records.types import Reproduction
+from escalate.records.types import Reproduction, TierPlan
 from escalate.roles import test_writer
-from escalate.routing.rules import find_tier
+from escalate.roles.plan import MIN_THINKING
+from escalate.routing.rules import LINES, find_tier
 from escalate.validation.reproduction import ReproCheck, check_reproduction, is_test_path
 from escalate.validation.stages import Verdict
 from escalate.validation.testrun import run_pytest
 
 if TYPE_CHECKING:
     from escalate.config import Config
+    from escalate.llm.catalog import Catalog
     from escalate.llm.protocols import ModelClient
     from escalate.records.console import Progress
-    from escalate.records.types import TierPlan
     from escalate.task import Task
 
 STAGE = "reproduce"
+KEY = "roles.test_writer"
 TRIES_PER_TIER = 2  # the first try, and one send-back with the output
 
 
@@ -63,17 +65,44 @@ class AttemptLog(Protocol):
     def end_attempt(self, tier: str, model: str, n: int, verdict: Verdict, word: str) -> None: ...
 
 
-def start_index(config: Config, tiers: list[TierPlan]) -> int:
-    """The tier the test writer starts on: ``roles.test_writer.tier`` by name, else by model line."""
+def writer_tiers(config: Config, catalog: Catalog, tiers: list[TierPlan]) -> tuple[list[TierPlan], list[str]]:
+    """The tiers the test writer tries in turn, and notes on settings its model does not take.
+
+    Its own first, planned as every role's is (``roles.test_writer``: ``tier`` by name or model line,
+    or ``model``, with ``effort``, ``thinking_budget`` and ``max_tokens`` filtered through the model's
+    capabilities; where effort or thinking is not set, the ladder tier's own); then the ladder's
+    tiers above it. A ``model`` off the ladder writes first, then the tiers above its line.
+    """
+    from escalate.roles.plan import plan_role
+
     rc = config.roles.test_writer
-    if rc.model is not None:
-        for i, t in enumerate(tiers):
-            if t.model.id == rc.model:
-                return i
+    plan, notes = plan_role(test_writer.ROLE, rc, KEY, config, catalog)
     names = [t.name for t in tiers]
-    if rc.tier in names:
-        return names.index(rc.tier)
-    return find_tier(names, rc.tier or "sonnet")
+    same_model = [i for i, t in enumerate(tiers) if t.model.id == plan.model.id]
+    if same_model:  # the tier it names (two tiers may share a model), else the first with its model
+        start = next((i for i in same_model if names[i] == plan.name), same_model[0])
+    elif rc.model is not None:
+        own = TierPlan(plan.name, plan.model, 1, plan.max_tokens, plan.effort, plan.thinking)
+        above = find_tier(names, plan.model.line) + 1 if plan.model.line in LINES else len(tiers)
+        return [own, *(_sized(t, rc.max_tokens) for t in tiers[above:])], notes
+    else:  # the role's tier is not on this run's ladder (preset single): the nearest one by line
+        start = names.index(rc.tier) if rc.tier in names else find_tier(names, rc.tier or "sonnet")
+    tier = tiers[start]
+    effort = plan.effort if rc.effort is not None and plan.model.id == tier.model.id else tier.effort
+    thinking = (
+        plan.thinking if rc.thinking_budget is not None and plan.model.id == tier.model.id else tier.thinking
+    )
+    own = _sized(dataclasses.replace(tier, effort=effort, thinking=thinking), rc.max_tokens)
+    return [own, *(_sized(t, rc.max_tokens) for t in tiers[start + 1 :])], notes
+
+
+def _sized(tier: TierPlan, max_tokens: int) -> TierPlan:
+    """``tier`` with the role's max_tokens; a thinking budget that no longer fits is lowered (or dropped)."""
+    thinking = tier.thinking
+    if thinking and thinking.get("budget_tokens", 0) >= max_tokens:
+        budget = max_tokens - 1
+        thinking = {**thinking, "budget_tokens": budget} if budget >= MIN_THINKING else None
+    return dataclasses.replace(tier, max_tokens=max_tokens, thinking=thinking)
 
 
 def reproduce(
@@ -85,12 +114,12 @@ def reproduce(
     log: AttemptLog,
     progress: Progress,
 ) -> Reproduction | None:
-    """The accepted reproduction (committed, now the base), or None when no tier wrote one."""
+    """The accepted reproduction (committed, now the base), or None when no tier wrote one.
+    ``tiers``: the test writer's (:func:`writer_tiers`)."""
     rc = config.roles.test_writer
     test_files = [f for f in ws.files() if is_test_path(f)]
     first = test_writer.first_message(task.title, task.text, ws.path, test_files)
-    for index in range(start_index(config, tiers), len(tiers)):
-        tier = dataclasses.replace(tiers[index], max_tokens=rc.max_tokens)
+    for tier in tiers:
         editor = Editor(
             ws.path,
             config.editor.protected_paths,

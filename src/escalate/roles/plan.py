@@ -23,7 +23,7 @@ from escalate.errors import EscalateError
 if TYPE_CHECKING:
     from escalate.config import Config, RoleConfig
     from escalate.llm.catalog import Catalog, ModelInfo
-    from escalate.records.types import Decision
+    from escalate.records.types import Decision, TierPlan
     from escalate.routing.route import Route
     from escalate.routing.rules import Classification
 
@@ -250,8 +250,8 @@ def plan_role(
     return RolePlan(role, name, model, rc.max_tokens, effort, thinking, turns), notes
 
 
-def describe_settings(plan: RolePlan) -> str:
-    """``claude-haiku-4-5, thinking 4096`` style detail of a role's request settings."""
+def describe_settings(plan: RolePlan | TierPlan) -> str:
+    """``claude-haiku-4-5, thinking 4096`` style detail of a role's (or a tier's) request settings."""
     bits = [plan.model.id]
     if plan.effort:
         bits.append(f"effort {plan.effort}")

@@ -59,10 +59,18 @@ class Testability:
     reason: str
 
 
-def testability(task: Task) -> Testability:
-    """For an issue without named tests; other tasks have their test (or their findings) already."""
+def testability(task: Task, writer_enabled: bool = True) -> Testability:
+    """For an issue without named tests; other tasks have their test (or their findings) already.
+    ``writer_enabled``: ``roles.test_writer.enabled`` (off: no issue is reproduced, and that is why)."""
     if task.kind != "issue" or task.target_tests:
         return Testability(False, "the task names its failing tests")
+    found = _testability(task)
+    if found.reproduce and not writer_enabled:
+        return Testability(False, "roles.test_writer.enabled is false")
+    return found
+
+
+def _testability(task: Task) -> Testability:
     bug = sorted(label for label in task.labels if label.lower() in BUG_LABELS)
     if bug:
         return Testability(True, f"labelled {', '.join(repr(x) for x in bug)}: reproduce it with a test")
@@ -76,8 +84,8 @@ def testability(task: Task) -> Testability:
     return Testability(True, "an issue without a named failing test: reproduce it with a test first")
 
 
-def writes_test_first(task: Task) -> bool:
+def writes_test_first(task: Task, writer_enabled: bool = True) -> bool:
     """An issue that gets a reproduction test before its fix: no test named, and one can prove it.
     (A named test that does not fail at base is found out later, by the baseline.)"""
     named = task.target_tests or named_tests(f"{task.title}\n{task.text}")
-    return task.kind == "issue" and not named and testability(task).reproduce
+    return task.kind == "issue" and not named and testability(task, writer_enabled).reproduce
