@@ -5,6 +5,7 @@ committed first, and the fix must make it pass."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from batchrepo import tool_uses
@@ -14,6 +15,7 @@ from escalate.batch.collect import collect
 from escalate.batch.oneshot import TEST_FIRST
 from escalate.batch.submit import submit
 from escalate.config import load_config
+from escalate.github.render import nightly_pr_body, stages
 from escalate.task import Task
 
 pytestmark = pytest.mark.slow
@@ -36,11 +38,11 @@ ISSUE = Task.from_issue_text(
 )
 
 
-def nightly(tmp_path, sim, edits: list[dict]):
+def nightly(tmp_path, sim, edits: list[dict], issue: Task = ISSUE):
     root = make_repo(tmp_path, FILES)
     config = load_config(root, {"validate": {"test_command": PYTEST_COMMAND, "timeout_s": 60}})
     provider = sim.provider()
-    sub = submit(root, config, provider=provider, issues=[ISSUE])
+    sub = submit(root, config, provider=provider, issues=[issue])
     [planned] = sub.planned
     sim.set_script({"models": {"*": [{"content": tool_uses(edits), "repeat": True}]}})
     [result] = collect(root, config, provider=provider).results
@@ -59,6 +61,28 @@ def test_an_issue_answer_with_a_failing_test_and_its_fix_is_fixed_in_two_commits
     assert first == ["tests/test_mul.py"]
     assert git(root, "show", "--name-only", "--format=", result.branch).split() == ["calc/ops.py"]
     assert result.to_json()["reproduction"]["files"] == ["tests/test_mul.py"]
+    # The evidence travels as with `escalate fix`: the failure at base and the passing run after, in
+    # the run's summary and the pull request.
+    assert result.reproduction.after_output == "tests/test_mul.py::test_mul_multiplies: passed"
+    summary = (Path(result.log_dir) / "summary.md").read_text()
+    body = nightly_pr_body(ISSUE, [result], stages(None))
+    for text in (summary, body):
+        assert "## Reproduction" in text and "assert 5 == 6" in text
+        assert "After the fix:" in text and "test_mul_multiplies: passed" in text
+
+
+def test_a_documentation_issue_is_fixed_without_a_test_and_the_pr_says_so(tmp_path, sim):
+    doc = Task.from_issue_text("It says 'adds'; it should say 'multiplies'.", title="Typo in the docstring")
+    fix = {"command": "str_replace", "path": "calc/ops.py", "old_str": "def mul(a, b):\n",
+           "new_str": 'def mul(a, b):\n    """Multiply a and b."""\n'}  # fmt: skip
+    root, planned, result = nightly(tmp_path, sim, [fix], issue=doc)
+    assert TEST_FIRST not in json.dumps(planned.params["messages"])
+    assert result.state == "fixed", result.detail
+    assert result.reproduction is None
+    assert result.no_test_reason.startswith("the title is about text, not behaviour")
+    summary = (Path(result.log_dir) / "summary.md").read_text()
+    for text in (summary, nightly_pr_body(doc, [result], stages(None))):
+        assert "## No test proves this change" in text and "the title is about text" in text
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ from escalate.batch.queue import FIXED, NEEDS_HUMAN, RESOLVED, WAITING, Queue
 from escalate.batch.submit import COLLECTED, SUBMITTED, BatchError, make_provider, open_ledger, reconcile
 from escalate.errors import EscalateError
 from escalate.ladder.attempt import commit_message
-from escalate.ladder.reproduce import reproduce_in_answer
+from escalate.ladder.reproduce import passing_run, reproduce_in_answer
 from escalate.ladder.run import run_task
 from escalate.llm.catalog import Catalog
 from escalate.llm.client import call_record
@@ -33,7 +33,7 @@ from escalate.llm.pricing import PriceTable, fmt_usd
 from escalate.records.recording import Recording
 from escalate.records.rundir import RunLog, new_run_id
 from escalate.records.types import AttemptRecord, Decision, Outcome, Reproduction
-from escalate.routing.testability import named_targets, writes_test_first
+from escalate.routing.testability import named_targets, testability, writes_test_first
 from escalate.task import Task
 from escalate.validation.judge_files import JudgeFiles
 from escalate.validation.stages import run_baseline, validate
@@ -46,6 +46,8 @@ if TYPE_CHECKING:
     from escalate.records.ledger import Ledger
 
 POLL_SECONDS = 30.0
+# An issue that names tests which pass at base: the one-shot answer was not asked for a test.
+NAMED_PASS = "the tests the issue names pass at base, and the one-shot answer was not asked for a test"
 
 
 @dataclass
@@ -73,6 +75,7 @@ class RequestResult:
     log_dir: str | None = None  # the run directory with the cost log (calls.jsonl)
     target_tests: list[str] = field(default_factory=list)
     reproduction: Reproduction | None = None  # an issue's test, written in the same answer, judged first
+    no_test_reason: str | None = None  # an issue judged without a test: why (the PR says so)
 
     def to_json(self) -> dict:
         out = asdict(self)
@@ -299,8 +302,9 @@ class _Context:
                 final = "escalated"  # the one-shot failed; the interactive run that fixed it has its own
         finally:
             branch = res.branch if attempts and attempts[0].verdict == "pass" else None
+            proof = {"reproduction": res.reproduction, "no_test_reason": res.no_test_reason}  # the evidence
             recording.finish(Outcome(final, branch=branch, cost_usd=batch_cost, calls=1, attempts=attempts,
-                                     log_dir=str(log.path), explanation=res.detail))  # fmt: skip
+                                     log_dir=str(log.path), explanation=res.detail, **proof))  # fmt: skip
 
     def _prove(self, res: RequestResult, task: Task, record: dict, message: Completion) -> str:
         """Apply the edits in a fresh worktree and validate them; sets res.state/stage/detail/branch."""
@@ -328,7 +332,11 @@ class _Context:
                 return "fail"
             if task.kind == "issue" and not targets:
                 targets = named_targets(task, failing)
-                if not targets and writes_test_first(task, cfg.roles.test_writer.enabled):
+                writer_on = cfg.roles.test_writer.enabled
+                if not targets and not writes_test_first(task, writer_on):
+                    choice = testability(task, writer_on)
+                    res.no_test_reason = choice.reason if not choice.reproduce else NAMED_PASS
+                elif not targets:
                     check, res.reproduction = reproduce_in_answer(ws, cfg, task.title, res.tier, res.model)
                     if res.reproduction is None:
                         res.state, res.stage = "failed", "reproduce"
@@ -352,6 +360,8 @@ class _Context:
                 return "fail"
             commit_text = commit_message(task.title, targets, res.tier, res.model, applied.explanation)
             ws.commit(commit_text, tree=tree)  # what was judged, not what the test run wrote since
+            if res.reproduction is not None:  # the evidence: the same tests, passing now
+                res.reproduction.after_output = passing_run(ws.path, cfg, res.reproduction)
             res.branch = ws.branch
             res.state, res.stage, res.detail = FIXED, "ok", f"fixed on {ws.branch}"
         if not cfg.batch.combined_pr:

@@ -274,6 +274,8 @@ class NightlyFix(Protocol):
     def target_tests(self) -> list[str]: ...
     @property
     def reproduction(self) -> Reproduction | None: ...  # the test written first, for an issue
+    @property
+    def no_test_reason(self) -> str | None: ...  # an issue judged without a test: why
 
 
 def nightly_pr_title(task: Task) -> str:
@@ -299,8 +301,11 @@ def nightly_pr_body(task: Task, fixes: list[NightlyFix], stage_names: list[str])
             f"| {title} | {r.tier} ({r.model}) | {fmt_usd(r.cost_usd)} | {fmt_usd(r.interactive_usd)} |"
         )
     for r in fixes:
-        if r.reproduction is not None:
-            lines += ["", *evidence_lines(Outcome("fixed", reproduction=r.reproduction))]
+        evidence = evidence_lines(
+            Outcome("fixed", reproduction=r.reproduction, no_test_reason=r.no_test_reason)
+        )
+        if evidence:
+            lines += ["", *evidence]
     targets = list(dict.fromkeys(t for r in fixes for t in r.target_tests))
     lines += ["", "Validated like `escalate fix`. " + "\n\n".join(_proof(stage_names, targets))]
     return _fit("\n".join(lines) + "\n")
