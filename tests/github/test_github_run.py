@@ -371,3 +371,63 @@ def test_event_flag_reads_github_event_path_and_label_input(world, monkeypatch, 
     )  # the label now matches; the bad draft input stops it
     assert main(["fix", "--repo", str(world.work), "--event"]) == 2
     assert world.sim.messages_requests() == []
+
+
+# An issue without a named failing test, through `escalate fix --issue N`: the test writer's test first,
+# then the fix; the PR carries the evidence. test_add fails at base, unrelated to the wording below.
+REPRO = "from calc.ops import add\n\n\ndef test_add_sums_two_numbers():\n    assert add(2, 3) == 5\n"
+WRITER = "You write a test that reproduces a reported problem"
+
+
+def role_turns(system: str, calls: list[dict], done: str = "DONE") -> list[dict]:
+    return [
+        {"when": {"system_contains": system, "last_user_has_tool_result": False}, "content": calls},
+        {"when": {"system_contains": system, "last_user_has_tool_result": True}, "content": done},
+    ]
+
+
+@pytest.mark.slow
+def test_an_issue_without_a_test_is_reproduced_first_and_the_pr_shows_the_evidence(world):
+    world.state.add_issue(SLUG, "Sums come out wrong", "add(2, 3) gives -1; it should give 5.", number=8,
+                          user="reporter", labels=["escalate"])  # fmt: skip
+    writer = role_turns(
+        WRITER,
+        [
+            {
+                "type": "tool_use",
+                "name": "str_replace_based_edit_tool",
+                "input": {"command": "create", "path": "tests/test_sums.py", "file_text": REPRO},
+            }
+        ],
+    )
+    world.sim.set_script({"models": {"*": writer + [FIX_TURN, DONE]}})  # fmt: skip
+    assert world.escalate("--issue", "8") == 0
+    [pr] = world.pulls()
+    body = pr.body
+    assert "## Reproduction" in body and "`tests/test_sums.py::test_add_sums_two_numbers`" in body
+    assert "```python\n# tests/test_sums.py\ndef test_add_sums_two_numbers():" in body  # the test itself
+    assert "Failing at the base commit:" in body and "assert -1 == 5" in body
+    assert "After the fix:" in body and "tests/test_sums.py::test_add_sums_two_numbers: passed" in body
+    # The base's own failing test is not a target of this issue.
+    assert "Target tests: `tests/test_sums.py::test_add_sums_two_numbers`" in body
+    assert "Target tests: `tests/test_ops.py::test_add`" not in body
+    # Committed with the fix: the test first, then the fix, on the branch the PR names.
+    log = git(world.bare, "log", "--format=%s", "main..escalate/issue-8").splitlines()
+    assert len(log) == 2 and log[1].startswith("test: reproduce Sums come out wrong")
+    assert "tests/test_sums.py" in git(world.bare, "show", "--name-only", "--format=", "escalate/issue-8~1")
+
+
+@pytest.mark.slow
+def test_a_documentation_labelled_issue_is_judged_without_a_test_and_the_pr_says_so(world):
+    world.state.add_issue(SLUG, "Explain what add() returns", "Say that it returns the sum.", number=9,
+                          user="reporter", labels=["escalate", "documentation"])  # fmt: skip
+    doc = {"type": "tool_use", "name": "str_replace_based_edit_tool",
+           "input": {"command": "str_replace", "path": "calc/ops.py", "old_str": "def add(a, b):\n",
+                     "new_str": 'def add(a, b):\n    """Return the sum of a and b."""\n'}}  # fmt: skip
+    world.sim.set_script({"models": {"*": [{"when": {"last_user_has_tool_result": False}, "content": [doc]},
+                                          DONE]}})  # fmt: skip
+    assert world.escalate("--issue", "9") == 0
+    [pr] = world.pulls()
+    assert "## No test proves this change" in pr.body and "labelled 'documentation'" in pr.body
+    assert "## Reproduction" not in pr.body
+    assert not [r for r in world.sim.messages_requests() if WRITER in json.dumps(r["body"].get("system"))]

@@ -113,6 +113,11 @@ def test_an_unrelated_failing_test_is_no_target_and_the_fix_is_judged_on_the_rep
     assert "test_mul_multiplies" in first and "assert 5 == 6" in first
     summary = (root / result["log_dir"] / "summary.md").read_text()
     assert "## Reproduction" in summary and "assert 5 == 6" in summary and "passed" in summary
+    # The test itself is shown, as committed.
+    assert (
+        "```python\n# tests/test_mul.py\ndef test_mul_multiplies():\n    assert mul(2, 3) == 6\n```"
+        in summary
+    )
 
 
 @pytest.mark.parametrize(

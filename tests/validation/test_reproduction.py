@@ -49,6 +49,15 @@ def test_a_new_test_that_fails_on_an_assertion_is_accepted_with_its_output(repo)
     assert check.accepted, check.reason
     assert check.tests == ["tests/test_mul.py::test_mul"] and check.files == ["tests/test_mul.py"]
     assert "assert 5 == 6" in check.failures["tests/test_mul.py::test_mul"]
+    assert check.source == "# tests/test_mul.py\ndef test_mul():\n    assert mul(2, 3) == 6"
+
+
+def test_the_source_shown_is_the_new_tests_only_decorators_included(repo):
+    test = "@pytest.mark.parametrize('n', [3])\ndef test_mul_n(n):\n    assert mul(2, n) == 6"
+    added = f"{FILES['tests/test_ops.py']}\n\nimport pytest  # noqa: E402\n{HEAD}{test}\n"
+    check = judge(repo, {"tests/test_ops.py": added})
+    assert check.accepted, check.reason
+    assert check.source == f"# tests/test_ops.py\n{test}"
 
 
 def test_a_name_error_raised_inside_the_code_under_test_is_the_issues_failure(repo):

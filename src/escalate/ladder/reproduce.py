@@ -139,7 +139,7 @@ def reproduce(
             commit = ws.advance_base(message, check.files)
             log.end_attempt(tier.name, tier.model.id, 1, _verdict(True, check), "pass")
             found = (check.tests, check.files, tier.name, tier.model.id, commit, check.output)
-            return Reproduction(*found, failures=check.failures)
+            return Reproduction(*found, failures=check.failures, source=check.source)
         log.end_attempt(tier.name, tier.model.id, 1, _verdict(False, check), "fail")
         ws.reset_to_base()
     return None
@@ -187,7 +187,7 @@ def reproduce_in_answer(
         message = _commit_message(title, check, name, model)
         commit = ws.advance_base(message, check.files)
     found = (check.tests, check.files, name, model, commit, check.output)
-    return check, Reproduction(*found, failures=check.failures)
+    return check, Reproduction(*found, failures=check.failures, source=check.source)
 
 
 def passing_run(root: Path, config: Config, reproduction: Reproduction) -> str:

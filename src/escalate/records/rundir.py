@@ -174,6 +174,7 @@ def evidence_lines(outcome: Outcome, limit: int = 3000) -> list[str]:
         f"Written first by the test writer on {repro.tier} (`{repro.model}`) in {files}, and committed "
         f"before the fix (`{repro.commit[:12]}`): {tests}.",
         "",
+        *(["```python", _clip(repro.source, limit), "```", ""] if repro.source else []),
         "Failing at the base commit:",
         "",
         "```",

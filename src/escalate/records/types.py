@@ -128,6 +128,7 @@ class Reproduction:
     base_output: str  # the failure at base, as pytest printed it
     after_output: str = ""  # the passing run after the fix
     failures: dict[str, str] = field(default_factory=dict)  # node id -> failure text at base
+    source: str = ""  # the new tests' code, as committed
 
     def to_json(self) -> dict:
         return {"tests": self.tests, "files": self.files, "tier": self.tier, "model": self.model,

@@ -44,6 +44,7 @@ class ReproCheck:
     files: list[str] = field(default_factory=list)  # the test files written
     output: str = ""  # the new tests' failure output at base (or pytest's output when rejected)
     failures: dict[str, str] = field(default_factory=dict)  # node id -> its failure text, when accepted
+    source: str = ""  # the new tests' code, as written (for the summary and the PR), when accepted
 
 
 def is_test_path(rel: str) -> bool:
@@ -52,23 +53,40 @@ def is_test_path(rel: str) -> bool:
     return bool(_TEST_PATH.search(rel)) and not rel.endswith("conftest.py")
 
 
-def _functions(source: str | None) -> dict[str, str]:
-    """Test functions by qualified name (``test_x``, ``TestC::test_x``) -> their ``ast.dump``."""
+def _test_nodes(source: str | None) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:
+    """Test functions by qualified name (``test_x``, ``TestC::test_x``) -> their ``ast`` node."""
     if not source:
         return {}
     try:
         tree = ast.parse(source)
     except SyntaxError:
         return {}
-    found: dict[str, str] = {}
+    found: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test"):
-            found[node.name] = ast.dump(node)
+            found[node.name] = node
         elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
             for item in node.body:
                 if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and item.name.startswith("test"):
-                    found[f"{node.name}::{item.name}"] = ast.dump(item)
+                    found[f"{node.name}::{item.name}"] = item
     return found
+
+
+def _functions(source: str | None) -> dict[str, str]:
+    """Test functions by qualified name -> their ``ast.dump`` (what comparing them needs)."""
+    return {name: ast.dump(node) for name, node in _test_nodes(source).items()}
+
+
+def _code_of(source: str, names: Iterable[str]) -> str:
+    """The source lines of the named test functions (decorators included), in file order."""
+    lines = source.splitlines()
+    nodes = _test_nodes(source)
+    spans = sorted(
+        (min([n.lineno, *(d.lineno for d in n.decorator_list)]), n.end_lineno or n.lineno)
+        for name, n in nodes.items()
+        if name in set(names)
+    )
+    return "\n\n".join("\n".join(lines[a - 1 : b]) for a, b in spans)
 
 
 def _qualname(nodeid: str) -> tuple[str, str]:
@@ -151,4 +169,10 @@ def check_reproduction(
             return _reject(why, result.text, files)
     failures = {nid: mine[nid].text or mine[nid].message for nid in sorted(mine)}
     output = "\n\n".join(f"{nid}\n{text}" for nid, text in failures.items())
-    return ReproCheck(True, f"{len(mine)} new test(s) fail at base", sorted(mine), files, output, failures)
+    code = "\n\n".join(
+        f"# {rel}\n{_code_of((root / rel).read_text(encoding='utf-8', errors='replace'), new[rel])}"
+        for rel in test_files
+        if new.get(rel)
+    )
+    why = f"{len(mine)} new test(s) fail at base"
+    return ReproCheck(True, why, sorted(mine), files, output, failures, code)
