@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from escalate.workspace.capgate import ReadyGate, key_for, ready_gates, usable
 from escalate.workspace.sandbox import Isolation, bwrap_argv, sandbox_env, tree_bytes
 from escalate.workspace.treelimits import TreeLimits, can_admit, tree_limits
 
@@ -189,6 +190,8 @@ def run_command(
     start = time.monotonic()
     clean_env = safe_env(env)
     limits: TreeLimits | None = None
+    gate: ReadyGate | None = None
+    key = None
     output_limit = DEFAULT_OUTPUT_LIMIT
     launch = argv
     if isolation is not None and not _findable(argv[0], cwd, clean_env):
@@ -207,15 +210,22 @@ def run_command(
             clean_env = {"PATH": clean_env.get("PATH", "/usr/bin:/bin")}
             if memory_mb is not None:  # the tree's copy lives in a tmpfs the cap counts: not the tests'
                 memory_mb += -(-size >> 20)
-        limits = tree_limits(memory_mb, isolation.max_processes, isolation.file_size_limit_mb)
+        caps = (memory_mb, isolation.max_processes, isolation.file_size_limit_mb)
+        # A sandboxed command's environment is PATH alone: a gate admitted ahead of time can serve it.
+        key = key_for(*caps, clean_env) if isolation.sandboxed and can_admit() else None
+        gate = ready_gates().take(key) if key is not None and usable(launch, cwd) else None
+        limits = gate.limits if gate is not None else tree_limits(*caps)
         memory_limit_mb = None  # the limits object applies it
     try:
         return _run(
-            argv, launch, cwd, clean_env, timeout_s, limits, memory_limit_mb, output_limit, start, on_start
-        )
+            argv, launch, cwd, clean_env, timeout_s, limits, memory_limit_mb, output_limit, start, on_start,
+            gate,
+        )  # fmt: skip
     finally:
         if limits is not None:
             limits.close()
+        if key is not None:  # the group is empty and back in the pool: the next command's gate goes in now
+            ready_gates().prepare(key)
 
 
 def _findable(exe: str, cwd: Path, env: Mapping[str, str]) -> bool:
@@ -225,31 +235,39 @@ def _findable(exe: str, cwd: Path, env: Mapping[str, str]) -> bool:
 
 
 def _run(
-    argv, launch, cwd, env, timeout_s, limits, memory_limit_mb, output_limit, start, on_start=None
+    argv, launch, cwd, env, timeout_s, limits, memory_limit_mb, output_limit, start, on_start=None, gate=None
 ) -> CommandResult:
     gated = limits is not None and can_admit()
-    try:
-        proc = subprocess.Popen(
-            ["/bin/sh", "-c", GATE, "escalate-gate", *launch] if gated else launch,
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.PIPE if gated else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,  # own process group: killpg reaches grandchildren too
-            preexec_fn=None if gated else _prepare(limits, memory_limit_mb),
-        )
-    except (FileNotFoundError, PermissionError) as exc:
-        return CommandResult(argv, 127, "", f"{exc}\n", time.monotonic() - start, timeout_s, str(cwd))
-    except (BlockingIOError, subprocess.SubprocessError) as exc:  # no process slot left (a fork bomb)
-        why = f"could not start the command: {exc}\n"
-        return CommandResult(argv, 126, "", why, time.monotonic() - start, timeout_s, str(cwd))
-    if gated and not _admit(proc, limits):
-        _end(proc, limits)
-        why = "could not start the command: its memory and process caps could not be set\n"
-        return CommandResult(argv, GATE_FAILED, "", why, time.monotonic() - start, timeout_s, str(cwd))
+    if gate is not None and not gate.start(launch, cwd):
+        _end(gate.proc, limits)  # the gate died waiting: nothing ran; the group is emptied for a fresh gate
+        _close_pipes(gate.proc)
+        gate = None
+    if gate is not None:
+        proc = gate.proc  # already in its caps: it runs the command as soon as it has read it
+    else:
+        try:
+            proc = subprocess.Popen(
+                ["/bin/sh", "-c", GATE, "escalate-gate", *launch] if gated else launch,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.PIPE if gated else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,  # own process group: killpg reaches grandchildren too
+                preexec_fn=None if gated else _prepare(limits, memory_limit_mb),
+            )
+        except (FileNotFoundError, PermissionError) as exc:
+            return CommandResult(argv, 127, "", f"{exc}\n", time.monotonic() - start, timeout_s, str(cwd))
+        except (BlockingIOError, subprocess.SubprocessError) as exc:  # no process slot left (a fork bomb)
+            why = f"could not start the command: {exc}\n"
+            return CommandResult(argv, 126, "", why, time.monotonic() - start, timeout_s, str(cwd))
+        if gated and not _admit(proc, limits):
+            _end(proc, limits)
+            why = "could not start the command: its memory and process caps could not be set\n"
+            return CommandResult(argv, GATE_FAILED, "", why, time.monotonic() - start, timeout_s, str(cwd))
+    killer = _Killer(proc, limits)
     if on_start is not None:
-        on_start(lambda: _kill(proc, limits))
+        on_start(killer.kill)
     out = _CappedStream(proc.stdout, output_limit)
     err = _CappedStream(proc.stderr, output_limit)
     # A blocking wait and a timer that kills: Popen.wait(timeout) polls with sleeps of up to 50 ms,
@@ -258,7 +276,7 @@ def _run(
 
     def on_timeout() -> None:
         expired.set()
-        _kill(proc, limits)
+        killer.kill()
 
     timer = threading.Timer(timeout_s, on_timeout)
     timer.daemon = True
@@ -267,11 +285,11 @@ def _run(
         returncode = proc.wait()
     except BaseException:
         timer.cancel()
-        _end(proc, limits)  # Ctrl-C during a test run must not leave the tests running
+        killer.end()  # Ctrl-C during a test run must not leave the tests running
         raise
     timer.cancel()
     code: int | None = None if expired.is_set() else returncode
-    _end(proc, limits)
+    killer.end()
     for stream in (out, err):
         stream.thread.join(REAP_TIMEOUT_S)
     stderr = err.text()
@@ -281,6 +299,29 @@ def _run(
     if limits is not None and limits.memory_hit():
         stderr += f"(the process tree hit its memory limit: {limits.kind})\n"
     return CommandResult(argv, code, out.text(), stderr, time.monotonic() - start, timeout_s, str(cwd))
+
+
+class _Killer:
+    """Kills one command's tree until the command has ended, then nothing: its process group id and its
+    group pass to later commands (a ready gate waits in the same group), which a late timer or a
+    caller's kill (``on_start``) must not reach."""
+
+    def __init__(self, proc: subprocess.Popen, limits: TreeLimits | None):
+        self.proc, self.limits = proc, limits
+        self.lock = threading.Lock()
+        self.over = False
+
+    def kill(self) -> None:
+        with self.lock:
+            if not self.over:
+                _kill(self.proc, self.limits)
+
+    def end(self) -> None:
+        """Kill what is left of the tree, reap the command, and disarm ``kill``."""
+        with self.lock:
+            _kill(self.proc, self.limits)
+            self.proc.wait()
+            self.over = True
 
 
 def _admit(proc: subprocess.Popen, limits: TreeLimits) -> bool:
@@ -311,3 +352,12 @@ def _kill(proc: subprocess.Popen, limits: TreeLimits | None) -> None:
 def _end(proc: subprocess.Popen, limits: TreeLimits | None) -> None:
     _kill(proc, limits)
     proc.wait()
+
+
+def _close_pipes(proc: subprocess.Popen) -> None:
+    for pipe in (proc.stdin, proc.stdout, proc.stderr):
+        try:
+            if pipe is not None:
+                pipe.close()
+        except OSError:
+            pass

@@ -177,6 +177,10 @@ class CgroupCaps:
     def memory_hit(self) -> bool:
         return any(now > before for now, before in zip(self._memory_hits(), self.hits_before, strict=False))
 
+    def count_memory_hits_from_now(self) -> None:
+        """Take the group's counters as they read now as the baseline of ``memory_hit``."""
+        self.hits_before = self._memory_hits()
+
     def close(self) -> None:
         self.kill()
         if self.pool is not None and not self._pids() and self.pool.give_back(self):
@@ -324,7 +328,7 @@ class _Pool:
             caps.remove()
             return None
         caps.fsize_mb = fsize_mb
-        caps.hits_before = caps._memory_hits()
+        caps.count_memory_hits_from_now()
         return caps
 
     def keep(self, caps: CgroupCaps, memory_mb: int | None, max_processes: int) -> CgroupCaps:
@@ -358,6 +362,11 @@ def _pool() -> _Pool:
     if _POOL is None or _POOL.pid != os.getpid():
         _POOL = _Pool()
     return _POOL
+
+
+def ensure_pool() -> None:
+    """Make this process's pool now (its ``atexit`` drain runs after handlers registered later)."""
+    _pool()
 
 
 def tree_limits(memory_mb: int | None, max_processes: int, fsize_mb: int | None) -> TreeLimits:
