@@ -5,9 +5,12 @@ The planted code runs when the target test imports it (validation, inside the sa
 attack can be seen from inside, it raises on success with what it got, so a successful attack fails
 validation and shows in the feedback to the model. Every row also checks from the outside: the
 secrets are nowhere in the requests, the output or the run log; the user's checkout (its .git
-included) is byte-identical; nothing was left in the host's /tmp; no process outlived the run; and
-stdout held exactly one JSON object. Every row is bounded: a 30 s test timeout, 1 GiB of memory
-and 64 processes per run, and the escalate process itself is killed after 240 s. escalate is a
+included) is byte-identical; nothing was left in the host's /tmp; no process outlived the run;
+stdout held exactly one JSON object; and (sandbox and cgroup) every sandboxed command of the row
+started through a gate admitted to its caps ahead of time (``escalate.workspace.capgate``), so the
+caps rows (fork bomb, memory, daemon, secrets) run on that path. Every row is bounded: a 30 s test
+timeout, 1 GiB of memory and 64 processes per run, and the escalate process itself is killed after
+240 s. escalate is a
 process of its own with the secrets in its start environment (what /proc/<pid>/environ shows), forked
 from a warm interpreter so that no row pays for importing the SDK (conftest.py: ``warm_escalate``).
 """
@@ -40,6 +43,7 @@ from samplerepo import (
     tool,
 )
 
+from escalate.workspace.capgate import TRACE
 from escalate.workspace.treelimits import tree_limits
 
 pytestmark = [
@@ -238,6 +242,19 @@ _attack()
 """
 
 
+# Hangs at import, with a child that would sleep on (its argv carries the marker).
+HANG = """
+def _attack():
+    if _os.fork() == 0:
+        _os.execv(_sys.executable, [_sys.executable, "-c", "import time; time.sleep(120)", @MARKER@])
+    import time
+    time.sleep(120)
+
+
+_attack()
+"""
+
+
 # The host's loopback (a listener of the test) must be out of reach; the sandbox's own loopback works.
 NETWORK = """
 def _attack():
@@ -279,8 +296,9 @@ def script(attack: str) -> dict:
     return {"models": {name: turns for name in ("claude-haiku-4-5", "claude-sonnet-4-6", "claude-opus-4-6")}}
 
 
-def repo(tmp_path: Path, **validate) -> Path:
+def repo(tmp_path: Path, tiers: list[dict] | None = None, **validate) -> Path:
     config = {
+        **({"tiers": tiers} if tiers else {}),
         "validate": {
             "test_command": PYTEST_COMMAND,
             "ruff_command": RUFF_COMMAND,
@@ -342,8 +360,8 @@ def attack_run(tmp_path, sim, warm_escalate):
     # The user's checkout outside /tmp (where a real one lives), so the read-only root is what guards it.
     home = Path(tempfile.mkdtemp(prefix="escalate-attack-", dir="/var/tmp"))
 
-    def run(attack: str, *, extra_env=None, blocked=True, **validate) -> Run:
-        root = repo(home, **validate)
+    def run(attack: str, *, extra_env=None, blocked=True, tiers=None, **validate) -> Run:
+        root = repo(home, tiers, **validate)
         values = {
             "@USER_GIT@": repr(str(root / ".git")), "@USER_ROOT@": repr(str(root)), "@LOOT_REPR@": repr(loot),
             "@LOOT@": loot, "@MARKER@": repr(marker),
@@ -352,6 +370,8 @@ def attack_run(tmp_path, sim, warm_escalate):
             attack = attack.replace(key, value)
         sim.set_script(script(attack))
         before = snapshot(root)
+        starts = tmp_path / "gate-trace"  # how each sandboxed command started (escalate.workspace.capgate)
+        extra_env = {**(extra_env or {}), TRACE: str(starts)}
         result = Run(root, sim, tmp_path, warm_escalate(SECRETS), extra_env)
         after = {k: v for k, v in snapshot(root).items() if not k.startswith(".escalate/")}
         assert after == before, "the user's checkout or .git changed"
@@ -363,6 +383,11 @@ def attack_run(tmp_path, sim, warm_escalate):
             assert not leaked, f"secrets reached the output or the model: {leaked}"
             assert "ATTACK SUCCEEDED" not in result.requests + result.log_text
             assert result.result["sandbox"]["mode"] == "bwrap"
+        if result.result["sandbox"]["mode"] == "bwrap" and TREE_CAPPED:
+            # Every sandboxed command, the attack's included, started through a gate admitted to its
+            # caps before the command was known.
+            how = starts.read_text().splitlines()
+            assert how and set(how) == {"ahead"}, how
         return result
 
     yield run, home
@@ -434,6 +459,14 @@ def test_a_fork_bomb_is_contained_and_escalate_ends_clean(attack_run):
     run = attack_run(FORK_BOMB, timeout_s=15)
     assert run.exit_code in (0, 1), run.stderr[-3000:]  # fixed or not fixed: never an internal error
     assert "BlockingIOError" not in run.stderr
+
+
+def test_a_hanging_test_run_is_killed_at_its_timeout_with_everything_it_started(attack_run):
+    attack_run, _ = attack_run
+    one_tier = [{"name": "haiku", "model": "claude-haiku-4-5", "max_attempts": 1}]
+    run = attack_run(HANG, timeout_s=3, tiers=one_tier)  # the fixture checks that no child is left
+    assert run.outcome != "fixed" and run.exit_code in (0, 1), run.stderr[-3000:]
+    assert "timed out after 3 s" in run.requests + run.log_text, run.log_text[-3000:]
 
 
 @pytest.fixture

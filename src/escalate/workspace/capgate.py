@@ -52,6 +52,7 @@ GATES_PER_KEY = 2
 MAX_KEYS = 4  # caps sets kept warm (the least recently used one's gates are ended)
 TAKE_WAIT_S = 2.0  # a gate being admitted is waited for this long at most (the move takes ~11 ms)
 OFF_SWITCH = "ESCALATE_NO_EARLY_GATE"  # "1": every command starts through its own gate (bench arm)
+TRACE = "ESCALATE_GATE_TRACE"  # a file: one line per sandboxed command, how it started (for the tests)
 
 Key = tuple[int | None, int, int | None, str]  # memory MiB, max processes, file size MiB, PATH
 
@@ -112,6 +113,14 @@ def usable(argv: Sequence[str], cwd: Path) -> bool:
     return all("\0" not in a for a in (*argv, str(cwd))) and cwd.is_dir()
 
 
+def trace(how: str) -> None:
+    """Note how a sandboxed command started ("ahead", or "own: why") where ``$ESCALATE_GATE_TRACE`` says."""
+    path = os.environ.get(TRACE)
+    if path:
+        with open(path, "a") as fh:
+            fh.write(how + "\n")
+
+
 class ReadyGates:
     """The gates waiting in their caps, by key; one worker thread spawns and admits them."""
 
@@ -128,13 +137,15 @@ class ReadyGates:
         atexit.register(self.close)
 
     def take(self, key: Key) -> ReadyGate | None:
-        """A gate admitted for key (waiting briefly for one being admitted), or None."""
+        """A gate admitted for key: one waiting, else the next one admitted (``TAKE_WAIT_S`` at most; the
+        same wait as a gate of the command's own). None when none can be had."""
+        self.prepare(key)
         with self.cond:
             self.cond.wait_for(lambda: self.ready.get(key) or not self.pending.get(key), TAKE_WAIT_S)
             gates = self.ready.get(key)
             if not gates:
                 return None
-            gate = gates.pop()
+            gate = gates.pop(0)  # the oldest first
             self.ready.move_to_end(key)
         gate.limits.count_memory_hits_from_now()
         return gate

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from escalate.workspace.capgate import ReadyGate, key_for, ready_gates, usable
+from escalate.workspace.capgate import ReadyGate, key_for, ready_gates, trace, usable
 from escalate.workspace.sandbox import Isolation, bwrap_argv, sandbox_env, tree_bytes
 from escalate.workspace.treelimits import TreeLimits, can_admit, tree_limits
 
@@ -213,8 +213,11 @@ def run_command(
         caps = (memory_mb, isolation.max_processes, isolation.file_size_limit_mb)
         # A sandboxed command's environment is PATH alone: a gate admitted ahead of time can serve it.
         key = key_for(*caps, clean_env) if isolation.sandboxed and can_admit() else None
-        gate = ready_gates().take(key) if key is not None and usable(launch, cwd) else None
+        if key is not None and usable(launch, cwd):
+            gate = ready_gates().take(key)
         limits = gate.limits if gate is not None else tree_limits(*caps)
+        if key is not None and gate is None:
+            trace(f"own: {'no gate could be had' if usable(launch, cwd) else 'not one a script can say'}")
         memory_limit_mb = None  # the limits object applies it
     try:
         return _run(
@@ -242,6 +245,9 @@ def _run(
         _end(gate.proc, limits)  # the gate died waiting: nothing ran; the group is emptied for a fresh gate
         _close_pipes(gate.proc)
         gate = None
+        trace("own: the gate was gone")
+    elif gate is not None:
+        trace("ahead")
     if gate is not None:
         proc = gate.proc  # already in its caps: it runs the command as soon as it has read it
     else:
