@@ -30,11 +30,32 @@ from escalate.task import Task, named_tests
          [], True, "reproduce"),
         ("Spelling of an error message", "The message says 'recieved'. This is not a crash.", [], False,
          "'spelling'"),
+        # Messages: what they say, not whether they are raised.
+        ("The error message for a missing file is unclear", "", [], False,
+         "a message's wording, not behaviour ('error message')"),
+        ("Parsing an error message crashes", "", [], True, "reproduce"),  # behaviour wins
+        # Configuration and tooling, from the title or a label.
+        ("Add Python 3.13 to the pyproject classifiers", "", [], False,
+         "about configuration, not behaviour ('pyproject', 'classifiers')"),
+        ("Run ruff in the pre-commit hooks", "", [], False, "configuration, not behaviour ('pre-commit')"),
+        ("CI workflow fails on Python 3.12", "", [], True, "reproduce"),  # "fails": behaviour
+        ("Update the lock file", "", ["dependencies"], False, "labelled 'dependencies'"),
+        ("Settings", "", ["config"], False, "labelled 'config'"),
+        # Words that merely contain a config word are not read as one.
+        ("Config loader ignores the home directory", "", [], True, "reproduce"),
     ],
 )  # fmt: skip
 def test_which_issues_are_reproduced(title, text, labels, reproduce, why):
     found = proof.testability(Task.from_issue_text(text or "x", title=title, labels=labels))
     assert found.reproduce is reproduce and why in found.reason
+
+
+def test_an_issue_is_not_reproduced_when_the_test_writer_is_off():
+    task = Task.from_issue_text("mul(2, 3) returns 5.", title="mul() adds")
+    assert proof.testability(task, writer_enabled=False) == proof.Testability(
+        False, "roles.test_writer.enabled is false"
+    )
+    assert proof.writes_test_first(task) and not proof.writes_test_first(task, writer_enabled=False)
 
 
 def test_a_task_with_named_tests_needs_no_reproduction():

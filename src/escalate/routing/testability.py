@@ -6,11 +6,13 @@ Some issues have no behaviour to test: documentation, typos, wording, configurat
 judged by the suite, lint and the reviewer, and the PR says plainly that no test proves them.
 
 The signals: a bug label (``bug``, ``regression``) always means a test; a label (``documentation``,
-``typo``, ...), or words in the title that say the problem
-is text (``typo``, ``docstring``, ``README``...) with none that say a behaviour is wrong (``raises``,
-``crash``, ``instead of``...). The body is not read for this: a bug report often quotes a docstring
-("the docstring promises shares that sum to the bill") about behaviour that is wrong. Anything else
-is reproduced: a needless reproduction costs one test writer call, a missed one leaves a fix unproven.
+``typo``, ``config``, ``ci``, ...), or words in the title that say the problem is text (``typo``,
+``docstring``, ``README``...), a message's wording (``error message``...) or configuration
+(``pyproject``, ``CI workflow``, ``pre-commit``...) with none that say a behaviour is wrong
+(``raises``, ``crash``, ``instead of``...). The body is not read for this: a bug report often
+quotes a docstring ("the docstring promises shares that sum to the bill") about behaviour that is
+wrong. Anything else is reproduced: a needless reproduction costs one test writer call, a missed
+one leaves a fix unproven.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
 
 NO_TEST_LABELS = frozenset({
     "documentation", "docs", "doc", "typo", "typos", "spelling", "wording", "copy", "readme",
-    "changelog", "chore",
+    "changelog", "chore", "config", "configuration", "ci", "dependencies",
 })  # fmt: skip
 # A label that says behaviour is wrong wins over everything else: "a typo in the settings path
 # silently starts the service with defaults" is a bug, whatever its title's words.
@@ -37,7 +39,14 @@ NO_TEST_WORDS = (
     "typo*", "docstring*", "documentation", "docs", "readme", "spelling", "misspell*", "grammar",
     "wording", "changelog", "comment*", "broken link*", "dead link*", "rst", "sphinx", "mkdocs",
 )  # fmt: skip
-# Words that say a behaviour is wrong: they win over NO_TEST_WORDS in the same text.
+# What a message says (its wording), not whether it is raised: "the error message says 'recieved'".
+MESSAGE_WORDS = ("error message*", "warning message*", "log message*", "help text", "message wording")
+# Settings and tooling files: what they say is configuration, not the code's behaviour.
+CONFIG_WORDS = (
+    "pyproject*", "setup.cfg", "tox.ini", "ci config*", "ci workflow*", "github action*", "workflow file*",
+    "pre-commit", "dependabot", "classifier*", "editorconfig", "gitignore",
+)  # fmt: skip
+# Words that say a behaviour is wrong: they win over the words above in the same title.
 BEHAVIOUR_WORDS = (
     "raise*", "crash*", "exception", "traceback", "returns", "return value", "wrong result",
     "incorrect*", "instead of", "expected", "regression", "fails", "bug",
@@ -77,10 +86,14 @@ def _testability(task: Task) -> Testability:
     labels = sorted(label for label in task.labels if label.lower() in NO_TEST_LABELS)
     if labels:
         return Testability(False, f"labelled {', '.join(repr(x) for x in labels)}: no behaviour to test")
-    title_doc = matched(NO_TEST_WORDS, task.title)
-    if title_doc and not matched(BEHAVIOUR_WORDS, task.title):
-        quoted = ", ".join(repr(w) for w in title_doc)
-        return Testability(False, f"the title is about text, not behaviour ({quoted})")
+    if matched(BEHAVIOUR_WORDS, task.title):
+        return Testability(True, "an issue without a named failing test: reproduce it with a test first")
+    for words, about in ((NO_TEST_WORDS, "text"), (MESSAGE_WORDS, "a message's wording"),
+                         (CONFIG_WORDS, "configuration")):  # fmt: skip
+        found = matched(words, task.title)
+        if found:
+            quoted = ", ".join(repr(w) for w in found)
+            return Testability(False, f"the title is about {about}, not behaviour ({quoted})")
     return Testability(True, "an issue without a named failing test: reproduce it with a test first")
 
 
