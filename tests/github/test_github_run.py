@@ -429,5 +429,7 @@ def test_a_documentation_labelled_issue_is_judged_without_a_test_and_the_pr_says
     assert world.escalate("--issue", "9") == 0
     [pr] = world.pulls()
     assert "## No test proves this change" in pr.body and "labelled 'documentation'" in pr.body
+    # What judged it, as this config runs it (no full suite, no reviewer here): never more than that.
+    assert "no test proves it: judged by ruff only" in pr.body
     assert "## Reproduction" not in pr.body
     assert not [r for r in world.sim.messages_requests() if WRITER in json.dumps(r["body"].get("system"))]

@@ -215,6 +215,10 @@ def test_a_documentation_issue_is_judged_without_a_test_and_says_so(tmp_path, en
     assert code == 0 and result["outcome"] == "fixed"
     assert result["reproduction"] is None
     assert result["no_test_reason"].startswith("the title is about text, not behaviour")
+    targets = [
+        d["reason"] for d in result["decisions"] if (d["kind"], d["choice"]) == ("baseline", "targets")
+    ]
+    assert targets == ["no test proves it: judged by the full suite, ruff only"]  # the reviewer is off here
     assert requests_of(env, WRITER) == []
     summary = (root / result["log_dir"] / "summary.md").read_text()
     assert "No test proves this change" in summary

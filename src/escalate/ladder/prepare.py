@@ -19,6 +19,7 @@ from escalate.validation.judge_files import ChangeSet, JudgeFiles
 from escalate.workspace import WorkingTree
 
 if TYPE_CHECKING:
+    from escalate.config import Config
     from escalate.ladder.state import RunState
     from escalate.llm.catalog import Catalog
     from escalate.llm.protocols import ModelClient
@@ -174,7 +175,7 @@ def _reproduce(
     if not choice.reproduce:
         run.decide("reproduce", "no test", choice.reason)
         run.outcome.no_test_reason = choice.reason
-        run.decide("baseline", "targets", "no test proves it: the suite, ruff and the reviewer judge it")
+        run.decide("baseline", "targets", f"no test proves it: judged by {_judges(run.config)} only")
         return [], {}
     run.decide("reproduce", "test first", choice.reason)
     tiers, notes = writer_tiers(run.config, catalog, plan.tiers)
@@ -193,3 +194,14 @@ def _reproduce(
     run.decide("reproduce", ", ".join(found.tests), why)
     run.decide("baseline", "targets", f"the reproduction test must pass: {', '.join(found.tests)}")
     return list(found.tests), dict(found.failures)
+
+
+def _judges(config: Config) -> str:
+    """What judges a change no test proves, as this config runs it (the PR must not claim more)."""
+    reviewer = config.roles.reviewer.enabled and config.roles.preset != "single"
+    on = [
+        ("the full suite", config.validate.full_suite),
+        ("ruff", config.validate.ruff),
+        ("the reviewer", reviewer),
+    ]
+    return ", ".join(name for name, yes in on if yes) or "the syntax check"

@@ -163,8 +163,10 @@ def evidence_lines(outcome: Outcome, limit: int = 3000) -> list[str]:
         return [
             "## No test proves this change",
             "",
-            f"No test was written for this issue ({outcome.no_test_reason}). The change was judged by "
-            "the existing test suite, ruff and the reviewer only: read it with that in mind.",
+            f"No test was written for this issue ({outcome.no_test_reason}), so nothing shows that the "
+            "issue itself is addressed. The change was judged only by the repository's own checks (the "
+            "existing test suite and ruff, where they run) and the reviewer, where it is on: read it "
+            "with that in mind.",
         ]
     tests = ", ".join(f"`{t}`" for t in repro.tests)
     files = ", ".join(f"`{f}`" for f in repro.files)
