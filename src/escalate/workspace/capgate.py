@@ -7,8 +7,10 @@ thread starts the next one's first process ahead of time: ``/bin/sh`` in a sessi
 stdin, stdout and stderr pipes to escalate, reading its script from stdin with a builtin
 (``READY_GATE``), and moves it into a group of the same caps (``TreeLimits.admit``: cgroup.procs and
 prlimit) while escalate reads the results and asks the model. The next sandboxed command with the
-same caps and environment takes that gate and writes it one line, ``{ cd -- DIR && exec ARGV
-</dev/null; }``, which the shell parses whole before running any of it.
+same caps and environment takes the oldest such gate and writes it one line, ``{ cd -- DIR && exec
+ARGV </dev/null; }``, which the shell parses whole before running any of it. With none waiting
+(the first command of a set of caps) it waits for the next one the worker admits: the same wait as
+a gate of its own, which it falls back to only when none can be had.
 
 What holds, as with the gate spawned per command:
 
@@ -18,8 +20,9 @@ What holds, as with the gate spawned per command:
   command's ``close`` (the pool hands a group to one user at a time), so no earlier command's
   cleanup can reach it; ``process`` also makes a command's kill function a no-op once it has ended;
 * the gates' parent thread is this module's worker, which lives as long as escalate: bubblewrap's
-  ``--die-with-parent`` is tied to the parent *thread*, so a thread that spawned a gate and ended
-  would kill the sandbox later (or, reparented to an arbitrary thread, whenever that one ends);
+  ``--die-with-parent`` (``PR_SET_PDEATHSIG``) follows the parent *thread*; a gate spawned by a
+  thread that then ended would be handed to another thread of escalate, and its sandbox killed
+  whenever that one ended;
 * gates left at exit are killed and their groups given back for the pool's drain (``atexit``; a
   killed escalate's gates read EOF and exit, and the next escalate sweeps their groups);
 * only sandboxed commands take one: bubblewrap clears the environment, so the gate's (``PATH``
