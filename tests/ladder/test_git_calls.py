@@ -43,3 +43,35 @@ def test_a_one_attempt_fix_runs_few_git_processes(tmp_path, monkeypatch):
     assert sum(commands.values()) - probes <= MOST_GIT_COMMANDS, commands
     assert probes <= sum(commands.values()) - probes, commands  # never more than one per command
     assert commands["write-tree"] <= 4 and commands["diff-tree"] <= 2, commands
+
+
+def test_the_base_state_and_the_judges_files_are_read_before_the_sdk_is_waited_for(tmp_path, monkeypatch):
+    # run_task's catalogue is where a run first waits for the SDK's import (Catalog.load makes the shared
+    # client); what does not need the SDK (the base state's tree hash for the circular check, the judge's
+    # files from base) is done before it, in the time the import takes on its thread.
+    fake = FakeModel()
+    fake.enqueue("Fixing add().", FIX).enqueue("Changed add(). DONE")
+    root = make_calc_repo(tmp_path)
+    config = sample_config(root, {"roles": ROLES_OFF})
+    task = Task(kind="test", title="make test_add pass", text="The test fails.", target_tests=[CALC_TARGET],
+                labels=[], source="test", slug="git-order")  # fmt: skip
+    events: list[str] = []
+    real = git.cmd.Git.execute
+
+    def execute(self, command, *args, **kwargs):
+        words = [str(w) for w in command[1:]]
+        while words and words[0] in ("-c", "-C"):
+            words = words[2:]
+        events.append(words[0] if words else "-")
+        return real(self, command, *args, **kwargs)
+
+    def catalog() -> Catalog:
+        events.append("<catalog>")
+        return Catalog.static()
+
+    monkeypatch.setattr(git.cmd.Git, "execute", execute)
+    outcome = run_task(task, root, config, provider=fake, catalog=catalog)
+    assert outcome.outcome == "fixed", outcome.explanation
+    before, after = events[: events.index("<catalog>")], events[events.index("<catalog>") :]
+    assert "write-tree" in before and "ls-tree" in before, events
+    assert "ls-tree" not in after, events  # read once, from the base

@@ -85,6 +85,11 @@ def prepare(
         notify=run.progress.line,
     )
     targets = _targets(run, baseline)
+    # A reproduction test (an issue with no failing test named) moves the base; otherwise the base
+    # state's hash and the judge's files are taken now, while the SDK's import (``catalog()`` and the
+    # first call wait for it) may still run on its thread, instead of after it.
+    moves_base = task.kind == "issue" and not targets
+    base_state = None if moves_base else _base_state(ws, targets, config)
     catalog = catalog() if callable(catalog) else catalog
     llm = connect(catalog)
     failures = dict(baseline.target_failures)
@@ -100,16 +105,16 @@ def prepare(
         run.decision(d)
     for d in apply_preset(plan, config):  # plan-execute moves the start, single keeps one tier
         run.decision(d)
-    if task.kind == "issue" and not targets:
+    if moves_base:
         targets, failures = _reproduce(run, ws, llm, plan, catalog)
+    # After a reproduction test moved the base, the judge's files count from the new base.
+    base_tree, judge_files = base_state or _base_state(ws, targets, config)
     policy = EscalationPolicy(
-        ws.tree_hash(),
+        base_tree,
         len(plan.tiers),
         judge=_climb_judge(run, plan),
         tier_names=[t.name for t in plan.tiers],
     )
-    # After a reproduction test moved the base, the judge's files count from the new base.
-    judge_files = JudgeFiles.of(ws, targets) if config.validate.verdict_from_base else None
     crew = Crew.assemble(
         task, config, catalog, llm, decide=run.decide, frames=request.frames, root=ws.path, route=plan,
         progress=run.progress,
@@ -119,6 +124,11 @@ def prepare(
     return Climb(
         ws, baseline, validate, targets, failures, plan, llm, request, crew, brief, policy, judge_files
     )
+
+
+def _base_state(ws: LadderTree, targets: list[str], config: Config) -> tuple[str, JudgeFiles | None]:
+    """The base state's tree hash (the policy's circular check) and the judge's files from base."""
+    return ws.tree_hash(), JudgeFiles.of(ws, targets) if config.validate.verdict_from_base else None
 
 
 def _base_memory(run: RunState, commit: str) -> tuple[dict[str, str] | None, Remember | None]:
