@@ -338,12 +338,14 @@ def run_sidebyside(
             _say(rows[-1], log)
     corpus = [r for r in rows if r.get("corpus")]
     suites = [r["ratio"] for r in rows if not r.get("corpus")]
+    free = [r["ratio_without_sdk"] for r in rows if not r.get("corpus")]
     return {
         "rows": rows,
         "repeat": repeat,
         "goal": GOAL,
         "corpus_ratio_geomean": _geomean([r["ratio"] for r in corpus]) if corpus else None,
         "suites_ratio_geomean": _geomean(suites) if suites else None,
+        "suites_ratio_without_sdk_geomean": _geomean(free) if free and min(free) > 0 else None,
     }
 
 
@@ -424,7 +426,9 @@ def sidebyside_section(s: dict) -> list[str]:
             lines.append(f"- {r['case']}: git {top}")
     lines.append("")
     means = [(what, s.get(key)) for what, key in (("corpus", "corpus_ratio_geomean"),
-                                                   ("3 s+ suites", "suites_ratio_geomean"))]  # fmt: skip
+                                                   ("3 s+ suites", "suites_ratio_geomean"),
+                                                   ("3 s+ suites without the SDK's import",
+                                                    "suites_ratio_without_sdk_geomean"))]  # fmt: skip
     if any(v for _, v in means):
         lines.append("Geometric mean ratio: " + ", ".join(f"{what} {v:.2f}x" for what, v in means if v) + ".")
     return lines + [""]

@@ -45,13 +45,16 @@ def test_ratio_interval_and_section():
            "git_calls": 30, "git_s": 0.2, "escalate_own_s": 0.4, "escalate_own_ci95": [0.3, 0.5]}  # fmt: skip
     met = {**row, "case": "m", "ratio_ci95": [1.1, 1.2]}
     missed = {**row, "case": "x", "ratio_ci95": [1.3, 1.5]}
-    text = "\n".join(sidebyside_section({"rows": [row, met, missed], "repeat": 3, "goal": 1.25}))
+    section = {"rows": [row, met, missed], "repeat": 3, "goal": 1.25, "suites_ratio_geomean": 1.25,
+               "suites_ratio_without_sdk_geomean": 1.06}  # fmt: skip
+    text = "\n".join(sidebyside_section(section))
     assert (
         "| c | 1.00 | 1.20 | 1.20 [1.10, 1.30] | 0.15 | 1.05 [1.00, 1.10] | 3 (0.90) | 2 | 30 (0.20) "
         "| 0.40 [0.30, 0.50] |" in text
     )
     # Every case is said against the goal, from its interval: met only when all of it is under.
     assert "c not shown (the interval spans it); m met; x missed." in text
+    assert "3 s+ suites 1.25x, 3 s+ suites without the SDK's import 1.06x." in text
 
 
 def test_the_sdk_import_floor_is_timed_by_a_real_import():
