@@ -141,23 +141,26 @@ def visible_binds(argv: Sequence[str], *, tree: Path) -> list[tuple[str, str]]:
 
 
 def _binds(candidates: Iterable[Path], *, tree: Path) -> list[tuple[str, str]]:
-    tree = tree.resolve()
-    pairs: dict[Path, Path] = {}
-    for path in candidates:
-        path = Path(os.path.abspath(path))
+    # os.path on strings, not pathlib: this runs for every sandboxed command (about 20 candidates),
+    # and pathlib's resolve and is_relative_to made it most of building the bwrap command line.
+    tree_s = os.path.realpath(tree)
+    covered_s = tuple(str(c) + os.sep for c in COVERED)
+    pairs: dict[str, str] = {}
+    for candidate in candidates:
+        path = os.path.abspath(candidate)
         try:
-            real = path.resolve(strict=True)
+            real = os.path.realpath(path, strict=True)
         except OSError:
             continue  # a sys.path entry that does not exist (python311.zip)
-        if not real.is_dir():
-            path = path.parent
-            real = path.resolve()
+        if not os.path.isdir(real):
+            path = os.path.dirname(path)
+            real = os.path.realpath(path)
         for dest in {real, path}:
-            if covered(dest) and not dest.is_relative_to(tree):
+            if dest.startswith(covered_s) and not (dest == tree_s or dest.startswith(tree_s + os.sep)):
                 pairs[dest] = real
     kept: list[tuple[Path, Path]] = []
-    for dest in sorted(pairs, key=lambda p: len(p.parts)):  # a folder bound already carries its insides
-        src = pairs[dest]
+    for dest in sorted(map(Path, pairs), key=lambda p: len(p.parts)):  # a folder bound carries its insides
+        src = Path(pairs[str(dest)])
         if not any(dest.is_relative_to(d) and src == s / dest.relative_to(d) for s, d in kept):
             kept.append((src, dest))
     return [(str(s), str(d)) for s, d in kept]
