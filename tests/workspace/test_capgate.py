@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -260,3 +261,29 @@ def test_gates_left_over_are_gone_when_escalate_ends(tmp_path, end):
         for parent in {Path(d).parent for d in left["dirs"]}:
             treelimits._sweep(parent)
     assert not [d for d in left["dirs"] if Path(d).exists()], left["dirs"]
+
+
+@NEEDS_BWRAP
+@needs_cgroup
+def test_a_forked_child_starts_its_own_gates_and_leaves_its_parents_alone(tmp_path):
+    run_command(["true"], tmp_path, timeout_s=60, isolation=SANDBOX)
+    parents = _until(lambda: _waiting() if len(_waiting()) == capgate.GATES_PER_KEY else None, "two gates")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # a fork with threads: the child runs one command
+        pid = os.fork()
+    if pid == 0:  # the child: its own gates and groups, ended before it leaves without pytest's exit
+        code = 1
+        try:
+            mine = capgate.ready_gates()
+            run = run_command(["sh", "-c", "echo child"], tmp_path, timeout_s=60, isolation=SANDBOX)
+            code = 0 if run.ok and run.stdout == "child\n" and mine.pid == os.getpid() else 2
+            mine.close()
+            treelimits._pool().drain()
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert all(g.proc.poll() is None for g in parents), "the child used or ended its parent's gates"
+    assert [g for g in _waiting() if g in parents] == parents
+    after = run_command(["true"], tmp_path, timeout_s=60, isolation=SANDBOX)
+    assert after.ok and parents[0].proc.returncode == 0, after.describe()
