@@ -38,9 +38,9 @@ ISSUE = Task.from_issue_text(
 )
 
 
-def nightly(tmp_path, sim, edits: list[dict], issue: Task = ISSUE):
+def nightly(tmp_path, sim, edits: list[dict], issue: Task = ISSUE, **overrides):
     root = make_repo(tmp_path, FILES)
-    config = load_config(root, {"validate": {"test_command": PYTEST_COMMAND, "timeout_s": 60}})
+    config = load_config(root, {"validate": {"test_command": PYTEST_COMMAND, "timeout_s": 60}, **overrides})
     provider = sim.provider()
     sub = submit(root, config, provider=provider, issues=[issue])
     [planned] = sub.planned
@@ -96,3 +96,10 @@ def test_an_issue_answer_without_a_reproduction_fails_and_goes_up_a_tier(tmp_pat
     _, _, result = nightly(tmp_path, sim, edits)
     assert result.state == "failed" and why in result.detail and result.next_tier
     assert result.branch is None
+
+
+def test_with_the_test_writer_off_no_test_is_asked_for_and_the_fix_says_so(tmp_path, sim):
+    _, planned, result = nightly(tmp_path, sim, [FIX], roles={"test_writer": {"enabled": False}})
+    assert TEST_FIRST not in json.dumps(planned.params["messages"])
+    assert result.state == "fixed", result.detail
+    assert result.reproduction is None and result.no_test_reason == "roles.test_writer.enabled is false"

@@ -130,7 +130,7 @@ def context_files(task: Task, root: Path, failures: dict[str, str]) -> tuple[dic
     return dict(list(wanted.items())[:MAX_CONTEXT_FILES]), repo_map.text
 
 
-def first_message(task: Task, root: Path, failures: dict[str, str]) -> list[dict]:
+def first_message(task: Task, root: Path, failures: dict[str, str], *, test_first: bool = True) -> list[dict]:
     """The one user message: [repository context, task]. The context block is cacheable."""
     from escalate.agent.prompts import file_excerpt, source_of_test, truncate
 
@@ -154,7 +154,7 @@ def first_message(task: Task, root: Path, failures: dict[str, str]) -> list[dict
         )
     from escalate.routing.testability import writes_test_first
 
-    if writes_test_first(task):
+    if test_first and writes_test_first(task):  # test_first: roles.test_writer.enabled
         ask.append(TEST_FIRST)
     ask.append("Make every edit now, in this one response.")
     return [
@@ -171,14 +171,15 @@ def editor_tools(editor: Editor) -> list[dict]:
 
 
 def build_request(task: Task, root: Path, plan: TierPlan, editor: Editor, failures: dict[str, str],
-                  max_tokens: int) -> ModelRequest:  # fmt: skip
-    """The one-shot request for `task` on the tier `plan`; llm.build_params turns it into `params`."""
+                  max_tokens: int, *, test_first: bool = True) -> ModelRequest:  # fmt: skip
+    """The one-shot request for `task` on the tier `plan`; llm.build_params turns it into `params`.
+    ``test_first``: ``roles.test_writer.enabled`` (an issue's answer carries a reproduction test)."""
     from escalate.llm.client import ModelRequest
 
     return ModelRequest(
         model=plan.model,
         system=SYSTEM,
-        messages=[{"role": "user", "content": first_message(task, root, failures)}],
+        messages=[{"role": "user", "content": first_message(task, root, failures, test_first=test_first)}],
         max_tokens=max_tokens,
         tools=editor_tools(editor),
         effort=plan.effort,

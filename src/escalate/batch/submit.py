@@ -229,7 +229,8 @@ def plan_requests(
         failures = {t: scan.failing[t] for t in task.target_tests if t in scan.failing}
         # A model's output limit caps max_tokens: the API would answer a larger one with an error.
         max_tokens = min(config.batch.max_tokens, tier.model.max_output or config.batch.max_tokens)
-        request = build_request(task, root, tier, editor, failures, max_tokens)
+        writer_on = config.roles.test_writer.enabled  # as collect judges it: no test asked for when off
+        request = build_request(task, root, tier, editor, failures, max_tokens, test_first=writer_on)
         # No cache breakpoints: every request's context is its own, so a cache write would only cost.
         request.cache = False
         params = provider.params(request) if provider is not None else request_params(request)
