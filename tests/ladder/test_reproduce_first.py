@@ -300,6 +300,22 @@ APPENDED = [
 ]  # fmt: skip
 
 
+def test_the_reproduction_stays_frozen_when_the_repositorys_tests_may_change(tmp_path, env, capsys):
+    """validate.verdict_from_base off lets a patch change the repository's tests, not the runner's proof."""
+    weaken = [
+        edit("== 6", "== 5", path="tests/test_mul.py"),
+        edit("for years", "for ages", path="tests/test_ops.py"),  # allowed here: harmless
+    ]
+    env.set_script({"models": {"*": writer(GOOD_TEST) + turns(IMPLEMENTER, weaken) * 2}})
+    cfg = {"validate": {"timeout_s": 60, "verdict_from_base": False}, "roles": ROLES_OFF}
+    root = make_repo(tmp_path, {**FILES, ".escalate.yml": json.dumps(cfg)})
+    code, result, _ = run(capsys, root, "--issue-text", ISSUE, "--start-tier", "opus")
+    assert (code, result["outcome"]) == (1, "needs_human"), result["attempts"]
+    first = json.dumps(requests_of(env, IMPLEMENTER)[1]["body"]["messages"])
+    assert "tests/test_mul.py is one of the files that judge a patch" in first
+    assert "tests/test_ops.py is one of the files" not in first  # an existing test may change here
+
+
 def test_a_reproduction_appended_to_an_existing_test_file_is_frozen_and_committed_first(
     tmp_path, env, capsys
 ):

@@ -148,7 +148,8 @@ class ValidateConfig(Section):
     verdict_from_base: bool = True
     """Take the files that judge a patch (existing tests, conftest.py, pytest and ruff config,
     .gitattributes) from the base commit and refuse the model's edits to them. false: the patch's
-    own versions judge it (it can then forge its verdict; only for tasks that must change tests)."""
+    own versions judge it (it can then forge its verdict; only for tasks that must change tests),
+    except an issue's reproduction test, which stays frozen."""
 
 
 class EditorConfig(Section):

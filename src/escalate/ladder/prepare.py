@@ -109,6 +109,9 @@ def prepare(
         targets, failures = _reproduce(run, ws, llm, plan, catalog)
     # After a reproduction test moved the base, the judge's files count from the new base.
     base_tree, judge_files = base_state or _base_state(ws, targets, config)
+    repro = run.outcome.reproduction
+    if judge_files is None and repro is not None:  # the runner's own proof is frozen whatever the config
+        judge_files = JudgeFiles.only(ws, repro.files)
     policy = EscalationPolicy(
         base_tree,
         len(plan.tiers),

@@ -152,10 +152,23 @@ class JudgeFiles:
         # The target tests' files are the judge's even where python_files names them unusually;
         # not a module whose doctest is the target: it is the code under test, the fix lives there.
         self.tests = sorted({t.split("::")[0] for t in tests if not _doctest_of_module(t)})
+        self._only: set[str] | None = None  # set by only(): nothing else judges
 
     @classmethod
     def of(cls, ws: ChangeSet, target_tests: Iterable[str] = ()) -> JudgeFiles:
         return cls(ws.base_paths(), ws.read_base, target_tests)
+
+    @classmethod
+    def only(cls, ws: ChangeSet, paths: Iterable[str]) -> JudgeFiles:
+        """Just these files (an issue's reproduction test), with ``validate.verdict_from_base`` off:
+        the runner's own proof of the fix stays the base's even where the repository's tests may change."""
+        kept = {p.casefold() for p in paths}
+        files = cls([p for p in ws.base_paths() if p.casefold() in kept], ws.read_base, paths)
+        files._only = kept
+        return files
+
+    def _judges(self, rel: str) -> bool:
+        return self._only is None or rel.casefold() in self._only
 
     def _base_path(self, rel: str) -> str | None:
         # Case-insensitively: on macOS `Tests/Test_ops.py` is the base's tests/test_ops.py.
@@ -164,7 +177,7 @@ class JudgeFiles:
     def refusal(self, rel: str, new_text: str | None) -> str | None:
         """The editor's check before a write: why it is refused (a sentence), or None. Without the
         new text (None: the path alone), the shared config files are let through to the second check."""
-        if new_text is None and _name(rel) in (*INI_SECTIONS, "pyproject.toml"):
+        if not self._judges(rel) or (new_text is None and _name(rel) in (*INI_SECTIONS, "pyproject.toml")):
             return None
         base = self._base_path(rel)
         old = self._read_base(base) if base is not None else None
@@ -183,6 +196,8 @@ class JudgeFiles:
         ``tree``: the working state's tree hash, when the caller has it."""
         found = []
         for change in ws.changes(tree):
+            if not self._judges(change.path):
+                continue
             base = self._base_path(change.path)
             old = self._read_base(base) if base is not None else None
             new = ws.read_file(change.path) if change.status != "D" else None
