@@ -182,6 +182,8 @@ def test_a_reproduction_that_breaks_itself_is_rejected_and_the_send_back_can_men
     assert code == 0 and result["outcome"] == "fixed"
     rejected = [r for r in requests_of(env, WRITER) if "did not accept the test" in json.dumps(r["body"])]
     assert rejected and words in json.dumps(rejected[0]["body"]["messages"])
+    # The send-back says how to reproduce a missing name without breaking the test.
+    assert "assert hasattr(module, 'name')" in json.dumps(rejected[0]["body"]["messages"])
     assert result["reproduction"]["tests"] == ["tests/test_mul.py::test_mul_multiplies"]
 
 

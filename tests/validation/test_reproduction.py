@@ -14,7 +14,10 @@ FILES = {
     "pyproject.toml": '[tool.pytest.ini_options]\ntestpaths = ["tests"]\npythonpath = ["."]\n',
     "calc/__init__.py": "",
     # mul() adds; div() names a variable that does not exist (a NameError inside the code under test).
-    "calc/ops.py": "def mul(a, b):\n    return a + b\n\n\ndef div(a, b):\n    return a / divisor\n",
+    "calc/ops.py": (
+        "def mul(a, b):\n    return a + b\n\n\ndef div(a, b):\n    return a / divisor\n\n\n"
+        "def parse(text):\n    return None\n"  # should return an object with .value
+    ),
     "tests/test_ops.py": "def test_true():\n    assert True\n",
 }
 HEAD = "from calc.ops import div, mul\n\n\n"
@@ -23,6 +26,8 @@ PASSES = HEAD + "def test_mul():\n    assert mul(2, 0) == 2\n"
 SKIPPED = "import pytest\n\n\n@pytest.mark.skip\ndef test_mul():\n    assert False\n"
 NO_IMPORT = "def test_mul():\n    assert mul(2, 3) == 6\n"
 BAD_IMPORT = "from calc.ops import multiply\n\n\ndef test_mul():\n    assert multiply(2, 3)\n"
+MODULE_ATTRIBUTE = "import calc.ops\n\n\ndef test_mul():\n    assert calc.ops.multiply(2, 3) == 6\n"
+IMPORT_IN_BODY = "def test_mul():\n    from calc.ops import multiply\n\n    assert multiply(2, 3) == 6\n"
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +78,8 @@ def test_a_name_error_raised_inside_the_code_under_test_is_the_issues_failure(re
         ({"tests/test_mul.py": SKIPPED}, "is skipped"),
         ({"tests/test_mul.py": NO_IMPORT}, "NameError at tests/test_mul.py"),
         ({"tests/test_mul.py": BAD_IMPORT}, "does not load"),
+        ({"tests/test_mul.py": MODULE_ATTRIBUTE}, "AttributeError at tests/test_mul.py (a module attribute"),
+        ({"tests/test_mul.py": IMPORT_IN_BODY}, "ImportError at tests/test_mul.py"),
         ({"tests/test_mul.py": FAILS.replace("def test_mul()", "def test_mul(")},
          "does not load: SyntaxError in tests/test_mul.py line 4"),
         ({"tests/test_mul.py": HEAD + "def helper():\n    assert mul(2, 3) == 6\n"}, "no new test function"),
@@ -83,13 +90,28 @@ def test_a_name_error_raised_inside_the_code_under_test_is_the_issues_failure(re
         ({"calc/ops.py": "", "tests/test_mul.py": FAILS}, "only test files may change, but these did: calc"),
         ({}, "no test was written"),
     ],
-    ids=["passes", "skipped", "name error in the test", "import error", "syntax error", "no test function",
+    ids=["passes", "skipped", "name error in the test", "import error", "a missing module attribute",
+         "an import in the test body", "syntax error", "no test function",
          "an existing test changed", "a file deleted", "a conftest", "the code changed", "nothing written"],
 )  # fmt: skip
 def test_what_is_not_a_reproduction(repo, files, words):
     check = judge(repo, files)
     assert not check.accepted
     assert words in check.reason
+
+
+def test_a_missing_name_asserted_not_imported_reproduces_a_feature_request(repo):
+    check = judge(repo, {"tests/test_mul.py": "import calc.ops\n\n\ndef test_has_multiply():\n"
+                                              "    assert hasattr(calc.ops, 'multiply')\n"})  # fmt: skip
+    assert check.accepted, check.reason
+
+
+def test_an_attribute_error_on_a_wrong_value_is_the_issues_failure(repo):
+    """Raised in the test, but about the value the code returned (None): that is the bug."""
+    test = "from calc.ops import parse\n\n\ndef test_parse():\n    assert parse('1').value == 1\n"
+    check = judge(repo, {"tests/test_parse.py": test})
+    assert check.accepted, check.reason
+    assert "'NoneType' object has no attribute 'value'" in check.output
 
 
 def test_the_syntax_error_goes_back_with_the_offending_line(repo):

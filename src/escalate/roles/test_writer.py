@@ -68,11 +68,18 @@ def first_message(title: str, text: str, root: Path, test_files: list[str]) -> l
     ]
 
 
+MISSING_NAME_HINT = (
+    "If the problem is that the name does not exist yet, assert that it exists "
+    "(`assert hasattr(module, 'name')`) instead of importing or calling it. "
+)
+
+
 def rejection_message(reason: str, output: str) -> str:
     """The runner's answer when a test does not reproduce the issue: why, and the output."""
+    hint = MISSING_NAME_HINT if "a mistake in the test" in reason or "does not load" in reason else ""
     return (
         f"The runner did not accept the test: {reason}\n\n"
         f"pytest's output on the unchanged code:\n```\n{truncate(output, 4000)}\n```\n"
-        "Change the test so that it fails on the current code for the reason the issue gives, "
+        f"{hint}Change the test so that it fails on the current code for the reason the issue gives, "
         "then reply DONE."
     )

@@ -8,8 +8,10 @@ Accepted only when all of these hold:
 - every new test FAILS at base: not passes, not skips, not an error in collection or set-up;
 - it fails for a reason about the code, not a mistake in the test: an exception raised in the
   test file itself that only a broken test raises (``NameError``, ``ImportError``,
-  ``ModuleNotFoundError``, ``SyntaxError``, ``IndentationError``) rejects it, while the same
-  exception raised inside the code under test is the issue's failure and counts.
+  ``ModuleNotFoundError``, ``SyntaxError``, ``IndentationError``, an ``AttributeError`` for a
+  module attribute that does not exist) rejects it, while the same exception raised inside the
+  code under test is the issue's failure and counts. (A name the issue asks for that does not
+  exist yet is asserted, ``hasattr(module, "name")``, not imported: the rejection says so.)
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ if TYPE_CHECKING:
 _TEST_PATH = re.compile(r"(^|/)(tests?/.*\.py|test_[^/]*\.py|[^/]*_test\.py)$")
 TEST_MISTAKES = ("NameError", "ImportError", "ModuleNotFoundError", "SyntaxError", "IndentationError")
 # pytest's long traceback ends each frame's block with `path:line: ExceptionType`.
+# `calc.ops.multiply(...)` on a module without it: the same mistake as `from calc.ops import multiply`.
+_MODULE_ATTRIBUTE = re.compile(r"^E\s+AttributeError: module '[\w.]+' has no attribute", re.MULTILINE)
 _RAISED_AT = re.compile(r"^(?P<file>[^\s:][^:\n]*\.py):\d+: (?P<exc>[A-Za-z_][\w.]*)\s*$", re.MULTILINE)
 
 
@@ -103,8 +107,12 @@ def _mistake(result: CaseResult, test_files: Iterable[str]) -> str | None:
     last = raised[-1]
     exc = last.group("exc").rsplit(".", 1)[-1]
     where = last.group("file").replace("\\", "/")
-    if exc in TEST_MISTAKES and any(where == f or where.endswith("/" + f) for f in test_files):
+    if not any(where == f or where.endswith("/" + f) for f in test_files):
+        return None  # raised inside the code under test: the issue's failure
+    if exc in TEST_MISTAKES:
         return f"{exc} at {where}"
+    if exc == "AttributeError" and _MODULE_ATTRIBUTE.search(result.text):  # an import by another name
+        return f"AttributeError at {where} (a module attribute that does not exist)"
     return None
 
 
