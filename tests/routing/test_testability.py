@@ -101,3 +101,11 @@ def test_explain_names_the_test_writer_and_says_when_it_is_off(tmp_path, capsys)
     assert main(["explain", "--repo", str(root), "--no-baseline", "--json", *issue]) == 0
     proof = json.loads(capsys.readouterr().out)["reproduction"]
     assert proof == {"reproduce": False, "reason": "roles.test_writer.enabled is false"}
+
+
+def test_explain_without_a_baseline_says_named_tests_come_first(tmp_path, capsys):
+    root = make_repo(tmp_path, {"calc.py": "def mul(a, b):\n    return a + b\n", "tests/test_calc.py": ""})
+    text = "mul() adds\n\nSince 2.0 tests/test_calc.py::test_mul fails."
+    assert main(["explain", "--repo", str(root), "--no-baseline", "--json", "--issue-text", text]) == 0
+    reason = json.loads(capsys.readouterr().out)["reproduction"]["reason"]
+    assert reason.startswith("the issue names tests/test_calc.py::test_mul: the targets if they fail at base")

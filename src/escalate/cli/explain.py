@@ -146,6 +146,7 @@ def _route(
 ) -> dict:
     from escalate.ladder.setup import choose_targets, plan_route
     from escalate.routing.testability import testability
+    from escalate.task import named_tests
 
     base = None
     failing: list[str] = []
@@ -167,6 +168,12 @@ def _route(
         testability(task, config.roles.test_writer.enabled) if task.kind == "issue" and not targets else None
     )
     proof = {"reproduce": testable.reproduce, "reason": testable.reason} if testable else None
+    named = named_tests(f"{task.title}\n{task.text}") if task.kind == "issue" else []
+    if proof is not None and not run_baseline and named:  # the baseline decides: a failing one is the target
+        proof["reason"] = (
+            f"the issue names {', '.join(named[:3])}: the targets if they fail at base (--no-baseline: not "
+            f"known); else {proof['reason']}"
+        )
     if testable is not None and testable.reproduce:  # who writes it, as `fix` would choose
         from escalate.ladder.reproduce import writer_tiers
         from escalate.roles.plan import describe_settings
