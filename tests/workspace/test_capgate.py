@@ -287,3 +287,21 @@ def test_a_forked_child_starts_its_own_gates_and_leaves_its_parents_alone(tmp_pa
     assert [g for g in _waiting() if g in parents] == parents
     after = run_command(["true"], tmp_path, timeout_s=60, isolation=SANDBOX)
     assert after.ok and parents[0].proc.returncode == 0, after.describe()
+
+
+@needs_cgroup
+def test_the_worker_outlives_a_gate_it_could_not_make(monkeypatch):
+    gates = capgate.ReadyGates()
+    key = capgate.key_for(128, 16, 4, {"PATH": os.environ["PATH"]})
+    made = capgate._admitted_gate
+
+    def broken(key):
+        raise RuntimeError("no gate this time")
+
+    monkeypatch.setattr(capgate, "_admitted_gate", broken)
+    assert gates.take(key) is None
+    monkeypatch.setattr(capgate, "_admitted_gate", made)
+    gate = gates.take(key)  # a dead worker would leave this waiting for nothing
+    assert gate is not None and gates.worker.is_alive() and gate.proc.poll() is None
+    gate.discard()
+    gates.close()

@@ -169,25 +169,32 @@ class ReadyGates:
             self.jobs.put(key)
 
     def _work(self) -> None:
+        # Nothing may end this loop but close(): a dead worker would leave every later command waiting
+        # TAKE_WAIT_S for gates that never come.
         while (key := self.jobs.get()) is not None:
+            gate, capped, stale = None, True, []
             try:
                 gate, capped = _admitted_gate(key)
             except Exception:  # noqa: BLE001 - a gate that could not be made only costs its command the move
-                gate, capped = None, True
-            evicted: list[ReadyGate] = []
-            with self.cond:
-                self.pending[key] -= 1
-                if not capped:
-                    self.useless.add(key)
-                if gate is not None and not self.closed:
-                    self.ready.setdefault(key, []).append(gate)
-                    self.ready.move_to_end(key)
-                    while len(self.ready) > MAX_KEYS:
-                        evicted += self.ready.popitem(last=False)[1]
-                    gate = None
-                self.cond.notify_all()
-            for stale in [*evicted, *([gate] if gate is not None else [])]:
-                stale.discard()
+                pass
+            finally:
+                with self.cond:
+                    self.pending[key] -= 1
+                    if not capped:
+                        self.useless.add(key)
+                    if gate is not None and not self.closed:
+                        self.ready.setdefault(key, []).append(gate)
+                        self.ready.move_to_end(key)
+                        while len(self.ready) > MAX_KEYS:
+                            stale += self.ready.popitem(last=False)[1]
+                    elif gate is not None:
+                        stale.append(gate)
+                    self.cond.notify_all()
+            for old in stale:
+                try:
+                    old.discard()
+                except Exception:  # noqa: BLE001 - a gate that would not end is killed with escalate at exit
+                    pass
 
     def close(self) -> None:
         """End every waiting gate (at exit); gates of a forked child's parent are left alone."""
