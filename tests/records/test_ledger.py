@@ -330,3 +330,20 @@ def test_commits_are_not_synced_one_by_one(tmp_path):
     assert ledger.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert ledger.db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
     ledger.close()
+
+
+def test_the_test_writers_attempts_are_not_tier_visits(tmp_path):
+    """An issue reproduced first: the test writer passed on sonnet, the implementer started on haiku and
+    failed on sonnet. The router learns from the implementer's visits only."""
+    with Ledger.open(tmp_path / "ledger.db") as ledger:
+        run = ledger.record_run_start("r1", repo="acme/shop")
+        ledger.record_task(run, kind="issue", complexity="generative", error_cost="low")
+        ledger.record_attempt(run, "sonnet", "claude-sonnet-4-6", 1, "pass", "reproduce", "1 new test", 0.02)
+        ledger.record_attempt(run, "haiku", "claude-haiku-4-5", 1, "fail", "target", "assert 5 == 6", 0.01)
+        ledger.record_attempt(run, "sonnet", "claude-sonnet-4-6", 1, "fail", "target", "assert 5 == 6", 0.03)
+        visits = ledger.tier_visits("generative", "low")
+    assert [(v.tier, v.attempts, v.solved, v.started_here, v.last_stage) for v in visits] == [
+        ("haiku", 1, False, True, "target"),
+        ("sonnet", 1, False, False, "target"),
+    ]
+    assert visits[1].cost_usd == pytest.approx(0.03)

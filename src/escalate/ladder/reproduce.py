@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from escalate.agent.editor import Editor
 from escalate.agent.session import Session
+from escalate.records.ledger import REPRODUCE_STAGE
 from escalate.records.types import Reproduction, TierPlan
 from escalate.roles import test_writer
 from escalate.roles.plan import MIN_THINKING
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from escalate.records.console import Progress
     from escalate.task import Task
 
-STAGE = "reproduce"
+STAGE = REPRODUCE_STAGE  # the ledger keeps these attempts out of the tiers' history
 KEY = "roles.test_writer"
 TRIES_PER_TIER = 2  # the first try, and one send-back with the output
 

@@ -82,6 +82,9 @@ def _prepare(db: sqlite3.Connection) -> None:
             pause = min(pause * 2, 0.2)
 
 
+REPRODUCE_STAGE = "reproduce"  # ladder.reproduce.STAGE: the test writer's attempts
+
+
 class LedgerError(EscalateError):
     """The ledger file cannot be opened or read; the message names the file and the fix."""
 
@@ -386,7 +389,8 @@ class Ledger:
         `models` maps tier name -> model id; when given, a tier's history only
         counts attempts made with that model (a new model starts a new history).
         """
-        where, args = ["a.model_verdict = 1"], []
+        # The test writer's reproduce phase is another role's work: it is not the tier fixing the task.
+        where, args = ["a.model_verdict = 1", f"a.stage != '{REPRODUCE_STAGE}'"], []
         if complexity is not None:
             where.append("t.complexity = ?")
             args.append(complexity)
@@ -398,7 +402,8 @@ class Ledger:
             " COUNT(*) AS attempts, SUM(a.cost_usd) AS cost, MAX(a.verdict = 'pass') AS solved,"
             " MAX(a.circular) AS circular, MIN(a.id) AS first_id, r.repo AS repo,"
             " (SELECT a2.stage FROM attempts a2 WHERE a2.run_id = a.run_id AND a2.tier = a.tier"
-            "  AND a2.model_verdict = 1 ORDER BY a2.id DESC LIMIT 1) AS last_stage"
+            f"  AND a2.model_verdict = 1 AND a2.stage != '{REPRODUCE_STAGE}' ORDER BY a2.id DESC LIMIT 1)"
+            " AS last_stage"
             " FROM attempts a JOIN tasks t ON t.run_id = a.run_id JOIN runs r ON r.id = a.run_id"
             " WHERE " + " AND ".join(where) + " GROUP BY a.run_id, a.tier ORDER BY a.run_id, first_id"
         )
