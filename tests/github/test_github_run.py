@@ -433,3 +433,27 @@ def test_a_documentation_labelled_issue_is_judged_without_a_test_and_the_pr_says
     assert "no test proves it: judged by ruff only" in pr.body
     assert "## Reproduction" not in pr.body
     assert not [r for r in world.sim.messages_requests() if WRITER in json.dumps(r["body"].get("system"))]
+
+
+@pytest.mark.slow
+def test_an_issue_reproduced_but_not_fixed_leaves_its_test_in_the_comment(world):
+    tiers = [{"name": "opus", "model": "claude-opus-4-6", "max_attempts": 1}]
+    world.set_config({"tiers": tiers})
+    world.state.add_issue(SLUG, "Sums come out wrong", "add(2, 3) gives -1; it should give 5.", number=8,
+                          user="reporter", labels=["escalate"])  # fmt: skip
+    writer = role_turns(
+        WRITER,
+        [
+            {
+                "type": "tool_use",
+                "name": "str_replace_based_edit_tool",
+                "input": {"command": "create", "path": "tests/test_sums.py", "file_text": REPRO},
+            }
+        ],
+    )
+    world.sim.set_script({"models": {"*": writer + [WRONG_TURN, GIVE_UP]}})  # fmt: skip
+    assert world.escalate("--issue", "8") == 1
+    [comment] = world.comments()
+    assert "escalate could not fix this (needs_human)" in comment.body
+    assert "## Reproduction" in comment.body and "def test_add_sums_two_numbers():" in comment.body
+    assert "assert -1 == 5" in comment.body and "After the fix:" not in comment.body

@@ -334,6 +334,8 @@ def failure_comment(outcome: Outcome, report: Report, *, pushed_branch: str | No
         outcome.sandbox_note(),
         f"**Why it stopped:** {why}." + (f"\n\n> {_cell(detail, 1000)}" if detail else ""),
         branch,
+        # A reproduction test that was accepted outlives the failed fix: a person can start from it.
+        "\n".join(evidence_lines(outcome)) if outcome.reproduction is not None else "",
         "#### What was tried",
         attempts_details(outcome.attempts) if outcome.attempts else "_No attempt was made._",
         "#### Cost",
