@@ -103,3 +103,17 @@ def test_with_the_test_writer_off_no_test_is_asked_for_and_the_fix_says_so(tmp_p
     assert TEST_FIRST not in json.dumps(planned.params["messages"])
     assert result.state == "fixed", result.detail
     assert result.reproduction is None and result.no_test_reason == "roles.test_writer.enabled is false"
+
+
+def test_an_issue_naming_a_test_that_passes_at_base_is_reproduced_as_by_escalate_fix(tmp_path, sim):
+    """Its named test is no target (it passes at base): the answer must carry a reproduction, as the
+    interactive path would write one."""
+    named = Task.from_issue_text(
+        "mul(2, 3) returns 5; tests/test_ops.py::test_add passes, mul has no test.",
+        title="mul() adds instead of multiplying",
+    )
+    _, planned, result = nightly(tmp_path, sim, [TEST, FIX], issue=named)
+    assert TEST_FIRST in json.dumps(planned.params["messages"])
+    assert result.state == "fixed", result.detail
+    assert result.reproduction.tests == ["tests/test_mul.py::test_mul_multiplies"]
+    assert result.no_test_reason is None

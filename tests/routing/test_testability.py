@@ -55,7 +55,6 @@ def test_an_issue_is_not_reproduced_when_the_test_writer_is_off():
     assert proof.testability(task, writer_enabled=False) == proof.Testability(
         False, "roles.test_writer.enabled is false"
     )
-    assert proof.writes_test_first(task) and not proof.writes_test_first(task, writer_enabled=False)
 
 
 def test_a_task_with_named_tests_needs_no_reproduction():

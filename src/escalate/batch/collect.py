@@ -33,7 +33,7 @@ from escalate.llm.pricing import PriceTable, fmt_usd
 from escalate.records.recording import Recording
 from escalate.records.rundir import RunLog, new_run_id
 from escalate.records.types import AttemptRecord, Decision, Outcome, Reproduction
-from escalate.routing.testability import named_targets, testability, writes_test_first
+from escalate.routing.testability import named_targets, testability
 from escalate.task import Task
 from escalate.validation.judge_files import JudgeFiles
 from escalate.validation.stages import run_baseline, validate
@@ -46,8 +46,6 @@ if TYPE_CHECKING:
     from escalate.records.ledger import Ledger
 
 POLL_SECONDS = 30.0
-# An issue that names tests which pass at base: the one-shot answer was not asked for a test.
-NAMED_PASS = "the tests the issue names pass at base, and the one-shot answer was not asked for a test"
 
 
 @dataclass
@@ -332,10 +330,9 @@ class _Context:
                 return "fail"
             if task.kind == "issue" and not targets:
                 targets = named_targets(task, failing)
-                writer_on = cfg.roles.test_writer.enabled
-                if not targets and not writes_test_first(task, writer_on):
-                    choice = testability(task, writer_on)
-                    res.no_test_reason = choice.reason if not choice.reproduce else NAMED_PASS
+                choice = testability(task, cfg.roles.test_writer.enabled)  # as `escalate fix` decides
+                if not targets and not choice.reproduce:
+                    res.no_test_reason = choice.reason
                 elif not targets:
                     check, res.reproduction = reproduce_in_answer(ws, cfg, task.title, res.tier, res.model)
                     if res.reproduction is None:

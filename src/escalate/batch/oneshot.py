@@ -130,7 +130,9 @@ def context_files(task: Task, root: Path, failures: dict[str, str]) -> tuple[dic
     return dict(list(wanted.items())[:MAX_CONTEXT_FILES]), repo_map.text
 
 
-def first_message(task: Task, root: Path, failures: dict[str, str], *, test_first: bool = True) -> list[dict]:
+def first_message(
+    task: Task, root: Path, failures: dict[str, str], *, test_first: bool = False
+) -> list[dict]:
     """The one user message: [repository context, task]. The context block is cacheable."""
     from escalate.agent.prompts import file_excerpt, source_of_test, truncate
 
@@ -152,9 +154,7 @@ def first_message(task: Task, root: Path, failures: dict[str, str], *, test_firs
         ask.append(
             "These tests must pass afterwards, without breaking others: " + ", ".join(task.target_tests)
         )
-    from escalate.routing.testability import writes_test_first
-
-    if test_first and writes_test_first(task):  # test_first: roles.test_writer.enabled
+    if test_first:
         ask.append(TEST_FIRST)
     ask.append("Make every edit now, in this one response.")
     return [
@@ -171,9 +171,9 @@ def editor_tools(editor: Editor) -> list[dict]:
 
 
 def build_request(task: Task, root: Path, plan: TierPlan, editor: Editor, failures: dict[str, str],
-                  max_tokens: int, *, test_first: bool = True) -> ModelRequest:  # fmt: skip
+                  max_tokens: int, *, test_first: bool = False) -> ModelRequest:  # fmt: skip
     """The one-shot request for `task` on the tier `plan`; llm.build_params turns it into `params`.
-    ``test_first``: ``roles.test_writer.enabled`` (an issue's answer carries a reproduction test)."""
+    ``test_first``: the answer must carry a reproduction test (``batch.submit._test_first``)."""
     from escalate.llm.client import ModelRequest
 
     return ModelRequest(

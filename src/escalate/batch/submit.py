@@ -153,6 +153,16 @@ def make_provider(provider: Provider | None = None) -> Provider:
 # ------------------------------------------------------------------------ planning
 
 
+def _test_first(task: Task, config: Config, failing: set[str]) -> bool:
+    """Whether the one-shot answer must carry a reproduction test: an issue none of whose named tests
+    fails at base, that a test can prove, with the test writer on (as ``batch.collect`` judges it)."""
+    from escalate.routing.testability import named_targets, testability
+
+    if task.kind != "issue" or task.target_tests or named_targets(task, failing):
+        return False
+    return testability(task, config.roles.test_writer.enabled).reproduce
+
+
 def _baseline(failing: dict[str, str], task: Task) -> Baseline:
     """What the router sees of the base: the scan's failing tests (lint is not a routing signal)."""
     from collections import Counter
@@ -229,8 +239,8 @@ def plan_requests(
         failures = {t: scan.failing[t] for t in task.target_tests if t in scan.failing}
         # A model's output limit caps max_tokens: the API would answer a larger one with an error.
         max_tokens = min(config.batch.max_tokens, tier.model.max_output or config.batch.max_tokens)
-        writer_on = config.roles.test_writer.enabled  # as collect judges it: no test asked for when off
-        request = build_request(task, root, tier, editor, failures, max_tokens, test_first=writer_on)
+        test_first = _test_first(task, config, set(scan.failing))
+        request = build_request(task, root, tier, editor, failures, max_tokens, test_first=test_first)
         # No cache breakpoints: every request's context is its own, so a cache write would only cost.
         request.cache = False
         params = provider.params(request) if provider is not None else request_params(request)

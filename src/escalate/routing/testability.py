@@ -95,10 +95,3 @@ def _testability(task: Task) -> Testability:
             quoted = ", ".join(repr(w) for w in found)
             return Testability(False, f"the title is about {about}, not behaviour ({quoted})")
     return Testability(True, "an issue without a named failing test: reproduce it with a test first")
-
-
-def writes_test_first(task: Task, writer_enabled: bool = True) -> bool:
-    """An issue that gets a reproduction test before its fix: no test named, and one can prove it.
-    (A named test that does not fail at base is found out later, by the baseline.)"""
-    named = task.target_tests or named_tests(f"{task.title}\n{task.text}")
-    return task.kind == "issue" and not named and testability(task, writer_enabled).reproduce
