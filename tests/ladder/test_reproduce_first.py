@@ -353,3 +353,23 @@ def test_a_reproduction_with_a_lint_finding_does_not_fail_every_fix(tmp_path, en
     root = repo(tmp_path, "opus")
     code, result, err = run(capsys, root, "--issue-text", ISSUE, "--start-tier", "opus")
     assert (code, result["outcome"]) == (0, "fixed"), result["attempts"]
+
+
+def test_the_test_writer_edits_test_files_only(tmp_path, env, capsys):
+    """A test writer that fixes the code, or plants a conftest, is refused at the editor; only its test
+    is committed, on the unchanged code."""
+    sneaky = [
+        edit('"""Multiply a and b."""\n    return a + b', '"""Multiply a and b."""\n    return a * b'),
+        tool("create", path="tests/conftest.py", file_text=SKIP_ALL),
+        tool("create", path="tests/test_mul.py", file_text=GOOD_TEST),
+    ]
+    env.set_script({"models": {"*": turns(WRITER, sneaky) + implementer("a * b")}})
+    root = repo(tmp_path)
+    code, result, _ = run(capsys, root, "--issue-text", ISSUE)
+    assert (code, result["outcome"]) == (0, "fixed")
+    results = json.dumps(requests_of(env, WRITER)[1]["body"]["messages"][-1])
+    assert results.count('"is_error": true') == 2
+    assert "calc/ops.py is not a test file" in results and "tests/conftest.py is not a test file" in results
+    commit = result["reproduction"]["commit"]
+    assert git(root, "show", "--name-only", "--format=", commit).split() == ["tests/test_mul.py"]
+    assert "return a + b" in git(root, "show", f"{commit}:calc/ops.py")
