@@ -360,8 +360,11 @@ def test_the_worktree_code_is_imported_not_an_installed_copy(tmp_path, monkeypat
     checkout = make_repo(tmp_path, files, name="checkout")
     worktree = make_repo(tmp_path, files, name="worktree")
     monkeypatch.setenv("PYTHONPATH", str(checkout))
-    # The console script, not `python -m pytest` (which puts the working directory first by itself).
-    cfg = config(ruff=False, test_command=[str(Path(sys.executable).parent / "pytest")])
+    # As the console script runs it: `-P` keeps `python -m` from putting the working directory first
+    # by itself (a venv made with --system-site-packages has no bin/pytest of its own).
+    # Unsandboxed: the sandbox's /tmp is a tmpfs of its own, where this test's checkout (under /tmp) is
+    # not there to win; a user's checkout elsewhere is visible in the sandbox, read-only.
+    cfg = config(ruff=False, test_command=[sys.executable, "-P", "-m", "pytest"], sandbox="none")
     baseline = run_baseline(worktree, cfg, [CALC_TARGET])
     patch(worktree, "calc/ops.py", "return a - b", "return a + b")
     assert validate(worktree, ["calc/ops.py"], baseline, [CALC_TARGET], cfg).passed
