@@ -386,20 +386,17 @@ def role_turns(system: str, calls: list[dict], done: str = "DONE") -> list[dict]
     ]
 
 
-@pytest.mark.slow
-def test_an_issue_without_a_test_is_reproduced_first_and_the_pr_shows_the_evidence(world):
+def sums_issue_with_a_test_writer(world) -> list[dict]:
+    """Issue 8 (no test named) and the test writer's turns that create its reproduction test."""
     world.state.add_issue(SLUG, "Sums come out wrong", "add(2, 3) gives -1; it should give 5.", number=8,
                           user="reporter", labels=["escalate"])  # fmt: skip
-    writer = role_turns(
-        WRITER,
-        [
-            {
-                "type": "tool_use",
-                "name": "str_replace_based_edit_tool",
-                "input": {"command": "create", "path": "tests/test_sums.py", "file_text": REPRO},
-            }
-        ],
-    )
+    create = {"command": "create", "path": "tests/test_sums.py", "file_text": REPRO}
+    return role_turns(WRITER, [{"type": "tool_use", "name": "str_replace_based_edit_tool", "input": create}])
+
+
+@pytest.mark.slow
+def test_an_issue_without_a_test_is_reproduced_first_and_the_pr_shows_the_evidence(world):
+    writer = sums_issue_with_a_test_writer(world)
     world.sim.set_script({"models": {"*": writer + [FIX_TURN, DONE]}})  # fmt: skip
     assert world.escalate("--issue", "8") == 0
     [pr] = world.pulls()
@@ -439,18 +436,7 @@ def test_a_documentation_labelled_issue_is_judged_without_a_test_and_the_pr_says
 def test_an_issue_reproduced_but_not_fixed_leaves_its_test_in_the_comment(world):
     tiers = [{"name": "opus", "model": "claude-opus-4-6", "max_attempts": 1}]
     world.set_config({"tiers": tiers})
-    world.state.add_issue(SLUG, "Sums come out wrong", "add(2, 3) gives -1; it should give 5.", number=8,
-                          user="reporter", labels=["escalate"])  # fmt: skip
-    writer = role_turns(
-        WRITER,
-        [
-            {
-                "type": "tool_use",
-                "name": "str_replace_based_edit_tool",
-                "input": {"command": "create", "path": "tests/test_sums.py", "file_text": REPRO},
-            }
-        ],
-    )
+    writer = sums_issue_with_a_test_writer(world)
     world.sim.set_script({"models": {"*": writer + [WRONG_TURN, GIVE_UP]}})  # fmt: skip
     assert world.escalate("--issue", "8") == 1
     [comment] = world.comments()

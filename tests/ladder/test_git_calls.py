@@ -20,23 +20,9 @@ MOST_GIT_COMMANDS = 24  # every git process but the config probes (23 on 2026-12
 
 
 def test_a_one_attempt_fix_runs_few_git_processes(tmp_path, monkeypatch):
-    fake = FakeModel()
-    fake.enqueue("Fixing add().", FIX).enqueue("Changed add(). DONE")
-    root = make_calc_repo(tmp_path)
-    config = sample_config(root, {"roles": ROLES_OFF})
-    task = Task(kind="test", title="make test_add pass", text="The test fails.", target_tests=[CALC_TARGET],
-                labels=[], source="test", slug="git-calls")  # fmt: skip
+    fake, root, config, task = _one_attempt_fix(tmp_path, "git-calls")
     commands: Counter[str] = Counter()
-    real = git.cmd.Git.execute
-
-    def execute(self, command, *args, **kwargs):  # counts, and runs the command as ever
-        words = [str(w) for w in command[1:]]
-        while words and words[0] in ("-c", "-C"):
-            words = words[2:]
-        commands[words[0] if words else "-"] += 1
-        return real(self, command, *args, **kwargs)
-
-    monkeypatch.setattr(git.cmd.Git, "execute", execute)
+    _watch_git(monkeypatch, lambda sub: commands.update([sub]))
     outcome = run_task(task, root, config, provider=fake, catalog=Catalog.static())
     assert outcome.outcome == "fixed", outcome.explanation
     probes = commands["config"]
@@ -49,29 +35,41 @@ def test_the_base_state_and_the_judges_files_are_read_before_the_sdk_is_waited_f
     # run_task's catalogue is where a run first waits for the SDK's import (Catalog.load makes the shared
     # client); what does not need the SDK (the base state's tree hash for the circular check, the judge's
     # files from base) is done before it, in the time the import takes on its thread.
+    fake, root, config, task = _one_attempt_fix(tmp_path, "git-order")
+    events: list[str] = []
+    _watch_git(monkeypatch, events.append)
+
+    def catalog() -> Catalog:
+        events.append("<catalog>")
+        return Catalog.static()
+
+    outcome = run_task(task, root, config, provider=fake, catalog=catalog)
+    assert outcome.outcome == "fixed", outcome.explanation
+    before, after = events[: events.index("<catalog>")], events[events.index("<catalog>") :]
+    assert "write-tree" in before and "ls-tree" in before, events
+    assert "ls-tree" not in after, events  # read once, from the base
+
+
+def _one_attempt_fix(tmp_path, slug: str):
+    """A model that fixes calc's add() in one attempt, the repo, its config (roles off) and the task."""
     fake = FakeModel()
     fake.enqueue("Fixing add().", FIX).enqueue("Changed add(). DONE")
     root = make_calc_repo(tmp_path)
     config = sample_config(root, {"roles": ROLES_OFF})
     task = Task(kind="test", title="make test_add pass", text="The test fails.", target_tests=[CALC_TARGET],
-                labels=[], source="test", slug="git-order")  # fmt: skip
-    events: list[str] = []
+                labels=[], source="test", slug=slug)  # fmt: skip
+    return fake, root, config, task
+
+
+def _watch_git(monkeypatch, seen) -> None:
+    """Tell ``seen`` each git subcommand escalate runs (past its -c/-C options), and run it as ever."""
     real = git.cmd.Git.execute
 
     def execute(self, command, *args, **kwargs):
         words = [str(w) for w in command[1:]]
         while words and words[0] in ("-c", "-C"):
             words = words[2:]
-        events.append(words[0] if words else "-")
+        seen(words[0] if words else "-")
         return real(self, command, *args, **kwargs)
 
-    def catalog() -> Catalog:
-        events.append("<catalog>")
-        return Catalog.static()
-
     monkeypatch.setattr(git.cmd.Git, "execute", execute)
-    outcome = run_task(task, root, config, provider=fake, catalog=catalog)
-    assert outcome.outcome == "fixed", outcome.explanation
-    before, after = events[: events.index("<catalog>")], events[events.index("<catalog>") :]
-    assert "write-tree" in before and "ls-tree" in before, events
-    assert "ls-tree" not in after, events  # read once, from the base
