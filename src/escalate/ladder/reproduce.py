@@ -156,7 +156,7 @@ def _try(session: Session, ws: ReproWorkspace, config: Config, *, tries: int) ->
         check = check_reproduction(ws.path, ws.changes(), ws.read_base_text, config.validate)
         if check.accepted:
             return check
-        feedback = test_writer.rejection_message(check.reason, check.output)
+        feedback = test_writer.rejection_message(check.reason, check.output, test_broken=check.test_broken)
     return check
 
 

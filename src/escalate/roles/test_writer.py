@@ -74,9 +74,10 @@ MISSING_NAME_HINT = (
 )
 
 
-def rejection_message(reason: str, output: str) -> str:
-    """The runner's answer when a test does not reproduce the issue: why, and the output."""
-    hint = MISSING_NAME_HINT if "a mistake in the test" in reason or "does not load" in reason else ""
+def rejection_message(reason: str, output: str, *, test_broken: bool = False) -> str:
+    """The runner's answer when a test does not reproduce the issue: why, and the output; for a test
+    broken in itself (``ReproCheck.test_broken``), how to assert a name that does not exist yet."""
+    hint = MISSING_NAME_HINT if test_broken else ""
     return (
         f"The runner did not accept the test: {reason}\n\n"
         f"pytest's output on the unchanged code:\n```\n{truncate(output, 4000)}\n```\n"

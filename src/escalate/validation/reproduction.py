@@ -49,6 +49,7 @@ class ReproCheck:
     output: str = ""  # the new tests' failure output at base (or pytest's output when rejected)
     failures: dict[str, str] = field(default_factory=dict)  # node id -> its failure text, when accepted
     source: str = ""  # the new tests' code, as written (for the summary and the PR), when accepted
+    test_broken: bool = False  # rejected because the test itself is broken (does not load, its own mistake)
 
 
 def is_test_path(rel: str) -> bool:
@@ -84,11 +85,11 @@ def _functions(source: str | None) -> dict[str, str]:
 def _code_of(source: str, names: Iterable[str]) -> str:
     """The source lines of the named test functions (decorators included), in file order."""
     lines = source.splitlines()
-    nodes = _test_nodes(source)
+    wanted = set(names)
     spans = sorted(
         (min([n.lineno, *(d.lineno for d in n.decorator_list)]), n.end_lineno or n.lineno)
-        for name, n in nodes.items()
-        if name in set(names)
+        for name, n in _test_nodes(source).items()
+        if name in wanted
     )
     return "\n\n".join("\n".join(lines[a - 1 : b]) for a, b in spans)
 
@@ -116,8 +117,10 @@ def _mistake(result: CaseResult, test_files: Iterable[str]) -> str | None:
     return None
 
 
-def _reject(reason: str, output: str = "", files: list[str] | None = None) -> ReproCheck:
-    return ReproCheck(False, reason, files=files or [], output=output)
+def _reject(
+    reason: str, output: str = "", files: list[str] | None = None, *, test_broken: bool = False
+) -> ReproCheck:
+    return ReproCheck(False, reason, files=files or [], output=output, test_broken=test_broken)
 
 
 def check_reproduction(
@@ -139,14 +142,15 @@ def check_reproduction(
         return _reject(f"only test files may change, but these did: {', '.join(others)}", files=files)
     test_files = [f for f in files if f.endswith(".py")]
     new: dict[str, set[str]] = {}
+    sources: dict[str, str] = {}  # as written and judged (the test run could rewrite an unsandboxed tree)
     for rel in test_files:
-        source = (root / rel).read_text(encoding="utf-8", errors="replace")
+        source = sources[rel] = (root / rel).read_text(encoding="utf-8", errors="replace")
         try:
             ast.parse(source, filename=rel)
         except SyntaxError as exc:  # pytest would only say "collection error"; the model needs the line
             text = "".join(traceback.format_exception_only(exc))
             why = f"the test file does not load: {type(exc).__name__} in {rel} line {exc.lineno}: {exc.msg}"
-            return _reject(why, text, files)
+            return _reject(why, text, files, test_broken=True)
         before = _functions(read_base(rel))
         after = _functions(source)
         touched = sorted(name for name in before if after.get(name) != before[name])
@@ -161,7 +165,8 @@ def check_reproduction(
     broken = [r for nid, r in results.items() if nid in test_files and r.outcome == "error"]
     if broken:
         text = "\n\n".join(r.text or r.message for r in broken)
-        return _reject(f"the test file does not load: {broken[0].message or 'collection error'}", text, files)
+        why = f"the test file does not load: {broken[0].message or 'collection error'}"
+        return _reject(why, text, files, test_broken=True)
     mine = {nid: r for nid, r in results.items() if _qualname(nid)[1] in new.get(_qualname(nid)[0], set())}
     if not mine:
         return _reject("pytest did not collect the new tests", run.output if run else "", files)
@@ -174,13 +179,9 @@ def check_reproduction(
         mistake = _mistake(result, test_files)
         if mistake:
             why = f"{nid} fails with {mistake}: a mistake in the test, not the issue's failure"
-            return _reject(why, result.text, files)
+            return _reject(why, result.text, files, test_broken=True)
     failures = {nid: mine[nid].text or mine[nid].message for nid in sorted(mine)}
     output = "\n\n".join(f"{nid}\n{text}" for nid, text in failures.items())
-    code = "\n\n".join(
-        f"# {rel}\n{_code_of((root / rel).read_text(encoding='utf-8', errors='replace'), new[rel])}"
-        for rel in test_files
-        if new.get(rel)
-    )
+    code = "\n\n".join(f"# {rel}\n{_code_of(sources[rel], new[rel])}" for rel in test_files if new.get(rel))
     why = f"{len(mine)} new test(s) fail at base"
     return ReproCheck(True, why, sorted(mine), files, output, failures, code)

@@ -84,8 +84,9 @@ class ReadyGate:
             except OSError:
                 pass
 
-    def discard(self) -> None:
-        """End the gate (it runs nothing: it never got a script) and give its group back."""
+    def end(self) -> None:
+        """Kill the gate and anything in its group, reap it and close its pipes; the group stays its
+        holder's (``discard`` gives it back, a command that took the gate closes it as ever)."""
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
@@ -97,6 +98,10 @@ class ReadyGate:
                 pipe.close()
             except OSError:
                 pass
+
+    def discard(self) -> None:
+        """End the gate (it runs nothing: it never got a script) and give its group back."""
+        self.end()
         self.limits.close()
 
 

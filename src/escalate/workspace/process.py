@@ -242,8 +242,7 @@ def _run(
 ) -> CommandResult:
     gated = limits is not None and can_admit()
     if gate is not None and not gate.start(launch, cwd):
-        _end(gate.proc, limits)  # the gate died waiting: nothing ran; the group is emptied for a fresh gate
-        _close_pipes(gate.proc)
+        gate.end()  # the gate died waiting: nothing ran; the group is emptied for a gate of the command's own
         gate = None
         trace("own: the gate was gone")
     elif gate is not None:
@@ -358,12 +357,3 @@ def _kill(proc: subprocess.Popen, limits: TreeLimits | None) -> None:
 def _end(proc: subprocess.Popen, limits: TreeLimits | None) -> None:
     _kill(proc, limits)
     proc.wait()
-
-
-def _close_pipes(proc: subprocess.Popen) -> None:
-    for pipe in (proc.stdin, proc.stdout, proc.stderr):
-        try:
-            if pipe is not None:
-                pipe.close()
-        except OSError:
-            pass
